@@ -1,0 +1,5 @@
+import sys
+
+from dupbench.cli import main
+
+sys.exit(main())

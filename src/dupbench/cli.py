@@ -1,0 +1,45 @@
+"""Command line: parses arguments and calls plain functions; every subcommand lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Each module provides `register(subparsers)`, which adds a parser whose defaults set
+# `func(args) -> int` (the exit status).
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "dupbench.run_command",
+)
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dupbench",
+        description=(
+            "Find exact and near-duplicate images, and measure how serial, thread-pool and "
+            "process-pool execution of the same detector compare."
+        ),
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in SUBCOMMAND_MODULES:
+        importlib.import_module(module).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("dupbench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Detector settings, resolved at call time (never frozen at import)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+Mode = Literal["serial", "thread", "process"]
+PairStrategy = Literal["all", "pruned"]
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
+MODES: tuple[str, ...] = ("serial", "thread", "process")
+START_METHODS: tuple[str, ...] = ("fork", "forkserver", "spawn")
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (affinity), not the machine's total."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """What the detector computes; identical across execution modes by construction."""
+
+    threshold: float = 0.75
+    thumb_size: int = 64
+    pairs: PairStrategy = "pruned"
+    prefilter_radius: float = 0.6
+    block_size: int = 64
+    follow_symlinks: bool = False
+    extensions: frozenset[str] = field(default=IMAGE_EXTENSIONS)
+    max_pixels: int = 1 << 28
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
+        if self.thumb_size < 16:
+            raise ValueError(f"thumb_size must be at least 16, got {self.thumb_size}")
+        if self.pairs not in ("all", "pruned"):
+            raise ValueError(f"pairs must be 'all' or 'pruned', got {self.pairs!r}")
+        if self.block_size < 1:
+            raise ValueError(f"block_size must be >= 1, got {self.block_size}")
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["extensions"] = sorted(self.extensions)
+        return data
+
+
+@dataclass(frozen=True)
+class ExecutionConfig:
+    """How the detector runs: mode, pool size and process start method."""
+
+    mode: Mode = "serial"
+    workers: int | None = None
+    start_method: str = "forkserver"
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if self.start_method not in START_METHODS:
+            raise ValueError(f"start method must be one of {', '.join(START_METHODS)}, got {self.start_method!r}")
+
+    @property
+    def resolved_workers(self) -> int:
+        if self.mode == "serial":
+            return 1
+        return self.workers if self.workers is not None else available_cpus()

@@ -1,0 +1,45 @@
+"""Decode image bytes to an 8-bit BGR array, with OpenCV (EXIF orientation applied)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    import cv2
+except ImportError:  # pragma: no cover - free-threaded interpreters have no cv2 wheel
+    cv2 = None
+
+
+class DecodeError(ValueError):
+    """The bytes are not an image this decoder can read; the message is the skip reason."""
+
+
+def looks_truncated(data: bytes) -> str | None:
+    """Why the data is a cut-off JPEG or PNG, or None.
+
+    libjpeg does not fail on a truncated JPEG: it warns and OpenCV returns a full-size image with the
+    missing part filled, so a partial download would silently become a 'valid' image.
+    """
+    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-4096:]:
+        return "truncated JPEG (no end-of-image marker)"
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and b"IEND" not in data[-64:]:
+        return "truncated PNG (no IEND chunk)"
+    return None
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """Decode to (h, w, 3) uint8 BGR; raise DecodeError with a reason a user can act on."""
+    if not data:
+        raise DecodeError("empty file")
+    truncated = looks_truncated(data)
+    if truncated:
+        raise DecodeError(truncated)
+    if cv2 is None:
+        raise DecodeError("OpenCV is not installed")
+    try:
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as exc:  # OpenCV raises (not returns None) for headers beyond its pixel limit
+        raise DecodeError(f"decoder refused the image: {str(exc).strip().splitlines()[-1]}") from None
+    if image is None:
+        raise DecodeError("not a decodable image")
+    return image

@@ -1,0 +1,111 @@
+"""The one result format: every mode and configuration returns a `DuplicateReport`.
+
+The JSON written from it (schema version 1) is the contract the evaluator, the harness, the report and
+users' scripts rely on; see README "JSON output".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+Match = Literal["bytes", "pixels", "ssim"]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Member:
+    path: str
+    ssim: float
+    match: Match
+
+
+@dataclass(frozen=True)
+class Group:
+    kind: Literal["exact", "near"]
+    keeper: str
+    members: tuple[Member, ...]
+
+    @property
+    def paths(self) -> frozenset[str]:
+        return frozenset([self.keeper, *(m.path for m in self.members)])
+
+
+@dataclass
+class DuplicateReport:
+    roots: list[str]
+    settings: dict[str, Any]
+    groups: list[Group]
+    skipped: list[Skipped]
+    stages: dict[str, float]
+    mode: str
+    workers: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": SCHEMA_VERSION,
+            "roots": self.roots,
+            "settings": self.settings,
+            "groups": [
+                {"kind": g.kind, "keeper": g.keeper, "members": [asdict(m) for m in g.members]}
+                for g in self.groups
+            ],
+            "skipped": [asdict(s) for s in self.skipped],
+            "stages": self.stages,
+            "mode": self.mode,
+            "workers": self.workers,
+            "counts": self.counts,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "DuplicateReport":
+        if data.get("version") != SCHEMA_VERSION:
+            raise ValueError(f"unsupported report version {data.get('version')!r} (expected {SCHEMA_VERSION})")
+        groups = [
+            Group(g["kind"], g["keeper"], tuple(Member(m["path"], float(m["ssim"]), m["match"]) for m in g["members"]))
+            for g in data["groups"]
+        ]
+        return cls(
+            roots=list(data["roots"]),
+            settings=dict(data["settings"]),
+            groups=groups,
+            skipped=[Skipped(s["path"], s["reason"]) for s in data["skipped"]],
+            stages=dict(data["stages"]),
+            mode=data["mode"],
+            workers=int(data["workers"]),
+            counts=dict(data.get("counts", {})),
+        )
+
+    def group_sets(self) -> set[frozenset[str]]:
+        """Groups as sets of paths: what 'identical groups across modes' compares."""
+        return {g.paths for g in self.groups}
+
+
+def write_json_atomic(data: Any, path: Path) -> None:
+    """Write JSON to a temporary file beside `path` and rename it, so no half-written file is left."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_report(path: Path) -> DuplicateReport:
+    return DuplicateReport.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
