@@ -51,6 +51,7 @@ class DuplicateReport:
     mode: str
     workers: int
     counts: dict[str, int] = field(default_factory=dict)
+    stage_bounds: dict[str, list[float]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +67,7 @@ class DuplicateReport:
             "mode": self.mode,
             "workers": self.workers,
             "counts": self.counts,
+            "stage_bounds": self.stage_bounds,
         }
 
     @classmethod
@@ -85,6 +87,7 @@ class DuplicateReport:
             mode=data["mode"],
             workers=int(data["workers"]),
             counts=dict(data.get("counts", {})),
+            stage_bounds=dict(data.get("stage_bounds", {})),
         )
 
     def group_sets(self) -> set[frozenset[str]]:

@@ -1,0 +1,134 @@
+"""The pipeline, written once: scan -> load/decode -> features -> compare -> cluster.
+
+`find_duplicates` takes the detector settings and the execution settings separately: the second
+only chooses which executor runs the stages, so every mode computes the same groups.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import ExitStack, contextmanager
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from dupbench.cluster import UnionFind, build_groups
+from dupbench.compare import exact_edges, near_pairs
+from dupbench.config import DetectorConfig, ExecutionConfig
+from dupbench.executors import chunk_size, make_executor
+from dupbench.features import ImageFeatures
+from dupbench.load import load_task
+from dupbench.progress import progress_bar
+from dupbench.result import DuplicateReport, Skipped
+from dupbench.scan import scan
+from dupbench.shared import SharedArray
+
+STAGES = ("scan", "load", "compare", "cluster")
+
+
+class StageClock:
+    """Wall seconds per stage, plus each stage's start and end on the epoch clock.
+
+    The epoch bounds let an outside monitor (the sweep harness) attribute its CPU samples to stages.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.bounds: dict[str, list[float]] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start_epoch, start = time.time(), time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = time.perf_counter() - start
+            self.bounds[name] = [start_epoch, time.time()]
+
+
+def load_all(paths: Sequence[str], config: DetectorConfig, executor, workers: int, show: bool) -> tuple[list[ImageFeatures], list[Skipped]]:
+    size = chunk_size(len(paths), workers)
+    chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
+    features: list[ImageFeatures] = []
+    skipped: list[Skipped] = []
+    with progress_bar("load", len(paths), show, unit="img") as bar:
+        for results in executor.map(load_task(config), chunks):
+            for item in results:
+                (skipped if isinstance(item, Skipped) else features).append(item)
+            bar.update(len(results))
+    return features, skipped
+
+
+def find_duplicates(
+    roots: Sequence[str | os.PathLike],
+    config: DetectorConfig = DetectorConfig(),
+    execution: ExecutionConfig = ExecutionConfig(),
+    show_progress: bool = False,
+) -> DuplicateReport:
+    clock = StageClock()
+    started = time.perf_counter()
+    workers = execution.resolved_workers
+    with clock.stage("scan"):
+        found = scan(roots, config.extensions, config.follow_symlinks)
+    with ExitStack() as stack:
+        executor = stack.enter_context(make_executor(execution))
+        with clock.stage("load"):
+            features, load_skipped = load_all(found.files, config, executor, workers, show_progress)
+        with clock.stage("compare"):
+            exact = exact_edges(features)
+            classes = UnionFind(len(features))
+            for a, b, _ in exact:
+                classes.union(a, b)
+            reps = np.array(sorted({classes.find(i) for i in range(len(features))}), dtype=np.int64)
+            thumbs = np.stack([features[i].thumb for i in reps]) if len(reps) else np.empty((0, config.thumb_size, config.thumb_size), np.uint8)
+            shared = stack.enter_context(SharedArray(thumbs)) if execution.mode == "process" else thumbs
+            with progress_bar("compare", None, show_progress, unit="pair") as bar:
+                near = near_pairs(
+                    thumbs,
+                    shared,
+                    config.pairs,
+                    config.threshold,
+                    executor,
+                    block=config.block_size,
+                    workers=workers,
+                    radius=config.prefilter_radius,
+                    on_total=lambda total: setattr(bar, "total", total),
+                    on_done=bar.update,
+                )
+    with clock.stage("cluster"):
+        edges = [(a, b) for a, b, _ in exact] + list(zip(reps[near.left].tolist(), reps[near.right].tolist()))
+        groups = build_groups(features, edges)
+    clock.seconds["total"] = time.perf_counter() - started
+    return DuplicateReport(
+        roots=[os.fspath(r) for r in roots],
+        settings={**config.to_json(), "execution": execution_settings(execution)},
+        groups=groups,
+        skipped=found.skipped + load_skipped,
+        stages=clock.seconds,
+        mode=execution.mode,
+        workers=workers,
+        counts={
+            "files_found": len(found.files),
+            "images": len(features),
+            "skipped": len(found.skipped) + len(load_skipped),
+            "ignored_other_extensions": found.ignored_other_extensions,
+            "distinct_images": len(reps),
+            "pair_candidates": near.candidates,
+            "pairs_compared": near.compared,
+            "near_pairs": len(near.scores),
+            "groups": len(groups),
+        },
+        stage_bounds=clock.bounds,
+    )
+
+
+def execution_settings(execution: ExecutionConfig) -> dict:
+    from dupbench.executors import limit_native_threads
+
+    return {
+        "mode": execution.mode,
+        "workers": execution.resolved_workers,
+        "start_method": execution.start_method if execution.mode == "process" else None,
+        "native_threads_per_worker": limit_native_threads(),
+    }

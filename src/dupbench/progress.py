@@ -1,0 +1,20 @@
+"""Progress bars on stderr, shown only to a person watching a terminal."""
+
+from __future__ import annotations
+
+import sys
+
+from tqdm import tqdm
+
+
+def progress_bar(desc: str, total: int | None, enabled: bool, unit: str = "it") -> tqdm:
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        unit_scale=True,
+        disable=not (enabled and sys.stderr.isatty()),
+        file=sys.stderr,
+        leave=False,
+        dynamic_ncols=True,
+    )

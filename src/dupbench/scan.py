@@ -1,0 +1,106 @@
+"""Stage 1, scan: walk the roots and list candidate image files, counting what was passed over and why."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from dupbench.result import Skipped
+
+
+@dataclass
+class ScanResult:
+    files: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    ignored_other_extensions: int = 0
+
+
+def has_image_extension(name: str, extensions: Iterable[str]) -> bool:
+    return os.path.splitext(name)[1].lower() in extensions
+
+
+def _classify(path: str, follow_symlinks: bool) -> str | None:
+    """Why `path` cannot be read as an image file, or None if it is a regular file (never opens it)."""
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        return f"cannot stat: {exc.strerror}"
+    if stat.S_ISLNK(info.st_mode):
+        try:
+            info = os.stat(path)
+        except OSError:
+            return "broken symlink or symlink loop"
+    if stat.S_ISDIR(info.st_mode):
+        return None if follow_symlinks else "directory symlink not followed"
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file (FIFO, socket or device)"
+    return None
+
+
+def scan(roots: Sequence[str | os.PathLike], extensions: Iterable[str], follow_symlinks: bool = False) -> ScanResult:
+    """Recursively list image files under `roots`, in a deterministic order.
+
+    Paths keep the form of the root they were found under (absolute roots give absolute paths).
+    Directory symlinks are not followed unless asked; when they are, each directory is entered once,
+    so symlink loops end.
+    """
+    extensions = frozenset(e.lower() for e in extensions)
+    result = ScanResult()
+    seen_dirs: set[tuple[int, int]] = set()
+    seen_files: set[str] = set()
+
+    def add_file(path: str) -> None:
+        if path in seen_files:
+            return
+        seen_files.add(path)
+        reason = _classify(path, follow_symlinks=False)
+        if reason is None and os.path.isdir(path):
+            return
+        if reason is None:
+            result.files.append(path)
+        else:
+            result.skipped.append(Skipped(path, reason))
+
+    for root in roots:
+        root = os.fspath(root)
+        if not os.path.isdir(root):
+            if os.path.lexists(root):
+                add_file(root)
+            else:
+                result.skipped.append(Skipped(root, "no such file or directory"))
+            continue
+
+        def on_error(exc: OSError) -> None:
+            result.skipped.append(Skipped(exc.filename or root, f"unreadable directory: {exc.strerror}"))
+
+        for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=follow_symlinks):
+            try:
+                info = os.stat(dirpath)
+                key = (info.st_dev, info.st_ino)
+            except OSError:
+                key = None
+            if key is not None and key in seen_dirs:
+                dirnames[:] = []
+                continue
+            if key is not None:
+                seen_dirs.add(key)
+            dirnames.sort()
+            if not follow_symlinks:
+                for name in dirnames:
+                    full = os.path.join(dirpath, name)
+                    if os.path.islink(full):
+                        result.skipped.append(Skipped(full, "directory symlink not followed"))
+            for name in sorted(filenames):
+                if has_image_extension(name, extensions):
+                    add_file(os.path.join(dirpath, name))
+                else:
+                    result.ignored_other_extensions += 1
+    return result
+
+
+def resolve_roots(roots: Sequence[str | os.PathLike]) -> list[str]:
+    """Roots as the user gave them, minus exact repeats."""
+    return list(dict.fromkeys(os.fspath(Path(r)) if str(r) else "." for r in roots))

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from dupbench.compare import exact_edges, near_pairs, score_tile, triangle_tiles
+from dupbench.executors import SerialExecutor
+from dupbench.features import ImageFeatures, thumbnail
+from dupbench.ssim import ssim_matrix, ssim_terms
+
+from conftest import PHOTOS, photo
+
+
+def feature(path, file_digest, pixel_digest):
+    return ImageFeatures(path, 1, 1, 1, file_digest, pixel_digest, np.zeros((8, 8), np.uint8))
+
+
+def test_exact_edges_group_by_bytes_then_pixels():
+    items = [feature("a", b"1", b"p"), feature("b", b"1", b"p"), feature("c", b"2", b"p"), feature("d", b"3", b"q")]
+    assert exact_edges(items) == [(0, 1, "bytes"), (0, 1, "pixels"), (0, 2, "pixels")]
+
+
+@pytest.mark.parametrize("n, block", [(1, 4), (7, 3), (64, 64), (65, 8)])
+def test_triangle_tiles_cover_each_pair_once(n, block):
+    seen = []
+    for r0, r1, c0, c1 in triangle_tiles(n, block):
+        seen += [(i, j) for i in range(r0, r1) for j in range(max(c0, i + 1), c1)]
+    assert sorted(seen) == [(i, j) for i in range(n) for j in range(i + 1, n)]
+    assert len(seen) == len(set(seen))
+
+
+@pytest.fixture(scope="module")
+def thumbs():
+    rng = np.random.default_rng(5)
+    base = np.stack([thumbnail(photo(name), 64) for name in PHOTOS])
+    copies = np.clip(base[:4] + rng.normal(0, 6, base[:4].shape), 0, 255).astype(np.uint8)
+    return np.concatenate([base, copies])
+
+
+def test_tile_scores_match_the_full_matrix(thumbs):
+    full = ssim_matrix(ssim_terms(thumbs), ssim_terms(thumbs))
+    left, right, scores, compared = score_tile(thumbs, (0, 5, 3, 12), threshold=-1.0)
+    assert compared == len(left) == sum(1 for i in range(5) for j in range(max(3, i + 1), 12))
+    np.testing.assert_allclose(scores, full[left, right], atol=1e-5)
+
+
+def test_pruned_finds_what_all_pairs_finds_on_planted_copies(thumbs):
+    results = {
+        strategy: near_pairs(thumbs, thumbs, strategy, 0.7, SerialExecutor(), block=5)
+        for strategy in ("all", "pruned")
+    }
+    found = {s: set(zip(r.left.tolist(), r.right.tolist())) for s, r in results.items()}
+    assert found["all"] == {(i, i + len(PHOTOS)) for i in range(4)}
+    assert found["pruned"] == found["all"]
+    assert results["pruned"].compared < results["all"].compared == len(thumbs) * (len(thumbs) - 1) // 2

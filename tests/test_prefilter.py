@@ -1,0 +1,30 @@
+import numpy as np
+
+from dupbench.features import thumbnail
+from dupbench.prefilter import candidate_pairs, signatures
+
+from conftest import PHOTOS, photo
+
+
+def test_signature_ignores_brightness_and_contrast():
+    thumb = thumbnail(photo("astronaut"), 64).astype(np.float64)
+    changed = np.clip(thumb * 0.8 + 20, 0, 255).astype(np.uint8)
+    sig = signatures(np.stack([thumb.astype(np.uint8), changed]))
+    assert np.linalg.norm(sig[0] - sig[1]) < 0.05
+    assert np.allclose(np.linalg.norm(sig, axis=1), 1.0, atol=1e-5)
+
+
+def test_flat_thumbnail_gets_a_zero_signature():
+    assert not signatures(np.full((1, 64, 64), 90, np.uint8)).any()
+
+
+def test_candidates_equal_brute_force_within_radius():
+    rng = np.random.default_rng(3)
+    base = np.stack([thumbnail(photo(name), 64) for name in PHOTOS])
+    noisy = np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
+    sig = signatures(np.concatenate([base, noisy, rng.integers(0, 256, (20, 64, 64), dtype=np.uint8)]))
+    for radius in (0.3, 0.6, 1.0):
+        left, right = candidate_pairs(sig, radius)
+        dist = np.linalg.norm(sig[:, None] - sig[None], axis=2)
+        i, j = np.nonzero(np.triu(dist <= radius, k=1))
+        assert list(zip(left, right)) == list(zip(i, j))

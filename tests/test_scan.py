@@ -1,0 +1,77 @@
+import os
+import socket
+
+from dupbench.config import IMAGE_EXTENSIONS
+from dupbench.scan import scan
+
+
+def touch(path, data=b"x"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_recursive_case_insensitive_sorted_and_counts_others(tmp_path):
+    touch(tmp_path / "b" / "Z.JPG")
+    touch(tmp_path / "a.png")
+    touch(tmp_path / "b" / "c.TiFf")
+    touch(tmp_path / "notes.txt")
+    result = scan([tmp_path], IMAGE_EXTENSIONS)
+    assert result.files == [str(tmp_path / "a.png"), str(tmp_path / "b" / "Z.JPG"), str(tmp_path / "b" / "c.TiFf")]
+    assert result.ignored_other_extensions == 1
+    assert result.skipped == []
+
+
+def test_paths_keep_the_roots_form(tmp_path, monkeypatch):
+    touch(tmp_path / "d" / "x.png")
+    monkeypatch.chdir(tmp_path)
+    assert scan(["d"], IMAGE_EXTENSIONS).files == [os.path.join("d", "x.png")]
+
+
+def test_directory_symlinks_not_followed_by_default_and_loops_end(tmp_path):
+    touch(tmp_path / "real" / "x.png")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    (tmp_path / "real" / "loop").symlink_to(tmp_path)
+    plain = scan([tmp_path], IMAGE_EXTENSIONS)
+    assert plain.files == [str(tmp_path / "real" / "x.png")]
+    assert {s.reason for s in plain.skipped} == {"directory symlink not followed"}
+    followed = scan([tmp_path], IMAGE_EXTENSIONS, follow_symlinks=True)
+    assert len(followed.files) == 1  # each directory once, however many ways lead to it
+
+
+def test_broken_symlink_fifo_socket_and_directory_named_like_an_image(tmp_path):
+    (tmp_path / "gone.jpg").symlink_to(tmp_path / "missing.jpg")
+    os.mkfifo(tmp_path / "pipe.jpg")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "sock.png"))
+    (tmp_path / "folder.jpg").mkdir()
+    touch(tmp_path / "folder.jpg" / "inner.png")
+    result = scan([tmp_path], IMAGE_EXTENSIONS)
+    sock.close()
+    assert result.files == [str(tmp_path / "folder.jpg" / "inner.png")]
+    reasons = {os.path.basename(s.path): s.reason for s in result.skipped}
+    assert reasons["gone.jpg"] == "broken symlink or symlink loop"
+    assert reasons["pipe.jpg"].startswith("not a regular file")
+    assert reasons["sock.png"].startswith("not a regular file")
+
+
+def test_missing_root_is_reported_and_file_root_is_used(tmp_path):
+    image = touch(tmp_path / "one.webp")
+    result = scan([tmp_path / "nope", image], IMAGE_EXTENSIONS)
+    assert result.files == [str(image)]
+    assert [s.reason for s in result.skipped] == ["no such file or directory"]
+
+
+def test_unreadable_directory_is_reported(tmp_path, monkeypatch):
+    touch(tmp_path / "locked" / "x.png")
+    real_scandir = os.scandir
+
+    def scandir(path):  # root reads any directory, so permission errors are simulated
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = scan([tmp_path], IMAGE_EXTENSIONS)
+    assert result.files == []
+    assert [(s.path, s.reason) for s in result.skipped] == [(str(tmp_path / "locked"), "unreadable directory: Permission denied")]
