@@ -10,6 +10,7 @@ import sys
 # `func(args) -> int` (the exit status).
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "dupbench.run_command",
+    "dupbench.harness.cli",
 )
 
 EXIT_OK = 0

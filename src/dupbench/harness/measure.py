@@ -1,0 +1,163 @@
+"""Run one command as a fresh, core-pinned child process and measure it from the outside.
+
+Why a fresh child: no warm pool, import cache or leaked memory carries over between runs. Why outside:
+a monitor inside the measured interpreter would compete with it for the GIL. The parent waits for the
+child's exit without reaping it (`waitid(..., WNOWAIT)`), so the monitor's last sample reads the child's
+final CPU times from its zombie, then reaps it with `wait4` to get the kernel's rusage as a cross-check.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from dupbench.harness.monitor import TreeMonitor, TreeUsage
+
+# How long orphaned descendants (e.g. a forkserver, which exits when its parent's pipe closes) may keep
+# running after the child exits before they are killed and reported as leftovers.
+DRAIN_SECONDS = 2.0
+POLL_SECONDS = 0.01
+
+
+def allowed_cores() -> tuple[int, ...]:
+    """The CPUs this process may run on, sorted."""
+    return tuple(sorted(os.sched_getaffinity(0)))
+
+
+def cores_for(count: int, available: Sequence[int] | None = None) -> tuple[int, ...]:
+    """The first `count` allowed cores: the run's CPU set."""
+    cores = tuple(available) if available is not None else allowed_cores()
+    if not 1 <= count <= len(cores):
+        raise ValueError(f"cannot pin to {count} cores: {len(cores)} allowed ({cores})")
+    return cores[:count]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What happened to one child: how it ended and what the monitor and the kernel saw."""
+
+    status: str  # "ok", "timeout" or "crash"
+    returncode: int | None
+    wall_s: float
+    start_epoch: float
+    usage: TreeUsage
+    rusage_user_s: float
+    rusage_system_s: float
+    affinity: tuple[int, ...]
+    loadavg_before: float
+    loadavg_after: float
+    stderr_tail: str
+
+    @property
+    def cpu_user_s(self) -> float:
+        """Best lower bound of the tree's user CPU.
+
+        Both sources undercount: the monitor loses up to one sampling interval of each process that exits
+        between ticks; the kernel's rusage misses descendants orphaned before being reaped (a forkserver
+        and everything it reaped). Each is a lower bound, so the larger is the closer one.
+        """
+        return max(self.usage.user_s, self.rusage_user_s)
+
+    @property
+    def cpu_system_s(self) -> float:
+        return max(self.usage.system_s, self.rusage_system_s)
+
+
+def _pin(cores: tuple[int, ...]):
+    def preexec() -> None:  # runs in the child between fork and exec: only a syscall, no locks taken
+        os.sched_setaffinity(0, cores)
+
+    return preexec
+
+
+def _exited(pid: int) -> bool:
+    """True once the child has exited, without reaping it (its /proc entry stays readable)."""
+    info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    return info is not None and info.si_pid == pid
+
+
+def _kill_tree(pids: Sequence[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _tail(path: Path, limit: int = 600) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return text[-limit:].strip()
+
+
+def measure_command(
+    command: Sequence[str],
+    cores: tuple[int, ...],
+    *,
+    timeout_s: float,
+    interval_s: float = 0.1,
+    harness_cores: tuple[int, ...] | None = None,
+    stderr_path: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Measurement:
+    """Start `command` pinned to `cores`, sample its tree until it exits or times out, and reap it."""
+    harness_cores = harness_cores if harness_cores is not None else allowed_cores()
+    loadavg_before = os.getloadavg()[0]
+    with open(stderr_path, "wb") as stderr:
+        start_epoch = time.time()
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            list(command), stdout=subprocess.DEVNULL, stderr=stderr, preexec_fn=_pin(cores), env=env, cwd=cwd,
+            process_group=0,  # its own process group, so a timeout can kill the whole tree
+        )
+    monitor = TreeMonitor(proc.pid, interval=interval_s, harness_cores=harness_cores, run_cores=cores)
+    monitor.start(started_at=started)
+    try:
+        affinity = tuple(sorted(os.sched_getaffinity(proc.pid)))
+    except OSError:
+        affinity = ()
+    status = "ok"
+    deadline = started + timeout_s
+    while not _exited(proc.pid):
+        if time.perf_counter() > deadline:
+            status = "timeout"
+            _kill_tree(monitor.live_pids())
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+            break
+        time.sleep(POLL_SECONDS)
+    wall_s = time.perf_counter() - started
+    monitor.tick()  # the zombie's final CPU times
+    drain_deadline = time.perf_counter() + DRAIN_SECONDS
+    while [p for p in monitor.live_pids() if p != proc.pid] and time.perf_counter() < drain_deadline:
+        time.sleep(POLL_SECONDS * 5)
+    usage = monitor.stop()
+    _kill_tree(usage.leftover_pids)
+    _, wait_status, rusage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(wait_status)
+    if status == "ok" and proc.returncode != 0:
+        status = "crash"
+    return Measurement(
+        status=status,
+        returncode=proc.returncode,
+        wall_s=wall_s,
+        start_epoch=start_epoch,
+        usage=usage,
+        rusage_user_s=rusage.ru_utime,
+        rusage_system_s=rusage.ru_stime,
+        affinity=affinity,
+        loadavg_before=loadavg_before,
+        loadavg_after=os.getloadavg()[0],
+        stderr_tail=_tail(stderr_path) if status != "ok" else "",
+    )

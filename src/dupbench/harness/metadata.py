@@ -1,0 +1,140 @@
+"""Machine and software metadata written beside every results file (pyperf's collect_metadata, asv's machine.json).
+
+Everything a reader needs to judge whether two results files are comparable: the CPU and how many cores
+the harness could use, the interpreter build and GIL state, library versions and thread settings, the
+multiprocessing start method, and the exact code (git commit, dirty flag) and sweep file that ran.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_name() -> str:
+    """A filesystem-safe host name, used as the results sub-directory."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", socket.gethostname()).strip("-") or "machine"
+
+
+def gil_state() -> dict[str, Any]:
+    """Whether this interpreter was built free-threaded, and whether the GIL is on right now."""
+    is_enabled = getattr(sys, "_is_gil_enabled", None)
+    return {
+        "gil_enabled": bool(is_enabled()) if is_enabled is not None else True,
+        "py_gil_disabled_build": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+    }
+
+
+def package_version(name: str) -> str | None:
+    try:
+        return importlib_metadata.version(name)
+    except importlib_metadata.PackageNotFoundError:
+        return None
+
+
+def library_settings() -> dict[str, Any]:
+    """Versions and default thread pools of the numerical libraries, as the harness process sees them.
+
+    The detector sets its own limits in each worker; the per-run report records those. These are the
+    defaults a child starts from, so oversubscription can be diagnosed.
+    """
+    info: dict[str, Any] = {
+        "numpy": package_version("numpy"),
+        "opencv": package_version("opencv-python-headless") or package_version("opencv-python"),
+        "scikit_image": package_version("scikit-image"),
+        "scipy": package_version("scipy"),
+        "psutil": psutil.__version__,
+        "pandas": package_version("pandas"),
+        "thread_env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
+    }
+    try:
+        import cv2
+
+        info["opencv_runtime"] = cv2.__version__
+        info["opencv_threads"] = cv2.getNumThreads()
+    except ImportError:  # pragma: no cover - a dependency
+        info["opencv_threads"] = None
+    try:
+        import numpy  # noqa: F401  (loads its BLAS so threadpoolctl can see it)
+        from threadpoolctl import threadpool_info
+
+        info["blas_threads"] = [
+            {k: pool.get(k) for k in ("internal_api", "num_threads", "version", "filepath")}
+            for pool in threadpool_info()
+        ]
+    except ImportError:  # pragma: no cover
+        info["blas_threads"] = None
+    return info
+
+
+def git_state(repo: Path) -> dict[str, Any]:
+    """Commit and dirty flag; results are only reproducible from a clean tree."""
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "commit": commit,
+        "short_commit": commit[:10] if commit else "nocommit",
+        "dirty": bool(status) if status is not None else None,
+        "branch": git("rev-parse", "--abbrev-ref", "HEAD"),
+    }
+
+
+def collect_metadata(repo: Path, sweep_text: str = "", sweep_path: str = "") -> dict[str, Any]:
+    affinity = sorted(os.sched_getaffinity(0))
+    memory = psutil.virtual_memory()
+    return {
+        "collected_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine_name(),
+        "cpu_model": cpu_model(),
+        "logical_cores": os.cpu_count(),
+        "physical_cores": psutil.cpu_count(logical=False),
+        "allowed_cores": affinity,
+        "memory_total_bytes": memory.total,
+        "memory_available_bytes": memory.available,
+        "os": platform.platform(),
+        "kernel": platform.release(),
+        "python": {
+            "version": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "build": " ".join(platform.python_build()),
+            "compiler": platform.python_compiler(),
+            "executable": sys.executable,
+            **gil_state(),
+        },
+        "libraries": library_settings(),
+        "multiprocessing_default_start_method": multiprocessing.get_start_method(allow_none=True)
+        or multiprocessing.get_context().get_start_method(),
+        "git": git_state(repo),
+        "sweep_path": sweep_path,
+        "sweep_text": sweep_text,
+    }

@@ -1,0 +1,335 @@
+"""Results on disk: one immutable row per run, a tidy CSV that is only ever appended to, metadata beside it.
+
+Layout (never overwritten; a name clash gets a numeric suffix):
+    results/<machine>/<UTC timestamp>-<short commit>.csv            one row per run (RunRow)
+    results/<machine>/<UTC timestamp>-<short commit>.json           machine + software metadata, sweep file
+    results/<machine>/<UTC timestamp>-<short commit>.timeline.csv.gz   monitor samples, keyed by run_id
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import gzip
+import json
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from dupbench.harness.monitor import Sample
+
+RESULTS_SCHEMA_VERSION = 1
+STAGES = ("scan", "load", "compare", "cluster")
+# A configuration is called faster (slower) than serial only if the bootstrap 95% interval of its speed-up
+# lies entirely above 1 + FASTER_THRESHOLD (below 1 - FASTER_THRESHOLD): smaller differences are noise on
+# a shared machine.
+FASTER_THRESHOLD = 0.05
+# A run is flagged disturbed when other processes used more than this share of its cores during it.
+DISTURBED_FOREIGN_FRACTION = 0.10
+CELL_COLUMNS = (
+    "profile", "images", "dataset_seed", "mode", "workers", "cores", "pairs", "thumb_size", "start_method",
+)
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One measured run. Times in seconds, memory in bytes; empty (NaN) where the run produced no value.
+
+    status: ok | timeout | crash | no_report (exit 0 but no report JSON) | skipped (an earlier run of the
+    same cell timed out, so this one was not started).
+    """
+
+    schema_version: int
+    sweep: str
+    run_id: str
+    cell_id: str
+    run_index: int
+    warmup: bool
+    repeat: int
+    status: str
+    # the grid cell
+    profile: str
+    images: int
+    dataset_seed: int
+    mode: str
+    workers: int
+    cores: int
+    pairs: str
+    thumb_size: int
+    start_method: str
+    oversubscribed: bool
+    commit: str
+    started_utc: str
+    returncode: int | None = None
+    # what the child was given
+    affinity: str = ""
+    affinity_ok: bool = False
+    dataset_files: int | None = None
+    dataset_bytes: int | None = None
+    cache_state: str = ""
+    read_pass_s: float | None = None
+    # time: the parent's wall clock, and the stages the child reported
+    wall_s: float | None = None
+    detector_total_s: float | None = None
+    scan_s: float | None = None
+    load_s: float | None = None
+    compare_s: float | None = None
+    cluster_s: float | None = None
+    # CPU of the whole tree (see Measurement.cpu_user_s for why the max of two lower bounds)
+    cpu_user_s: float | None = None
+    cpu_system_s: float | None = None
+    cpu_s: float | None = None
+    cpu_utilization: float | None = None
+    monitor_user_s: float | None = None
+    monitor_system_s: float | None = None
+    rusage_user_s: float | None = None
+    rusage_system_s: float | None = None
+    scan_cpu_utilization: float | None = None
+    load_cpu_utilization: float | None = None
+    compare_cpu_utilization: float | None = None
+    cluster_cpu_utilization: float | None = None
+    # memory, scheduling, processes
+    peak_rss_bytes: int | None = None
+    peak_uss_bytes: int | None = None
+    ctx_voluntary: int | None = None
+    ctx_involuntary: int | None = None
+    max_threads: int | None = None
+    max_processes: int | None = None
+    processes_seen: int | None = None
+    leftover_processes: int | None = None
+    # throughput and what the child reported about itself
+    images_counted: int | None = None
+    pairs_compared: int | None = None
+    load_images_per_s: float | None = None
+    compare_pairs_per_s: float | None = None
+    reported_workers: int | None = None
+    reported_start_method: str | None = None
+    reported_execution: str = ""
+    # the machine around the run
+    loadavg_before: float | None = None
+    loadavg_after: float | None = None
+    foreign_cpu_fraction: float | None = None
+    steal_s: float | None = None
+    disturbed: bool = False
+    monitor_samples: int | None = None
+    monitor_cpu_s: float | None = None
+    monitor_overhead: float | None = None
+    error: str = ""
+
+    @classmethod
+    def columns(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+
+def _unique(path: Path) -> Path:
+    if not path.exists():
+        return path
+    for i in range(2, 1000):
+        candidate = path.with_name(f"{path.stem}-{i}{path.suffix}")
+        if not candidate.exists():
+            return candidate
+    raise FileExistsError(path)
+
+
+def new_results_path(out: Path, machine: str, short_commit: str, now: float | None = None) -> Path:
+    """results/<machine>/<UTC timestamp>-<short commit>.csv, never an existing file."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    directory = Path(out) / machine
+    directory.mkdir(parents=True, exist_ok=True)
+    return _unique(directory / f"{stamp}-{short_commit}.csv")
+
+
+def metadata_path(csv_path: Path) -> Path:
+    return csv_path.with_suffix(".json")
+
+
+def timeline_path(csv_path: Path) -> Path:
+    return csv_path.with_suffix(".timeline.csv.gz")
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(round(value, 6))
+    return value
+
+
+def append_row(csv_path: Path, row: RunRow) -> None:
+    """Append one row (writing the header first if the file is new) and flush: a crash loses at most the run in flight."""
+    new = not csv_path.exists()
+    with open(csv_path, "a", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        if new:
+            writer.writerow(RunRow.columns())
+        writer.writerow([_csv_value(getattr(row, name)) for name in RunRow.columns()])
+
+
+TIMELINE_COLUMNS = ("run_id", "t", "epoch", "tree_cpu_s", "tree_cpu_pct", "rss_bytes", "uss_bytes", "threads", "processes")
+
+
+def append_timeline(path: Path, run_id: str, samples: Sequence[Sample], harness_cores: Sequence[int]) -> None:
+    """Append one run's samples as a gzip member (a gzip file may hold several; readers see one stream)."""
+    new = not path.exists()
+    with gzip.open(path, "at", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        if new:
+            writer.writerow([*TIMELINE_COLUMNS, *(f"core{c}_pct" for c in harness_cores)])
+        for s in samples:
+            writer.writerow([
+                run_id, round(s.t, 4), round(s.epoch, 4), round(s.tree_cpu_s, 3), round(s.tree_cpu_pct, 1),
+                s.rss_bytes, "" if s.uss_bytes is None else s.uss_bytes, s.threads, s.processes,
+                *(round(p, 1) for p in s.core_pct),
+            ])
+
+
+def read_run_ids(csv_path: Path) -> set[str]:
+    if not Path(csv_path).exists():
+        return set()
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        return {row["run_id"] for row in csv.DictReader(fh)}
+
+
+def write_metadata(path: Path, metadata: dict[str, Any]) -> None:
+    from dupbench.result import write_json_atomic
+
+    write_json_atomic(metadata, path)
+
+
+def load_results(paths: Iterable[Path]) -> pd.DataFrame:
+    """Read results CSVs into one frame, checking the schema version; adds `source` (the file)."""
+    frames = []
+    for path in paths:
+        frame = pd.read_csv(path, keep_default_na=True)
+        versions = set(frame["schema_version"].unique()) if "schema_version" in frame else {None}
+        if versions != {RESULTS_SCHEMA_VERSION} and len(frame):
+            raise ValueError(f"{path}: results schema {sorted(map(str, versions))}, expected {RESULTS_SCHEMA_VERSION}")
+        frame["source"] = str(path)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=[*RunRow.columns(), "source"])
+    frame = pd.concat(frames, ignore_index=True)
+    for column in ("warmup", "disturbed", "oversubscribed", "affinity_ok"):
+        frame[column] = frame[column].astype(str).str.lower().isin(["true", "1"])
+    return frame
+
+
+def load_timeline(csv_path: Path) -> pd.DataFrame:
+    return pd.read_csv(timeline_path(Path(csv_path)))
+
+
+def bootstrap_ci(values: Sequence[float], statistic=np.median, n: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile bootstrap interval of a statistic; (nan, nan) with fewer than 2 values."""
+    data = np.asarray(values, dtype=float)
+    if len(data) < 2:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    stats = statistic(rng.choice(data, size=(n, len(data)), replace=True), axis=1)
+    return float(np.percentile(stats, 2.5)), float(np.percentile(stats, 97.5))
+
+
+def speedup_ci(baseline: Sequence[float], candidate: Sequence[float], n: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95% bootstrap interval of median(baseline) / median(candidate), resampling both independently."""
+    a, b = np.asarray(baseline, dtype=float), np.asarray(candidate, dtype=float)
+    if len(a) < 2 or len(b) < 2:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    ratios = np.median(rng.choice(a, (n, len(a))), axis=1) / np.median(rng.choice(b, (n, len(b))), axis=1)
+    return float(np.percentile(ratios, 2.5)), float(np.percentile(ratios, 97.5))
+
+
+def _verdict(low: float, high: float) -> str:
+    if np.isnan(low):
+        return "n/a"
+    if low > 1 + FASTER_THRESHOLD:
+        return "faster"
+    if high < 1 - FASTER_THRESHOLD:
+        return "slower"
+    return "same"
+
+
+def summarize(frame: pd.DataFrame, metric: str = "wall_s") -> pd.DataFrame:
+    """Per grid cell: runs, median and IQR of `metric`, bootstrap CI of the median, CPU utilization, peak RSS,
+    and speed-up and parallel efficiency against serial on the same dataset.
+
+    Only successful, non-warm-up runs count. The serial baseline is the serial cell with the same dataset,
+    pair strategy and thumbnail size on the same core count (else the fastest serial cell of that dataset).
+    Parallel efficiency = speed-up / min(workers, cores): the share of the cores actually usable that was
+    turned into speed.
+    """
+    ok = frame[(frame["status"] == "ok") & (~frame["warmup"].astype(bool))]
+    rows = []
+    for key, group in ok.groupby(list(CELL_COLUMNS), sort=True, dropna=False):
+        values = group[metric].astype(float).to_numpy()
+        low, high = bootstrap_ci(values)
+        rows.append({
+            **dict(zip(CELL_COLUMNS, key)),
+            "runs": len(values),
+            "median": float(np.median(values)),
+            "q25": float(np.percentile(values, 25)),
+            "q75": float(np.percentile(values, 75)),
+            "ci_low": low,
+            "ci_high": high,
+            "cpu_utilization": float(group["cpu_utilization"].median()),
+            "peak_rss_mb": float(group["peak_rss_bytes"].median()) / 2**20,
+            "disturbed": int(group["disturbed"].sum()),
+            "_values": values,
+        })
+    summary = pd.DataFrame(rows)
+    if summary.empty:
+        return summary
+    dataset_keys = ["profile", "images", "dataset_seed", "pairs", "thumb_size"]
+    speedups, lows, highs, verdicts, efficiencies = [], [], [], [], []
+    for _, row in summary.iterrows():
+        same = summary[(summary[dataset_keys] == row[dataset_keys]).all(axis=1) & (summary["mode"] == "serial")]
+        base = same[same["cores"] == row["cores"]]
+        if base.empty:
+            base = same.nsmallest(1, "median")
+        if base.empty:
+            speedups.append(np.nan); lows.append(np.nan); highs.append(np.nan); verdicts.append("n/a"); efficiencies.append(np.nan)
+            continue
+        baseline = base.iloc[0]
+        speedup = baseline["median"] / row["median"]
+        low, high = speedup_ci(baseline["_values"], row["_values"])
+        speedups.append(speedup)
+        lows.append(low)
+        highs.append(high)
+        verdicts.append("baseline" if row["mode"] == "serial" and baseline.name == row.name else _verdict(low, high))
+        efficiencies.append(speedup / min(int(row["workers"]), int(row["cores"])))
+    summary["speedup"] = speedups
+    summary["speedup_ci_low"] = lows
+    summary["speedup_ci_high"] = highs
+    summary["vs_serial"] = verdicts
+    summary["efficiency"] = efficiencies
+    return summary.drop(columns="_values")
+
+
+def format_summary(summary: pd.DataFrame, failures: pd.DataFrame | None = None) -> str:
+    """A fixed-width table for the terminal."""
+    if summary.empty:
+        return "no successful measured runs"
+    table = summary.copy()
+    table["wall median [IQR]"] = [
+        f"{m:.3f} [{a:.3f}-{b:.3f}]" for m, a, b in zip(table["median"], table["q25"], table["q75"])
+    ]
+    table["speedup (95% CI)"] = [
+        "-" if np.isnan(s) else (f"{s:.2f}" if np.isnan(lo) else f"{s:.2f} ({lo:.2f}-{hi:.2f})")
+        for s, lo, hi in zip(table["speedup"], table["speedup_ci_low"], table["speedup_ci_high"])
+    ]
+    table["eff"] = [f"{e:.2f}" if not np.isnan(e) else "-" for e in table["efficiency"]]
+    table["cpu util"] = [f"{u:.2f}" for u in table["cpu_utilization"]]
+    table["rss MB"] = [f"{r:.0f}" for r in table["peak_rss_mb"]]
+    columns = ["images", "pairs", "thumb_size", "mode", "workers", "cores", "start_method", "runs",
+               "wall median [IQR]", "speedup (95% CI)", "vs_serial", "eff", "cpu util", "rss MB", "disturbed"]
+    text = table[columns].to_string(index=False)
+    note = (f"\nspeed-up = serial median / cell median (same dataset, same cores); 'faster'/'slower' only when the "
+            f"bootstrap 95% CI clears 1 +/- {FASTER_THRESHOLD:.2f}; efficiency = speed-up / min(workers, cores).")
+    if failures is not None and len(failures):
+        counts = failures.groupby("status").size().to_dict()
+        note += f"\nruns not in the table: {counts}"
+    return text + note

@@ -1,0 +1,271 @@
+"""A sweep is data: a TOML file expanded with itertools.product into grid cells, then into an ordered plan.
+
+Example (experiments/smoke.toml)::
+
+    name = "smoke"
+    [dataset]
+    profile = "study"
+    sizes = [12]
+    seed = 1
+    [grid]
+    modes = ["serial", "thread", "process"]
+    workers = ["cores"]        # ints, or "cores" (= the run's core count)
+    cores = [1, "all"]         # ints, or "all" (= every core the harness may use)
+    pairs = ["all"]
+    thumb_sizes = [32]
+    start_methods = ["fork"]   # used by process mode only
+    [run]
+    repeats = 2
+    warmups = 1                # per cell, run and discarded
+    timeout_s = 120
+    order = "interleaved"      # or "random" or "sequential"
+    order_seed = 0
+    sample_interval_s = 0.1
+    read_pass = true           # one untimed read of every dataset file before timing
+    [[exclude]]                # cells to leave out: every key must match (a list matches any of its values)
+    pairs = "all"
+    images_over = 2000
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import random
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+MODES = ("serial", "thread", "process")
+ORDERS = ("interleaved", "random", "sequential")
+NO_START_METHOD = "none"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the grid: everything that defines a measured configuration."""
+
+    profile: str
+    images: int
+    dataset_seed: int
+    mode: str
+    workers: int
+    cores: int
+    pairs: str
+    thumb_size: int
+    start_method: str
+
+    @property
+    def cell_id(self) -> str:
+        return (
+            f"{self.profile}-n{self.images}-s{self.dataset_seed}-{self.mode}-w{self.workers}-c{self.cores}"
+            f"-{self.pairs}-t{self.thumb_size}-{self.start_method}"
+        )
+
+    @property
+    def oversubscribed(self) -> bool:
+        return self.workers > self.cores
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One child process to start: a cell, its repeat number, and whether it is a discarded warm-up."""
+
+    cell: Cell
+    repeat: int
+    warmup: bool
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.cell.cell_id}-{'w' if self.warmup else 'r'}{self.repeat}"
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    name: str
+    description: str
+    profile: str
+    sizes: tuple[int, ...]
+    dataset_seed: int
+    modes: tuple[str, ...]
+    workers: tuple[int | str, ...]
+    cores: tuple[int | str, ...]
+    pairs: tuple[str, ...]
+    thumb_sizes: tuple[int, ...]
+    start_methods: tuple[str, ...]
+    repeats: int = 3
+    warmups: int = 1
+    timeout_s: float = 600.0
+    order: str = "interleaved"
+    order_seed: int = 0
+    sample_interval_s: float = 0.1
+    read_pass: bool = True
+    exclude: tuple[dict[str, Any], ...] = ()
+    text: str = field(default="", compare=False, repr=False)
+
+    @property
+    def text_sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("text")
+        data["exclude"] = [dict(e) for e in self.exclude]
+        return data
+
+
+def _tuple(value: Any, name: str) -> tuple:
+    if isinstance(value, list):
+        return tuple(value)
+    if value is None:
+        raise ValueError(f"sweep: '{name}' is required")
+    return (value,)
+
+
+def parse_spec(text: str) -> SweepSpec:
+    """Validate a sweep file's text; errors name the offending key."""
+    data = tomllib.loads(text)
+    dataset, grid, run = data.get("dataset", {}), data.get("grid", {}), data.get("run", {})
+    unknown = set(data) - {"name", "description", "dataset", "grid", "run", "exclude"}
+    if unknown:
+        raise ValueError(f"sweep: unknown top-level keys {sorted(unknown)}")
+    spec = SweepSpec(
+        name=str(data.get("name", "sweep")),
+        description=str(data.get("description", "")),
+        profile=str(dataset.get("profile", "study")),
+        sizes=tuple(int(n) for n in _tuple(dataset.get("sizes"), "dataset.sizes")),
+        dataset_seed=int(dataset.get("seed", 0)),
+        modes=_tuple(grid.get("modes", list(MODES)), "grid.modes"),
+        workers=_tuple(grid.get("workers", ["cores"]), "grid.workers"),
+        cores=_tuple(grid.get("cores", ["all"]), "grid.cores"),
+        pairs=_tuple(grid.get("pairs", ["pruned"]), "grid.pairs"),
+        thumb_sizes=tuple(int(t) for t in _tuple(grid.get("thumb_sizes", [64]), "grid.thumb_sizes")),
+        start_methods=_tuple(grid.get("start_methods", ["forkserver"]), "grid.start_methods"),
+        repeats=int(run.get("repeats", 3)),
+        warmups=int(run.get("warmups", 1)),
+        timeout_s=float(run.get("timeout_s", 600)),
+        order=str(run.get("order", "interleaved")),
+        order_seed=int(run.get("order_seed", 0)),
+        sample_interval_s=float(run.get("sample_interval_s", 0.1)),
+        read_pass=bool(run.get("read_pass", True)),
+        exclude=tuple(dict(e) for e in data.get("exclude", [])),
+        text=text,
+    )
+    _validate(spec)
+    return spec
+
+
+def _validate(spec: SweepSpec) -> None:
+    if any(m not in MODES for m in spec.modes):
+        raise ValueError(f"sweep: grid.modes must be among {MODES}, got {spec.modes}")
+    if any(p not in ("all", "pruned") for p in spec.pairs):
+        raise ValueError(f"sweep: grid.pairs must be 'all' or 'pruned', got {spec.pairs}")
+    if any(m not in ("fork", "forkserver", "spawn") for m in spec.start_methods):
+        raise ValueError(f"sweep: grid.start_methods must be fork, forkserver or spawn, got {spec.start_methods}")
+    for name, values, token in (("workers", spec.workers, "cores"), ("cores", spec.cores, "all")):
+        for v in values:
+            if not (v == token or (isinstance(v, int) and v >= 1)):
+                raise ValueError(f"sweep: grid.{name} takes integers >= 1 or {token!r}, got {v!r}")
+    if spec.order not in ORDERS:
+        raise ValueError(f"sweep: run.order must be one of {ORDERS}, got {spec.order!r}")
+    if spec.repeats < 1 or spec.warmups < 0:
+        raise ValueError("sweep: run.repeats must be >= 1 and run.warmups >= 0")
+    if spec.timeout_s <= 0 or spec.sample_interval_s <= 0:
+        raise ValueError("sweep: run.timeout_s and run.sample_interval_s must be positive")
+    if any(n < 1 for n in spec.sizes):
+        raise ValueError("sweep: dataset.sizes must be >= 1")
+
+
+def load_spec(path: Path) -> SweepSpec:
+    return parse_spec(Path(path).read_text(encoding="utf-8"))
+
+
+def _excluded(cell: Cell, rules: Sequence[dict[str, Any]]) -> bool:
+    def matches(key: str, want: Any) -> bool:
+        if key == "images_over":
+            return cell.images > int(want)
+        if key == "images_under":
+            return cell.images < int(want)
+        have = getattr(cell, key)
+        return have in want if isinstance(want, list) else have == want
+
+    return any(rule and all(matches(k, v) for k, v in rule.items()) for rule in rules)
+
+
+def expand_grid(spec: SweepSpec, available_cores: int) -> tuple[list[Cell], list[str]]:
+    """The grid's cells, and notes on what was dropped (cores beyond the machine, excluded cells).
+
+    Serial ignores workers and start method, and threads ignore the start method: those axes collapse to
+    one cell instead of measuring the same configuration twice.
+    """
+    notes: list[str] = []
+    cores: list[int] = []
+    for c in spec.cores:
+        resolved = available_cores if c == "all" else int(c)
+        if resolved > available_cores:
+            notes.append(f"cores={resolved} dropped: only {available_cores} allowed on this machine")
+        elif resolved not in cores:
+            cores.append(resolved)
+    cells: list[Cell] = []
+    for size, mode, workers, n_cores, pairs, thumb, method in itertools.product(
+        spec.sizes, spec.modes, spec.workers, cores, spec.pairs, spec.thumb_sizes, spec.start_methods
+    ):
+        resolved_workers = 1 if mode == "serial" else (n_cores if workers == "cores" else int(workers))
+        cell = Cell(
+            profile=spec.profile,
+            images=size,
+            dataset_seed=spec.dataset_seed,
+            mode=mode,
+            workers=resolved_workers,
+            cores=n_cores,
+            pairs=pairs,
+            thumb_size=thumb,
+            start_method=method if mode == "process" else NO_START_METHOD,
+        )
+        if cell in cells:
+            continue
+        if _excluded(cell, spec.exclude):
+            notes.append(f"{cell.cell_id} excluded by the sweep file")
+            continue
+        cells.append(cell)
+    return cells, notes
+
+
+def plan_runs(cells: Sequence[Cell], repeats: int, warmups: int, order: str, seed: int) -> list[PlannedRun]:
+    """Order the runs so slow drift on a shared machine does not favour one configuration.
+
+    - interleaved: round after round, every cell once per round, in a fresh shuffled order each round;
+      round 0..warmups-1 are the warm-ups.
+    - random: all runs shuffled together; each cell's first `warmups` occurrences are its warm-ups.
+    - sequential: cell after cell (for debugging; drift then aliases with configuration).
+    The same seed gives the same plan, which is what lets --resume skip runs by id.
+    """
+    rng = random.Random(seed)
+    total = warmups + repeats
+
+    def label(cell: Cell, index: int) -> PlannedRun:
+        if index < warmups:
+            return PlannedRun(cell, index, True)
+        return PlannedRun(cell, index - warmups, False)
+
+    if order == "sequential":
+        return [label(cell, i) for cell in cells for i in range(total)]
+    if order == "interleaved":
+        runs = []
+        for i in range(total):
+            round_cells = list(cells)
+            rng.shuffle(round_cells)
+            runs.extend(label(cell, i) for cell in round_cells)
+        return runs
+    if order == "random":
+        slots = [cell for cell in cells for _ in range(total)]
+        rng.shuffle(slots)
+        seen: dict[Cell, int] = {}
+        runs = []
+        for cell in slots:
+            index = seen.get(cell, 0)
+            seen[cell] = index + 1
+            runs.append(label(cell, index))
+        return runs
+    raise ValueError(f"unknown order {order!r}")
