@@ -6,7 +6,7 @@ from dupbench.executors import SerialExecutor
 from dupbench.features import ImageFeatures, thumbnail
 from dupbench.ssim import ssim_matrix, ssim_terms
 
-from conftest import PHOTOS, photo
+from planted import PHOTOS, photo
 
 
 def feature(path, file_digest, pixel_digest):

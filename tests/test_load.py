@@ -7,7 +7,7 @@ from dupbench.features import ImageFeatures
 from dupbench.load import load_features
 from dupbench.result import Skipped
 
-from conftest import photo
+from planted import photo
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ import numpy as np
 from dupbench.features import thumbnail
 from dupbench.prefilter import candidate_pairs, signatures
 
-from conftest import PHOTOS, photo
+from planted import PHOTOS, photo
 
 
 def test_signature_ignores_brightness_and_contrast():

@@ -5,7 +5,7 @@ from skimage.metrics import structural_similarity
 from dupbench.features import thumbnail
 from dupbench.ssim import ssim_matrix, ssim_one_to_many, ssim_pairs, ssim_terms
 
-from conftest import PHOTOS, photo
+from planted import PHOTOS, photo
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,7 @@ class DetectorConfig:
     follow_symlinks: bool = False
     extensions: frozenset[str] = field(default=IMAGE_EXTENSIONS)
     max_pixels: int = 1 << 28
+    decoder: str = "auto"
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
@@ -42,6 +43,8 @@ class DetectorConfig:
             raise ValueError(f"thumb_size must be at least 16, got {self.thumb_size}")
         if self.pairs not in ("all", "pruned"):
             raise ValueError(f"pairs must be 'all' or 'pruned', got {self.pairs!r}")
+        if self.decoder not in ("auto", "opencv", "pillow"):
+            raise ValueError(f"decoder must be auto, opencv or pillow, got {self.decoder!r}")
         if self.block_size < 1:
             raise ValueError(f"block_size must be >= 1, got {self.block_size}")
 

@@ -1,4 +1,9 @@
-"""Decode image bytes to an 8-bit BGR array, with OpenCV (EXIF orientation applied)."""
+"""Decode image bytes to an 8-bit BGR array, EXIF orientation applied.
+
+OpenCV is the default decoder. Pillow is the fallback where OpenCV cannot be imported (it publishes
+no free-threaded wheel), and can be chosen with `--decoder pillow`. The two can differ by a grey level
+on lossy formats (their IDCTs differ), so one run uses one decoder throughout.
+"""
 
 from __future__ import annotations
 
@@ -27,15 +32,29 @@ def looks_truncated(data: bytes) -> str | None:
     return None
 
 
-def decode_image(data: bytes) -> np.ndarray:
+DECODERS = ("auto", "opencv", "pillow")
+
+
+def resolve_decoder(name: str) -> str:
+    """'auto' means OpenCV where it can be imported, else Pillow."""
+    if name not in DECODERS:
+        raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {name!r}")
+    if name == "auto":
+        return "opencv" if cv2 is not None else "pillow"
+    if name == "opencv" and cv2 is None:
+        raise ValueError("decoder 'opencv' asked for, but cv2 cannot be imported on this interpreter")
+    return name
+
+
+def decode_image(data: bytes, decoder: str = "opencv") -> np.ndarray:
     """Decode to (h, w, 3) uint8 BGR; raise DecodeError with a reason a user can act on."""
     if not data:
         raise DecodeError("empty file")
     truncated = looks_truncated(data)
     if truncated:
         raise DecodeError(truncated)
-    if cv2 is None:
-        raise DecodeError("OpenCV is not installed")
+    if decoder == "pillow":
+        return _decode_pillow(data)
     try:
         image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     except cv2.error as exc:  # OpenCV raises (not returns None) for headers beyond its pixel limit
@@ -43,3 +62,19 @@ def decode_image(data: bytes) -> np.ndarray:
     if image is None:
         raise DecodeError("not a decodable image")
     return image
+
+
+def _decode_pillow(data: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image = ImageOps.exif_transpose(image)
+            rgb = np.asarray(image.convert("RGB"))
+    except UnidentifiedImageError:
+        raise DecodeError("not a decodable image") from None
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise DecodeError(f"decoder refused the image: {exc}") from None
+    return np.ascontiguousarray(rgb[..., ::-1])

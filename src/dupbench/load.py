@@ -9,7 +9,7 @@ from functools import partial
 from typing import Callable, Sequence
 
 from dupbench.config import DetectorConfig
-from dupbench.decode import DecodeError, decode_image
+from dupbench.decode import DecodeError, decode_image, resolve_decoder
 from dupbench.features import ImageFeatures, file_digest, pixel_digest, thumbnail
 from dupbench.result import Skipped
 
@@ -48,7 +48,8 @@ def load_features(path: str, config: DetectorConfig) -> ImageFeatures | Skipped:
         pixels = header_pixels(data)
         if pixels is not None and pixels > config.max_pixels:
             raise DecodeError(f"image too large: {pixels} pixels > limit {config.max_pixels}")
-        image = decode_image(data)
+        decoder = resolve_decoder(config.decoder)
+        image = decode_image(data, decoder)
     except DecodeError as exc:
         return Skipped(path, str(exc))
     except OSError as exc:
@@ -63,7 +64,7 @@ def load_features(path: str, config: DetectorConfig) -> ImageFeatures | Skipped:
         height=height,
         file_digest=file_digest(data),
         pixel_digest=pixel_digest(image),
-        thumb=thumbnail(image, config.thumb_size),
+        thumb=thumbnail(image, config.thumb_size, use_cv2=decoder == "opencv"),
     )
 
 

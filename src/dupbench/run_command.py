@@ -41,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--threshold", type=float, default=defaults.threshold, help="SSIM at or above which two images are near duplicates")
     parser.add_argument("--pairs", choices=("pruned", "all"), default=defaults.pairs, help="'all' compares every pair (O(n^2)); 'pruned' compares only pairs a cheap DCT signature index finds close")
     parser.add_argument("--thumb-size", type=int, default=defaults.thumb_size, help="side of the grayscale thumbnail SSIM compares, in pixels")
+    parser.add_argument("--decoder", choices=("auto", "opencv", "pillow"), default="auto", help="image decoder; 'auto' is OpenCV where it can be imported (it has no free-threaded build), else Pillow")
     parser.add_argument("--follow-symlinks", action="store_true", help="descend into symlinked directories (each directory is visited once)")
     parser.add_argument("--output", type=Path, help="write the full report as JSON to this file (see README, 'JSON output')")
     parser.add_argument("--quiet", action="store_true", help="no progress bars and no printed report")
@@ -49,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = DetectorConfig(threshold=args.threshold, thumb_size=args.thumb_size, pairs=args.pairs, follow_symlinks=args.follow_symlinks)
+        config = DetectorConfig(threshold=args.threshold, thumb_size=args.thumb_size, pairs=args.pairs, follow_symlinks=args.follow_symlinks, decoder=args.decoder)
         execution = ExecutionConfig(mode=args.mode, workers=args.workers, start_method=args.start_method)
     except ValueError as exc:
         print(f"dupbench run: {exc}", file=sys.stderr)
