@@ -80,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_sweep_command(args: argparse.Namespace) -> int:
     from dupbench.harness.measure import allowed_cores
     from dupbench.harness.results import format_summary, summarize
-    from dupbench.harness.spec import expand_grid, load_spec, plan_runs
+    from dupbench.harness.spec import estimate_run_seconds, expand_grid, load_spec, plan_runs
     from dupbench.harness.sweep import find_resumable, run_sweep
 
     try:
@@ -92,10 +92,11 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         cells, notes = expand_grid(spec, len(allowed_cores()))
         for note in notes:
             print(f"note: {note}")
-        plan = plan_runs(cells, spec.repeats, spec.warmups, spec.order, spec.order_seed)
+        plan = plan_runs(cells, spec.repeats, spec.warmups, spec.order, spec.order_seed, spec.warmup_scope)
         for index, run in enumerate(plan):
             print(f"{index:5d} {run.run_id}{'  (warm-up)' if run.warmup else ''}")
-        print(f"{len(cells)} cells, {len(plan)} runs")
+        minutes = sum(estimate_run_seconds(run.cell) for run in plan) / 60
+        print(f"{len(cells)} cells, {len(plan)} runs, roughly {minutes:.0f} min by the cost model in harness/spec.py")
         return 0
     machine = args.machine or meta.machine_name()
     resume = None

@@ -40,7 +40,7 @@ from dupbench.harness.results import (
     timeline_path,
     write_metadata,
 )
-from dupbench.harness.spec import Cell, PlannedRun, SweepSpec, expand_grid, plan_runs
+from dupbench.harness.spec import Cell, PlannedRun, SweepSpec, estimate_run_seconds, expand_grid, plan_runs
 
 CommandBuilder = Callable[[Cell, Path, Path], list[str]]
 DatasetMaker = Callable[[Path, int, int, str], None]
@@ -194,8 +194,9 @@ def make_row(
     usage = measurement.usage
     stages = (report or {}).get("stages") or {}
     counts = (report or {}).get("counts") or {}
-    execution = (report or {}).get("execution") or {}
-    stages_wall = (report or {}).get("stages_wall") or {}
+    execution = (report or {}).get("execution") or ((report or {}).get("settings") or {}).get("execution") or {}
+    # Absolute (epoch) start/end of each stage, if the child reports them: lets samples be attributed to stages.
+    stages_wall = (report or {}).get("stage_bounds") or (report or {}).get("stages_wall") or {}
     cpu_user, cpu_system = measurement.cpu_user_s, measurement.cpu_system_s
     wall = measurement.wall_s
     status = measurement.status
@@ -341,7 +342,7 @@ def run_sweep(
     cells, notes = expand_grid(spec, len(harness_cores))
     for note in notes:
         log(f"sweep: {note}")
-    plan = plan_runs(cells, spec.repeats, spec.warmups, spec.order, spec.order_seed)
+    plan = plan_runs(cells, spec.repeats, spec.warmups, spec.order, spec.order_seed, spec.warmup_scope)
     repo = repo if repo is not None else Path(__file__).resolve().parents[3]
     machine = machine or meta.machine_name()
     info = meta.collect_metadata(repo, spec.text, sweep_path)
@@ -387,18 +388,22 @@ def run_sweep(
     timed_out: set[str] = set()
     monitor_cpu = wall_total = 0.0
     show = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=len(plan), unit="run", disable=not show, file=sys.stderr, dynamic_ncols=True)
+    # The bar advances by each run's estimated seconds, not by 1, so the ETA weighs a 5,000-image run
+    # more than a 6-image one; tqdm rescales the model by the observed rate.
+    estimates = [estimate_run_seconds(run.cell) for run in plan]
+    bar = tqdm(total=round(sum(estimates), 1), unit="s", unit_scale=False, disable=not show, file=sys.stderr,
+               dynamic_ncols=True, bar_format="{l_bar}{bar}| est. work {n:.0f}/{total:.0f}s [{elapsed}<{remaining}]{postfix}")
     with tempfile.TemporaryDirectory(prefix="dupbench-sweep-") as scratch:
         for run_index, planned in enumerate(plan):
-            bar.set_postfix_str(planned.run_id, refresh=False)
+            bar.set_postfix_str(f"run {run_index + 1}/{len(plan)} {planned.run_id}", refresh=False)
             if planned.run_id in done:
-                bar.update(1)
+                bar.update(estimates[run_index])
                 continue
             cell = planned.cell
             if cell.cell_id in timed_out:
                 append_row(csv_path, skipped_row(sweep=spec.name, planned=planned, run_index=run_index,
                                                  commit=commit, reason="an earlier run of this cell timed out"))
-                bar.update(1)
+                bar.update(estimates[run_index])
                 continue
             key = (cell.profile, cell.images, cell.dataset_seed)
             files = file_lists[key]
@@ -431,7 +436,7 @@ def run_sweep(
                 timed_out.add(cell.cell_id)
             if row.status not in ("ok",):
                 log(f"sweep: {planned.run_id}: {row.status} {row.error[-200:]}")
-            bar.update(1)
+            bar.update(estimates[run_index])
     bar.close()
 
     session["control_after"] = control_measurement()

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dupbench.harness.results import (
+    RESULTS_SCHEMA_VERSION,
+    RunRow,
+    append_row,
+    bootstrap_ci,
+    format_summary,
+    load_results,
+    new_results_path,
+    summarize,
+)
+
+
+def _row(**overrides) -> RunRow:
+    base = dict(
+        schema_version=RESULTS_SCHEMA_VERSION, sweep="t", run_id="x", cell_id="c", run_index=0, warmup=False,
+        repeat=0, status="ok", profile="study", images=10, dataset_seed=1, mode="serial", workers=1, cores=2,
+        pairs="all", thumb_size=32, start_method="none", oversubscribed=False, commit="abc",
+        started_utc="2026-01-01T00:00:00Z", wall_s=1.0, cpu_utilization=0.5, peak_rss_bytes=2**20,
+    )
+    base.update(overrides)
+    return RunRow(**base)
+
+
+def _frame(rows: list[RunRow]) -> pd.DataFrame:
+    return pd.DataFrame([r.__dict__ for r in rows])
+
+
+def test_results_paths_are_never_reused(tmp_path):
+    first = new_results_path(tmp_path, "m", "abc", now=0)
+    first.write_text("x")
+    second = new_results_path(tmp_path, "m", "abc", now=0)
+    assert first.parent == tmp_path / "m" and first.name == "19700101T000000Z-abc.csv"
+    assert second != first and not second.exists()
+
+
+def test_rows_round_trip_through_csv_with_schema_version(tmp_path):
+    path = tmp_path / "r.csv"
+    append_row(path, _row(run_id="a", warmup=True))
+    append_row(path, _row(run_id="b", peak_uss_bytes=None, disturbed=True))
+    frame = load_results([path])
+    assert list(frame.columns[:-1]) == RunRow.columns()
+    assert frame["warmup"].tolist() == [True, False]
+    assert frame["disturbed"].tolist() == [False, True]
+    assert frame["peak_uss_bytes"].isna().all()
+    assert (frame["schema_version"] == RESULTS_SCHEMA_VERSION).all()
+
+
+def test_load_results_rejects_another_schema(tmp_path):
+    path = tmp_path / "r.csv"
+    append_row(path, _row(schema_version=99))
+    with pytest.raises(ValueError, match="schema"):
+        load_results([path])
+
+
+def test_summary_gives_speedup_efficiency_and_leaves_out_warmups_and_failures():
+    rows = [_row(run_id=f"s{i}", wall_s=w) for i, w in enumerate([2.0, 2.1, 1.9, 2.0])]
+    rows += [_row(run_id="sw", wall_s=50.0, warmup=True), _row(run_id="sf", wall_s=0.1, status="crash")]
+    rows += [_row(run_id=f"p{i}", mode="process", workers=2, start_method="fork", wall_s=w)
+             for i, w in enumerate([1.0, 1.05, 0.95, 1.0])]
+    rows += [_row(run_id=f"t{i}", mode="thread", workers=2, wall_s=w) for i, w in enumerate([1.9, 2.1, 2.0, 2.05])]
+    summary = summarize(_frame(rows)).set_index("mode")
+    assert summary.loc["serial", "runs"] == 4 and summary.loc["serial", "median"] == pytest.approx(2.0)
+    assert summary.loc["serial", "vs_serial"] == "baseline"
+    assert summary.loc["process", "speedup"] == pytest.approx(2.0)
+    assert summary.loc["process", "efficiency"] == pytest.approx(1.0)
+    assert summary.loc["process", "vs_serial"] == "faster"
+    assert summary.loc["thread", "vs_serial"] == "same"
+    text = format_summary(summary.reset_index())
+    assert "process" in text and "faster" in text
+
+
+def test_bootstrap_interval_contains_the_median():
+    values = np.random.default_rng(0).normal(10, 1, 30)
+    low, high = bootstrap_ci(values)
+    assert low < np.median(values) < high
+    assert np.isnan(bootstrap_ci([1.0])[0])
