@@ -20,8 +20,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import psutil
-
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
@@ -100,26 +98,40 @@ def read_uss(pid: int) -> int | None:
     return total_kb * 1024 if found else None
 
 
+def last_pid() -> int | None:
+    """The most recently assigned pid (last field of /proc/loadavg): if unchanged, no process was created."""
+    try:
+        return int(_read("/proc/loadavg").split()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def list_pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
 
-def busy_seconds(times: object) -> float:
-    """CPU busy time of one core, as psutil computes it: total minus idle and iowait; guest is inside user."""
-    total = sum(times)  # type: ignore[arg-type]
-    total -= getattr(times, "guest", 0.0) + getattr(times, "guest_nice", 0.0)
-    return total - times.idle - getattr(times, "iowait", 0.0)  # type: ignore[attr-defined]
+def parse_proc_stat(data: bytes) -> dict[int, tuple[float, float, float]]:
+    """Per-core (busy, total, steal) seconds from /proc/stat, as psutil counts them: busy is total minus
+    idle and iowait, and guest time is already inside user time so it is not added again."""
+    cores = {}
+    for line in data.split(b"\n"):
+        if not line.startswith(b"cpu") or line.startswith(b"cpu "):
+            continue
+        fields = line.split()
+        values = [int(v) / CLOCK_TICKS for v in fields[1:11]]
+        values += [0.0] * (10 - len(values))
+        user, nice, system, idle, iowait, irq, softirq, steal, guest, guest_nice = values
+        total = user + nice + system + idle + iowait + irq + softirq + steal
+        cores[int(fields[0][3:])] = (total - idle - iowait, total, steal)
+    return cores
 
 
 def per_core_times(cores: tuple[int, ...]) -> list[tuple[float, float, float]]:
-    """(busy, total, steal) seconds for each listed core."""
-    all_times = psutil.cpu_times(percpu=True)
-    out = []
-    for core in cores:
-        times = all_times[core]
-        total = sum(times) - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
-        out.append((busy_seconds(times), total, getattr(times, "steal", 0.0)))
-    return out
+    """(busy, total, steal) seconds for each listed core: one read of /proc/stat (psutil's parse costs 2.5x)."""
+    if not cores:
+        return []
+    times = parse_proc_stat(_read("/proc/stat"))
+    return [times.get(core, (0.0, 0.0, 0.0)) for core in cores]
 
 
 @dataclass(frozen=True)
@@ -175,15 +187,19 @@ class TreeMonitor:
     `harness_cores` are the cores shown in the timeline (all the harness may use, so work from other
     processes on cores the run was denied is visible too); `run_cores` are the cores the run was pinned to,
     whose busy time over the run lets the harness estimate CPU used by other work (disturbance).
-    USS reads smaps_rollup (~0.4 ms a process), so it is sampled every `uss_every` ticks only.
+    USS reads smaps_rollup, which walks every memory mapping (2.4 ms a process once numpy, OpenCV and
+    scikit-image are loaded, 24x a stat read), so USS is read only when its cumulative cost, including the
+    read about to be made, stays under `uss_budget` of the elapsed wall time (0.4%: about every 3 s for a
+    2-worker pool). Peak USS is therefore coarser than peak RSS (read every tick), and runs shorter than a
+    second or so get none.
     """
 
     root_pid: int
     interval: float = 0.1
     harness_cores: tuple[int, ...] = ()
     run_cores: tuple[int, ...] = ()
-    uss_every: int = 5
-    ctx_every: int = 5
+    uss_budget: float = 0.004
+    ctx_every: int = 10
     _tree: dict[int, _Tracked] = field(default_factory=dict, init=False)
     _foreign: set[int] = field(default_factory=set, init=False)
     _samples: list[Sample] = field(default_factory=list, init=False)
@@ -196,6 +212,9 @@ class TreeMonitor:
     _max_threads: int = field(default=0, init=False)
     _max_processes: int = field(default=0, init=False)
     _ticks: int = field(default=0, init=False)
+    _uss_cost: float = field(default=0.0, init=False)
+    _uss_cost_per_process: float = field(default=0.0025, init=False)  # measured; updated on every read
+    _last_pid: int | None = field(default=None, init=False)
     _t0: float = field(default=0.0, init=False)
     _last_t: float = field(default=0.0, init=False)
     _last_cpu: float = field(default=0.0, init=False)
@@ -208,6 +227,7 @@ class TreeMonitor:
         self._last_t = self._t0
         self._run_cores_start = per_core_times(self.run_cores)
         self._last_cores = per_core_times(self.harness_cores)
+        self._last_pid = last_pid()
         root = read_stat(self.root_pid)
         self._tree[self.root_pid] = _Tracked(start_ticks=root.start_ticks if root else 0)
         self._foreign = set(list_pids()) - {self.root_pid}
@@ -231,7 +251,15 @@ class TreeMonitor:
             self._monitor_cpu_s += time.thread_time() - cpu_start
 
     def _discover(self) -> None:
-        """Classify pids not seen before; loop because a child may have a lower pid than its parent."""
+        """Classify pids not seen before; loop because a child may have a lower pid than its parent.
+
+        Listing /proc costs more than the rest of a tick, so it is skipped when no pid was assigned
+        anywhere on the machine since the last tick.
+        """
+        newest = last_pid()
+        if newest is not None and newest == self._last_pid:
+            return
+        self._last_pid = newest
         current = list_pids()
         present = set(current)
         self._foreign &= present  # forget foreign pids that exited, so a reused pid is re-classified
@@ -258,7 +286,11 @@ class TreeMonitor:
         with self._lock:
             self._discover()
             self._ticks += 1
-            read_uss_now = self.uss_every > 0 and self._ticks % self.uss_every == 1
+            elapsed = time.perf_counter() - self._t0
+            live = sum(1 for t in self._tree.values() if t.alive)
+            expected = self._uss_cost + live * self._uss_cost_per_process
+            read_uss_now = self.uss_budget > 0 and expected <= self.uss_budget * elapsed
+            uss_started = time.thread_time()
             read_ctx_now = self._ticks % max(1, self.ctx_every) == 1
             rss = threads = processes = 0
             uss = 0 if read_uss_now else None
@@ -281,6 +313,10 @@ class TreeMonitor:
                 processes += 1
                 if uss is not None:
                     uss += read_uss(pid) or 0
+            if read_uss_now:
+                spent = time.thread_time() - uss_started  # an upper bound: includes the stat reads
+                self._uss_cost += spent
+                self._uss_cost_per_process = spent / max(1, processes)
             now = time.perf_counter()
             tree_cpu = sum(t.user_s + t.system_s for t in self._tree.values())
             dt = now - self._last_t
