@@ -11,6 +11,7 @@ import sys
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "dupbench.run_command",
     "dupbench.harness.cli",
+    "dupbench.gil.cli",
 )
 
 EXIT_OK = 0

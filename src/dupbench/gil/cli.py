@@ -1,0 +1,190 @@
+"""`dupbench gil`: parse arguments, call the plain functions, write the results.
+
+With ``--python A --python B`` the same measurement is re-run under each interpreter as a subprocess
+(``python -m dupbench.gil --json``, which imports nothing of the detector that could re-enable the GIL
+or need OpenCV) and the runs are put side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import dupbench
+from dupbench.gil.interpreter import machine_info, machine_slug
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+SCHEMA_MULTI = "dupbench.gil-compare/1"
+
+DESCRIPTION = """\
+Watch the GIL at work. The same amount of work runs serially, in a thread pool and in a process
+pool (for each worker count in --workers), and the wall time, speed-up over serial and CPU cores
+busy are printed per kernel, with a paragraph explaining what the numbers show.
+
+Kernels, each standing for a stage of the duplicate detector:
+  pure_python  a per-pixel Python loop: holds the GIL, so threads cannot run it in parallel
+               (on a GIL build); processes can, and so can threads on a free-threaded build
+  decode       JPEG/PNG decode (OpenCV, or Pillow where OpenCV is missing): C, GIL released
+  resize       grayscale + area resize to a 64x64 thumbnail: C, GIL released
+  ssim         the detector's batched SSIM (numpy + OpenCV box filter): mostly GIL released
+  hash         blake2b of an 8 MB buffer: hashlib releases the GIL for large buffers
+  io_wait      reading a file behind a SIMULATED slow disk (a 10 ms sleep): waiting needs no core
+Process-pool overheads are measured too: start-up per start method (fork, forkserver, spawn) and the
+cost of sending a task 10 kB-10 MB by pickling vs multiprocessing.shared_memory.
+
+Process pools are started before the clock runs; the rows show how well the work itself runs in
+parallel. The machine may be shared: read medians and ratios, not single numbers.
+"""
+
+EPILOG = """\
+examples:
+  dupbench gil                                  # this interpreter, workers 1,2,4 (about a minute)
+  dupbench gil --python .venv/bin/python --python experiments/freethreaded/.build/venv/bin/python
+                                                # GIL build vs free-threaded build, side by side
+  python -m dupbench.gil --json                 # one run as JSON on stdout (what --python uses)
+"""
+
+
+def parse_workers(text: str) -> tuple[int, ...]:
+    try:
+        workers = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--workers takes integers like 1,2,4, got {text!r}") from None
+    if not workers or min(workers) < 1:
+        raise argparse.ArgumentTypeError("--workers needs at least one count, each >= 1")
+    return tuple(sorted(set(workers)))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=parse_workers, default=(1, 2, 4), metavar="N,N,...",
+                        help="pool sizes to try (default 1,2,4)")
+    parser.add_argument("--python", action="append", default=[], metavar="PATH",
+                        help="run under this interpreter (repeatable); results side by side")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="where results.json, gil.png and summary.txt go "
+                             "(default results/gil/<machine>/<timestamp>-<commit>)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed repeats per configuration (median)")
+    parser.add_argument("--kernels", default=None, metavar="NAME,...", help="subset of kernels to run")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every kernel's task count")
+    parser.add_argument("--start-method", default="fork", choices=("fork", "forkserver", "spawn"),
+                        help="process pool start method for the kernel runs (default fork)")
+    parser.add_argument("--backend", choices=("cv2", "pillow"), default=None,
+                        help="decode/resize with OpenCV or Pillow (default: OpenCV if importable)")
+    parser.add_argument("--no-overheads", action="store_true", help="skip pool start-up and payload measurements")
+    parser.add_argument("--json", action="store_true",
+                        help="print one run's results as JSON on stdout (progress goes to stderr); writes no files")
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("gil", help="show which work the GIL serialises: serial vs threads vs processes",
+                                   description=DESCRIPTION, epilog=EPILOG,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    parser.set_defaults(func=run_gil_command)
+    return parser
+
+
+def _child_arguments(args: argparse.Namespace) -> list[str]:
+    """The options a child interpreter needs to repeat this run (everything but --python/--out)."""
+    argv = ["--json", "--workers", ",".join(map(str, args.workers)), "--repeats", str(args.repeats),
+            "--scale", str(args.scale), "--start-method", args.start_method]
+    if args.kernels:
+        argv += ["--kernels", args.kernels]
+    if args.backend:
+        argv += ["--backend", args.backend]
+    if args.no_overheads:
+        argv.append("--no-overheads")
+    return argv
+
+
+def run_in_interpreter(python: str, argv: Sequence[str]) -> dict[str, Any]:
+    """Run ``python -m dupbench.gil`` with this checkout first on its path; parse its JSON."""
+    source_root = str(Path(dupbench.__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root, env.get("PYTHONPATH")) if p)
+    completed = subprocess.run([python, "-m", "dupbench.gil", *argv], stdout=subprocess.PIPE, env=env,
+                               text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{python} exited with status {completed.returncode}")
+    return json.loads(completed.stdout)
+
+
+def run_local(args: argparse.Namespace, log: Any) -> dict[str, Any]:
+    from dupbench.gil.demo import DemoConfig, run_demo
+    from dupbench.gil.explain import explain
+    from dupbench.gil.kernels import KERNELS, default_backend
+
+    config = DemoConfig(
+        workers=args.workers, repeats=args.repeats,
+        kernels=tuple(args.kernels.split(",")) if args.kernels else tuple(KERNELS),
+        start_method=args.start_method, backend=args.backend or default_backend(),
+        task_scale=args.scale, overheads=not args.no_overheads,
+    )
+    results = run_demo(config, log=log, command=sys.argv)
+    results["explanation"] = explain(results)
+    return results
+
+
+def default_out_dir(root: Path = Path("results") / "gil") -> Path:
+    info = machine_info()
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    return root / machine_slug(info) / f"{stamp}-{info['git_commit'] or 'nogit'}"
+
+
+def _wrap(text: str, width: int = 100) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.fill(part, width) for part in text.split("\n"))
+
+
+def run_gil_command(args: argparse.Namespace) -> int:
+    from dupbench.gil.explain import explain_comparison
+    from dupbench.gil.report import format_run, format_side_by_side, plot_results
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    if args.json:
+        json.dump(run_local(args, log), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return EXIT_OK
+
+    runs: list[dict[str, Any]] = []
+    failed = False
+    if args.python:
+        for python in args.python:
+            log(f"== running under {python}")
+            try:
+                runs.append(run_in_interpreter(python, _child_arguments(args)))
+            except (OSError, RuntimeError, json.JSONDecodeError) as exc:
+                log(f"dupbench gil: {python} failed: {exc}")
+                failed = True
+    else:
+        runs.append(run_local(args, log))
+    if not runs:
+        return EXIT_FAILED
+
+    blocks = [format_run(run) + "\n\n" + _wrap(run["explanation"]) for run in runs]
+    if len(runs) > 1:
+        blocks.append("Side by side (speed-up, median wall time, CPU cores busy):\n" + format_side_by_side(runs))
+        blocks.append(_wrap(explain_comparison(runs)))
+    text = ("\n\n" + "=" * 100 + "\n\n").join(blocks)
+    print(text)
+
+    out = args.out or default_out_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    record = {"schema": SCHEMA_MULTI, "command": sys.argv, "runs": runs,
+              "comparison": explain_comparison(runs) if len(runs) > 1 else None}
+    (out / "results.json").write_text(json.dumps(record, indent=1) + "\n")
+    (out / "summary.txt").write_text(text + "\n")
+    plot_results(runs, out / "gil.png")
+    print(f"\nwrote {out / 'results.json'}, {out / 'summary.txt'} and {out / 'gil.png'}")
+    return EXIT_FAILED if failed else EXIT_OK

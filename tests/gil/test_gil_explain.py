@@ -1,0 +1,151 @@
+"""The explanation follows the numbers it is given: invented measurements must flip the wording."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dupbench.gil.explain import (
+    explain,
+    explain_comparison,
+    kernel_verdict,
+    payload_sentence,
+    released_fraction,
+    startup_sentence,
+)
+
+
+def summary(thread: dict[int, float], process: dict[int, float], serial_s: float = 1.0) -> list[dict[str, Any]]:
+    rows = [{"mode": "serial", "workers": 1, "median_wall_s": serial_s, "q1_wall_s": serial_s,
+             "q3_wall_s": serial_s, "speedup": 1.0, "cpu_cores": 1.0}]
+    for mode, speedups in (("thread", thread), ("process", process)):
+        for workers, speedup in speedups.items():
+            rows.append({"mode": mode, "workers": workers, "median_wall_s": serial_s / speedup,
+                         "q1_wall_s": serial_s / speedup, "q3_wall_s": serial_s / speedup,
+                         "speedup": speedup, "cpu_cores": min(speedup, 2.0)})
+    return rows
+
+
+def kernel(name: str, thread: dict[int, float], process: dict[int, float], serial_s: float = 1.0) -> dict[str, Any]:
+    return {"name": name, "label": f"{name} kernel", "stage": "test", "expected_gil": "holds", "tasks": 8,
+            "backend": "cv2", "outputs_match_serial": True, "summary": summary(thread, process, serial_s)}
+
+
+def results(kernels: list[dict[str, Any]], *, free_threaded: bool = False, gil_enabled: bool = True,
+            overheads: dict[str, Any] | None = None) -> dict[str, Any]:
+    name = "CPython 3.13.15t (GIL off)" if free_threaded else "CPython 3.11.7 (GIL on)"
+    return {
+        "interpreter": {"implementation": "CPython", "version": "3.13.15" if free_threaded else "3.11.7",
+                        "build_free_threaded": free_threaded, "gil_enabled": gil_enabled, "short_name": name},
+        "machine": {"usable_cpus": 2},
+        "kernels": kernels,
+        "overheads": overheads,
+    }
+
+
+GIL_BOUND = kernel("loop", {1: 0.98, 2: 1.01, 4: 0.99}, {1: 0.97, 2: 1.9, 4: 1.85})
+SCALING = kernel("loop", {1: 0.99, 2: 1.85, 4: 1.8}, {1: 0.97, 2: 1.9, 4: 1.88})
+
+
+def test_threads_that_do_not_scale_are_blamed_on_the_gil() -> None:
+    text = explain(results([GIL_BOUND]))
+    assert "threads gave 1.0x and processes 1.9x" in text
+    assert "the GIL serialises this work" in text
+    assert "scale as well as processes" not in text
+
+
+def test_threads_that_scale_are_said_to_release_the_gil() -> None:
+    text = explain(results([SCALING]))
+    assert "threads gave 1.9x and processes 1.9x" in text
+    assert "scale as well as processes" in text
+    assert "GIL released" in text
+    assert "serialises" not in text
+
+
+def test_same_numbers_without_gil_give_a_different_reason() -> None:
+    text = explain(results([SCALING], free_threaded=True, gil_enabled=False))
+    assert "there is no GIL on this interpreter" in text
+    assert "stayed off" in text
+
+
+def test_no_scaling_without_gil_is_not_blamed_on_the_gil() -> None:
+    text = explain(results([GIL_BOUND], free_threaded=True, gil_enabled=False))
+    assert "even without a GIL" in text
+    assert "the GIL serialises" not in text
+
+
+def test_free_threaded_build_with_gil_back_on_is_a_warning() -> None:
+    text = explain(results([SCALING], free_threaded=True, gil_enabled=True))
+    assert text.startswith("WARNING")
+    assert "ENABLED" in text
+
+
+def test_partial_scaling_reports_a_released_share() -> None:
+    partial = kernel("ssim", {2: 1.4}, {2: 1.9})
+    text = explain(results([partial]))
+    assert "threads fall short" in text
+    expected = released_fraction(1.4, 1.9)
+    assert expected is not None and f"{expected:.0%}" in text
+
+
+def test_neither_mode_scaling_is_blamed_on_the_machine() -> None:
+    text = explain(results([kernel("busy", {2: 1.05}, {2: 1.1})]))
+    assert "neither scaled" in text
+
+
+def test_waiting_beyond_the_core_count_is_called_waiting() -> None:
+    io = kernel("io", {1: 1.0, 2: 2.0, 4: 3.9}, {1: 1.0, 2: 1.95, 4: 3.7})
+    text = explain(results([io]))
+    assert "reached 3.9x, more than the 2 cores" in text
+    assert "waiting" in text
+    assert "more than the 2 cores" not in explain(results([SCALING]))
+
+
+def test_threads_beating_processes_is_noticed() -> None:
+    text = explain(results([kernel("decode", {2: 1.8}, {2: 1.2})]))
+    assert "Threads even beat processes" in text
+
+
+def test_reference_workers_are_the_cores_not_the_largest_pool() -> None:
+    verdict = kernel_verdict(kernel("k", {1: 1.0, 2: 1.1, 4: 1.9}, {1: 1.0, 2: 1.9, 4: 1.9}), cores=2)
+    assert verdict.workers == 2
+    assert verdict.verdict == "gil"
+
+
+@pytest.mark.parametrize(("thread", "process", "fraction"), [(1.0, 2.0, 0.0), (2.0, 2.0, 1.0), (1.5, 2.0, 2 / 3)])
+def test_released_fraction_is_amdahl(thread: float, process: float, fraction: float) -> None:
+    assert released_fraction(thread, process) == pytest.approx(fraction)
+
+
+def test_released_fraction_is_undefined_when_processes_did_not_scale() -> None:
+    assert released_fraction(1.0, 1.05) is None
+
+
+def test_startup_sentence_orders_by_measured_cost() -> None:
+    rows = [{"start_method": "fork", "workers": 2, "median_s": 0.5},
+            {"start_method": "spawn", "workers": 2, "median_s": 0.02}]
+    text = startup_sentence(rows)
+    assert text is not None
+    assert text.index("spawn") < text.index("fork")
+    assert "fork cost 25x spawn" in text
+
+
+def test_payload_sentence_names_the_measured_winner() -> None:
+    shm_wins = [{"payload_bytes": 10_000_000, "pickle_s": 0.05, "shared_memory_s": 0.005,
+                 "shared_memory_copy_s": 0.02}]
+    pickle_wins = [{"payload_bytes": 10_000, "pickle_s": 0.0004, "shared_memory_s": 0.0008,
+                    "shared_memory_copy_s": 0.001}]
+    assert "data kept in shared memory was 10.0x cheaper" in (payload_sentence(shm_wins) or "")
+    assert "pickling was 2.0x cheaper" in (payload_sentence(pickle_wins) or "")
+
+
+def test_comparison_says_the_gil_made_the_difference_only_when_it_did() -> None:
+    gil_run = results([GIL_BOUND])
+    free_run = results([kernel("loop", {1: 0.99, 2: 1.8, 4: 1.8}, {1: 1.0, 2: 1.9, 4: 1.9}, serial_s=2.0)],
+                       free_threaded=True, gil_enabled=False)
+    text = explain_comparison([gil_run, free_run])
+    assert "the GIL was what held them back" in text
+    assert "2.0x slower" in text
+    both_gil = explain_comparison([gil_run, gil_run])
+    assert "held them back" not in both_gil
