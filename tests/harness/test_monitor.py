@@ -36,26 +36,35 @@ def test_parse_stat_survives_spaces_and_parentheses_in_the_command_name():
     assert stat.rss_bytes == 50 * os.sysconf("SC_PAGE_SIZE")
 
 
+def _foreign_fraction(m) -> float:
+    """Share of the run's cores used by other processes (the machine is shared with other jobs)."""
+    u = m.usage
+    return max(0.0, u.run_cores_busy_s - u.user_s - u.system_s - u.monitor_cpu_s) / (u.monitored_wall_s * len(m.affinity))
+
+
 @pytest.mark.skipif(not TWO_CORES, reason="needs 2 allowed cores")
 @pytest.mark.parametrize("method", ["fork", "forkserver"])
 def test_process_pool_on_two_cores_reports_well_above_one_core(tmp_path, method):
     """Workers' CPU is counted (forkserver workers are grandchildren, and the kernel's rusage misses them).
 
-    The machine is shared, so another job may hold a core: up to three attempts, keeping the best.
+    Another job may hold a core of this shared machine: then no run can show 2 cores of use. Up to
+    three attempts; skip (not fail) only if every attempt had other work on over a quarter of the cores.
     """
-    best = 0.0
+    best, least_disturbed = 0.0, 1.0
     for _ in range(3):
         m, affinities = _run(tmp_path, method, cores=2)
-        utilization = (m.cpu_user_s + m.cpu_system_s) / m.wall_s
         assert m.usage.user_s >= 0.8, "the workers' CPU seconds must be in the tree total"
         assert m.usage.max_processes >= 3  # the child and its 2 workers (forkserver adds the server)
-        best = max(best, utilization)
+        assert all(len(a) == 2 for a in affinities)
+        if method == "forkserver":
+            assert m.rusage_user_s < m.usage.user_s / 2  # the trap the monitor exists to avoid
+        best = max(best, (m.cpu_user_s + m.cpu_system_s) / m.wall_s)
+        least_disturbed = min(least_disturbed, _foreign_fraction(m))
         if best > 1.3:
-            break
-    assert best > 1.3, f"2 busy workers on 2 cores used only {best:.2f} cores"
-    assert all(a == [0, 1] or len(a) == 2 for a in affinities)
-    if method == "forkserver":
-        assert m.rusage_user_s < m.usage.user_s / 2  # the trap the monitor exists to avoid
+            return
+    if least_disturbed > 0.25:
+        pytest.skip(f"other work used >= {least_disturbed:.0%} of the 2 cores in every attempt (best {best:.2f} cores)")
+    assert best > 1.3, f"2 busy workers on 2 free cores used only {best:.2f} cores"
 
 
 def test_one_core_limit_is_applied_to_the_child_and_its_workers(tmp_path):

@@ -89,6 +89,14 @@ def _kill_tree(pids: Sequence[int]) -> None:
             pass
 
 
+def _kill_everything(monitor: TreeMonitor, root_pid: int) -> None:
+    _kill_tree(monitor.live_pids())
+    try:
+        os.killpg(root_pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def _tail(path: Path, limit: int = 600) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -126,17 +134,20 @@ def measure_command(
         affinity = ()
     status = "ok"
     deadline = started + timeout_s
-    while not _exited(proc.pid):
-        if time.perf_counter() > deadline:
-            status = "timeout"
-            _kill_tree(monitor.live_pids())
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
-            break
-        time.sleep(POLL_SECONDS)
+    try:
+        while not _exited(proc.pid):
+            if time.perf_counter() > deadline:
+                status = "timeout"
+                _kill_everything(monitor, proc.pid)
+                os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+                break
+            time.sleep(POLL_SECONDS)
+    except BaseException:
+        # Ctrl-C reaches only the harness (the child has its own process group): do not leave the tree running.
+        _kill_everything(monitor, proc.pid)
+        monitor.stop()
+        proc.wait()
+        raise
     wall_s = time.perf_counter() - started
     monitor.tick()  # the zombie's final CPU times
     drain_deadline = time.perf_counter() + DRAIN_SECONDS
