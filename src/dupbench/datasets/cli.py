@@ -1,0 +1,88 @@
+"""`dupbench dataset ...`: make a dataset, build the cached demo set, list the profiles."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from dupbench.datasets import DEMO_IMAGES, DEMO_SEED, PROFILES, ensure_demo, get_profile, make_dataset
+from dupbench.datasets.profiles import FULL_SIZE_LONG_SIDE
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    low, sep, high = text.partition("-")
+    try:
+        pair = (int(low), int(high if sep else low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN-MAX pixels, got {text!r}") from None
+    if pair[0] > pair[1]:
+        raise argparse.ArgumentTypeError(f"MIN must not exceed MAX in {text!r}")
+    return pair
+
+
+def run_make(args: argparse.Namespace) -> int:
+    profile = get_profile(args.profile)
+    if args.full_size:
+        profile = replace(profile, long_side=FULL_SIZE_LONG_SIDE)
+    if args.long_side is not None:
+        profile = replace(profile, long_side=args.long_side)
+    truth = make_dataset(Path(args.out), args.images, args.seed, profile, source=args.source,
+                         progress=not args.quiet, jobs=args.jobs)
+    total = sum(e.size_bytes for e in truth.images)
+    roles = {role: sum(e.role == role for e in truth.images) for role in ("original", "copy", "hard_negative")}
+    print(f"wrote {truth.n_images} images ({total / 1e6:.1f} MB) to {args.out}: {roles['original']} originals, "
+          f"{roles['copy']} planted copies, {roles['hard_negative']} hard negatives; ground truth in "
+          f"{Path(args.out) / 'ground_truth.json'}")
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    print(ensure_demo(args.cache_dir, progress=not args.quiet))
+    return 0
+
+
+def run_profiles(args: argparse.Namespace) -> int:
+    for profile in PROFILES.values():
+        print(f"{profile.name:6s} copies {profile.copy_share:.0%}, hard negatives {profile.hard_negative_share:.0%}, "
+              f"long side {profile.long_side[0]}-{profile.long_side[1]} px, strength "
+              f"{profile.strength[0]:.1f}-{profile.strength[1]:.1f}: {profile.description}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "dataset", help="generate reproducible image sets with ground truth",
+        description="Generate image sets with planted duplicates, hard negatives and a ground truth file.")
+    commands = parser.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
+
+    make = commands.add_parser(
+        "make", help="write N images and OUT/ground_truth.json",
+        description=(
+            "Cut distinct originals from real photos (scikit-image's bundled photos, or --source), plant "
+            "labelled copies (byte copies, re-encodes, JPEG re-compression, resizing, small crops, tone "
+            "changes, noise, blur, small rotations, overlays, EXIF-rotated copies, format changes) and hard "
+            "negatives (overlapping crops, heavy edits, flat look-alikes). The same seed gives the same bytes."))
+    make.add_argument("out", metavar="OUT", type=Path, help="folder to create (must not exist or be empty)")
+    make.add_argument("--images", type=int, default=1000, help="number of image files (default: 1000)")
+    make.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    make.add_argument("--profile", choices=sorted(PROFILES), default="study", help="composition (default: study)")
+    make.add_argument("--source", type=Path, default=None, help="folder of your own photos to cut originals from")
+    make.add_argument("--long-side", type=parse_range, default=None, metavar="MIN-MAX",
+                      help="long side of originals in pixels, e.g. 800-1200 (default: the profile's)")
+    make.add_argument("--full-size", action="store_true",
+                      help=f"phone-camera size originals ({FULL_SIZE_LONG_SIDE[0]}-{FULL_SIZE_LONG_SIDE[1]} px long side)")
+    make.add_argument("--jobs", type=int, default=None, help="rendering processes (default: usable CPUs)")
+    make.add_argument("--quiet", action="store_true", help="no progress bar")
+    make.set_defaults(func=run_make)
+
+    demo = commands.add_parser(
+        "demo", help="build (once) and print the cached demo set's folder",
+        description=(f"Build the demo set ({DEMO_IMAGES} images, profile demo, seed {DEMO_SEED}) in "
+                     "$XDG_CACHE_HOME/dupbench (default ~/.cache/dupbench) unless it is there, and print its path."))
+    demo.add_argument("--cache-dir", type=Path, default=None, help="cache folder instead of $XDG_CACHE_HOME/dupbench")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo.set_defaults(func=run_demo)
+
+    profiles = commands.add_parser("profiles", help="list the dataset profiles", description="List the profiles.")
+    profiles.set_defaults(func=run_profiles)
