@@ -88,3 +88,10 @@ def test_committed_experiments_parse(name):
     spec = load_spec(EXPERIMENTS / f"{name}.toml")
     cells, _ = expand_grid(spec, available_cores=2)
     assert spec.name == name and cells
+
+
+def test_long_side_labels_the_profile():
+    spec = parse_spec(BASE.replace("sizes = [10, 20]", "sizes = [10, 20]\nlong_side = [3000, 4032]"))
+    cells, _ = expand_grid(spec, available_cores=2)
+    assert {c.profile for c in cells} == {"study:3000-4032"}
+    assert ":" not in cells[0].cell_id or cells[0].cell_id.startswith("study:3000-4032")

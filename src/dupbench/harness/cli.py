@@ -120,7 +120,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 
 
 def run_summary_command(args: argparse.Namespace) -> int:
-    from dupbench.harness.results import format_summary, load_results, summarize
+    from dupbench.harness.results import describe_sessions, format_summary, load_results, summarize
 
     try:
         frame = load_results(args.results)
@@ -133,6 +133,9 @@ def run_summary_command(args: argparse.Namespace) -> int:
     kept = frame[~frame["disturbed"]] if args.exclude_disturbed else frame
     dropped = len(frame) - len(kept)
     print(format_summary(summarize(kept, metric=args.metric), frame[frame["status"] != "ok"]))
+    for path in args.results:
+        for line in describe_sessions(path):
+            print(line)
     if dropped:
         print(f"{dropped} runs flagged disturbed were left out")
     return 0

@@ -29,6 +29,8 @@ STAGES = ("scan", "load", "compare", "cluster")
 # lies entirely above 1 + FASTER_THRESHOLD (below 1 - FASTER_THRESHOLD): smaller differences are noise on
 # a shared machine.
 FASTER_THRESHOLD = 0.05
+# Fewer runs than this give no interval (the bootstrap of 2 values has 3 possible medians) and no verdict.
+MIN_RUNS_FOR_CI = 3
 # A run is flagged disturbed when other processes used more than this share of its cores during it.
 DISTURBED_FOREIGN_FRACTION = 0.10
 CELL_COLUMNS = (
@@ -224,9 +226,9 @@ def load_timeline(csv_path: Path) -> pd.DataFrame:
 
 
 def bootstrap_ci(values: Sequence[float], statistic=np.median, n: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile bootstrap interval of a statistic; (nan, nan) with fewer than 2 values."""
+    """95% percentile bootstrap interval of a statistic; (nan, nan) with fewer than MIN_RUNS_FOR_CI values."""
     data = np.asarray(values, dtype=float)
-    if len(data) < 2:
+    if len(data) < MIN_RUNS_FOR_CI:
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
     stats = statistic(rng.choice(data, size=(n, len(data)), replace=True), axis=1)
@@ -236,7 +238,7 @@ def bootstrap_ci(values: Sequence[float], statistic=np.median, n: int = 2000, se
 def speedup_ci(baseline: Sequence[float], candidate: Sequence[float], n: int = 2000, seed: int = 0) -> tuple[float, float]:
     """95% bootstrap interval of median(baseline) / median(candidate), resampling both independently."""
     a, b = np.asarray(baseline, dtype=float), np.asarray(candidate, dtype=float)
-    if len(a) < 2 or len(b) < 2:
+    if len(a) < MIN_RUNS_FOR_CI or len(b) < MIN_RUNS_FOR_CI:
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
     ratios = np.median(rng.choice(a, (n, len(a))), axis=1) / np.median(rng.choice(b, (n, len(b))), axis=1)
@@ -333,3 +335,23 @@ def format_summary(summary: pd.DataFrame, failures: pd.DataFrame | None = None) 
         counts = failures.groupby("status").size().to_dict()
         note += f"\nruns not in the table: {counts}"
     return text + note
+
+
+def describe_sessions(csv_path: Path) -> list[str]:
+    """One line per sweep session recorded beside a results file: commit, control-loop drift, monitor overhead."""
+    try:
+        metadata = json.loads(Path(csv_path).with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return [f"{csv_path}: no metadata beside it"]
+    lines = []
+    for session in metadata.get("sessions", []):
+        drift = session.get("control_drift")
+        overhead = session.get("monitor_overhead")
+        lines.append(
+            f"{Path(csv_path).name}: commit {str(session.get('commit'))[:10]}{' (dirty)' if session.get('dirty') else ''}, "
+            f"started {session.get('started_utc')}, "
+            f"control loop drift {'n/a' if drift is None else f'{drift:+.0%}'}, "
+            f"monitor overhead {'n/a' if overhead is None else f'{overhead:.2%}'} of wall"
+        )
+    return lines
+

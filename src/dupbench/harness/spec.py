@@ -7,6 +7,7 @@ Example (experiments/smoke.toml)::
     profile = "study"
     sizes = [12]
     seed = 1
+    # long_side = [3000, 4032]  # optional: image size range; the profile is then labelled "study:3000-4032"
     [grid]
     modes = ["serial", "thread", "process"]
     workers = ["cores"]        # ints, or "cores" (= the run's core count)
@@ -130,13 +131,17 @@ def parse_spec(text: str) -> SweepSpec:
     """Validate a sweep file's text; errors name the offending key."""
     data = tomllib.loads(text)
     dataset, grid, run = data.get("dataset", {}), data.get("grid", {}), data.get("run", {})
+    profile = str(dataset.get("profile", "study"))
+    if "long_side" in dataset:
+        low, high = (int(v) for v in dataset["long_side"])
+        profile = f"{profile}:{low}-{high}"
     unknown = set(data) - {"name", "description", "dataset", "grid", "run", "exclude"}
     if unknown:
         raise ValueError(f"sweep: unknown top-level keys {sorted(unknown)}")
     spec = SweepSpec(
         name=str(data.get("name", "sweep")),
         description=str(data.get("description", "")),
-        profile=str(dataset.get("profile", "study")),
+        profile=profile,
         sizes=tuple(int(n) for n in _tuple(dataset.get("sizes"), "dataset.sizes")),
         dataset_seed=int(dataset.get("seed", 0)),
         modes=_tuple(grid.get("modes", list(MODES)), "grid.modes"),
@@ -290,15 +295,24 @@ def plan_runs(
 # A rough cost model, only for planning (--dry-run) and for weighting the progress bar's ETA. Constants
 # measured on the 2-vCPU development machine with `dupbench run` on ~1 MP JPEGs at thumb size 64:
 STARTUP_S = 0.6  # interpreter, imports and pool start of one child
-LOAD_S_PER_IMAGE = 0.032  # read + decode + thumbnail + hashes, serial
-COMPARE_S_PER_PAIR = 65e-6  # batched SSIM, serial
+LOAD_S_PER_IMAGE = 0.003  # read + decode + thumbnail + hashes, serial: fixed part ...
+LOAD_S_PER_MEGAPIXEL = 0.016  # ... plus this per megapixel (0.4 MP study image: ~9 ms; 12 MP phone photo: ~0.2 s)
+DEFAULT_LONG_SIDE = 720  # the middle of the datasets' default long-side range (480-960 px)
+COMPARE_S_PER_PAIR = 45e-6  # batched SSIM at thumb size 64, serial (39-65 us measured)
 PRUNED_PAIRS_PER_IMAGE = 20  # guess: the prefilter keeps a few neighbours per image
-PARALLEL_GAIN_PER_CORE = 0.6  # each extra usable core adds ~60% of one (measured 1.5-1.7x on 2 cores)
+PARALLEL_GAIN_PER_CORE = 0.7  # each extra usable core adds ~70% of one (1.6-1.8x measured on 2 cores)
+
+
+def _megapixels(profile: str) -> float:
+    """Typical image size of a profile label ("study" or "study:3000-4032"), assuming 4:3 images."""
+    _, _, sides = profile.partition(":")
+    side = sum(int(v) for v in sides.split("-")) / 2 if sides else DEFAULT_LONG_SIDE
+    return side * side * 0.75 / 1e6
 
 
 def estimate_run_seconds(cell: Cell) -> float:
     """Expected wall seconds of one run of `cell` under the cost model above."""
     pairs = cell.images * (cell.images - 1) / 2 if cell.pairs == "all" else cell.images * PRUNED_PAIRS_PER_IMAGE
-    work = cell.images * LOAD_S_PER_IMAGE + pairs * COMPARE_S_PER_PAIR
+    work = cell.images * (LOAD_S_PER_IMAGE + LOAD_S_PER_MEGAPIXEL * _megapixels(cell.profile)) + pairs * COMPARE_S_PER_PAIR
     usable = 1 if cell.mode == "serial" else min(cell.workers, cell.cores)
     return STARTUP_S + work / (1 + PARALLEL_GAIN_PER_CORE * (usable - 1))

@@ -68,10 +68,20 @@ def build_run_command(cell: Cell, dataset_dir: Path, report_json: Path) -> list[
 
 
 def make_dataset_files(out: Path, n_images: int, seed: int, profile: str) -> None:
-    """Generate a dataset with the datasets package (imported late: it is optional for the harness)."""
-    from dupbench.datasets import make_dataset
+    """Generate a dataset with the datasets package (imported late: it is optional for the harness).
 
-    make_dataset(out, n_images, seed, profile=profile, progress=False)
+    A profile label "NAME:LOW-HIGH" (from `long_side` in the sweep file) is profile NAME with images whose
+    long side lies in [LOW, HIGH] pixels, e.g. "study:3000-4032" for phone-sized photos.
+    """
+    from dupbench.datasets import make_dataset
+    from dupbench.datasets.profiles import get_profile
+
+    name, _, sides = profile.partition(":")
+    chosen = get_profile(name)
+    if sides:
+        low, high = (int(v) for v in sides.split("-"))
+        chosen = chosen.with_long_side(low, high)
+    make_dataset(out, n_images, seed, profile=chosen, progress=False)
 
 
 def default_dataset_cache() -> Path:
@@ -84,7 +94,7 @@ def default_dataset_cache() -> Path:
 
 def ensure_dataset(cache: Path, profile: str, n_images: int, seed: int, maker: DatasetMaker) -> Path:
     """The dataset's folder, generated once into a temporary sibling and renamed, so a folder that exists is complete."""
-    target = Path(cache) / f"{profile}-n{n_images}-s{seed}"
+    target = Path(cache) / f"{profile.replace(':', '-L')}-n{n_images}-s{seed}"
     if target.is_dir():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
