@@ -16,20 +16,23 @@ from dupbench.gil.explain import (
 )
 
 
-def summary(thread: dict[int, float], process: dict[int, float], serial_s: float = 1.0) -> list[dict[str, Any]]:
+def summary(thread: dict[int, float], process: dict[int, float], serial_s: float = 1.0,
+            serial_cores: float = 1.0) -> list[dict[str, Any]]:
     rows = [{"mode": "serial", "workers": 1, "median_wall_s": serial_s, "q1_wall_s": serial_s,
-             "q3_wall_s": serial_s, "speedup": 1.0, "cpu_cores": 1.0}]
+             "q3_wall_s": serial_s, "speedup": 1.0, "cpu_cores": serial_cores}]
     for mode, speedups in (("thread", thread), ("process", process)):
         for workers, speedup in speedups.items():
             rows.append({"mode": mode, "workers": workers, "median_wall_s": serial_s / speedup,
                          "q1_wall_s": serial_s / speedup, "q3_wall_s": serial_s / speedup,
-                         "speedup": speedup, "cpu_cores": min(speedup, 2.0)})
+                         "speedup": speedup, "cpu_cores": min(speedup, 2.0) * serial_cores})
     return rows
 
 
-def kernel(name: str, thread: dict[int, float], process: dict[int, float], serial_s: float = 1.0) -> dict[str, Any]:
+def kernel(name: str, thread: dict[int, float], process: dict[int, float], serial_s: float = 1.0,
+           serial_cores: float = 1.0) -> dict[str, Any]:
     return {"name": name, "label": f"{name} kernel", "stage": "test", "expected_gil": "holds", "tasks": 8,
-            "backend": "cv2", "outputs_match_serial": True, "summary": summary(thread, process, serial_s)}
+            "backend": "cv2", "outputs_match_serial": True,
+            "summary": summary(thread, process, serial_s, serial_cores)}
 
 
 def results(kernels: list[dict[str, Any]], *, free_threaded: bool = False, gil_enabled: bool = True,
@@ -94,12 +97,18 @@ def test_neither_mode_scaling_is_blamed_on_the_machine() -> None:
     assert "neither scaled" in text
 
 
-def test_waiting_beyond_the_core_count_is_called_waiting() -> None:
-    io = kernel("io", {1: 1.0, 2: 2.0, 4: 3.9}, {1: 1.0, 2: 1.95, 4: 3.7})
+def test_waiting_is_recognised_by_idle_cpu_not_by_speedup() -> None:
+    io = kernel("io", {1: 1.0, 2: 2.0, 4: 3.9}, {1: 1.0, 2: 1.95, 4: 3.7}, serial_cores=0.05)
     text = explain(results([io]))
-    assert "reached 3.9x, more than the 2 cores" in text
-    assert "waiting" in text
-    assert "more than the 2 cores" not in explain(results([SCALING]))
+    assert "kept only 0.05 cores busy" in text
+    assert "4 threads on 2 cores reached 3.9x" in text
+    # A compute kernel whose speed-up exceeds the cores by noise is not called waiting.
+    noisy = kernel("resize", {1: 1.0, 2: 2.2, 4: 2.1}, {1: 1.0, 2: 1.9, 4: 1.8})
+    assert "waiting" not in explain(results([noisy]))
+
+
+def test_cpu_cores_busy_are_quoted() -> None:
+    assert "keeping 1.0 and 1.9 cores busy" in explain(results([GIL_BOUND]))
 
 
 def test_threads_beating_processes_is_noticed() -> None:

@@ -71,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="where results.json, gil.png and summary.txt go "
                              "(default results/gil/<machine>/<timestamp>-<commit>)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed repeats per configuration (median)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per configuration (median)")
     parser.add_argument("--kernels", default=None, metavar="NAME,...", help="subset of kernels to run")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every kernel's task count")
     parser.add_argument("--start-method", default="fork", choices=("fork", "forkserver", "spawn"),

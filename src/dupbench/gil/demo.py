@@ -45,7 +45,7 @@ class SerialExecutor(Executor):
 @dataclass(frozen=True)
 class DemoConfig:
     workers: tuple[int, ...] = (1, 2, 4)
-    repeats: int = 3
+    repeats: int = 5
     kernels: tuple[str, ...] = tuple(work.KERNELS)
     start_method: str = "fork"
     backend: str = field(default_factory=work.default_backend)

@@ -13,6 +13,7 @@ from typing import Any
 
 SCALES = 1.25  # a speed-up below this is "no real gain" on a noisy shared machine
 CLOSE = 0.8  # threads within 80% of processes count as "as good as processes"
+WAITING_CORES = 0.5  # a serial run keeping less than half a core busy is mostly waiting, not computing
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,13 @@ class KernelVerdict:
     best_workers: int
     verdict: str  # "parallel", "gil", "partial", "none"
     released_fraction: float | None
+    thread_cores: float = 0.0  # CPU cores busy on average: the GIL shows as ~1 core whatever the pool size
+    process_cores: float = 0.0
+    serial_cores: float = 1.0
+
+    @property
+    def waits(self) -> bool:
+        return self.serial_cores < WAITING_CORES
 
 
 def released_fraction(thread_speedup: float, process_speedup: float) -> float | None:
@@ -49,10 +57,10 @@ def reference_workers(workers: Sequence[int], cores: int) -> int:
     return max(fitting) if fitting else min(workers)
 
 
-def _speedup(summary: Sequence[Mapping[str, Any]], mode: str, workers: int) -> float:
+def _row(summary: Sequence[Mapping[str, Any]], mode: str, workers: int) -> Mapping[str, Any]:
     for row in summary:
         if row["mode"] == mode and row["workers"] == workers:
-            return float(row["speedup"])
+            return row
     raise KeyError(f"no {mode} row with {workers} workers")
 
 
@@ -60,7 +68,9 @@ def kernel_verdict(kernel: Mapping[str, Any], cores: int) -> KernelVerdict:
     summary = kernel["summary"]
     workers = sorted({row["workers"] for row in summary if row["mode"] != "serial"})
     ref = reference_workers(workers, cores)
-    thread, proc = _speedup(summary, "thread", ref), _speedup(summary, "process", ref)
+    thread_row, process_row, serial_row = _row(summary, "thread", ref), _row(summary, "process", ref), \
+        _row(summary, "serial", 1)
+    thread, proc = float(thread_row["speedup"]), float(process_row["speedup"])
     best = max((row for row in summary if row["mode"] == "thread"), key=lambda row: row["speedup"])
     if thread < SCALES and proc < SCALES:
         verdict = "none"
@@ -71,7 +81,9 @@ def kernel_verdict(kernel: Mapping[str, Any], cores: int) -> KernelVerdict:
     else:
         verdict = "partial"
     return KernelVerdict(kernel["name"], kernel["label"], ref, thread, proc, float(best["speedup"]),
-                         int(best["workers"]), verdict, released_fraction(thread, proc))
+                         int(best["workers"]), verdict, released_fraction(thread, proc),
+                         float(thread_row["cpu_cores"]), float(process_row["cpu_cores"]),
+                         float(serial_row["cpu_cores"]))
 
 
 def _x(value: float) -> str:
@@ -100,7 +112,8 @@ def interpreter_sentence(interpreter: Mapping[str, Any]) -> str:
 
 
 def kernel_sentence(v: KernelVerdict, gil_enabled: bool, cores: int) -> str:
-    head = f"{v.label}: with {v.workers} workers threads gave {_x(v.thread_speedup)} and processes {_x(v.process_speedup)}"
+    head = (f"{v.label}: with {v.workers} workers threads gave {_x(v.thread_speedup)} and processes "
+            f"{_x(v.process_speedup)} (keeping {v.thread_cores:.1f} and {v.process_cores:.1f} cores busy)")
     if v.verdict == "none":
         return (f"{head}; neither scaled, so the pools had no spare core to use (the machine is shared) "
                 "or the tasks were too small to outweigh dispatching them.")
@@ -114,14 +127,19 @@ def kernel_sentence(v: KernelVerdict, gil_enabled: bool, cores: int) -> str:
         cause = "runs with the GIL released; the rest holds it" if gil_enabled else \
             "runs in parallel in threads; the rest is still serialised"
         return f"{head}: threads fall short, as if {share} of the time {cause}."
-    why = ("this work spends its time in C with the GIL released" if gil_enabled
-           else "there is no GIL on this interpreter")
+    if v.waits:
+        why = ("it waits (sleeping or blocked in I/O) with the GIL released" if gil_enabled
+               else "it mostly waits, and there is no GIL on this interpreter anyway")
+    elif gil_enabled:
+        why = "this work spends its time in C with the GIL released"
+    else:
+        why = "there is no GIL on this interpreter"
     text = f"{head}: threads scale as well as processes because {why}."
     if v.thread_speedup > v.process_speedup / CLOSE:
-        text += " Threads even beat processes, which pay for moving tasks and results between interpreters."
-    if v.best_speedup > cores * 1.1:
-        text += (f" With {v.best_workers} threads it reached {_x(v.best_speedup)}, more than the {cores} cores: "
-                 "the time was spent waiting, not computing, and waiting needs no core.")
+        text += " Threads even beat processes here (processes also pay to move tasks and results between interpreters)."
+    if v.waits:
+        text += (f" Serially it kept only {v.serial_cores:.2f} cores busy: the time is spent waiting, not computing, "
+                 f"so {v.best_workers} threads on {cores} cores reached {_x(v.best_speedup)}.")
     return text
 
 

@@ -224,15 +224,15 @@ KERNELS: dict[str, KernelSpec] = {
     spec.name: spec
     for spec in (
         KernelSpec("pure_python", "compare (pure Python)", "per-pixel Python loop, 64x64 thumbnails",
-                   "holds", 24, _build_pure_python, _run_pure_python),
-        KernelSpec("decode", "decode", "decode 0.8 MP JPEG/PNG bytes", "releases", 24, _build_decode, _run_decode),
-        KernelSpec("resize", "thumbnail", "grayscale + area resize 4 x 0.8 MP -> 64x64", "releases", 32,
+                   "holds", 16, _build_pure_python, _run_pure_python),
+        KernelSpec("decode", "decode", "decode 0.8 MP JPEG/PNG bytes", "releases", 16, _build_decode, _run_decode),
+        KernelSpec("resize", "thumbnail", "grayscale + area resize 4 x 0.8 MP -> 64x64", "releases", 24,
                    _build_resize, _run_resize),
-        KernelSpec("ssim", "compare (batched SSIM)", "batched SSIM, 1 thumbnail vs 64", "releases", 64,
+        KernelSpec("ssim", "compare (batched SSIM)", "batched SSIM, 1 thumbnail vs 64", "releases", 48,
                    _build_ssim, _run_ssim),
-        KernelSpec("hash", "exact digest", "blake2b of an 8 MB buffer", "releases", 24, _build_hash, _run_hash),
+        KernelSpec("hash", "exact digest", "blake2b of an 8 MB buffer", "releases", 16, _build_hash, _run_hash),
         KernelSpec("io_wait", "read", f"read 256 KB file + {SIMULATED_DISK_LATENCY_S * 1000:.0f} ms simulated "
-                   "disk latency (sleep)", "waits", 24, _build_io, _run_io),
+                   "disk latency (sleep)", "waits", 20, _build_io, _run_io),
     )
 }
 
