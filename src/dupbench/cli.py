@@ -12,6 +12,8 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "dupbench.run_command",
     "dupbench.harness.cli",
     "dupbench.gil.cli",
+    "dupbench.datasets.cli",
+    "dupbench.evaluate",
 )
 
 EXIT_OK = 0
