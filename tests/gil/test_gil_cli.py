@@ -63,3 +63,20 @@ def test_overheads_are_measured_for_fork_and_payloads() -> None:
     rows = measure_payloads(sizes=(1_000, 100_000), runs=1)
     assert [r.payload_bytes for r in rows] == [1_000, 100_000]
     assert all(r.pickle_s > 0 and r.shared_memory_s > 0 and r.shared_memory_copy_s > 0 for r in rows)
+
+
+def test_a_gil_that_came_back_is_shouted_in_the_table() -> None:
+    from dupbench.gil.report import format_run
+
+    run = {
+        "interpreter": {"short_name": "CPython 3.13.15t (GIL on)", "executable": "/x/python", "cv2_available": False},
+        "settings": {"start_method": "fork", "thread_limits": {}, "repeats": 1},
+        "machine": {"usable_cpus": 2},
+        "gil_checks": [{"when": "after imports", "gil_enabled": True, "warning": "WARNING: the GIL is ENABLED"}],
+        "kernels": [],
+        "overheads": None,
+    }
+    text = format_run(run)
+    assert text.startswith("!!!")
+    assert "WARNING: the GIL is ENABLED" in text
+    assert "Pillow" in text

@@ -12,6 +12,7 @@ from dupbench.gil.explain import (
     kernel_verdict,
     payload_sentence,
     released_fraction,
+    stage_table,
     startup_sentence,
 )
 
@@ -158,3 +159,9 @@ def test_comparison_says_the_gil_made_the_difference_only_when_it_did() -> None:
     assert "2.0x slower" in text
     both_gil = explain_comparison([gil_run, gil_run])
     assert "held them back" not in both_gil
+
+
+def test_stage_table_carries_the_verdicts() -> None:
+    rows = stage_table(results([GIL_BOUND, kernel("ssim", {2: 1.4}, {2: 1.9})]))
+    assert [r["verdict"] for r in rows] == ["gil", "partial"]
+    assert rows[0]["released_fraction"] == pytest.approx(released_fraction(1.01, 1.9))

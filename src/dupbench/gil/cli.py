@@ -119,7 +119,7 @@ def run_in_interpreter(python: str, argv: Sequence[str]) -> dict[str, Any]:
 
 def run_local(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     from dupbench.gil.demo import DemoConfig, run_demo
-    from dupbench.gil.explain import explain
+    from dupbench.gil.explain import explain, stage_table
     from dupbench.gil.kernels import KERNELS, default_backend
 
     config = DemoConfig(
@@ -130,6 +130,7 @@ def run_local(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     )
     results = run_demo(config, log=log, command=sys.argv)
     results["explanation"] = explain(results)
+    results["stages"] = stage_table(results)
     return results
 
 

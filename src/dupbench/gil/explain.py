@@ -86,6 +86,20 @@ def kernel_verdict(kernel: Mapping[str, Any], cores: int) -> KernelVerdict:
                          float(serial_row["cpu_cores"]))
 
 
+def stage_table(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per detector stage: thread vs process speed-up at the core count, and the estimated share of
+    its time that runs with the GIL released (what the report's "why" section quotes)."""
+    cores = int(results["machine"]["usable_cpus"])
+    table = []
+    for kernel in results["kernels"]:
+        v = kernel_verdict(kernel, cores)
+        table.append({"kernel": v.kernel, "stage": kernel["stage"], "workers": v.workers,
+                      "thread_speedup": v.thread_speedup, "process_speedup": v.process_speedup,
+                      "thread_cores": v.thread_cores, "process_cores": v.process_cores,
+                      "released_fraction": v.released_fraction, "verdict": v.verdict})
+    return table
+
+
 def _x(value: float) -> str:
     return f"{value:.1f}x"
 

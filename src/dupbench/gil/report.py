@@ -37,6 +37,18 @@ def format_overheads(overheads: Mapping[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
+def format_stages(stages: Sequence[Mapping[str, Any]]) -> str:
+    """Thread vs process per detector stage, with the Amdahl estimate of the GIL-released share."""
+    lines = ["Per stage, at the core count (threads/processes; share of time threads ran in parallel):",
+             f"  {'kernel':<13}{'stage':<24}{'threads':>9}{'processes':>11}{'ratio':>8}{'parallel share':>16}  verdict"]
+    for row in stages:
+        ratio = row["thread_speedup"] / row["process_speedup"] if row["process_speedup"] else float("nan")
+        share = "-" if row["released_fraction"] is None else f"{row['released_fraction']:.0%}"
+        lines.append(f"  {row['kernel']:<13}{row['stage']:<24}{row['thread_speedup']:>8.2f}x{row['process_speedup']:>10.2f}x"
+                     f"{ratio:>8.2f}{share:>16}  {row['verdict']}")
+    return "\n".join(lines)
+
+
 def format_run(results: Mapping[str, Any]) -> str:
     interpreter = results["interpreter"]
     settings = results["settings"]
@@ -46,7 +58,13 @@ def format_run(results: Mapping[str, Any]) -> str:
               f"repeats: {settings['repeats']}")
     if not interpreter["cv2_available"]:
         header += "\nOpenCV is not installed here: decode and resize use Pillow, SSIM uses the numpy box filter."
+    warnings = [c["warning"] for c in results.get("gil_checks", ()) if c.get("warning")]
+    if warnings:
+        banner = "!" * 100
+        header = "\n".join([banner, *warnings, banner, header])
     blocks = [header] + [format_kernel_table(k) for k in results["kernels"]]
+    if results.get("stages"):
+        blocks.append(format_stages(results["stages"]))
     overheads = format_overheads(results.get("overheads"))
     if overheads:
         blocks.append(overheads)
