@@ -12,7 +12,6 @@ import csv
 import dataclasses
 import gzip
 import json
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
