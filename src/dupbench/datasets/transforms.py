@@ -151,13 +151,13 @@ def brightness(original: StoredImage, rng: np.random.Generator, strength: float)
 
 
 def contrast(original: StoredImage, rng: np.random.Generator, strength: float) -> Encoded:
-    factor = 1.0 + random_sign(rng) * lerp(0.1, 0.3, strength)
+    factor = 1.0 + random_sign(rng) * lerp(0.08, 0.2, strength)
     pixels = tone_curve(original.pixels, 128.0 + (np.arange(256, dtype=np.float64) - 128.0) * factor)
     return Encoded(encode(pixels, original.ext, original.quality), original.ext, {"factor": round(factor, 4)})
 
 
 def gamma(original: StoredImage, rng: np.random.Generator, strength: float) -> Encoded:
-    value = lerp(1.15, 1.6, strength) ** random_sign(rng)
+    value = lerp(1.1, 1.4, strength) ** random_sign(rng)
     pixels = tone_curve(original.pixels, 255.0 * (np.arange(256, dtype=np.float64) / 255.0) ** value)
     return Encoded(encode(pixels, original.ext, original.quality), original.ext, {"gamma": round(value, 4)})
 
