@@ -41,11 +41,15 @@ def test_local_run_writes_results_summary_and_figure(tmp_path: Path, capsys: pyt
 
 
 def test_python_option_runs_each_interpreter_and_compares(tmp_path: Path) -> None:
-    argv = [*TINY, "--kernels", "io_wait", "--out", str(tmp_path), "--python", sys.executable,
+    argv = [*TINY, "--repeats", "2", "--kernels", "io_wait", "--out", str(tmp_path), "--python", sys.executable,
             "--python", sys.executable]
     assert main(argv) == 0
     record = json.loads((tmp_path / "results.json").read_text())
     assert len(record["runs"]) == 2
+    for run in record["runs"]:  # two rounds of one repeat each, merged
+        assert run["settings"]["repeats"] == 2 and run["settings"]["rounds"] == 2
+        assert sorted({r["repeat"] for r in run["kernels"][0]["runs"]}) == [0, 1]
+        assert run["stages"][0]["kernel"] == "io_wait"
     assert record["comparison"].startswith("Compared:")
     assert "Side by side" in (tmp_path / "summary.txt").read_text()
 

@@ -2,7 +2,8 @@
 
 With ``--python A --python B`` the same measurement is re-run under each interpreter as a subprocess
 (``python -m dupbench.gil --json``, which imports nothing of the detector that could re-enable the GIL
-or need OpenCV) and the runs are put side by side.
+or need OpenCV), taking turns one repeat per round so background load on a shared machine hits every
+interpreter alike, and the merged runs are put side by side.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=parse_workers, default=(1, 2, 4), metavar="N,N,...",
                         help="pool sizes to try (default 1,2,4)")
     parser.add_argument("--python", action="append", default=[], metavar="PATH",
-                        help="run under this interpreter (repeatable); results side by side")
+                        help="run under this interpreter (repeatable); interpreters take turns, one "
+                             "repeat per round, and the results are put side by side")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="where results.json, gil.png and summary.txt go "
                              "(default results/gil/<machine>/<timestamp>-<commit>)")
@@ -92,17 +94,51 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def _child_arguments(args: argparse.Namespace) -> list[str]:
-    """The options a child interpreter needs to repeat this run (everything but --python/--out)."""
-    argv = ["--json", "--workers", ",".join(map(str, args.workers)), "--repeats", str(args.repeats),
+def _child_arguments(args: argparse.Namespace, overheads: bool) -> list[str]:
+    """Options for one round in a child interpreter: one repeat, overheads only when asked."""
+    argv = ["--json", "--workers", ",".join(map(str, args.workers)), "--repeats", "1",
             "--scale", str(args.scale), "--start-method", args.start_method]
     if args.kernels:
         argv += ["--kernels", args.kernels]
     if args.backend:
         argv += ["--backend", args.backend]
-    if args.no_overheads:
+    if args.no_overheads or not overheads:
         argv.append("--no-overheads")
     return argv
+
+
+def run_interleaved(args: argparse.Namespace, log: Any) -> tuple[list[dict[str, Any]], bool]:
+    """Each interpreter runs one repeat per round, in turn; rounds are merged per interpreter.
+
+    Alternating spreads the shared machine's bursts of background load over all interpreters, so their
+    medians stay comparable. Returns the merged runs and whether any interpreter failed.
+    """
+    from dupbench.gil.demo import merge_rounds
+    from dupbench.gil.explain import explain, stage_table
+
+    # Keyed by position: the same interpreter may be given twice (e.g. with different environments).
+    parts: list[list[dict[str, Any]]] = [[] for _ in args.python]
+    failed: set[int] = set()
+    for round_index in range(args.repeats):
+        for index, python in enumerate(args.python):
+            if index in failed:
+                continue
+            log(f"== round {round_index + 1}/{args.repeats} under {python}")
+            try:
+                parts[index].append(run_in_interpreter(python, _child_arguments(args, overheads=round_index == 0)))
+            except (OSError, RuntimeError, json.JSONDecodeError) as exc:
+                log(f"dupbench gil: {python} failed: {exc}")
+                failed.add(index)
+    runs = []
+    for index, python_parts in enumerate(parts):
+        if index in failed or not python_parts:
+            continue
+        run = merge_rounds(python_parts)
+        run["command"] = sys.argv
+        run["explanation"] = explain(run)
+        run["stages"] = stage_table(run)
+        runs.append(run)
+    return runs, bool(failed)
 
 
 def run_in_interpreter(python: str, argv: Sequence[str]) -> dict[str, Any]:
@@ -161,13 +197,7 @@ def run_gil_command(args: argparse.Namespace) -> int:
     runs: list[dict[str, Any]] = []
     failed = False
     if args.python:
-        for python in args.python:
-            log(f"== running under {python}")
-            try:
-                runs.append(run_in_interpreter(python, _child_arguments(args)))
-            except (OSError, RuntimeError, json.JSONDecodeError) as exc:
-                log(f"dupbench gil: {python} failed: {exc}")
-                failed = True
+        runs, failed = run_interleaved(args, log)
     else:
         runs.append(run_local(args, log))
     if not runs:

@@ -224,3 +224,39 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = lambda _msg: None,
     }
     # The interpreter record is taken last, so it shows the GIL state after everything was imported.
     return results
+
+
+def merge_rounds(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Join several one-repeat runs of the same interpreter into one results structure.
+
+    ``--python A --python B`` runs A and B in alternating rounds, so a burst of background load on the
+    shared machine lands on both interpreters rather than on whichever happened to run second.
+    Overheads come from the first part that measured them; explanations are recomputed by the caller.
+    """
+    if not parts:
+        raise ValueError("nothing to merge")
+    merged = dict(parts[0])
+    merged["gil_checks"] = [check for part in parts for check in part["gil_checks"]]
+    merged["overheads"] = next((p["overheads"] for p in parts if p.get("overheads")), None)
+    merged["settings"] = {**parts[0]["settings"], "repeats": sum(p["settings"]["repeats"] for p in parts),
+                          "rounds": len(parts), "kernel_seconds": sum(p["settings"]["kernel_seconds"] for p in parts)}
+    # The interpreter record of the part with the GIL on, if any: a re-enabled GIL must not be hidden.
+    merged["interpreter"] = next((p["interpreter"] for p in parts if p["interpreter"]["gil_enabled"]),
+                                 parts[0]["interpreter"])
+    kernels_out = []
+    for kernel in parts[0]["kernels"]:
+        rows: list[RunRow] = []
+        match = True
+        offset = 0
+        for part in parts:
+            same = next(k for k in part["kernels"] if k["name"] == kernel["name"])
+            match = match and same["outputs_match_serial"]
+            part_rows = [RunRow(**row) for row in same["runs"]]
+            rows += [RunRow(r.kernel, r.mode, r.workers, r.repeat + offset, r.wall_s, r.cpu_s) for r in part_rows]
+            offset += part["settings"]["repeats"]
+        kernels_out.append({**kernel, "outputs_match_serial": match, "summary": summarise(rows),
+                            "runs": [asdict(r) for r in rows]})
+    merged["kernels"] = kernels_out
+    merged.pop("explanation", None)
+    merged.pop("stages", None)
+    return merged
