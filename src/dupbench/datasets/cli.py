@@ -24,7 +24,7 @@ def parse_range(text: str) -> tuple[int, int]:
 def run_make(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
     if args.full_size:
-        profile = replace(profile, long_side=FULL_SIZE_LONG_SIDE)
+        profile = replace(profile, long_side=FULL_SIZE_LONG_SIDE, png_share=0.0)  # phones write JPEG
     if args.long_side is not None:
         profile = replace(profile, long_side=args.long_side)
     truth = make_dataset(Path(args.out), args.images, args.seed, profile, source=args.source,
@@ -71,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     make.add_argument("--long-side", type=parse_range, default=None, metavar="MIN-MAX",
                       help="long side of originals in pixels, e.g. 800-1200 (default: the profile's)")
     make.add_argument("--full-size", action="store_true",
-                      help=f"phone-camera size originals ({FULL_SIZE_LONG_SIDE[0]}-{FULL_SIZE_LONG_SIDE[1]} px long side)")
+                      help=f"phone-camera originals: JPEG, {FULL_SIZE_LONG_SIDE[0]}-{FULL_SIZE_LONG_SIDE[1]} px long side")
     make.add_argument("--jobs", type=int, default=None, help="rendering processes (default: usable CPUs)")
     make.add_argument("--quiet", action="store_true", help="no progress bar")
     make.set_defaults(func=run_make)
