@@ -52,6 +52,13 @@ def test_python_option_runs_each_interpreter_and_compares(tmp_path: Path) -> Non
         assert run["stages"][0]["kernel"] == "io_wait"
     assert record["comparison"].startswith("Compared:")
     assert "Side by side" in (tmp_path / "summary.txt").read_text()
+    # --render rebuilds the text and figure from the stored measurements alone.
+    (tmp_path / "summary.txt").unlink()
+    (tmp_path / "gil.png").unlink()
+    assert main(["--render", str(tmp_path / "results.json")]) == 0
+    assert "Side by side" in (tmp_path / "summary.txt").read_text()
+    assert (tmp_path / "gil.png").exists()
+    assert json.loads((tmp_path / "results.json").read_text())["command"] == record["command"]
 
 
 def test_a_failing_interpreter_is_reported_not_fatal(tmp_path: Path) -> None:

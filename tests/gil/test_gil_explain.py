@@ -165,3 +165,12 @@ def test_stage_table_carries_the_verdicts() -> None:
     rows = stage_table(results([GIL_BOUND, kernel("ssim", {2: 1.4}, {2: 1.9})]))
     assert [r["verdict"] for r in rows] == ["gil", "partial"]
     assert rows[0]["released_fraction"] == pytest.approx(released_fraction(1.01, 1.9))
+
+
+def test_comparison_names_equal_pace_and_backend_changes() -> None:
+    gil_run = results([GIL_BOUND])
+    other = results([kernel("loop", {2: 1.8}, {2: 1.9}, serial_s=1.05)], free_threaded=True, gil_enabled=False)
+    other["kernels"][0]["backend"] = "pillow"
+    text = explain_comparison([gil_run, other])
+    assert "about as fast, with pillow instead of cv2" in text
+    assert "slower" not in text

@@ -81,6 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=("cv2", "pillow"), default=None,
                         help="decode/resize with OpenCV or Pillow (default: OpenCV if importable)")
     parser.add_argument("--no-overheads", action="store_true", help="skip pool start-up and payload measurements")
+    parser.add_argument("--render", type=Path, default=None, metavar="RESULTS_JSON",
+                        help="measure nothing: rewrite summary.txt, gil.png and the explanations of an "
+                             "existing results.json (into --out, default its own directory)")
     parser.add_argument("--json", action="store_true",
                         help="print one run's results as JSON on stdout (progress goes to stderr); writes no files")
 
@@ -170,6 +173,13 @@ def run_local(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     return results
 
 
+def rerender(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Recompute the derived text and tables of measured runs (explanations are pure functions)."""
+    from dupbench.gil.explain import explain, stage_table
+
+    return [{**run, "explanation": explain(run), "stages": stage_table(run)} for run in runs]
+
+
 def default_out_dir(root: Path = Path("results") / "gil") -> Path:
     info = machine_info()
     stamp = time.strftime("%Y%m%dT%H%M%S")
@@ -196,7 +206,12 @@ def run_gil_command(args: argparse.Namespace) -> int:
 
     runs: list[dict[str, Any]] = []
     failed = False
-    if args.python:
+    command = sys.argv
+    if args.render:
+        record = json.loads(args.render.read_text())
+        runs, command = rerender(record["runs"]), record["command"]
+        args.out = args.out or args.render.parent
+    elif args.python:
         runs, failed = run_interleaved(args, log)
     else:
         runs.append(run_local(args, log))
@@ -212,7 +227,7 @@ def run_gil_command(args: argparse.Namespace) -> int:
 
     out = args.out or default_out_dir()
     out.mkdir(parents=True, exist_ok=True)
-    record = {"schema": SCHEMA_MULTI, "command": sys.argv, "runs": runs,
+    record = {"schema": SCHEMA_MULTI, "command": command, "runs": runs,
               "comparison": explain_comparison(runs) if len(runs) > 1 else None}
     (out / "results.json").write_text(json.dumps(record, indent=1) + "\n")
     (out / "summary.txt").write_text(text + "\n")

@@ -213,7 +213,8 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = lambda _msg: None,
         "kernels": [
             {
                 "name": w.kernel, "stage": work.KERNELS[w.kernel].stage, "label": work.KERNELS[w.kernel].label,
-                "expected_gil": work.KERNELS[w.kernel].gil, "tasks": w.tasks, "backend": w.backend,
+                "expected_gil": work.KERNELS[w.kernel].gil, "tasks": w.tasks,
+                "backend": w.backend if work.KERNELS[w.kernel].uses_backend else None,
                 "outputs_match_serial": w.kernel not in mismatched,
                 "summary": summarise([r for r in rows if r.kernel == w.kernel]),
                 "runs": [asdict(r) for r in rows if r.kernel == w.kernel],

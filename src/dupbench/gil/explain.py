@@ -221,15 +221,25 @@ def explain_comparison(runs: Sequence[Mapping[str, Any]]) -> str:
         text = f"{kernel['label']}: " + ", ".join(parts)
         if all(s is not None and s > 0 for s in serial) and len(serial) > 1:
             ratio = serial[-1] / serial[0]
-            slower = "slower" if ratio > 1 else "faster"
-            text += (f"; serially {names[-1]} took {_ms(serial[-1])} vs {_ms(serial[0])} "
-                     f"({max(ratio, 1 / ratio):.1f}x {slower})")
+            if 1 / 1.1 < ratio < 1.1:
+                pace = "about as fast"
+            else:
+                pace = f"{max(ratio, 1 / ratio):.1f}x {'slower' if ratio > 1 else 'faster'}"
+            text += f"; serially {names[-1]} took {_ms(serial[-1])} vs {_ms(serial[0])} ({pace}"
+            backends = [_backend(run, kernel["name"]) for run in (runs[0], runs[-1])]
+            if backends[0] and backends[-1] and backends[0] != backends[-1]:
+                text += f", with {backends[-1]} instead of {backends[0]}"
+            text += ")"
         gil_bound = any(verdict == "gil" and gil for verdict, gil in verdicts)
         freed = any(verdict == "parallel" and not gil for verdict, gil in verdicts)
         if gil_bound and freed:
             text += "; without the GIL threads caught up with processes, so the GIL was what held them back"
         sentences.append(text + ".")
     return " ".join(sentences)
+
+
+def _backend(run: Mapping[str, Any], kernel: str) -> str | None:
+    return next((k.get("backend") for k in run["kernels"] if k["name"] == kernel), None)
 
 
 def _serial_seconds(run: Mapping[str, Any], kernel: str) -> float | None:

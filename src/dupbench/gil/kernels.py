@@ -64,6 +64,7 @@ class KernelSpec:
     default_tasks: int
     build: Callable[[Workload], Sequence[Any]]
     run: Callable[[Any, str], Any]
+    uses_backend: bool = False  # True where OpenCV vs Pillow/numpy changes the code that runs
 
 
 # ---------------------------------------------------------------- synthetic inputs (deterministic)
@@ -225,11 +226,12 @@ KERNELS: dict[str, KernelSpec] = {
     for spec in (
         KernelSpec("pure_python", "compare (pure Python)", "per-pixel Python loop, 64x64 thumbnails",
                    "holds", 16, _build_pure_python, _run_pure_python),
-        KernelSpec("decode", "decode", "decode 0.8 MP JPEG/PNG bytes", "releases", 16, _build_decode, _run_decode),
+        KernelSpec("decode", "decode", "decode 0.8 MP JPEG/PNG bytes", "releases", 16, _build_decode, _run_decode,
+                   uses_backend=True),
         KernelSpec("resize", "thumbnail", "grayscale + area resize 4 x 0.8 MP -> 64x64", "releases", 24,
-                   _build_resize, _run_resize),
+                   _build_resize, _run_resize, uses_backend=True),
         KernelSpec("ssim", "compare (batched SSIM)", "batched SSIM, 1 thumbnail vs 64", "releases", 48,
-                   _build_ssim, _run_ssim),
+                   _build_ssim, _run_ssim, uses_backend=True),
         KernelSpec("hash", "exact digest", "blake2b of an 8 MB buffer", "releases", 16, _build_hash, _run_hash),
         KernelSpec("io_wait", "read", f"read 256 KB file + {SIMULATED_DISK_LATENCY_S * 1000:.0f} ms simulated "
                    "disk latency (sleep)", "waits", 20, _build_io, _run_io),

@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 COLOURS = ("tab:blue", "tab:red", "tab:green", "tab:purple")
+EXPECTATION = {"holds": "holds the GIL", "releases": "releases the GIL", "waits": "waits with the GIL released"}
 
 
 def format_kernel_table(kernel: Mapping[str, Any]) -> str:
     lines = [
-        f"{kernel['label']}  [stage: {kernel['stage']}; expected: {kernel['expected_gil']} the GIL; "
-        f"{kernel['tasks']} tasks; backend {kernel['backend']}]",
+        f"{kernel['label']}  [stage: {kernel['stage']}; expected: {EXPECTATION.get(kernel['expected_gil'], kernel['expected_gil'])}; "
+        f"{kernel['tasks']} tasks" + (f"; backend {kernel['backend']}]" if kernel.get("backend") else "]"),
         f"  {'mode':<8}{'workers':>8}{'median s':>11}{'IQR s':>16}{'speed-up':>10}{'CPU cores':>11}",
     ]
     for row in kernel["summary"]:
