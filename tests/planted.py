@@ -22,14 +22,14 @@ def photo(name: str, width: int = 160) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
-def build_planted_folder(root: Path) -> list[set[str]]:
+def build_planted_folder(root: Path, width: int = 160) -> list[set[str]]:
     """Distinct photos; half of them get a byte copy, a lossless re-encode, a JPEG q40 copy, a half-size
     copy and (except the fine brick texture, whose thumbnail SSIM a 2% crop shifts below any useful
     threshold) a 2%-cropped copy. Returns the expected groups as sets of paths."""
     expected = []
     (root / "copies").mkdir(parents=True)
     for index, name in enumerate(PHOTOS):
-        image = photo(name)
+        image = photo(name, width)
         original = root / f"{name}.png"
         cv2.imwrite(str(original), image)
         if index % 2:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import BrokenExecutor, Executor
 from contextlib import ExitStack, contextmanager
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -47,17 +48,48 @@ class StageClock:
             self.bounds[name] = [start_epoch, time.time()]
 
 
-def load_all(paths: Sequence[str], config: DetectorConfig, executor, workers: int, show: bool) -> tuple[list[ImageFeatures], list[Skipped]]:
+WORKER_DIED = "worker process died while loading this file (decoder crash or out of memory)"
+
+
+def map_surviving_crashes(executor: Executor, task: Callable, chunks: list[list[str]], sink: Callable[[list], None]) -> None:
+    """Run `task` over chunks of paths; if a worker dies, rebuild the pool and go on.
+
+    `map` yields in order, so when the pool breaks every chunk before the failed one is done. The
+    failed chunk is retried one file per task, which pins the crash on its file; the rest go back
+    through `map`. Each crash costs one pool rebuild and at most one chunk of single-file tasks.
+    """
+    queue = list(chunks)
+    while queue:
+        done = 0
+        try:
+            for result in executor.map(task, queue):
+                sink(result)
+                done += 1
+            return
+        except BrokenExecutor:
+            executor.rebuild()
+        suspect, queue = queue[done], queue[done + 1 :]
+        for path in suspect:
+            try:
+                sink(executor.submit(task, [path]).result())
+            except BrokenExecutor:
+                executor.rebuild()
+                sink([Skipped(path, WORKER_DIED)])
+
+
+def load_all(paths: Sequence[str], config: DetectorConfig, executor: Executor, workers: int, show: bool) -> tuple[list[ImageFeatures], list[Skipped]]:
     size = chunk_size(len(paths), workers)
-    chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
-    features: list[ImageFeatures] = []
-    skipped: list[Skipped] = []
+    chunks = [list(paths[i : i + size]) for i in range(0, len(paths), size)]
+    loaded: dict[str, ImageFeatures | Skipped] = {}
     with progress_bar("load", len(paths), show, unit="img") as bar:
-        for results in executor.map(load_task(config), chunks):
-            for item in results:
-                (skipped if isinstance(item, Skipped) else features).append(item)
+
+        def sink(results: list) -> None:
+            loaded.update((item.path, item) for item in results)
             bar.update(len(results))
-    return features, skipped
+
+        map_surviving_crashes(executor, load_task(config), chunks, sink)
+    ordered = [loaded[path] for path in paths]  # scan order, whatever order the tasks finished in
+    return [i for i in ordered if not isinstance(i, Skipped)], [i for i in ordered if isinstance(i, Skipped)]
 
 
 def find_duplicates(

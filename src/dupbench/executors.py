@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
@@ -52,7 +53,53 @@ def limit_native_threads() -> dict[str, Any]:
 
 
 def _worker_init() -> None:
+    # Ctrl-C goes to the whole process group; the parent alone decides to stop and ends the workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     limit_native_threads()
+
+
+class RebuildableProcessPool(Executor):
+    """A process pool that replaces itself after a worker died (segfault, out of memory).
+
+    `ProcessPoolExecutor` marks itself broken for good when one worker dies; the detector rebuilds it
+    and goes on, so one bad file costs that file, not the run.
+    """
+
+    def __init__(self, execution: ExecutionConfig) -> None:
+        self._execution = execution
+        self.rebuilds = 0
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context(self._execution.start_method)
+        if self._execution.start_method == "forkserver":
+            context.set_forkserver_preload(FORKSERVER_PRELOAD)
+        return ProcessPoolExecutor(self._execution.resolved_workers, mp_context=context, initializer=_worker_init)
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None, chunksize: int = 1) -> Iterator[Any]:
+        return self._pool.map(fn, *iterables, timeout=timeout, chunksize=chunksize)
+
+    def rebuild(self) -> None:
+        self.terminate()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = self._new_pool()
+        self.rebuilds += 1
+
+    def terminate(self) -> None:
+        """Stop every worker now (used on Ctrl-C/SIGTERM, where waiting for tasks is wrong)."""
+        processes = getattr(self._pool, "_processes", None) or {}  # no public API before Python 3.14
+        for process in list(processes.values()):
+            if process.is_alive():
+                process.terminate()
+
+    def worker_pids(self) -> list[int]:
+        return [p.pid for p in (getattr(self._pool, "_processes", None) or {}).values()]
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 @contextmanager
@@ -68,13 +115,15 @@ def make_executor(execution: ExecutionConfig) -> Iterator[Executor]:
     else:
         for name in NATIVE_THREAD_ENV:  # seen by workers' imports under forkserver/spawn
             os.environ.setdefault(name, "1")
-        context = multiprocessing.get_context(execution.start_method)
-        if execution.start_method == "forkserver":
-            context.set_forkserver_preload(FORKSERVER_PRELOAD)
-        executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init)
+        # Also in the parent: a forked child inherits OpenCV's thread-pool state without its threads,
+        # and its own cv2.setNumThreads then waits forever for them.
+        limit_native_threads()
+        executor = RebuildableProcessPool(execution)
     try:
         yield executor
     except BaseException:
+        if isinstance(executor, RebuildableProcessPool):
+            executor.terminate()
         executor.shutdown(wait=True, cancel_futures=True)
         raise
     else:

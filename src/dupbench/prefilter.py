@@ -36,6 +36,8 @@ def zigzag_order(k: int = COEFFS) -> np.ndarray:
 
 def signatures(thumbs: np.ndarray) -> np.ndarray:
     """(n, 63) float32 unit vectors, columns in zigzag (low to high frequency) order."""
+    if len(thumbs) == 0:
+        return np.zeros((0, COEFFS * COEFFS - 1), np.float32)
     basis = dct_basis(thumbs.shape[1])
     coeffs = basis @ thumbs.astype(np.float32) @ basis.T
     flat = coeffs.reshape(len(thumbs), -1)[:, zigzag_order()[1:]]

@@ -6,6 +6,9 @@ import sys
 
 from tqdm import tqdm
 
+# tqdm's monitor thread would be alive when a fork-started pool forks; it only tunes refresh rates.
+tqdm.monitor_interval = 0
+
 
 def progress_bar(desc: str, total: int | None, enabled: bool, unit: str = "it") -> tqdm:
     return tqdm(

@@ -1,0 +1,84 @@
+"""A dying worker costs one file, not the run; Ctrl-C and SIGTERM stop every worker and leave no file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+import dupbench.load
+from dupbench.config import DetectorConfig, ExecutionConfig
+from dupbench.detector import WORKER_DIED, find_duplicates
+
+from planted import build_planted_folder
+
+
+def crash_on_marked_files(data: bytes, decoder: str = "opencv"):
+    if b"CRASH-ME" in data:
+        os._exit(139)  # what a segfaulting decoder looks like to the pool
+    return REAL_DECODE(data, decoder)
+
+
+REAL_DECODE = dupbench.load.decode_image
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_worker_death_skips_that_file_rebuilds_the_pool_and_finishes(planted_folder, tmp_path, monkeypatch, workers):
+    root, expected = planted_folder
+    marked = tmp_path / "evil.png"
+    marked.write_bytes(b"\x89PNG\r\n\x1a\n CRASH-ME IEND")
+    monkeypatch.setattr(dupbench.load, "decode_image", crash_on_marked_files)  # fork workers inherit it
+    report = find_duplicates([str(root), str(tmp_path)], DetectorConfig(), ExecutionConfig("process", workers, "fork"))
+    assert report.group_sets() == {frozenset(g) for g in expected}
+    assert [(s.path, s.reason) for s in report.skipped] == [(str(marked), WORKER_DIED)]
+
+
+@pytest.fixture(scope="module")
+def big_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("many")
+    for copy in range(20):  # different sizes, so no set is an exact copy of another: real SSIM work
+        build_planted_folder(root / f"set{copy}", width=150 + 7 * copy)
+    return root
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+@pytest.mark.parametrize("mode", ["process", "thread", "serial"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_stops_the_run_leaving_no_process_and_no_output(big_folder, tmp_path, mode, sig):
+    output = tmp_path / "out.json"
+    command = [sys.executable, "-m", "dupbench", "run", str(big_folder), "--mode", mode, "--workers", "2",
+               "--pairs", "all", "--thumb-size", "128", "--output", str(output), "--quiet"]
+    child = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    seen: dict[int, psutil.Process] = {}
+    while time.monotonic() < deadline and child.poll() is None:
+        seen.update((p.pid, p) for p in tree(child.pid))
+        if mode != "process" or len([p for p in seen.values()]) >= 2:
+            break
+        time.sleep(0.05)
+    time.sleep(1.5)  # well into the work (imports alone can take a second on a busy machine)
+    seen.update((p.pid, p) for p in tree(child.pid))
+    assert child.poll() is None, "the run finished before it could be interrupted"
+    child.send_signal(sig)
+    try:
+        status = child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        pytest.fail("the run did not stop within 10 s")
+    stderr = child.stderr.read()
+    assert status == 130 and "interrupted" in stderr and "Traceback" not in stderr
+    time.sleep(1)
+    alive = [p for p in seen.values() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert alive == []
+    assert not output.exists() and list(tmp_path.iterdir()) == []
