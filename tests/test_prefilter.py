@@ -7,15 +7,21 @@ from planted import PHOTOS, photo
 
 
 def test_signature_ignores_brightness_and_contrast():
-    thumb = thumbnail(photo("astronaut"), 64).astype(np.float64)
+    thumb = thumbnail(photo("astronaut"), 32).astype(np.float64)
     changed = np.clip(thumb * 0.8 + 20, 0, 255).astype(np.uint8)
     sig = signatures(np.stack([thumb.astype(np.uint8), changed]))
     assert np.linalg.norm(sig[0] - sig[1]) < 0.05
     assert np.allclose(np.linalg.norm(sig, axis=1), 1.0, atol=1e-5)
 
 
+def test_low_contrast_signatures_are_not_scaled_up():
+    rng = np.random.default_rng(0)
+    faint = (128 + rng.normal(0, 2, (1, 32, 32))).astype(np.uint8)
+    assert np.linalg.norm(signatures(faint)) < 0.5
+
+
 def test_flat_thumbnail_gets_a_zero_signature():
-    assert not signatures(np.full((1, 64, 64), 90, np.uint8)).any()
+    assert np.abs(signatures(np.full((1, 32, 32), 90, np.uint8))).max() < 1e-3
 
 
 def test_candidates_equal_brute_force_within_radius():

@@ -3,7 +3,7 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from dupbench.features import thumbnail
-from dupbench.ssim import ssim_matrix, ssim_one_to_many, ssim_pairs, ssim_terms
+from dupbench.ssim import match_one_to_many, ssim_matrix, ssim_one_to_many, ssim_pairs, ssim_terms
 
 from planted import PHOTOS, photo
 
@@ -53,3 +53,26 @@ def test_identical_images_score_one(thumbs):
 def test_rejects_thumbnails_smaller_than_window():
     with pytest.raises(ValueError):
         ssim_terms(np.zeros((2, 5, 5), np.uint8))
+
+
+def lookalike(seed: int) -> np.ndarray:
+    """A night-sky-like thumbnail: near-black with three faint one-pixel stars at random places."""
+    rng = np.random.default_rng(seed)
+    image = np.full((32, 32), 10, np.uint8)
+    for y, x in rng.integers(2, 30, (3, 2)):
+        image[y, x] = 80
+    return image
+
+
+def test_match_score_separates_flat_lookalikes_but_keeps_true_copies(thumbs):
+    from dupbench.features import thumbnail as make_thumb
+
+    sky = ssim_terms(np.stack([lookalike(1), lookalike(2)]))
+    plain = ssim_one_to_many(sky.take(slice(0, 1)), sky.take(slice(1, 2)))[0]
+    score = match_one_to_many(sky.take(slice(0, 1)), sky.take(slice(1, 2)))[0]
+    assert plain > 0.75 > score  # mean SSIM calls them near duplicates; the content says otherwise
+    small = np.stack([make_thumb(t, 32) for t in (thumbs[0], thumbs[-1])])  # a photo and its noisy copy
+    terms = ssim_terms(small)
+    copy_plain = ssim_one_to_many(terms.take(slice(0, 1)), terms.take(slice(1, 2)))[0]
+    copy_score = match_one_to_many(terms.take(slice(0, 1)), terms.take(slice(1, 2)))[0]
+    assert copy_score > 0.75 and abs(copy_score - copy_plain) < 0.1

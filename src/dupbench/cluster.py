@@ -58,25 +58,30 @@ def build_groups(features: Sequence[ImageFeatures], edges: Iterable[tuple[int, i
         ordered = sorted(component, key=lambda i: keeper_rank(features[i]))
         keeper, others = features[ordered[0]], [features[i] for i in ordered[1:]]
         members = tuple(_members(keeper, others))
-        kind = "near" if any(m.match == "ssim" for m in members) else "exact"
+        kind = "exact" if all(m.same_as == keeper.path for m in members) else "near"
         groups.append(Group(kind=kind, keeper=keeper.path, members=members))
     return sorted(groups, key=lambda g: g.keeper)
 
 
 def _members(keeper: ImageFeatures, others: list[ImageFeatures]) -> list[Member]:
-    near = [o for o in others if o.file_digest != keeper.file_digest and o.pixel_digest != keeper.pixel_digest]
-    scores: dict[str, float] = {}
-    if near:
-        stack = np.stack([keeper.thumb, *(o.thumb for o in near)])
+    """Members in keeper-rank order; each identical copy names the best-ranked file it is identical to."""
+    heads: dict[bytes, ImageFeatures] = {keeper.pixel_digest: keeper}
+    for other in others:
+        heads.setdefault(other.pixel_digest, other)
+    distinct = [h for h in heads.values() if h is not keeper]
+    scores: dict[bytes, float] = {keeper.pixel_digest: 1.0}
+    if distinct:
+        stack = np.stack([keeper.thumb, *(h.thumb for h in distinct)])
         terms = ssim_terms(stack)
         values = ssim_one_to_many(terms.take(slice(0, 1)), terms.take(slice(1, None)))
-        scores = {o.path: float(v) for o, v in zip(near, values)}
+        scores.update((h.pixel_digest, round(float(v), 6)) for h, v in zip(distinct, values))
     members = []
     for other in others:
-        if other.file_digest == keeper.file_digest:
-            members.append(Member(other.path, 1.0, "bytes"))
-        elif other.pixel_digest == keeper.pixel_digest:
-            members.append(Member(other.path, 1.0, "pixels"))
+        head = heads[other.pixel_digest]
+        score = scores[other.pixel_digest]
+        if head is other:
+            members.append(Member(other.path, score, "ssim"))
         else:
-            members.append(Member(other.path, round(scores[other.path], 6), "ssim"))
+            match = "bytes" if other.file_digest == head.file_digest else "pixels"
+            members.append(Member(other.path, score, match, same_as=head.path))
     return members

@@ -18,7 +18,7 @@ import numpy as np
 
 from dupbench.features import ImageFeatures
 from dupbench.prefilter import candidate_pairs, signatures
-from dupbench.ssim import ssim_one_to_many, ssim_pairs, ssim_terms
+from dupbench.ssim import match_one_to_many, ssim_pairs, ssim_terms
 
 Tile = tuple[int, int, int, int]
 PairScores = tuple[np.ndarray, np.ndarray, np.ndarray, int]
@@ -59,7 +59,7 @@ def score_tile(thumbs: np.ndarray, tile: Tile, threshold: float) -> PairScores:
         first = max(c0, i + 1)
         if first >= c1:
             continue
-        row_scores = ssim_one_to_many(rows.take(slice(i - r0, i - r0 + 1)), cols.take(slice(first - c0, c1 - c0)))
+        row_scores = match_one_to_many(rows.take(slice(i - r0, i - r0 + 1)), cols.take(slice(first - c0, c1 - c0)))
         compared += len(row_scores)
         hits = np.flatnonzero(row_scores >= threshold)
         lefts.append(np.full(len(hits), i, np.int64))
@@ -74,7 +74,7 @@ def score_candidates(thumbs: np.ndarray, pairs: tuple[np.ndarray, np.ndarray], t
     left, right = pairs
     involved, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
     terms = ssim_terms(np.asarray(thumbs[involved]), np.float32)
-    scores = ssim_pairs(terms, inverse[: len(left)], inverse[len(left) :])
+    scores = ssim_pairs(terms, inverse[: len(left)], inverse[len(left) :], score=match_one_to_many)
     keep = scores >= threshold
     return left[keep], right[keep], scores[keep], len(left)
 
@@ -114,7 +114,7 @@ def near_pairs(
     executor: Executor,
     block: int = 64,
     workers: int = 1,
-    radius: float = 0.6,
+    radius: float = 0.9,
     on_total: Callable[[int], None] = lambda total: None,
     on_done: Callable[[int], None] = lambda done: None,
 ) -> NearPairs:

@@ -27,9 +27,9 @@ class DetectorConfig:
     """What the detector computes; identical across execution modes by construction."""
 
     threshold: float = 0.75
-    thumb_size: int = 64
+    thumb_size: int = 32
     pairs: PairStrategy = "pruned"
-    prefilter_radius: float = 0.6
+    prefilter_radius: float = 0.9
     block_size: int = 64
     follow_symlinks: bool = False
     extensions: frozenset[str] = field(default=IMAGE_EXTENSIONS)

@@ -149,7 +149,9 @@ def report_edges(report: DuplicateReport, root: Path) -> tuple[list[Pair], list[
                 continue
             links.append((keeper, other))
             if member.match in ("bytes", "pixels"):
-                exact_links.append((keeper, other))
+                same_as = rel(member.same_as) if member.same_as else keeper
+                if same_as is not None:
+                    exact_links.append((same_as, other))
     return links, exact_links, unknown
 
 

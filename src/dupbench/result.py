@@ -25,9 +25,16 @@ class Skipped:
 
 @dataclass(frozen=True)
 class Member:
+    """A group member: its SSIM to the keeper, and how it matched.
+
+    `match` is "bytes" or "pixels" when the member is identical to `same_as` (the keeper, or the
+    best-ranked member of its identical copies); otherwise "ssim" and `same_as` is None.
+    """
+
     path: str
     ssim: float
     match: Match
+    same_as: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ class DuplicateReport:
         if data.get("version") != SCHEMA_VERSION:
             raise ValueError(f"unsupported report version {data.get('version')!r} (expected {SCHEMA_VERSION})")
         groups = [
-            Group(g["kind"], g["keeper"], tuple(Member(m["path"], float(m["ssim"]), m["match"]) for m in g["members"]))
+            Group(g["kind"], g["keeper"], tuple(Member(m["path"], float(m["ssim"]), m["match"], m.get("same_as")) for m in g["members"]))
             for g in data["groups"]
         ]
         return cls(

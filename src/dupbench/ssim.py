@@ -75,8 +75,9 @@ def ssim_terms(thumbs: np.ndarray, dtype: type = np.float64, use_cv2: bool = Tru
     return SsimTerms(pixels=x, mu=mu, mu2=mu_sq + C1 / 2, var=var)
 
 
-def ssim_one_to_many(one: SsimTerms, many: SsimTerms, use_cv2: bool = True) -> np.ndarray:
-    """SSIM of the single image in ``one`` against each image in ``many`` -> (len(many),) float64."""
+def ssim_map(one: SsimTerms, many: SsimTerms, use_cv2: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The SSIM map of the single image in ``one`` against each image in ``many``, and the pair's
+    variance sum (the map's structure weight) -> two (len(many), h-6, w-6) arrays."""
     mu_xy = one.mu * many.mu
     cross = box_mean_valid(one.pixels * many.pixels, use_cv2)
     cross -= mu_xy
@@ -85,9 +86,30 @@ def ssim_one_to_many(one: SsimTerms, many: SsimTerms, use_cv2: bool = True) -> n
     mu_xy *= 2
     mu_xy += C1
     numerator = mu_xy * cross
-    denominator = (one.mu2 + many.mu2) * (one.var + many.var)
+    variance = one.var + many.var
+    denominator = (one.mu2 + many.mu2) * variance
     numerator /= denominator
-    return numerator.mean(axis=(1, 2), dtype=np.float64)
+    return numerator, variance
+
+
+def ssim_one_to_many(one: SsimTerms, many: SsimTerms, use_cv2: bool = True) -> np.ndarray:
+    """SSIM of the single image in ``one`` against each image in ``many`` -> (len(many),) float64."""
+    return ssim_map(one, many, use_cv2)[0].mean(axis=(1, 2), dtype=np.float64)
+
+
+def match_one_to_many(one: SsimTerms, many: SsimTerms, use_cv2: bool = True) -> np.ndarray:
+    """The detector's match score: the lower of mean SSIM and structure-weighted SSIM.
+
+    Mean SSIM over a mostly flat thumbnail is close to 1 for any two such images (a night sky, a
+    product on white): flat windows agree whatever the subject. Weighting each window by the pair's
+    local variance lets the windows with content decide, and keeps true copies (content agrees
+    there too) near their plain SSIM.
+    """
+    smap, weight = ssim_map(one, many, use_cv2)
+    plain = smap.mean(axis=(1, 2), dtype=np.float64)
+    smap *= weight
+    weighted = smap.sum(axis=(1, 2), dtype=np.float64) / weight.sum(axis=(1, 2), dtype=np.float64)
+    return np.minimum(plain, weighted)
 
 
 def ssim_matrix(rows: SsimTerms, cols: SsimTerms, use_cv2: bool = True) -> np.ndarray:
@@ -98,8 +120,8 @@ def ssim_matrix(rows: SsimTerms, cols: SsimTerms, use_cv2: bool = True) -> np.nd
     return out
 
 
-def ssim_pairs(terms: SsimTerms, left: np.ndarray, right: np.ndarray, use_cv2: bool = True) -> np.ndarray:
-    """SSIM of the pairs (terms[left[k]], terms[right[k]]), batched by equal left index."""
+def ssim_pairs(terms: SsimTerms, left: np.ndarray, right: np.ndarray, use_cv2: bool = True, score=ssim_one_to_many) -> np.ndarray:
+    """`score` (SSIM by default) of the pairs (terms[left[k]], terms[right[k]]), batched by equal left index."""
     scores = np.empty(len(left), dtype=np.float64)
     if len(left) == 0:
         return scores
@@ -110,5 +132,5 @@ def ssim_pairs(terms: SsimTerms, left: np.ndarray, right: np.ndarray, use_cv2: b
     for start, end in zip(starts, ends):
         i = sorted_left[start]
         picks = order[start:end]
-        scores[picks] = ssim_one_to_many(terms.take(slice(i, i + 1)), terms.take(right[picks]), use_cv2)
+        scores[picks] = score(terms.take(slice(i, i + 1)), terms.take(right[picks]), use_cv2)
     return scores
