@@ -52,3 +52,28 @@ def test_pruned_finds_what_all_pairs_finds_on_planted_copies(thumbs):
     assert found["all"] == {(i, i + len(PHOTOS)) for i in range(4)}
     assert found["pruned"] == found["all"]
     assert results["pruned"].compared < results["all"].compared == len(thumbs) * (len(thumbs) - 1) // 2
+
+
+@pytest.fixture(scope="module")
+def study_set(tmp_path_factory):
+    from dupbench.datasets import get_profile, make_dataset
+
+    root = tmp_path_factory.mktemp("study") / "set"
+    make_dataset(root, 240, seed=5, profile=get_profile("study").with_long_side(160, 320), progress=False, jobs=1)
+    return root
+
+
+def test_pruned_keeps_at_least_99_percent_of_all_pairs_on_generated_data(study_set):
+    """The issue's bound: the prefilter may lose at most 1% of the near pairs `--pairs all` finds."""
+    from dupbench.config import DetectorConfig
+    from dupbench.load import load_features
+
+    paths = sorted(str(p) for p in study_set.rglob("*") if p.suffix.lower() in DetectorConfig().extensions)
+    thumbs = np.stack([load_features(p, DetectorConfig()).thumb for p in paths])
+    found = {}
+    for strategy in ("all", "pruned"):
+        result = near_pairs(thumbs, thumbs, strategy, DetectorConfig().threshold, SerialExecutor(), radius=DetectorConfig().prefilter_radius)
+        found[strategy] = set(zip(result.left.tolist(), result.right.tolist()))
+    assert len(found["all"]) > 50
+    assert found["pruned"] <= found["all"]
+    assert len(found["pruned"]) >= 0.99 * len(found["all"])
