@@ -29,7 +29,7 @@ from dupbench.datasets.ground_truth import FILENAME, GroundTruth, read_ground_tr
 from dupbench.decode import decode_image
 from dupbench.features import thumbnail
 from dupbench.result import DuplicateReport, load_report, write_json_atomic
-from dupbench.ssim import ssim_matrix, ssim_terms
+from dupbench.ssim import match_one_to_many, ssim_matrix, ssim_terms
 
 Pair = tuple[str, str]
 OTHER = "(originals and copies)"
@@ -303,7 +303,11 @@ def load_thumbnails(truth: GroundTruth, root: Path, thumb_size: int, jobs: int |
 
 def pair_scores(truth: GroundTruth, thumbs: np.ndarray, floor: float = 0.3, block: int = 32,
                 progress: bool = False) -> SweepScores:
-    """All-pairs SSIM (float32 terms: within ~1e-4 of float64, 2-3x faster), kept as labelled pairs."""
+    """All-pairs match scores, kept as labelled pairs.
+
+    The score is the detector's (`ssim.match_one_to_many`: the lower of SSIM and structure-weighted
+    SSIM), so the sweep chooses the threshold the detector applies. float32 terms, as the detector.
+    """
     entries = truth.images
     n = len(entries)
     index = {e.path: i for i, e in enumerate(entries)}
@@ -320,7 +324,7 @@ def pair_scores(truth: GroundTruth, thumbs: np.ndarray, floor: float = 0.3, bloc
                disable=not (progress and sys.stderr.isatty()), leave=False)
     for start in range(0, n, block):
         stop = min(n, start + block)
-        scores = ssim_matrix(terms.take(slice(start, stop)), terms.take(slice(start, n)))
+        scores = ssim_matrix(terms.take(slice(start, stop)), terms.take(slice(start, n)), score=match_one_to_many)
         for i in range(start, stop):
             row = scores[i - start, i - start + 1 :]
             js = np.arange(i + 1, n)

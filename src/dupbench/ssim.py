@@ -112,11 +112,11 @@ def match_one_to_many(one: SsimTerms, many: SsimTerms, use_cv2: bool = True) -> 
     return np.minimum(plain, weighted)
 
 
-def ssim_matrix(rows: SsimTerms, cols: SsimTerms, use_cv2: bool = True) -> np.ndarray:
-    """SSIM of every row image against every column image -> (len(rows), len(cols))."""
+def ssim_matrix(rows: SsimTerms, cols: SsimTerms, use_cv2: bool = True, score=ssim_one_to_many) -> np.ndarray:
+    """`score` (SSIM by default) of every row image against every column image -> (len(rows), len(cols))."""
     out = np.empty((len(rows), len(cols)), dtype=np.float64)
     for i in range(len(rows)):
-        out[i] = ssim_one_to_many(rows.take(slice(i, i + 1)), cols, use_cv2)
+        out[i] = score(rows.take(slice(i, i + 1)), cols, use_cv2)
     return out
 
 
