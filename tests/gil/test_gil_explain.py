@@ -93,9 +93,13 @@ def test_partial_scaling_reports_a_released_share() -> None:
     assert expected is not None and f"{expected:.0%}" in text
 
 
-def test_neither_mode_scaling_is_blamed_on_the_machine() -> None:
-    text = explain(results([kernel("busy", {2: 1.05}, {2: 1.1})]))
-    assert "neither scaled" in text
+def test_neither_mode_scaling_with_busy_cores_is_blamed_on_overhead() -> None:
+    overhead = kernel("tiny", {2: 1.05}, {2: 1.1})
+    for row in overhead["summary"]:
+        if row["mode"] != "serial":
+            row["cpu_cores"] = 1.8
+    text = explain(results([overhead]))
+    assert "neither scaled" in text and "overhead" in text
 
 
 def test_waiting_is_recognised_by_idle_cpu_not_by_speedup() -> None:
@@ -113,7 +117,11 @@ def test_cpu_cores_busy_are_quoted() -> None:
 
 
 def test_threads_beating_processes_is_noticed() -> None:
-    text = explain(results([kernel("decode", {2: 1.8}, {2: 1.2})]))
+    slow_processes = kernel("decode", {2: 1.8}, {2: 1.2})
+    for row in slow_processes["summary"]:
+        if row["mode"] == "process":
+            row["cpu_cores"] = 1.9  # busy moving data between interpreters
+    text = explain(results([slow_processes]))
     assert "Threads even beat processes" in text
 
 
@@ -174,3 +182,21 @@ def test_comparison_names_equal_pace_and_backend_changes() -> None:
     text = explain_comparison([gil_run, other])
     assert "about as fast, with pillow instead of cv2" in text
     assert "slower" not in text
+
+
+def test_a_machine_with_no_spare_core_is_not_interpreted() -> None:
+    starved = kernel("decode", {2: 1.3}, {2: 1.3})
+    for row in starved["summary"]:
+        row["cpu_cores"] = 1.0
+    text = explain(results([starved]))
+    assert "processes never kept two cores busy" in text
+    assert "GIL released" not in text and "serialises" not in text
+
+
+def test_thread_gain_on_one_core_is_called_a_slowed_baseline() -> None:
+    skewed = kernel("loop", {2: 1.4}, {2: 1.6})
+    for row in skewed["summary"]:
+        row["cpu_cores"] = {"serial": 0.7, "thread": 1.0, "process": 1.9}[row["mode"]]
+    text = explain(results([skewed]))
+    assert "apparent gain came from a slowed serial run" in text
+    assert "the GIL serialises this work" in text

@@ -14,6 +14,7 @@ from typing import Any
 SCALES = 1.25  # a speed-up below this is "no real gain" on a noisy shared machine
 CLOSE = 0.8  # threads within 80% of processes count as "as good as processes"
 WAITING_CORES = 0.5  # a serial run keeping less than half a core busy is mostly waiting, not computing
+PARALLEL_CORES = 1.3  # a pool keeping fewer cores busy than this ran, in effect, on one core
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class KernelVerdict:
     process_speedup: float
     best_speedup: float
     best_workers: int
-    verdict: str  # "parallel", "gil", "partial", "none"
+    verdict: str  # "parallel", "gil", "partial", "none", "busy" (no spare core: no evidence either way)
     released_fraction: float | None
     thread_cores: float = 0.0  # CPU cores busy on average: the GIL shows as ~1 core whatever the pool size
     process_cores: float = 0.0
@@ -72,8 +73,17 @@ def kernel_verdict(kernel: Mapping[str, Any], cores: int) -> KernelVerdict:
         _row(summary, "serial", 1)
     thread, proc = float(thread_row["speedup"]), float(process_row["speedup"])
     best = max((row for row in summary if row["mode"] == "thread"), key=lambda row: row["speedup"])
-    if thread < SCALES and proc < SCALES:
+    computes = float(serial_row["cpu_cores"]) >= WAITING_CORES
+    one_core = {mode: computes and float(row["cpu_cores"]) < PARALLEL_CORES
+                for mode, row in (("thread", thread_row), ("process", process_row))}
+    if ref >= 2 and one_core["process"]:
+        # Processes cannot be held back by the GIL: if they used one core, another program had the rest.
+        verdict = "busy"
+    elif thread < SCALES and proc < SCALES:
         verdict = "none"
+    elif ref >= 2 and one_core["thread"]:
+        # A thread "speed-up" with one core busy came from a slowed serial baseline, not from parallelism.
+        verdict = "gil"
     elif thread >= SCALES and thread >= CLOSE * proc:
         verdict = "parallel"
     elif thread < SCALES:
@@ -81,7 +91,8 @@ def kernel_verdict(kernel: Mapping[str, Any], cores: int) -> KernelVerdict:
     else:
         verdict = "partial"
     return KernelVerdict(kernel["name"], kernel["label"], ref, thread, proc, float(best["speedup"]),
-                         int(best["workers"]), verdict, released_fraction(thread, proc),
+                         int(best["workers"]), verdict,
+                         None if verdict == "busy" else released_fraction(thread, proc),
                          float(thread_row["cpu_cores"]), float(process_row["cpu_cores"]),
                          float(serial_row["cpu_cores"]))
 
@@ -128,10 +139,16 @@ def interpreter_sentence(interpreter: Mapping[str, Any]) -> str:
 def kernel_sentence(v: KernelVerdict, gil_enabled: bool, cores: int) -> str:
     head = (f"{v.label}: with {v.workers} workers threads gave {_x(v.thread_speedup)} and processes "
             f"{_x(v.process_speedup)} (keeping {v.thread_cores:.1f} and {v.process_cores:.1f} cores busy)")
+    if v.verdict == "busy":
+        return (f"{head}; processes never kept two cores busy, so another program had the rest of the machine "
+                "during this run and these numbers cannot tell how the work scales: run it again when quiet.")
     if v.verdict == "none":
-        return (f"{head}; neither scaled, so the pools had no spare core to use (the machine is shared) "
-                "or the tasks were too small to outweigh dispatching them.")
+        return (f"{head}; neither scaled, so the cores they kept busy went on overhead (dispatching tasks, "
+                "moving data) or were shared with another program.")
     if v.verdict == "gil":
+        if v.thread_speedup >= SCALES:
+            head += (f"; the threads' apparent gain came from a slowed serial run, since they kept only "
+                     f"{v.thread_cores:.1f} cores busy")
         if gil_enabled:
             return f"{head}: the GIL serialises this work, so only processes run it in parallel."
         return (f"{head}: threads did not scale even without a GIL, so something else serialises them "
