@@ -11,8 +11,8 @@ out="results/accuracy/${machine}/study-n${images}-s${seed}"
 data="${DUPBENCH_DATASET_CACHE:-$HOME/.cache/dupbench/datasets}/accuracy-study-n${images}-s${seed}"
 mkdir -p "$out"
 [ -f "$data/ground_truth.json" ] || dupbench dataset make "$data" --images "$images" --seed "$seed" --profile study --quiet
-dupbench run "$data" --mode process --pairs all --output "$out/report-all.json" --quiet
-dupbench run "$data" --mode process --pairs pruned --output "$out/report-pruned.json" --quiet
+dupbench run "$data" --mode process --pairs all --no-cache --output "$out/report-all.json" --quiet
+dupbench run "$data" --mode process --pairs pruned --no-cache --output "$out/report-pruned.json" --quiet
 dupbench evaluate "$data" "$out/report-all.json" --json "$out/evaluation-all.json" --quiet > "$out/evaluation-all.txt"
 dupbench evaluate "$data" "$out/report-pruned.json" --json "$out/evaluation-pruned.json" --threshold-sweep \
   --thumb-sizes 32,64 --sweep-prefix "$out/threshold" --quiet > "$out/evaluation-pruned.txt"

@@ -14,9 +14,11 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from dupbench.cache import FeatureCache, file_keys
 from dupbench.cluster import UnionFind, build_groups
 from dupbench.compare import exact_edges, near_pairs
 from dupbench.config import DetectorConfig, ExecutionConfig
+from dupbench.decode import resolve_decoder
 from dupbench.executors import chunk_size, make_executor
 from dupbench.features import ImageFeatures
 from dupbench.load import load_task
@@ -92,11 +94,29 @@ def load_all(paths: Sequence[str], config: DetectorConfig, executor: Executor, w
     return [i for i in ordered if not isinstance(i, Skipped)], [i for i in ordered if isinstance(i, Skipped)]
 
 
+def cache_settings_key(config: DetectorConfig) -> str:
+    """What shapes cached features: the thumbnail size and the decoder actually used."""
+    return f"thumb{config.thumb_size}-{resolve_decoder(config.decoder)}"
+
+
+def load_with_cache(paths: Sequence[str], config: DetectorConfig, executor: Executor, workers: int, show: bool, cache: FeatureCache | None) -> tuple[list[ImageFeatures], list[Skipped]]:
+    """Cached features for unchanged files; the rest loaded in the executor and stored."""
+    if cache is None:
+        return load_all(paths, config, executor, workers, show)
+    keys = file_keys(paths)
+    cached = cache.lookup(paths, keys)
+    fresh, skipped = load_all([p for p in paths if p not in cached], config, executor, workers, show)
+    cache.store(fresh, keys)
+    by_path = {**cached, **{f.path: f for f in fresh}}
+    return [by_path[p] for p in paths if p in by_path], skipped
+
+
 def find_duplicates(
     roots: Sequence[str | os.PathLike],
     config: DetectorConfig = DetectorConfig(),
     execution: ExecutionConfig = ExecutionConfig(),
     show_progress: bool = False,
+    cache: FeatureCache | None = None,
 ) -> DuplicateReport:
     clock = StageClock()
     started = time.perf_counter()
@@ -106,7 +126,7 @@ def find_duplicates(
     with ExitStack() as stack:
         executor = stack.enter_context(make_executor(execution))
         with clock.stage("load"):
-            features, load_skipped = load_all(found.files, config, executor, workers, show_progress)
+            features, load_skipped = load_with_cache(found.files, config, executor, workers, show_progress, cache)
         with clock.stage("compare"):
             exact = exact_edges(features)
             classes = UnionFind(len(features))
@@ -150,6 +170,7 @@ def find_duplicates(
             "pairs_compared": near.compared,
             "near_pairs": len(near.scores),
             "groups": len(groups),
+            "cache_hits": cache.hits if cache else 0,
         },
         stage_bounds=clock.bounds,
     )

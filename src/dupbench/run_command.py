@@ -7,8 +7,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from contextlib import ExitStack
+
+from dupbench.cache import FeatureCache, default_cache_path
 from dupbench.config import MODES, START_METHODS, DetectorConfig, ExecutionConfig, available_cpus
-from dupbench.detector import find_duplicates
+from dupbench.detector import cache_settings_key, find_duplicates
 from dupbench.result import DuplicateReport, write_json_atomic
 
 SHOWN_GROUPS = 50
@@ -43,6 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--thumb-size", type=int, default=defaults.thumb_size, help="side of the grayscale thumbnail SSIM compares, in pixels")
     parser.add_argument("--decoder", choices=("auto", "opencv", "pillow"), default="auto", help="image decoder; 'auto' is OpenCV where it can be imported (it has no free-threaded build), else Pillow")
     parser.add_argument("--follow-symlinks", action="store_true", help="descend into symlinked directories (each directory is visited once)")
+    parser.add_argument("--cache", type=Path, default=None, help="feature cache file (default: dupbench/features.sqlite in your cache directory); a second run over unchanged files skips decoding")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache (what the benchmark harness uses, to measure the real work)")
     parser.add_argument("--output", type=Path, help="write the full report as JSON to this file (see README, 'JSON output')")
     parser.add_argument("--quiet", action="store_true", help="no progress bars and no printed report")
     parser.set_defaults(func=run)
@@ -67,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         print(f"dupbench run: no such file or directory: {', '.join(missing)}", file=sys.stderr)
         return 2
-    report = find_duplicates(roots, config, execution, show_progress=not args.quiet)
+    with ExitStack() as stack:
+        cache = None if args.no_cache else stack.enter_context(FeatureCache(args.cache or default_cache_path(), cache_settings_key(config)))
+        report = find_duplicates(roots, config, execution, show_progress=not args.quiet, cache=cache)
     if args.output:
         write_json_atomic(report.to_json(), args.output)
     if not args.quiet:

@@ -61,6 +61,7 @@ def build_run_command(cell: Cell, dataset_dir: Path, report_json: Path) -> list[
         "--thumb-size", str(cell.thumb_size),
         "--output", str(report_json),
         "--quiet",
+        "--no-cache",  # studies measure the real work, never the feature cache
     ]
     if cell.mode == "process":
         command += ["--start-method", cell.start_method]
