@@ -180,7 +180,7 @@ def test_comparison_names_equal_pace_and_backend_changes() -> None:
     other = results([kernel("loop", {2: 1.8}, {2: 1.9}, serial_s=1.05)], free_threaded=True, gil_enabled=False)
     other["kernels"][0]["backend"] = "pillow"
     text = explain_comparison([gil_run, other])
-    assert "about as fast, with pillow instead of cv2" in text
+    assert "about as fast, with Pillow/numpy instead of OpenCV" in text
     assert "slower" not in text
 
 

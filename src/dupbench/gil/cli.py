@@ -174,10 +174,21 @@ def run_local(args: argparse.Namespace, log: Any) -> dict[str, Any]:
 
 
 def rerender(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Recompute the derived text and tables of measured runs (explanations are pure functions)."""
-    from dupbench.gil.explain import explain, stage_table
+    """Recompute the derived text and tables of measured runs (explanations are pure functions).
 
-    return [{**run, "explanation": explain(run), "stages": stage_table(run)} for run in runs]
+    Records from before kernels declared ``uses_backend`` named a backend for every kernel; the name is
+    dropped where the kernel's code does not depend on it, so comparisons do not cite it.
+    """
+    from dupbench.gil.explain import explain, stage_table
+    from dupbench.gil.kernels import KERNELS
+
+    rendered = []
+    for run in runs:
+        kernels = [{**k, "backend": k.get("backend") if k["name"] not in KERNELS or KERNELS[k["name"]].uses_backend
+                    else None} for k in run["kernels"]]
+        run = {**run, "kernels": kernels}
+        rendered.append({**run, "explanation": explain(run), "stages": stage_table(run)})
+    return rendered
 
 
 def default_out_dir(root: Path = Path("results") / "gil") -> Path:
@@ -228,6 +239,7 @@ def run_gil_command(args: argparse.Namespace) -> int:
     out = args.out or default_out_dir()
     out.mkdir(parents=True, exist_ok=True)
     record = {"schema": SCHEMA_MULTI, "command": command, "runs": runs,
+              "rendered_by": {"command": sys.argv, "git_commit": machine_info()["git_commit"]} if args.render else None,
               "comparison": explain_comparison(runs) if len(runs) > 1 else None}
     (out / "results.json").write_text(json.dumps(record, indent=1) + "\n")
     (out / "summary.txt").write_text(text + "\n")

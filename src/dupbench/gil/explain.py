@@ -245,7 +245,8 @@ def explain_comparison(runs: Sequence[Mapping[str, Any]]) -> str:
             text += f"; serially {names[-1]} took {_ms(serial[-1])} vs {_ms(serial[0])} ({pace}"
             backends = [_backend(run, kernel["name"]) for run in (runs[0], runs[-1])]
             if backends[0] and backends[-1] and backends[0] != backends[-1]:
-                text += f", with {backends[-1]} instead of {backends[0]}"
+                names_ = {"cv2": "OpenCV", "pillow": "Pillow/numpy"}
+                text += f", with {names_.get(backends[-1], backends[-1])} instead of {names_.get(backends[0], backends[0])}"
             text += ")"
         gil_bound = any(verdict == "gil" and gil for verdict, gil in verdicts)
         freed = any(verdict == "parallel" and not gil for verdict, gil in verdicts)
