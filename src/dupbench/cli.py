@@ -32,8 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    unavailable = []
     for module in SUBCOMMAND_MODULES:
-        importlib.import_module(module).register(subparsers)
+        try:
+            importlib.import_module(module).register(subparsers)
+        except ImportError as exc:  # e.g. no OpenCV wheel on a free-threaded interpreter
+            unavailable.append(f"{module} ({exc})")
+    if unavailable:
+        parser.epilog = "Not available on this interpreter: " + "; ".join(unavailable)
     return parser
 
 
