@@ -24,7 +24,8 @@ from typing import Any
 import psutil
 
 from dupbench.gil import kernels as work
-from dupbench.gil.interpreter import gil_warning, interpreter_info, interpreter_record, machine_info, usable_cpus
+from dupbench.config import available_cpus
+from dupbench.gil.interpreter import gil_warning, interpreter_info, interpreter_record, machine_info
 from dupbench.gil.overheads import overheads_record
 
 SCHEMA = "dupbench.gil/1"
@@ -200,7 +201,7 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = lambda _msg: None,
     overheads = None
     if config.overheads:
         log("measuring pool start-up and payload costs")
-        overheads = overheads_record(min(max(config.workers), max(2, usable_cpus())), config.overhead_repeats, 5)
+        overheads = overheads_record(min(max(config.workers), max(2, available_cpus())), config.overhead_repeats, 5)
     results = {
         "schema": SCHEMA,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

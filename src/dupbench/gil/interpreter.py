@@ -19,6 +19,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from dupbench.config import available_cpus
+from dupbench.harness.metadata import cpu_model
+
 LIBRARIES = ("numpy", "scipy", "pillow", "opencv-python-headless", "scikit-image", "psutil", "threadpoolctl")
 
 
@@ -103,24 +106,6 @@ def _git_commit(start: Path) -> str | None:
     return out.stdout.strip() or None
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (affinity), which can be fewer than the machine has."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
-
-
 def machine_slug(info: dict[str, Any]) -> str:
     """A stable directory name for results: CPU model and usable cores, not a random hostname."""
     model = "".join(c if c.isalnum() else "-" for c in str(info["cpu_model"]).lower()).strip("-")
@@ -134,9 +119,9 @@ def machine_info() -> dict[str, Any]:
 
     return {
         "hostname": socket.gethostname(),
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "logical_cpus": os.cpu_count(),
-        "usable_cpus": usable_cpus(),
+        "usable_cpus": available_cpus(),
         "memory_bytes": psutil.virtual_memory().total,
         "os": platform.platform(),
         "git_commit": _git_commit(Path(__file__).resolve().parent),
