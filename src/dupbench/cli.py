@@ -15,6 +15,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "dupbench.gil.cli",
     "dupbench.datasets.cli",
     "dupbench.evaluate",
+    "dupbench.report.cli",
 )
 
 EXIT_OK = 0

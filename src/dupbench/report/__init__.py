@@ -1,0 +1,1 @@
+"""`dupbench report`: results/ (sweeps, accuracy, GIL demo) -> figures, report/README.md and report/index.html."""

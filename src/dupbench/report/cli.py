@@ -1,0 +1,40 @@
+"""`dupbench report RESULTS.csv... --out report/`."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from pathlib import Path
+
+from dupbench.report.data import load_inputs
+from dupbench.report.render import build_report
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="render the study's figures and report from results files",
+        description=(
+            "Render figures (PNG and SVG), report/README.md and a self-contained report/index.html from "
+            "sweep results (the CSVs written by `dupbench sweep`; their metadata JSON and timelines are "
+            "read from beside them). Every number in the report is computed from these files."
+        ),
+    )
+    parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS.csv")
+    parser.add_argument("--out", type=Path, default=Path("report"), help="output folder (default: report/)")
+    parser.add_argument("--accuracy", type=Path, help="threshold-sweep CSV from `dupbench evaluate --threshold-sweep`")
+    parser.add_argument("--gil", type=Path, help="results.json of a `dupbench gil` run")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    missing = [str(p) for p in args.results if not p.exists()]
+    if missing:
+        print(f"dupbench report: no such results file: {', '.join(missing)}")
+        return 2
+    command = "dupbench report " + " ".join(shlex.quote(str(p)) for p in args.results) + f" --out {shlex.quote(str(args.out))}"
+    command += f" --accuracy {shlex.quote(str(args.accuracy))}" if args.accuracy else ""
+    command += f" --gil {shlex.quote(str(args.gil))}" if args.gil else ""
+    readme = build_report(load_inputs(args.results, args.accuracy, args.gil), args.out, command)
+    print(f"wrote {readme} and {args.out / 'index.html'}")
+    return 0

@@ -1,0 +1,68 @@
+"""Loading what the report is made of: sweep rows, their metadata and timelines, accuracy, the GIL demo."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dupbench.harness.results import load_results
+
+
+@dataclass
+class StudyInputs:
+    runs: pd.DataFrame
+    metadata: list[dict]
+    timelines: pd.DataFrame
+    accuracy: pd.DataFrame | None = None
+    gil: dict | None = None
+    sources: list[str] = field(default_factory=list)
+
+
+def load_inputs(results: list[Path], accuracy: Path | None = None, gil: Path | None = None) -> StudyInputs:
+    """Sweep CSVs (with the metadata JSON and timeline beside each), plus optional accuracy and GIL files."""
+    runs = load_results(results)
+    runs = runs[(runs["status"] == "ok") & (~runs["warmup"].astype(bool))].copy()
+    metadata, timelines = [], []
+    for path in results:
+        path = Path(path)
+        meta = path.with_suffix(".json")
+        if meta.exists():
+            metadata.append(json.loads(meta.read_text()))
+        timeline = path.with_name(path.stem + ".timeline.csv.gz")
+        if timeline.exists():
+            timelines.append(pd.read_csv(timeline))
+    return StudyInputs(
+        runs=runs,
+        metadata=metadata,
+        timelines=pd.concat(timelines, ignore_index=True) if timelines else pd.DataFrame(),
+        accuracy=pd.read_csv(accuracy) if accuracy and Path(accuracy).exists() else None,
+        gil=json.loads(Path(gil).read_text()) if gil and Path(gil).exists() else None,
+        sources=[str(p) for p in results],
+    )
+
+
+def cell_stats(runs: pd.DataFrame, value: str, keys: list[str]) -> pd.DataFrame:
+    """Median and interquartile range of `value` per group of `keys`."""
+    grouped = runs.groupby(keys)[value]
+    out = grouped.agg(median="median", q1=lambda v: v.quantile(0.25), q3=lambda v: v.quantile(0.75), runs="count")
+    return out.reset_index()
+
+
+def growth_exponent(sizes: np.ndarray, times: np.ndarray) -> float:
+    """Slope of log(time) on log(size): 1 is linear, 2 quadratic; exponential growth has no constant slope."""
+    return float(np.polyfit(np.log(sizes), np.log(times), 1)[0])
+
+
+def amdahl_serial_fraction(workers: np.ndarray, speedups: np.ndarray) -> float:
+    """Least-squares serial fraction f of S(p) = 1 / (f + (1 - f) / p), clipped to [0, 1]."""
+    p = np.asarray(workers, float)
+    s = np.asarray(speedups, float)
+    # 1/S = f + (1-f)/p  ->  1/S - 1/p = f (1 - 1/p): linear in f through the origin.
+    x, y = 1 - 1 / p, 1 / s - 1 / p
+    if not np.any(x > 0):
+        return float("nan")
+    return float(np.clip(np.dot(x, y) / np.dot(x, x), 0.0, 1.0))

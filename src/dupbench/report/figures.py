@@ -1,0 +1,182 @@
+"""One function per figure: (inputs, directory) -> the PNG path (an SVG is written beside it).
+
+Every figure shows medians with interquartile bars from the repeats, and its caption (kept in
+`CAPTIONS`) names the command that produced the data.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from dupbench.report.data import amdahl_serial_fraction, cell_stats  # noqa: E402
+
+MODE_COLORS = {"serial": "#444444", "thread": "#1f77b4", "process": "#d62728"}
+STAGES = ("scan", "load", "compare", "cluster")
+
+
+def _save(fig: plt.Figure, directory: Path, name: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    png = directory / f"{name}.png"
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    fig.savefig(directory / f"{name}.svg")
+    plt.close(fig)
+    return png
+
+
+def _no_data(directory: Path, name: str, why: str) -> Path:
+    fig, ax = plt.subplots(figsize=(6, 2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, why, ha="center", va="center", wrap=True)
+    return _save(fig, directory, name)
+
+
+def all_pairs_on_all_cores(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs comparing every pair with one worker per allowed core (serial: one worker)."""
+    cores = runs["cores"].max()
+    keep = (runs["pairs"] == "all") & (runs["cores"] == cores) & ((runs["mode"] == "serial") | (runs["workers"] == cores))
+    return runs[keep]
+
+
+def time_vs_size(runs: pd.DataFrame, directory: Path) -> Path:
+    data = all_pairs_on_all_cores(runs)
+    if data["images"].nunique() < 2:
+        return _no_data(directory, "time_vs_size", "fewer than two dataset sizes in these results")
+    stats = cell_stats(data, "wall_s", ["mode", "images"])
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    for mode, part in stats.groupby("mode"):
+        ax.errorbar(part["images"], part["median"], yerr=[part["median"] - part["q1"], part["q3"] - part["median"]],
+                    marker="o", capsize=3, label=mode, color=MODE_COLORS.get(mode))
+    serial = stats[stats["mode"] == "serial"].sort_values("images")
+    if len(serial):
+        n0, t0 = serial["images"].iloc[-1], serial["median"].iloc[-1]
+        n = np.geomspace(stats["images"].min(), stats["images"].max(), 50)
+        ax.plot(n, t0 * n / n0, "k:", lw=1, label="O(n) guide")
+        ax.plot(n, t0 * (n / n0) ** 2, "k--", lw=1, label="O(n²) guide")
+    ax.set(xscale="log", yscale="log", xlabel="dataset size (images)", ylabel="wall time (s)",
+           title=f"Total time, all pairs, {int(data['cores'].max())} cores")
+    ax.legend()
+    return _save(fig, directory, "time_vs_size")
+
+
+def speedup_vs_workers(runs: pd.DataFrame, directory: Path) -> tuple[Path, dict[str, float]]:
+    """Speed-up over serial on the same dataset and cores, vs workers; returns the Amdahl fits."""
+    data = runs[runs["pairs"] == "all"]
+    size = data["images"].max() if len(data) else None
+    data = data[data["images"] == size]
+    if data.empty or data["workers"].nunique() < 2:
+        return _no_data(directory, "speedup", "no worker-count sweep in these results"), {}
+    fits: dict[str, float] = {}
+    fig, (ax, ax_eff) = plt.subplots(1, 2, figsize=(10, 4.2))
+    for cores, by_cores in data.groupby("cores"):
+        serial = by_cores[by_cores["mode"] == "serial"]["wall_s"].median()
+        for mode in ("thread", "process"):
+            part = by_cores[by_cores["mode"] == mode]
+            if part.empty or np.isnan(serial):
+                continue
+            stats = cell_stats(part.assign(speedup=serial / part["wall_s"]), "speedup", ["workers"])
+            style = "-" if cores == data["cores"].max() else ":"
+            ax.errorbar(stats["workers"], stats["median"], yerr=[stats["median"] - stats["q1"], stats["q3"] - stats["median"]],
+                        marker="o", capsize=3, ls=style, color=MODE_COLORS[mode], label=f"{mode}, {cores} core(s)")
+            ax_eff.plot(stats["workers"], stats["median"] / np.minimum(stats["workers"], cores), marker="o", ls=style,
+                        color=MODE_COLORS[mode], label=f"{mode}, {cores} core(s)")
+            if cores == data["cores"].max():
+                fits[mode] = amdahl_serial_fraction(np.minimum(stats["workers"], cores), stats["median"])
+    workers = np.array(sorted(data["workers"].unique()))
+    ax.plot(workers, np.minimum(workers, data["cores"].max()), "k--", lw=1, label="ideal")
+    fit_text = ", ".join(f"{m}: serial fraction {f:.2f}" for m, f in fits.items())
+    ax.set(xlabel="workers", ylabel="speed-up over serial (x)", title=f"{size} images, all pairs\nAmdahl fit: {fit_text}")
+    ax_eff.set(xlabel="workers", ylabel="parallel efficiency (speed-up / min(workers, cores))", ylim=(0, 1.1),
+               title="Parallel efficiency")
+    ax.legend(fontsize=8)
+    ax_eff.legend(fontsize=8)
+    return _save(fig, directory, "speedup"), fits
+
+
+def stage_breakdown(runs: pd.DataFrame, directory: Path) -> Path:
+    data = all_pairs_on_all_cores(runs)
+    if data.empty:
+        return _no_data(directory, "stages", "no all-pairs runs in these results")
+    size = data["images"].max()
+    data = data[data["images"] == size]
+    medians = data.groupby("mode")[[f"{s}_s" for s in STAGES] + ["wall_s"]].median().reindex(["serial", "thread", "process"]).dropna(how="all")
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    bottom = np.zeros(len(medians))
+    for stage in STAGES:
+        values = medians[f"{stage}_s"].to_numpy()
+        ax.bar(medians.index, values, bottom=bottom, label=stage)
+        bottom += values
+    overhead = medians["wall_s"].to_numpy() - bottom
+    ax.bar(medians.index, overhead, bottom=bottom, label="start-up, imports, pool", color="#cccccc")
+    ax.set(ylabel="wall time (s, median)", title=f"Where the time goes: {size} images, all pairs")
+    ax.legend()
+    return _save(fig, directory, "stages")
+
+
+def cpu_timeline(runs: pd.DataFrame, timelines: pd.DataFrame, directory: Path) -> Path:
+    data = all_pairs_on_all_cores(runs)
+    if timelines.empty or data.empty:
+        return _no_data(directory, "cpu_timeline", "no monitor timelines in these results")
+    size = data["images"].max()
+    chosen = data[data["images"] == size].sort_values("repeat").groupby("mode").head(1)
+    core_columns = [c for c in timelines.columns if c.startswith("core") and c.endswith("_pct")]
+    fig, axes = plt.subplots(len(chosen), 1, figsize=(7, 2 * len(chosen)), sharex=True, squeeze=False)
+    for ax, (_, run) in zip(axes[:, 0], chosen.iterrows()):
+        samples = timelines[timelines["run_id"] == run["run_id"]]
+        for column in core_columns:
+            ax.plot(samples["t"], samples[column], lw=0.8, label=column.replace("_pct", ""))
+        ax.plot(samples["t"], samples["tree_cpu_pct"], "k", lw=1.2, label="process tree")
+        ax.set(ylabel="CPU %", title=f"{run['mode']}, {run['workers']} worker(s)", ylim=(0, 100 * max(2, len(core_columns)) + 10))
+    axes[-1, 0].set_xlabel("time since start (s)")
+    axes[0, 0].legend(fontsize=7, ncol=4)
+    return _save(fig, directory, "cpu_timeline")
+
+
+def memory_vs_size(runs: pd.DataFrame, directory: Path) -> Path:
+    data = all_pairs_on_all_cores(runs).assign(peak_rss_mb=lambda f: f["peak_rss_bytes"] / 2**20)
+    if data.empty:
+        return _no_data(directory, "memory", "no all-pairs runs in these results")
+    stats = cell_stats(data, "peak_rss_mb", ["mode", "images"])
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for mode, part in stats.groupby("mode"):
+        ax.errorbar(part["images"], part["median"], yerr=[part["median"] - part["q1"], part["q3"] - part["median"]],
+                    marker="o", capsize=3, label=mode, color=MODE_COLORS.get(mode))
+    ax.set(xscale="log", xlabel="dataset size (images)", ylabel="peak RSS of the process tree (MiB)",
+           title="Peak memory (process pools pay per worker)")
+    ax.legend()
+    return _save(fig, directory, "memory")
+
+
+def throughput(runs: pd.DataFrame, directory: Path) -> Path:
+    data = all_pairs_on_all_cores(runs)
+    if data.empty:
+        return _no_data(directory, "throughput", "no all-pairs runs in these results")
+    fig, (ax_load, ax_cmp) = plt.subplots(1, 2, figsize=(10, 4))
+    for mode, part in data.groupby("mode"):
+        for ax, column in ((ax_load, "load_images_per_s"), (ax_cmp, "compare_pairs_per_s")):
+            stats = cell_stats(part, column, ["images"])
+            ax.errorbar(stats["images"], stats["median"], yerr=[stats["median"] - stats["q1"], stats["q3"] - stats["median"]],
+                        marker="o", capsize=3, label=mode, color=MODE_COLORS.get(mode))
+    ax_load.set(xscale="log", xlabel="dataset size (images)", ylabel="images / s", title="Load stage throughput")
+    ax_cmp.set(xscale="log", yscale="log", xlabel="dataset size (images)", ylabel="SSIM pairs / s", title="Compare stage throughput")
+    ax_load.legend()
+    return _save(fig, directory, "throughput")
+
+
+def accuracy(sweep: pd.DataFrame | None, directory: Path) -> Path:
+    if sweep is None or sweep.empty:
+        return _no_data(directory, "accuracy", "no threshold sweep given (--accuracy)")
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for column in ("precision", "recall", "f1"):
+        ax.plot(sweep["threshold"], sweep[column], marker=".", label=column)
+    ax.set(xlabel="match-score threshold", ylabel="near-duplicate links", ylim=(0, 1.02),
+           title="Accuracy vs threshold (study set)")
+    ax.legend()
+    return _save(fig, directory, "accuracy")
