@@ -176,10 +176,27 @@ def find_duplicates(
     )
 
 
+def gil_state() -> dict:
+    """Whether this interpreter was built free-threaded and whether the GIL is off now, after every import.
+
+    Some extension modules switch the GIL back on when imported on a free-threaded build; a study run
+    that silently had the GIL back would be mislabelled, so it is recorded and shouted about.
+    """
+    import sys
+    import sysconfig
+
+    free_threaded_build = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    enabled = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
+    if free_threaded_build and enabled:
+        print("dupbench: WARNING: free-threaded interpreter, but the GIL is ENABLED (an imported module switched it on)", file=sys.stderr)
+    return {"free_threaded_build": free_threaded_build, "gil_enabled": enabled}
+
+
 def execution_settings(execution: ExecutionConfig) -> dict:
     from dupbench.executors import limit_native_threads
 
     return {
+        "interpreter": gil_state(),
         "mode": execution.mode,
         "workers": execution.resolved_workers,
         "start_method": execution.start_method if execution.mode == "process" else None,
