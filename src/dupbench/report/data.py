@@ -24,17 +24,19 @@ class StudyInputs:
 
 def load_inputs(results: list[Path], accuracy: Path | None = None, gil: Path | None = None) -> StudyInputs:
     """Sweep CSVs (with the metadata JSON and timeline beside each), plus optional accuracy and GIL files."""
-    runs = load_results(results)
-    runs = runs[(runs["status"] == "ok") & (~runs["warmup"].astype(bool))].copy()
-    metadata, timelines = [], []
+    metadata, timelines, frames = [], [], []
     for path in results:
         path = Path(path)
-        meta = path.with_suffix(".json")
-        if meta.exists():
-            metadata.append(json.loads(meta.read_text()))
+        meta_path = path.with_suffix(".json")
+        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        if meta:
+            metadata.append(meta)
+        frames.append(load_results([path]).assign(interpreter=interpreter_label(meta.get("python", {}))))
         timeline = path.with_name(path.stem + ".timeline.csv.gz")
         if timeline.exists():
             timelines.append(pd.read_csv(timeline))
+    runs = pd.concat(frames, ignore_index=True)
+    runs = runs[(runs["status"] == "ok") & (~runs["warmup"].astype(bool))].copy()
     return StudyInputs(
         runs=runs,
         metadata=metadata,
@@ -43,6 +45,26 @@ def load_inputs(results: list[Path], accuracy: Path | None = None, gil: Path | N
         gil=json.loads(Path(gil).read_text()) if gil and Path(gil).exists() else None,
         sources=[str(p) for p in results],
     )
+
+
+def interpreter_label(python: dict) -> str:
+    """E.g. 'CPython 3.11.7' or 'CPython 3.13.15t (GIL off)', from a results file's metadata."""
+    if not python:
+        return "unknown interpreter"
+    free = python.get("py_gil_disabled_build")
+    label = f"{python.get('implementation', 'Python')} {python.get('version', '?')}{'t' if free else ''}"
+    if free:
+        label += " (GIL off)" if not python.get("gil_enabled", True) else " (GIL back ON)"
+    return label
+
+
+def primary_interpreter(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs of the interpreter with a GIL that has the most rows: what the figures show."""
+    if "interpreter" not in runs or runs["interpreter"].nunique() <= 1:
+        return runs
+    with_gil = runs[~runs["interpreter"].str.contains("GIL off")]
+    pool = with_gil if len(with_gil) else runs
+    return runs[runs["interpreter"] == pool["interpreter"].value_counts().idxmax()]
 
 
 def cell_stats(runs: pd.DataFrame, value: str, keys: list[str]) -> pd.DataFrame:

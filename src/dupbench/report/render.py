@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 from dupbench.report import figures
-from dupbench.report.data import StudyInputs
+from dataclasses import replace
+
+from dupbench.report.data import StudyInputs, primary_interpreter
 from dupbench.report.text import findings, seed_table, stage_speedups, to_markdown, validity, why_gil
 
 
@@ -36,6 +38,9 @@ def machine_section(metadata: list[dict]) -> str:
 def build_report(inputs: StudyInputs, out: Path, command: str) -> Path:
     """Write figures, README.md and index.html under `out`; returns the README path."""
     figure_dir = out / "figures"
+    everything = inputs.runs
+    inputs = replace(inputs, runs=primary_interpreter(everything))
+    shown = inputs.runs["interpreter"].iloc[0] if "interpreter" in inputs.runs and len(inputs.runs) else "one interpreter"
     made = [
         (figures.time_vs_size(inputs.runs, figure_dir), "Total time vs dataset size per mode (log-log), with O(n) and O(n²) guides."),
     ]
@@ -67,15 +72,16 @@ def build_report(inputs: StudyInputs, out: Path, command: str) -> Path:
         "Medians with interquartile ranges throughout.",
         "## Results",
         "### The published study's shape (all pairs, all cores)",
-        to_markdown(seed_table(inputs.runs)),
+        to_markdown(seed_table(everything)),
+        f"Figures and the per-stage table below show {shown}.",
         "### Per stage, at the largest all-pairs dataset",
         to_markdown(stage_speedups(inputs.runs)),
         f"Amdahl's law on the worker sweep: {amdahl}.",
     ]
     for png, caption in made:
         parts.append(f"![{caption}](figures/{png.name})\n\n_{caption} Data: {sources}; made by `{command}`._")
-    parts += ["## Findings", *[f"- {line}" for line in findings(inputs.runs)]]
-    parts += ["## Why: the GIL, measured", *[f"- {line}" for line in why_gil(inputs.runs, inputs.gil)]]
+    parts += ["## Findings", *[f"- {line}" for line in findings(everything)]]
+    parts += ["## Why: the GIL, measured", *[f"- {line}" for line in why_gil(everything, inputs.gil)]]
     parts += ["## Threats to validity", *[f"- {line}" for line in validity(inputs.runs, inputs.metadata)]]
     parts += [
         "## How to reproduce",

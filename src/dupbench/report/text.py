@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dupbench.report.data import growth_exponent
+from dupbench.report.data import growth_exponent, primary_interpreter
 from dupbench.report.figures import STAGES, all_pairs_on_all_cores
 
 MODES = ("serial", "thread", "process")
@@ -15,15 +15,18 @@ def seed_table(runs: pd.DataFrame) -> pd.DataFrame:
     """The published study's shape: images x mode, median wall time [IQR], speed-up over serial."""
     seed = runs[runs["sweep"] == "seed_study"] if "sweep" in runs else runs
     data = all_pairs_on_all_cores(seed if len(seed) else runs)
+    if "interpreter" not in data:
+        data = data.assign(interpreter="")
     rows = []
-    for images, part in data.groupby("images"):
+    for (interpreter, images), part in data.groupby(["interpreter", "images"]):
         serial = part[part["mode"] == "serial"]["wall_s"].median()
         for mode in MODES:
             times = part[part["mode"] == mode]["wall_s"]
             if times.empty:
-                rows.append({"images": images, "mode": mode, "runs": 0, "median s": "not measured", "IQR s": "", "speed-up": ""})
+                rows.append({"interpreter": interpreter, "images": images, "mode": mode, "runs": 0, "median s": "not measured", "IQR s": "", "speed-up": ""})
                 continue
             rows.append({
+                "interpreter": interpreter,
                 "images": images,
                 "mode": mode,
                 "runs": len(times),
@@ -31,7 +34,7 @@ def seed_table(runs: pd.DataFrame) -> pd.DataFrame:
                 "IQR s": f"{times.quantile(0.25):.2f}-{times.quantile(0.75):.2f}",
                 "speed-up": f"{serial / times.median():.2f}x" if not np.isnan(serial) else "",
             })
-    return pd.DataFrame(rows, columns=["images", "mode", "runs", "median s", "IQR s", "speed-up"])
+    return pd.DataFrame(rows, columns=["interpreter", "images", "mode", "runs", "median s", "IQR s", "speed-up"])
 
 
 def stage_speedups(runs: pd.DataFrame) -> pd.DataFrame:
@@ -68,10 +71,12 @@ def findings(runs: pd.DataFrame) -> list[str]:
     """Sentences read off the numbers: speed-ups per size, growth exponent, where threads fall behind."""
     out = []
     table = seed_table(runs)
-    for images, part in table.groupby("images"):
+    for (interpreter, images), part in table.groupby(["interpreter", "images"]):
         speeds = {r["mode"]: r["speed-up"] for _, r in part.iterrows() if r["speed-up"]}
         if "thread" in speeds and "process" in speeds:
-            out.append(f"{images} images: threads {speeds['thread']} and processes {speeds['process']} the speed of serial.")
+            where = f" on {interpreter}" if interpreter else ""
+            out.append(f"{images} images{where}: threads {speeds['thread']} and processes {speeds['process']} the speed of serial.")
+    runs = primary_interpreter(runs)
     data = all_pairs_on_all_cores(runs)
     serial = data[data["mode"] == "serial"].groupby("images")["wall_s"].median()
     if len(serial) >= 3:
@@ -91,20 +96,26 @@ def findings(runs: pd.DataFrame) -> list[str]:
     return out
 
 
+def _stage_verdict(row: pd.Series, interpreter: str) -> list[str]:
+    if "thread speed-up" not in row or pd.isna(row.get("thread speed-up")) or row["stage"] == "whole run":
+        return []
+    t, p = row["thread speed-up"], row["process speed-up"]
+    if t >= 0.9 * p:
+        verdict = "runs with the GIL released almost throughout (or has no GIL): threads keep up with processes"
+    elif t <= 1.1:
+        verdict = "holds the GIL: threads gain nothing while processes do"
+    else:
+        verdict = "releases the GIL for part of its time: threads gain, but less than processes"
+    where = f" ({interpreter})" if interpreter else ""
+    return [f"{row['stage']}{where}: threads {t:.2f}x vs processes {p:.2f}x — it {verdict}."]
+
+
 def why_gil(runs: pd.DataFrame, gil: dict | None) -> list[str]:
     """The GIL explanation, from per-stage thread vs process speed-ups and the `dupbench gil` kernels."""
     out = []
-    for _, row in stage_speedups(runs).iterrows():
-        if "thread speed-up" not in row or pd.isna(row.get("thread speed-up")) or row["stage"] == "whole run":
-            continue
-        t, p = row["thread speed-up"], row["process speed-up"]
-        if t >= 0.9 * p:
-            verdict = "runs with the GIL released almost throughout: threads keep up with processes"
-        elif t <= 1.1:
-            verdict = "holds the GIL: threads gain nothing while processes do"
-        else:
-            verdict = "releases the GIL for part of its time: threads gain, but less than processes"
-        out.append(f"{row['stage']}: threads {t:.2f}x vs processes {p:.2f}x — it {verdict}.")
+    for interpreter, part in (runs.groupby("interpreter") if "interpreter" in runs else [("", runs)]):
+        for _, row in stage_speedups(part).iterrows():
+            out.extend(_stage_verdict(row, interpreter))
     if gil and gil.get("runs"):
         from dupbench.gil.explain import explain, explain_comparison
 
