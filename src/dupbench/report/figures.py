@@ -61,7 +61,8 @@ def time_vs_size(runs: pd.DataFrame, directory: Path) -> Path:
         ax.plot(n, t0 * n / n0, "k:", lw=1, label="O(n) guide")
         ax.plot(n, t0 * (n / n0) ** 2, "k--", lw=1, label="O(n²) guide")
     ax.set(xscale="log", yscale="log", xlabel="dataset size (images)", ylabel="wall time (s)",
-           title=f"Total time, all pairs, {int(data['cores'].max())} cores")
+           title=f"Total time, all pairs, {int(data['cores'].max())} cores",
+           ylim=(0.5 * stats["q1"].min(), 2 * stats["q3"].max()))
     ax.legend()
     return _save(fig, directory, "time_vs_size")
 
@@ -92,11 +93,12 @@ def speedup_vs_workers(runs: pd.DataFrame, directory: Path) -> tuple[Path, dict[
     workers = np.array(sorted(data["workers"].unique()))
     ax.plot(workers, np.minimum(workers, data["cores"].max()), "k--", lw=1, label="ideal")
     fit_text = ", ".join(f"{m}: serial fraction {f:.2f}" for m, f in fits.items())
-    ax.set(xlabel="workers", ylabel="speed-up over serial (x)", title=f"{size} images, all pairs\nAmdahl fit: {fit_text}")
-    ax_eff.set(xlabel="workers", ylabel="parallel efficiency (speed-up / min(workers, cores))", ylim=(0, 1.1),
+    ax.set(xlabel="workers", ylabel="speed-up over serial (x)", title=f"{size} images, all pairs", xticks=workers)
+    ax.text(0.02, 0.98, f"Amdahl fit, {data['cores'].max()} cores:\n{fit_text}", transform=ax.transAxes, va="top", fontsize=8)
+    ax_eff.set(xlabel="workers", ylabel="speed-up / min(workers, cores)", ylim=(0, 1.1), xticks=workers,
                title="Parallel efficiency")
-    ax.legend(fontsize=8)
-    ax_eff.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower right")
+    ax_eff.legend(fontsize=8, loc="lower left")
     return _save(fig, directory, "speedup"), fits
 
 
