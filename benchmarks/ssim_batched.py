@@ -1,6 +1,6 @@
 """Per-pair cost of the batched SSIM against scikit-image's structural_similarity, same run, same data.
 
-Usage: python benchmarks/ssim_batched.py [--size 64] [--images 256] [--repeats 7]
+Usage: python benchmarks/ssim_batched.py [--size 32] [--images 256] [--repeats 7]
 Prints the median per-pair time of each path and their ratio; thumbnails are real photos (bundled with
 scikit-image) cut into many crops, so the numbers describe the detector's real input.
 """
@@ -19,7 +19,8 @@ from skimage import data
 from skimage.metrics import structural_similarity
 
 from dupbench.executors import limit_native_threads
-from dupbench.ssim import ssim_one_to_many, ssim_terms
+from dupbench.config import DetectorConfig
+from dupbench.ssim import match_one_to_many, ssim_one_to_many, ssim_terms
 
 PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "rocket", "coins", "hubble_deep_field", "moon")
 
@@ -37,14 +38,14 @@ def real_thumbnails(count: int, size: int, seed: int = 0) -> np.ndarray:
     return np.stack(thumbs)
 
 
-def per_pair_batched(thumbs: np.ndarray, block: int, dtype: type) -> float:
+def per_pair_batched(thumbs: np.ndarray, block: int, dtype: type, score=ssim_one_to_many) -> float:
     """Seconds per pair for one query against blocks of `block` images, terms computed inside the timing."""
     start = time.perf_counter()
     terms = ssim_terms(thumbs, dtype)
     pairs = 0
     for i in range(len(thumbs)):
         for c in range(0, len(thumbs), block):
-            pairs += len(ssim_one_to_many(terms.take(slice(i, i + 1)), terms.take(slice(c, c + block))))
+            pairs += len(score(terms.take(slice(i, i + 1)), terms.take(slice(c, c + block))))
     return (time.perf_counter() - start) / pairs
 
 
@@ -57,18 +58,20 @@ def per_pair_skimage(thumbs: np.ndarray, pairs: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--size", type=int, default=DetectorConfig().thumb_size)
     parser.add_argument("--images", type=int, default=256)
     parser.add_argument("--block", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     limit_native_threads()
     thumbs = real_thumbnails(args.images, args.size)
-    results: dict[str, list[float]] = {"skimage": [], "batched float64": [], "batched float32": []}
+    results: dict[str, list[float]] = {"skimage": [], "batched float64": [], "batched float32": [], "detector score": []}
     for _ in range(args.repeats):  # interleaved, so drift on a shared machine hits every path alike
         results["skimage"].append(per_pair_skimage(thumbs, 300))
         results["batched float64"].append(per_pair_batched(thumbs, args.block, np.float64))
         results["batched float32"].append(per_pair_batched(thumbs, args.block, np.float32))
+        # What the compare stage runs: float32 terms, SSIM and structure-weighted SSIM from one map.
+        results["detector score"].append(per_pair_batched(thumbs, args.block, np.float32, match_one_to_many))
     print(f"# {platform.node()} {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
           f"numpy {np.__version__}, OpenCV {cv2.__version__}, scikit-image {skimage.__version__}")
     print(f"# {args.images} real-photo thumbnails {args.size}x{args.size}, block {args.block}, {args.repeats} repeats, medians")
