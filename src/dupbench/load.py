@@ -31,6 +31,9 @@ def header_pixels(data: bytes) -> int | None:
     """Pixel count from the header alone (Pillow parses it lazily), or None if Pillow can't tell."""
     from PIL import Image
 
+    # The detector applies its own limit (DetectorConfig.max_pixels) before any decoder allocates;
+    # Pillow's would raise before telling us the size.
+    Image.MAX_IMAGE_PIXELS = None
     try:
         with Image.open(io.BytesIO(data)) as im:
             width, height = im.size
