@@ -9,7 +9,8 @@ from typing import Literal
 Mode = Literal["serial", "thread", "process"]
 PairStrategy = Literal["all", "pruned"]
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
+# HEIC/HEIF/AVIF are listed so they are reported as skipped (with a reason) rather than silently ignored.
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".heic", ".heif", ".avif"})
 MODES: tuple[str, ...] = ("serial", "thread", "process")
 START_METHODS: tuple[str, ...] = ("fork", "forkserver", "spawn")
 

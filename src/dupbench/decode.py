@@ -60,8 +60,14 @@ def decode_image(data: bytes, decoder: str = "opencv") -> np.ndarray:
     except cv2.error as exc:  # OpenCV raises (not returns None) for headers beyond its pixel limit
         raise DecodeError(f"decoder refused the image: {str(exc).strip().splitlines()[-1]}") from None
     if image is None:
-        raise DecodeError("not a decodable image")
+        raise DecodeError(_undecodable_reason(data))
     return image
+
+
+def _undecodable_reason(data: bytes) -> str:
+    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"hevc", b"avif"):
+        return f"{data[8:12].decode()} (HEIF/AVIF) image: no decoder for it is installed"
+    return "not a decodable image"
 
 
 def _decode_pillow(data: bytes) -> np.ndarray:
@@ -74,7 +80,7 @@ def _decode_pillow(data: bytes) -> np.ndarray:
             image = ImageOps.exif_transpose(image)
             rgb = np.asarray(image.convert("RGB"))
     except UnidentifiedImageError:
-        raise DecodeError("not a decodable image") from None
+        raise DecodeError(_undecodable_reason(data)) from None
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DecodeError(f"decoder refused the image: {exc}") from None
     return np.ascontiguousarray(rgb[..., ::-1])
