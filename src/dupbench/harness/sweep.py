@@ -231,16 +231,7 @@ def make_row(
         warmup=planned.warmup,
         repeat=planned.repeat,
         status=status,
-        profile=cell.profile,
-        images=cell.images,
-        dataset_seed=cell.dataset_seed,
-        mode=cell.mode,
-        workers=cell.workers,
-        cores=cell.cores,
-        pairs=cell.pairs,
-        thumb_size=cell.thumb_size,
-        start_method=cell.start_method,
-        oversubscribed=cell.oversubscribed,
+        **cell_columns(cell),
         commit=commit,
         started_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(measurement.start_epoch)),
         returncode=measurement.returncode,
@@ -295,14 +286,21 @@ def make_row(
     )
 
 
+def cell_columns(cell: Cell) -> dict[str, Any]:
+    """The grid-cell columns every row carries, measured or not."""
+    return dict(
+        profile=cell.profile, images=cell.images, dataset_seed=cell.dataset_seed, mode=cell.mode,
+        workers=cell.workers, cores=cell.cores, pairs=cell.pairs, thumb_size=cell.thumb_size,
+        start_method=cell.start_method, oversubscribed=cell.oversubscribed,
+    )
+
+
 def skipped_row(*, sweep: str, planned: PlannedRun, run_index: int, commit: str, reason: str) -> RunRow:
     cell = planned.cell
     return RunRow(
         schema_version=RESULTS_SCHEMA_VERSION, sweep=sweep, run_id=planned.run_id, cell_id=cell.cell_id,
         run_index=run_index, warmup=planned.warmup, repeat=planned.repeat, status="skipped",
-        profile=cell.profile, images=cell.images, dataset_seed=cell.dataset_seed, mode=cell.mode,
-        workers=cell.workers, cores=cell.cores, pairs=cell.pairs, thumb_size=cell.thumb_size,
-        start_method=cell.start_method, oversubscribed=cell.oversubscribed, commit=commit,
+        **cell_columns(cell), commit=commit,
         started_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), error=reason,
     )
 
