@@ -1,0 +1,117 @@
+"""The `dupbench run` options that act on the duplicates found, as three calls for the run command.
+
+    add_action_arguments(parser)                     # when building the parser
+    error = check_action_arguments(args)             # before scanning: refuse early, exit 2
+    status = perform_actions(report, args, ...)      # after the report is printed
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Mapping, TextIO
+
+from dupbench.actions.execute import apply_plan
+from dupbench.actions.keep import KEEP_RULES, check_keep_rule
+from dupbench.actions.plan import ACTIONS, format_plan, make_plan, show, summary
+from dupbench.actions.trash import system_trash_available
+from dupbench.result import DuplicateReport
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def add_action_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("acting on the duplicates (default: report only, nothing on disk changes)")
+    group.add_argument(
+        "--action",
+        choices=ACTIONS,
+        default="report",
+        help="move: non-keepers into --to DIR; delete: to the system trash (needs --yes); "
+        "hardlink: byte-identical copies become hard links to their keeper. Each writes a manifest for `dupbench undo`",
+    )
+    group.add_argument("--to", type=Path, metavar="DIR", help="where --action move puts files, keeping their paths relative to their root")
+    group.add_argument("--yes", action="store_true", help="confirm --action delete")
+    group.add_argument("--dry-run", action="store_true", help="print the exact plan and change nothing")
+    group.add_argument("--keep", type=_keep_rule, metavar="RULE", help=f"which copy to keep instead of the highest-resolution one: {', '.join(KEEP_RULES)}")
+    group.add_argument("--manifest", type=Path, metavar="FILE", help="where to write the undo manifest (default: in --to DIR for move, else the current directory)")
+
+
+def _keep_rule(text: str) -> str:
+    try:
+        return check_keep_rule(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def check_action_arguments(args: argparse.Namespace) -> str | None:
+    """A usage error to print before any scanning (exit 2), or None."""
+    if args.action == "move" and args.to is None:
+        return "--action move needs --to DIR"
+    if args.to is not None and args.action != "move":
+        return "--to is only used with --action move"
+    if args.to is not None and args.to.exists() and not args.to.is_dir():
+        return f"--to {args.to} exists and is not a directory"
+    if args.action == "delete" and not args.yes and not args.dry_run:
+        return "--action delete removes files: add --yes to confirm it (or --dry-run to see the plan first)"
+    if args.manifest is not None and args.manifest.exists():
+        return f"manifest {args.manifest} already exists; choose another --manifest"
+    return None
+
+
+def perform_actions(
+    report: DuplicateReport,
+    args: argparse.Namespace,
+    *,
+    expected_digests: Mapping[str, bytes] | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """Plan `args.action` on `report.groups` (already rekeyed for --keep), print it, and carry it out
+    unless --dry-run. `expected_digests`: path -> file digest seen at scan time, to leave alone files
+    changed since. Skips are reported and counted, and do not make the exit status non-zero."""
+    out = out or sys.stdout
+    error = check_action_arguments(args)
+    if error:
+        print(f"dupbench run: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.action == "report":
+        return EXIT_OK
+    quiet = getattr(args, "quiet", False)
+    plan = make_plan(report.groups, report.roots, args.action, to=args.to, expected_digests=expected_digests, use_trash=system_trash_available())
+    if args.dry_run:
+        print(format_plan(plan), file=out)
+        print("dry run: nothing was changed", file=out)
+        return EXIT_OK
+    if not plan.steps:
+        print(format_plan(plan) if not quiet else summary(plan), file=out)
+        print("nothing to do: no manifest written", file=out)
+        return EXIT_OK
+    manifest = args.manifest or default_manifest_path(args.action, args.to)
+    if not quiet:
+        for skip in plan.skipped:
+            print(f"skip     {show(skip.path)}: {skip.reason}", file=out)
+    try:
+        result = apply_plan(plan, manifest, log=None if quiet else (lambda line: print(line, file=out)))
+    except OSError as exc:
+        state = f"see {manifest} for what was done" if Path(manifest).exists() else "nothing was changed"
+        print(f"dupbench run: cannot record the {args.action} in {manifest} ({exc}); {state}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{args.action}: {len(result.done)} done, {len(result.skipped)} left alone; manifest {result.manifest}", file=out)
+    print(f"to undo: dupbench undo {show(str(result.manifest))}", file=out)
+    return EXIT_OK
+
+
+def default_manifest_path(action: str, to: Path | None, directory: Path | None = None) -> Path:
+    """A new file name: in DIR for move (beside the moved files), else in the current directory."""
+    base = Path(to) if action == "move" and to is not None else (directory or Path(os.getcwd()))
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate = base / f"dupbench-{action}-{stamp}.json"
+    count = 1
+    while candidate.exists():
+        count += 1
+        candidate = base / f"dupbench-{action}-{stamp}-{count}.json"
+    return candidate

@@ -1,0 +1,81 @@
+"""Keeper rules (`--keep`): which copy of a group stays.
+
+The detector keeps the highest-resolution, then largest, file. These rules let a person choose
+instead. The report carries no pixel counts, so "largest" means largest file; ties, unreadable
+files and "path-prefix" with no match fall back to the order given, whose first path is the
+detector's keeper when called from `rekey_groups`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+from dupbench.result import Group, Member
+
+KEEP_RULES = ("largest", "oldest", "newest", "path-prefix=DIR")
+PREFIX = "path-prefix="
+
+Stat = Callable[[str], os.stat_result]
+
+
+def check_keep_rule(rule: str) -> str:
+    """Return `rule` if it is valid, else raise ValueError naming the valid ones."""
+    if rule in ("largest", "oldest", "newest"):
+        return rule
+    if rule.startswith(PREFIX) and rule[len(PREFIX):]:
+        return rule
+    raise ValueError(f"unknown keeper rule {rule!r}; choose one of {', '.join(KEEP_RULES)}")
+
+
+def choose_keeper(paths: Sequence[str], rule: str, stat: Stat = os.stat) -> str:
+    """The path to keep among `paths` under `rule`; ties go to the earlier path."""
+    if not paths:
+        raise ValueError("choose_keeper needs at least one path")
+    check_keep_rule(rule)
+    if rule.startswith(PREFIX):
+        prefix = Path(os.path.abspath(rule[len(PREFIX):]))
+        under = [p for p in paths if Path(os.path.abspath(p)).is_relative_to(prefix)]
+        return under[0] if under else paths[0]
+    stats: dict[str, os.stat_result] = {}
+    for path in paths:
+        try:
+            stats[path] = stat(path)
+        except OSError:
+            continue  # a file that is gone cannot be the copy we keep
+    if not stats:
+        return paths[0]
+    readable = [p for p in paths if p in stats]
+    if rule == "largest":
+        return max(readable, key=lambda p: stats[p].st_size)  # max keeps the first of equals
+    if rule == "oldest":
+        return min(readable, key=lambda p: stats[p].st_mtime_ns)
+    return max(readable, key=lambda p: stats[p].st_mtime_ns)
+
+
+def rekey_groups(groups: Sequence[Group], rule: str, stat: Stat = os.stat) -> list[Group]:
+    """Each group with the keeper `rule` chooses; nothing is recomputed.
+
+    Members keep their `ssim`, `match` and `same_as` as the detector found them (scores against
+    the detector's keeper). The displaced keeper becomes a member carrying the new keeper's old
+    scores, which are symmetric. No action trusts these labels: hard links are made only after
+    comparing digests.
+    """
+    return [_rekey(group, choose_keeper([group.keeper, *(m.path for m in group.members)], rule, stat)) for group in groups]
+
+
+def _rekey(group: Group, keeper: str) -> Group:
+    if keeper == group.keeper:
+        return group
+    promoted = next(m for m in group.members if m.path == keeper)
+    identical_to_old = promoted.match != "ssim" and promoted.same_as in (None, group.keeper)
+    demoted = Member(
+        path=group.keeper,
+        ssim=promoted.ssim,
+        match=promoted.match if identical_to_old else "ssim",
+        same_as=keeper if identical_to_old else None,
+    )
+    others = tuple(m for m in group.members if m.path != keeper)
+    return replace(group, keeper=keeper, members=(demoted, *others))

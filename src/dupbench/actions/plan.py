@@ -1,0 +1,223 @@
+"""Planning: turn a report's groups into the exact file operations an action would make.
+
+Planning reads and hashes every file involved but changes nothing. Its guarantees:
+- a keeper is never in the plan, nor is any file that is the same inode as any keeper (a second
+  name, or the same file reached through a symlinked root): such a file *is* the keeper;
+- a group whose keeper cannot be read, or changed since the scan, is left alone entirely;
+- a file whose digest differs from the one seen at scan time (`expected_digests`) is left alone;
+- `hardlink` only replaces files whose bytes equal the keeper's (by digest, whatever the report's
+  `match` says): "pixels" matches are other encodings and their bytes would be lost;
+- a move never targets an existing file, nor two files the same destination.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Mapping, Sequence
+
+from dupbench.actions.files import FileState, Unusable, read_state
+from dupbench.actions.trash import trash_can_for
+from dupbench.result import Group
+
+Action = Literal["report", "move", "delete", "hardlink"]
+Op = Literal["move", "trash", "delete", "hardlink"]
+ACTIONS: tuple[str, ...] = ("report", "move", "delete", "hardlink")
+
+
+@dataclass(frozen=True)
+class Skip:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One planned operation on `file`, justified by `keeper`, the copy that stays.
+
+    `destination` is the new path (move), the trash directory (trash), the keeper linked to
+    (hardlink), or None (delete).
+    """
+
+    op: Op
+    file: FileState
+    keeper: FileState
+    destination: str | None
+    group: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    action: Action
+    steps: tuple[Step, ...]
+    skipped: tuple[Skip, ...]
+    keepers: tuple[str, ...]
+    roots: tuple[str, ...]
+    to: str | None = None
+
+
+def make_plan(
+    groups: Sequence[Group],
+    roots: Sequence[str],
+    action: Action,
+    *,
+    to: str | os.PathLike | None = None,
+    expected_digests: Mapping[str, bytes] | None = None,
+    use_trash: bool = True,
+) -> Plan:
+    """The exact operations `action` would make on `groups`; reads files, changes nothing.
+
+    `delete` goes to the trash when `use_trash` (a file whose filesystem has no usable trash is then
+    skipped at run time, never deleted outright), and deletes permanently otherwise.
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}; choose one of {', '.join(ACTIONS)}")
+    if action == "move" and to is None:
+        raise ValueError("--action move needs --to DIR")
+    expected = expected_digests or {}
+    labels = root_labels(roots)
+    steps: list[Step] = []
+    skipped: list[Skip] = []
+
+    keeper_states: dict[int, FileState] = {}
+    for index, group in enumerate(groups):
+        reason = None
+        try:
+            state = read_state(group.keeper, follow_symlinks=True)
+            if group.keeper in expected and expected[group.keeper] != state.digest:
+                reason = "changed since the scan"
+        except Unusable as exc:
+            reason = str(exc)
+        if reason is None:
+            keeper_states[index] = state
+        elif action != "report":
+            skipped.extend(Skip(m.path, f"group left alone: its keeper {group.keeper} {reason}") for m in group.members)
+    if action == "report":
+        return Plan(action, (), (), tuple(g.keeper for g in groups), tuple(roots))
+
+    protected = {state.identity: state.path for state in keeper_states.values()}
+    planned: dict[tuple[int, int], str] = {}
+    destinations: set[str] = set()
+    for index, group in enumerate(groups):
+        keeper = keeper_states.get(index)
+        if keeper is None:
+            continue
+        for member in group.members:
+            try:
+                state = read_state(member.path, follow_symlinks=False)
+            except Unusable as exc:
+                skipped.append(Skip(member.path, str(exc)))
+                continue
+            reason = _reason_to_leave(state, expected, protected, planned)
+            destination: str | None = None
+            op: Op = "delete"
+            if reason is None and action == "move":
+                op = "move"
+                destination, reason = _move_destination(member.path, roots, labels, Path(to))
+                if reason is None and destination in destinations:
+                    reason = f"another file is already planned to move to {destination}"
+            elif reason is None and action == "delete" and use_trash:
+                op = "trash"
+                try:
+                    destination = trash_can_for(member.path).root
+                except OSError as exc:
+                    reason = f"cannot find its trash: {exc.strerror}"
+            elif reason is None and action == "hardlink":
+                op, destination = "hardlink", keeper.path
+                reason = _hardlink_reason(state, keeper)
+            if reason is not None:
+                skipped.append(Skip(member.path, reason))
+                continue
+            planned[state.identity] = member.path
+            if destination is not None:
+                destinations.add(destination)
+            steps.append(Step(op, state, keeper, destination, index))
+    return Plan(action, tuple(steps), tuple(skipped), tuple(g.keeper for g in groups), tuple(roots), None if to is None else str(to))
+
+
+def _reason_to_leave(
+    state: FileState,
+    expected: Mapping[str, bytes],
+    protected: Mapping[tuple[int, int], str],
+    planned: Mapping[tuple[int, int], str],
+) -> str | None:
+    if state.path in expected and expected[state.path] != state.digest:
+        return "changed since the scan"
+    if state.identity in protected:
+        return f"same file as the keeper {protected[state.identity]} (another name or path for it)"
+    if state.identity in planned:
+        return f"same file as {planned[state.identity]}, already planned"
+    return None
+
+
+def _hardlink_reason(state: FileState, keeper: FileState) -> str | None:
+    if state.digest != keeper.digest or state.size != keeper.size:
+        return "bytes differ from the keeper's (hard links replace byte-identical copies only)"
+    if state.dev != keeper.dev:
+        return "on another filesystem than the keeper (a hard link cannot cross filesystems)"
+    return None
+
+
+def root_labels(roots: Sequence[str]) -> dict[str, str]:
+    """Subdirectory of DIR each root's files move into: none for a single root, else its name.
+
+    Two roots with the same name get their full paths, so no two files can collide.
+    """
+    absolute = [os.path.abspath(r) for r in dict.fromkeys(roots)]
+    if len(absolute) == 1:
+        return {absolute[0]: ""}
+    names = [os.path.basename(r.rstrip(os.sep)) or "root" for r in absolute]
+    return {r: (n if names.count(n) == 1 else r.strip(os.sep)) for r, n in zip(absolute, names)}
+
+
+def _move_destination(path: str, roots: Sequence[str], labels: Mapping[str, str], to: Path) -> tuple[str | None, str | None]:
+    """(destination, None), or (None, reason): DIR/label/path-relative-to-the-first-root-holding-it."""
+    absolute = os.path.abspath(path)
+    for root in (os.path.abspath(r) for r in roots):
+        if absolute == root:  # a root that is a file itself
+            relative = os.path.basename(absolute)
+        elif Path(absolute).is_relative_to(root):
+            relative = os.path.relpath(absolute, root)
+        else:
+            continue
+        destination = os.path.abspath(os.path.join(to, labels[root], relative))
+        if os.path.lexists(destination):
+            return None, f"destination {destination} already exists"
+        return destination, None
+    return None, "not under any scanned root"
+
+
+def format_plan(plan: Plan) -> str:
+    """The plan a person checks before saying yes: one line per operation and per skipped file."""
+    verbs = {"move": "move", "trash": "trash", "delete": "DELETE", "hardlink": "hardlink"}
+    lines = []
+    for step in plan.steps:
+        target = {
+            "move": f" -> {show(step.destination)}",
+            "trash": f" -> {show(step.destination)}",
+            "delete": " (permanently: no system trash)",
+            "hardlink": f" => {show(step.destination)}",
+        }[step.op]
+        keeper = "" if step.op == "hardlink" else f"   (keeping {show(step.keeper.path)})"
+        lines.append(f"{verbs[step.op]:8} {show(step.file.path)}{target}{keeper}")
+    for skip in plan.skipped:
+        lines.append(f"skip     {show(skip.path)}: {skip.reason}")
+    lines.append(summary(plan))
+    return "\n".join(lines)
+
+
+def summary(plan: Plan) -> str:
+    counts: dict[str, int] = {}
+    for step in plan.steps:
+        counts[step.op] = counts.get(step.op, 0) + 1
+    freed = sum(step.file.size for step in plan.steps)
+    done = ", ".join(f"{n} to {op}" for op, n in counts.items()) or "nothing to do"
+    return f"{plan.action}: {done} ({freed:,} bytes); {len(plan.skipped)} left alone; {len(plan.keepers)} groups keep their keeper"
+
+
+def show(path: str | None) -> str:
+    """A path as printed: quoted when it holds control characters (a newline in a name must not forge a line)."""
+    if path is None:
+        return "-"
+    return path if path.isprintable() else repr(path)

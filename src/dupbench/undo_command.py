@@ -1,0 +1,44 @@
+"""`dupbench undo MANIFEST`: put back what a `dupbench run --action move|delete|hardlink` did."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dupbench.actions import undo_manifest
+from dupbench.actions.plan import show
+
+EXIT_OK = 0
+EXIT_INCOMPLETE = 1  # some entries could not be restored (each is listed with its reason)
+EXIT_USAGE = 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "undo",
+        help="restore the files a move, delete or hardlink action changed, from its manifest",
+        description=(
+            "Restore what an action recorded in MANIFEST, newest first: moved and trashed files go back "
+            "to their original paths, hard links become separate files again with the same bytes. A file "
+            "is never overwritten: an entry whose original path is taken, or whose file changed since, is "
+            "left alone and listed. Files deleted permanently (no system trash) cannot be restored."
+        ),
+    )
+    parser.add_argument("manifest", type=Path, metavar="MANIFEST", help="the manifest a `dupbench run --action ...` wrote")
+    parser.add_argument("--dry-run", action="store_true", help="list what would be restored and change nothing")
+    parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    parser.set_defaults(func=run_undo)
+
+
+def run_undo(args: argparse.Namespace) -> int:
+    """Exit 0 when everything was restored, 1 when some entries were left (listed), 2 for a bad manifest."""
+    log = None if args.quiet else print
+    try:
+        result = undo_manifest(args.manifest, dry_run=args.dry_run, log=log)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"dupbench undo: cannot read manifest {show(str(args.manifest))}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    verb = "would restore" if args.dry_run else "restored"
+    print(f"undo: {verb} {len(result.restored)}, {len(result.skipped)} left as they are")
+    return EXIT_OK if not result.skipped else EXIT_INCOMPLETE
