@@ -11,9 +11,10 @@ import pytest
 
 from dupbench.harness.sweep import run_sweep
 from dupbench.harness.spec import load_spec
-from dupbench.report.data import amdahl_serial_fraction, growth_exponent, load_inputs
+from dupbench.cli import main
+from dupbench.report.data import load_inputs
 from dupbench.report.render import build_report
-from dupbench.report.text import findings, seed_table, why_gil
+from dupbench.report.text import PUBLISHED_SIZES, seed_table, stage_speedups
 
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = ("time_vs_size", "speedup", "stages", "cpu_timeline", "memory", "throughput", "accuracy")
@@ -42,43 +43,58 @@ def test_every_figure_is_written_as_png_and_svg(rendered):
 def test_tables_have_a_row_per_size_and_mode(smoke_results, rendered):
     runs = load_inputs([smoke_results]).runs
     table = seed_table(runs)
-    assert len(table) == 3 * runs["images"].nunique()
+    sizes = set(PUBLISHED_SIZES) | set(runs["images"].unique())
+    assert len(table) == 3 * len(sizes)
     assert set(table["mode"]) == {"serial", "thread", "process"}
+    absent = table[~table["images"].isin(runs["images"].unique())]
+    assert len(absent) == 3 * len(PUBLISHED_SIZES) and set(absent["median s"]) == {"not measured"}
+    measured = table[table["images"].isin(runs["images"].unique())]
+    assert (measured["runs"] == 2).all() and (measured[measured["mode"] == "serial"]["verdict"] == "baseline").all()
+    stages = stage_speedups(runs)
+    assert list(stages["stage"]) == ["load (read, digest, decode, thumbnail)", "compare (batched SSIM)", "whole run"]
     text = (rendered / "README.md").read_text()
     for heading in ("## The question", "## Machine and versions", "## Method", "## Results", "## Findings",
                     "## Why: the GIL, measured", "## Threats to validity", "## How to reproduce"):
         assert heading in text
+    for heading in ("## Against the published study",):
+        assert heading in text
     html = (rendered / "index.html").read_text()
     assert html.count("data:image/png;base64,") == len(FIGURES)
+    assert "<img" in html and 'src="figures/' not in html  # self-contained: nothing to fetch
 
 
-def fake_runs(thread_compare: float, process_compare: float) -> pd.DataFrame:
-    rows = []
-    for images, scale in ((100, 1.0), (400, 10.0), (1600, 150.0)):
-        for mode, compare in (("serial", 1.0), ("thread", thread_compare), ("process", process_compare)):
-            for repeat in range(3):
-                rows.append(dict(sweep="seed_study", images=images, mode=mode, pairs="all", cores=2,
-                                 workers=1 if mode == "serial" else 2, repeat=repeat, wall_s=scale * (1 + compare),
-                                 load_s=scale * 0.5, compare_s=scale * compare, scan_s=0.0, cluster_s=0.0))
-    return pd.DataFrame(rows)
+def test_missing_data_is_said_in_the_text_not_only_in_a_blank_figure(rendered):
+    text = (rendered / "README.md").read_text()
+    # the smoke sweep has one dataset size and no accuracy input
+    assert "**Not drawn: fewer than two dataset sizes in these results.**" in text
+    assert "**Not drawn: no threshold sweep given (--accuracy).**" in text
+    assert "No accuracy input was given" in text
+    assert "Only one dataset size was measured" in text
+    assert "No `dupbench gil` results were given" in text
+    for name in FIGURES:
+        assert f"`dupbench.report.figures." in text and f"figures/{name}.png" in text
 
 
-def test_wording_follows_the_numbers():
-    def compare_line(runs):
-        return next(line for line in why_gil(runs, None) if line.startswith("compare"))
+def test_accuracy_input_is_used_when_given(smoke_results, tmp_path):
+    sweep = tmp_path / "threshold-sweep.csv"
+    pd.DataFrame({"threshold": [0.5, 0.7, 0.9], "tp": [9, 8, 4], "fp": [6, 1, 0], "fn": [1, 2, 6],
+                  "precision": [0.6, 0.8889, 1.0], "recall": [0.9, 0.8, 0.4], "f1": [0.72, 0.8421, 0.5714]}).to_csv(sweep, index=False)
+    (tmp_path / "metadata.json").write_text('{"command": "bash experiments/accuracy.sh 20 1"}')
+    out = tmp_path / "report"
+    status = main(["report", str(smoke_results), "--out", str(out), "--accuracy", str(sweep)])
+    assert status == 0
+    text = (out / "README.md").read_text()
+    assert "best F1 in the threshold sweep is 0.842 at threshold 0.70" in text
+    assert "Not drawn: no threshold sweep" not in text
+    assert "bash experiments/accuracy.sh 20 1" in text and f"--accuracy {sweep}" in text
 
-    threads_win = compare_line(fake_runs(thread_compare=0.5, process_compare=0.6))
-    threads_flat = compare_line(fake_runs(thread_compare=1.0, process_compare=0.5))
-    assert "threads keep up with processes" in threads_win
-    assert "holds the GIL" in threads_flat and "threads keep up" not in threads_flat
-    assert any("threads lead" in line for line in findings(fake_runs(0.4, 0.6)))
-    assert any("processes lead" in line for line in findings(fake_runs(0.8, 0.5)))
+
+def test_cli_refuses_missing_inputs(smoke_results, tmp_path, capsys):
+    assert main(["report", str(smoke_results), "--out", str(tmp_path), "--accuracy", str(tmp_path / "nope.csv")]) == 2
+    assert "nope.csv" in capsys.readouterr().err
+    assert not (tmp_path / "README.md").exists()
 
 
-def test_growth_and_amdahl_fits():
-    assert growth_exponent([100, 200, 400], [1.0, 4.0, 16.0]) == pytest.approx(2.0)
-    assert amdahl_serial_fraction([1, 2, 4], [1.0, 2.0, 4.0]) == pytest.approx(0.0, abs=1e-9)
-    assert amdahl_serial_fraction([2, 4], [1 / (0.5 + 0.25), 1 / (0.5 + 0.125)]) == pytest.approx(0.5)
 
 
 def test_index_html_renders_its_figures_in_headless_chromium(rendered, tmp_path):

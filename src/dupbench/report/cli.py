@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 from pathlib import Path
 
 from dupbench.report.data import load_inputs
@@ -22,15 +23,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS.csv")
     parser.add_argument("--out", type=Path, default=Path("report"), help="output folder (default: report/)")
-    parser.add_argument("--accuracy", type=Path, help="threshold-sweep CSV from `dupbench evaluate --threshold-sweep`")
-    parser.add_argument("--gil", type=Path, help="results.json of a `dupbench gil` run")
+    parser.add_argument("--accuracy", type=Path, metavar="CSV",
+                        help="threshold-sweep CSV from `dupbench evaluate --threshold-sweep` (without it the report says accuracy is absent)")
+    parser.add_argument("--gil", type=Path, metavar="results.json",
+                        help="results.json of a `dupbench gil` run, for the per-kernel GIL measurements in the 'why' section")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    missing = [str(p) for p in args.results if not p.exists()]
+    given = [*args.results, *(p for p in (args.accuracy, args.gil) if p is not None)]
+    missing = [str(p) for p in given if not p.exists()]
     if missing:
-        print(f"dupbench report: no such results file: {', '.join(missing)}")
+        print(f"dupbench report: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
     command = "dupbench report " + " ".join(shlex.quote(str(p)) for p in args.results) + f" --out {shlex.quote(str(args.out))}"
     command += f" --accuracy {shlex.quote(str(args.accuracy))}" if args.accuracy else ""

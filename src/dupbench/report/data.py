@@ -20,6 +20,7 @@ class StudyInputs:
     accuracy: pd.DataFrame | None = None
     gil: dict | None = None
     sources: list[str] = field(default_factory=list)
+    accuracy_metadata: dict | None = None  # metadata.json beside the threshold-sweep CSV (command, commit)
 
 
 def load_inputs(results: list[Path], accuracy: Path | None = None, gil: Path | None = None) -> StudyInputs:
@@ -44,7 +45,13 @@ def load_inputs(results: list[Path], accuracy: Path | None = None, gil: Path | N
         accuracy=pd.read_csv(accuracy) if accuracy and Path(accuracy).exists() else None,
         gil=json.loads(Path(gil).read_text()) if gil and Path(gil).exists() else None,
         sources=[str(p) for p in results],
+        accuracy_metadata=_json_beside(accuracy, "metadata.json"),
     )
+
+
+def _json_beside(path: Path | None, name: str) -> dict | None:
+    beside = Path(path).with_name(name) if path else None
+    return json.loads(beside.read_text()) if beside and beside.exists() else None
 
 
 def interpreter_label(python: dict) -> str:

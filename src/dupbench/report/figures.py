@@ -1,11 +1,13 @@
-"""One function per figure: (inputs, directory) -> the PNG path (an SVG is written beside it).
+"""One function per figure: (inputs, directory) -> `Drawn` (a PNG, an SVG beside it, and why it is empty).
 
-Every figure shows medians with interquartile bars from the repeats, and its caption (kept in
-`CAPTIONS`) names the command that produced the data.
+Every figure shows medians with interquartile bars from the repeats. A figure whose data are missing is
+still written (a placeholder saying why), and `Drawn.missing` carries the reason so the report text says
+so too instead of showing an empty plot without comment.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -21,21 +23,33 @@ MODE_COLORS = {"serial": "#444444", "thread": "#1f77b4", "process": "#d62728"}
 STAGES = ("scan", "load", "compare", "cluster")
 
 
-def _save(fig: plt.Figure, directory: Path, name: str) -> Path:
+@dataclass(frozen=True)
+class Drawn:
+    """A written figure: `png` (the SVG has the same stem); `missing` says why it shows no data, else None."""
+
+    png: Path
+    missing: str | None = None
+
+    @property
+    def svg(self) -> Path:
+        return self.png.with_suffix(".svg")
+
+
+def _save(fig: plt.Figure, directory: Path, name: str, missing: str | None = None) -> Drawn:
     directory.mkdir(parents=True, exist_ok=True)
     png = directory / f"{name}.png"
     fig.tight_layout()
     fig.savefig(png, dpi=110)
     fig.savefig(directory / f"{name}.svg")
     plt.close(fig)
-    return png
+    return Drawn(png, missing)
 
 
-def _no_data(directory: Path, name: str, why: str) -> Path:
+def _no_data(directory: Path, name: str, why: str) -> Drawn:
     fig, ax = plt.subplots(figsize=(6, 2))
     ax.axis("off")
     ax.text(0.5, 0.5, why, ha="center", va="center", wrap=True)
-    return _save(fig, directory, name)
+    return _save(fig, directory, name, missing=why)
 
 
 def all_pairs_on_all_cores(runs: pd.DataFrame) -> pd.DataFrame:
@@ -45,7 +59,7 @@ def all_pairs_on_all_cores(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[keep]
 
 
-def time_vs_size(runs: pd.DataFrame, directory: Path) -> Path:
+def time_vs_size(runs: pd.DataFrame, directory: Path) -> Drawn:
     data = all_pairs_on_all_cores(runs)
     if data["images"].nunique() < 2:
         return _no_data(directory, "time_vs_size", "fewer than two dataset sizes in these results")
@@ -67,15 +81,28 @@ def time_vs_size(runs: pd.DataFrame, directory: Path) -> Path:
     return _save(fig, directory, "time_vs_size")
 
 
-def speedup_vs_workers(runs: pd.DataFrame, directory: Path) -> tuple[Path, dict[str, float]]:
-    """Speed-up over serial on the same dataset and cores, vs workers; returns the Amdahl fits."""
+@dataclass(frozen=True)
+class AmdahlFit:
+    """Amdahl's-law serial fraction of one mode, and what it was fitted from (so the report can say how thin it is)."""
+
+    mode: str
+    serial_fraction: float
+    images: int
+    cores: int
+    workers: tuple[int, ...]
+
+
+def speedup_vs_workers(runs: pd.DataFrame, directory: Path) -> tuple[Drawn, list[AmdahlFit]]:
+    """Speed-up over serial (same dataset, same cores) vs workers and vs cores, with the ideal line and an
+    Amdahl fit per mode; parallel efficiency = speed-up / min(workers, cores) beside it."""
     data = runs[runs["pairs"] == "all"]
     size = data["images"].max() if len(data) else None
     data = data[data["images"] == size]
     if data.empty or data["workers"].nunique() < 2:
-        return _no_data(directory, "speedup", "no worker-count sweep in these results"), {}
-    fits: dict[str, float] = {}
-    fig, (ax, ax_eff) = plt.subplots(1, 2, figsize=(10, 4.2))
+        return _no_data(directory, "speedup", "no worker-count sweep in these results"), []
+    fits: list[AmdahlFit] = []
+    most_cores = int(data["cores"].max())
+    fig, (ax, ax_cores, ax_eff) = plt.subplots(1, 3, figsize=(14, 4.2))
     for cores, by_cores in data.groupby("cores"):
         serial = by_cores[by_cores["mode"] == "serial"]["wall_s"].median()
         for mode in ("thread", "process"):
@@ -83,26 +110,47 @@ def speedup_vs_workers(runs: pd.DataFrame, directory: Path) -> tuple[Path, dict[
             if part.empty or np.isnan(serial):
                 continue
             stats = cell_stats(part.assign(speedup=serial / part["wall_s"]), "speedup", ["workers"])
-            style = "-" if cores == data["cores"].max() else ":"
+            style = "-" if cores == most_cores else ":"
             ax.errorbar(stats["workers"], stats["median"], yerr=[stats["median"] - stats["q1"], stats["q3"] - stats["median"]],
                         marker="o", capsize=3, ls=style, color=MODE_COLORS[mode], label=f"{mode}, {cores} core(s)")
             ax_eff.plot(stats["workers"], stats["median"] / np.minimum(stats["workers"], cores), marker="o", ls=style,
                         color=MODE_COLORS[mode], label=f"{mode}, {cores} core(s)")
-            if cores == data["cores"].max():
-                fits[mode] = amdahl_serial_fraction(np.minimum(stats["workers"], cores), stats["median"])
+            if cores == most_cores:
+                fraction = amdahl_serial_fraction(np.minimum(stats["workers"], cores), stats["median"])
+                fits.append(AmdahlFit(mode, fraction, int(size), most_cores, tuple(int(w) for w in stats["workers"])))
+    by_cores = speedup_by_cores(data)
+    for mode, part in by_cores.groupby("mode"):
+        ax_cores.errorbar(part["cores"], part["median"], yerr=[part["median"] - part["q1"], part["q3"] - part["median"]],
+                          marker="o", capsize=3, color=MODE_COLORS[mode], label=mode)
     workers = np.array(sorted(data["workers"].unique()))
-    ax.plot(workers, np.minimum(workers, data["cores"].max()), "k--", lw=1, label="ideal")
-    fit_text = ", ".join(f"{m}: serial fraction {f:.2f}" for m, f in fits.items())
-    ax.set(xlabel="workers", ylabel="speed-up over serial (x)", title=f"{size} images, all pairs", xticks=workers)
-    ax.text(0.02, 0.98, f"Amdahl fit, {data['cores'].max()} cores:\n{fit_text}", transform=ax.transAxes, va="top", fontsize=8)
+    ax.plot(workers, np.minimum(workers, most_cores), "k--", lw=1, label="ideal")
+    core_counts = np.array(sorted(data["cores"].unique()))
+    ax_cores.plot(core_counts, core_counts, "k--", lw=1, label="ideal")
+    fit_text = "\n".join(f"{f.mode}: serial fraction {f.serial_fraction:.2f}" for f in fits)
+    ax.set(xlabel="workers", ylabel="speed-up over serial (x)", title=f"vs workers: {size} images, all pairs", xticks=workers)
+    ax.text(0.02, 0.98, f"Amdahl fit, {most_cores} cores:\n{fit_text}", transform=ax.transAxes, va="top", fontsize=8)
+    ax_cores.set(xlabel="cores allowed (workers = cores)", ylabel="speed-up over serial on 1 core (x)",
+                 title="vs cores", xticks=core_counts)
+    if by_cores.empty:
+        ax_cores.text(0.5, 0.5, "no 1-core serial baseline", transform=ax_cores.transAxes, ha="center")
     ax_eff.set(xlabel="workers", ylabel="speed-up / min(workers, cores)", ylim=(0, 1.1), xticks=workers,
                title="Parallel efficiency")
     ax.legend(fontsize=8, loc="lower right")
+    ax_cores.legend(fontsize=8, loc="lower right")
     ax_eff.legend(fontsize=8, loc="lower left")
     return _save(fig, directory, "speedup"), fits
 
 
-def stage_breakdown(runs: pd.DataFrame, directory: Path) -> Path:
+def speedup_by_cores(data: pd.DataFrame) -> pd.DataFrame:
+    """Speed-up of each mode with workers = cores over serial on one core (strong scaling in cores)."""
+    base = data[(data["mode"] == "serial") & (data["cores"] == 1)]["wall_s"].median()
+    if np.isnan(base):
+        return pd.DataFrame(columns=["mode", "cores", "median", "q1", "q3", "runs"])
+    scaled = data[(data["mode"] == "serial") | (data["workers"] == data["cores"])]
+    return cell_stats(scaled.assign(speedup=base / scaled["wall_s"]), "speedup", ["mode", "cores"])
+
+
+def stage_breakdown(runs: pd.DataFrame, directory: Path) -> Drawn:
     data = all_pairs_on_all_cores(runs)
     if data.empty:
         return _no_data(directory, "stages", "no all-pairs runs in these results")
@@ -122,7 +170,7 @@ def stage_breakdown(runs: pd.DataFrame, directory: Path) -> Path:
     return _save(fig, directory, "stages")
 
 
-def cpu_timeline(runs: pd.DataFrame, timelines: pd.DataFrame, directory: Path) -> Path:
+def cpu_timeline(runs: pd.DataFrame, timelines: pd.DataFrame, directory: Path) -> Drawn:
     data = all_pairs_on_all_cores(runs)
     if timelines.empty or data.empty:
         return _no_data(directory, "cpu_timeline", "no monitor timelines in these results")
@@ -141,7 +189,7 @@ def cpu_timeline(runs: pd.DataFrame, timelines: pd.DataFrame, directory: Path) -
     return _save(fig, directory, "cpu_timeline")
 
 
-def memory_vs_size(runs: pd.DataFrame, directory: Path) -> Path:
+def memory_vs_size(runs: pd.DataFrame, directory: Path) -> Drawn:
     data = all_pairs_on_all_cores(runs).assign(peak_rss_mb=lambda f: f["peak_rss_bytes"] / 2**20)
     if data.empty:
         return _no_data(directory, "memory", "no all-pairs runs in these results")
@@ -156,7 +204,7 @@ def memory_vs_size(runs: pd.DataFrame, directory: Path) -> Path:
     return _save(fig, directory, "memory")
 
 
-def throughput(runs: pd.DataFrame, directory: Path) -> Path:
+def throughput(runs: pd.DataFrame, directory: Path) -> Drawn:
     data = all_pairs_on_all_cores(runs)
     if data.empty:
         return _no_data(directory, "throughput", "no all-pairs runs in these results")
@@ -172,7 +220,7 @@ def throughput(runs: pd.DataFrame, directory: Path) -> Path:
     return _save(fig, directory, "throughput")
 
 
-def accuracy(sweep: pd.DataFrame | None, directory: Path) -> Path:
+def accuracy(sweep: pd.DataFrame | None, directory: Path) -> Drawn:
     if sweep is None or sweep.empty:
         return _no_data(directory, "accuracy", "no threshold sweep given (--accuracy)")
     fig, ax = plt.subplots(figsize=(6.5, 4.2))

@@ -6,33 +6,47 @@ from __future__ import annotations
 import base64
 import html
 import re
-import shlex
-import sys
+from dataclasses import replace
 from pathlib import Path
 
 from dupbench.report import figures
-from dataclasses import replace
-
-from dupbench.report.data import StudyInputs, primary_interpreter
-from dupbench.report.text import findings, seed_table, stage_speedups, to_markdown, validity, why_gil
+from dupbench.report.data import StudyInputs, interpreter_label, primary_interpreter
+from dupbench.report.figures import AmdahlFit, Drawn
+from dupbench.report.text import (
+    findings, growth_claims, method_lines, reproduce_commands, seed_table, stage_speedups, to_markdown,
+    validity, variance_claims, why_gil,
+)
 
 
 def machine_section(metadata: list[dict]) -> str:
+    """The machine once (from the first results file), then interpreter, libraries and commit per file."""
     if not metadata:
         return "_no metadata found beside the results_"
     m = metadata[0]
-    python = m.get("python", {})
-    libraries = m.get("libraries", {})
-    commits = sorted({(x.get("git") or {}).get("short_commit", "?") + (" (dirty)" if (x.get("git") or {}).get("dirty") else "") for x in metadata})
     lines = [
         f"- CPU: {m.get('cpu_model')}, {m.get('logical_cores')} logical cores, {len(m.get('allowed_cores') or [])} allowed; "
-        f"memory {m.get('memory_total_bytes', 0) / 2**30:.1f} GiB; {m.get('os')} {m.get('kernel', '')}",
-        f"- Python: {python.get('version', python) if isinstance(python, dict) else python}; "
-        f"GIL enabled: {python.get('gil_enabled') if isinstance(python, dict) else '?'}",
-        "- Libraries: " + ", ".join(f"{k} {v}" for k, v in libraries.items() if isinstance(v, (str, int, float))),
-        f"- Commits measured: {', '.join(commits)}",
+        f"memory {m.get('memory_total_bytes', 0) / 2**30:.1f} GiB; {m.get('os')}",
     ]
+    for meta in metadata:
+        python = meta.get("python") if isinstance(meta.get("python"), dict) else {}
+        libraries = meta.get("libraries", {})
+        git = meta.get("git") or {}
+        lines.append(
+            f"- `{meta.get('sweep_path', '?')}` on {interpreter_label(python)}{' (GIL on)' if python.get('gil_enabled') and not python.get('py_gil_disabled_build') else ''}, "
+            f"commit {git.get('short_commit', '?')}{' (dirty)' if git.get('dirty') else ''}, collected {meta.get('collected_utc', '?')}: "
+            + ", ".join(f"{k} {v}" for k, v in libraries.items() if isinstance(v, (str, int, float)))
+        )
     return "\n".join(lines)
+
+
+def amdahl_sentence(fits: list[AmdahlFit]) -> str:
+    if not fits:
+        return "Amdahl's law: not enough worker counts in these results to fit a serial fraction."
+    basis = fits[0]
+    fitted = "; ".join(f"{f.mode}: fitted serial fraction {f.serial_fraction:.2f}" for f in fits)
+    thin = " With two worker counts the fit rests on a single ratio: read it as a summary, not a law." if len(basis.workers) <= 2 else ""
+    return (f"Amdahl's law S(p) = 1 / (f + (1 - f) / p), least squares over workers {', '.join(map(str, basis.workers))} "
+            f"at {basis.images} images on {basis.cores} cores: {fitted}.{thin}")
 
 
 def build_report(inputs: StudyInputs, out: Path, command: str) -> Path:
@@ -41,20 +55,25 @@ def build_report(inputs: StudyInputs, out: Path, command: str) -> Path:
     everything = inputs.runs
     inputs = replace(inputs, runs=primary_interpreter(everything))
     shown = inputs.runs["interpreter"].iloc[0] if "interpreter" in inputs.runs and len(inputs.runs) else "one interpreter"
-    made = [
-        (figures.time_vs_size(inputs.runs, figure_dir), "Total time vs dataset size per mode (log-log), with O(n) and O(n²) guides."),
-    ]
-    speedup_png, fits = figures.speedup_vs_workers(inputs.runs, figure_dir)
-    made += [
-        (speedup_png, "Speed-up over serial vs workers, ideal line, Amdahl fit (serial fraction in the title); efficiency beside it."),
-        (figures.stage_breakdown(inputs.runs, figure_dir), "Per-stage wall time per mode at the largest all-pairs dataset."),
-        (figures.cpu_timeline(inputs.runs, inputs.timelines, figure_dir), "CPU use over one run per mode, sampled every 100 ms from outside the run: per core and the whole process tree."),
-        (figures.memory_vs_size(inputs.runs, figure_dir), "Peak resident memory of the process tree vs dataset size."),
-        (figures.throughput(inputs.runs, figure_dir), "Throughput: images/s in the load stage, SSIM pairs/s in the compare stage."),
-        (figures.accuracy(inputs.accuracy, figure_dir), "Near-duplicate precision, recall and F1 vs match-score threshold (from `dupbench evaluate --threshold-sweep`)."),
+    speedup, fits = figures.speedup_vs_workers(inputs.runs, figure_dir)
+    made: list[tuple[Drawn, str, str]] = [
+        (figures.time_vs_size(inputs.runs, figure_dir), "time_vs_size",
+         "Total wall time vs dataset size per mode (log-log, all pairs, all cores), with O(n) and O(n²) guides through the largest serial point."),
+        (speedup, "speedup_vs_workers",
+         "Speed-up over serial vs workers (left; dotted: 1 core) and vs cores with workers = cores (middle), ideal lines dashed, "
+         "Amdahl fit printed; parallel efficiency = speed-up / min(workers, cores) (right)."),
+        (figures.stage_breakdown(inputs.runs, figure_dir), "stage_breakdown",
+         "Per-stage wall time (median) per mode at the largest all-pairs dataset; grey: time outside the stages."),
+        (figures.cpu_timeline(inputs.runs, inputs.timelines, figure_dir), "cpu_timeline",
+         "CPU use over one run per mode, sampled from outside the run: per core and the whole process tree (100% = one core)."),
+        (figures.memory_vs_size(inputs.runs, figure_dir), "memory_vs_size",
+         "Peak resident memory of the process tree vs dataset size."),
+        (figures.throughput(inputs.runs, figure_dir), "throughput",
+         "Throughput: images/s in the load stage, SSIM pairs/s in the compare stage."),
+        (figures.accuracy(inputs.accuracy, figure_dir), "accuracy",
+         "Near-duplicate precision, recall and F1 vs match-score threshold (from `dupbench evaluate --threshold-sweep`)."),
     ]
     sources = ", ".join(f"`{s}`" for s in inputs.sources)
-    amdahl = "; ".join(f"{mode}: fitted serial fraction {value:.2f}" for mode, value in fits.items()) or "not enough worker counts to fit"
     parts = [
         "# dupbench study: serial vs thread pool vs process pool",
         f"_Generated by `{command}` from {sources}. Do not edit: regenerate._",
@@ -66,32 +85,31 @@ def build_report(inputs: StudyInputs, out: Path, command: str) -> Path:
         "## Method",
         "Each measured run is a fresh `dupbench run` child process pinned with `sched_setaffinity` to the given "
         "number of cores; datasets are generated and read once before timing; warm-up runs are discarded; "
-        "repeats are kept; the run order is interleaved across modes. A monitor in the harness samples the "
-        "child's whole process tree (pool workers and forkserver grandchildren included) every 100 ms. "
-        "CPU utilisation = CPU seconds of the process tree / (wall seconds x cores allowed). "
-        "Medians with interquartile ranges throughout.",
+        "repeats are kept; the run order is interleaved across modes so that slow spells of the shared machine "
+        "hit every mode alike. A monitor in the harness samples the child's whole process tree (pool workers and "
+        "forkserver grandchildren included). CPU utilisation = CPU seconds of the process tree / (wall seconds x "
+        "cores allowed). Medians with interquartile ranges throughout; a mode is called faster or slower than "
+        "serial only when the 95% bootstrap interval of its speed-up clears the harness's threshold.",
+        *[f"- {line}" for line in method_lines(inputs.metadata)],
         "## Results",
         "### The published study's shape (all pairs, all cores)",
         to_markdown(seed_table(everything)),
         f"Figures and the per-stage table below show {shown}.",
         "### Per stage, at the largest all-pairs dataset",
         to_markdown(stage_speedups(inputs.runs)),
-        f"Amdahl's law on the worker sweep: {amdahl}.",
+        amdahl_sentence(fits),
     ]
-    for png, caption in made:
-        parts.append(f"![{caption}](figures/{png.name})\n\n_{caption} Data: {sources}; made by `{command}`._")
-    parts += ["## Findings", *[f"- {line}" for line in findings(everything)]]
+    for drawn, function, caption in made:
+        parts.append(f"![{caption}](figures/{drawn.png.name})")
+        note = f"**Not drawn: {drawn.missing}.** " if drawn.missing else ""
+        parts.append(f"_{note}{caption} Drawn by `dupbench.report.figures.{function}` (PNG and SVG) from {sources}; "
+                     f"made by `{command}`._")
+    parts += ["## Findings", *[f"- {line}" for line in findings(everything, inputs.accuracy)]]
+    parts += ["## Against the published study", *[f"- {line}" for line in growth_claims(everything) + variance_claims(everything)]]
     parts += ["## Why: the GIL, measured", *[f"- {line}" for line in why_gil(everything, inputs.gil)]]
-    parts += ["## Threats to validity", *[f"- {line}" for line in validity(inputs.runs, inputs.metadata)]]
-    parts += [
-        "## How to reproduce",
-        "```bash\npip install -e \".[test]\"\n"
-        "dupbench sweep experiments/seed_study.toml --out results/\n"
-        "dupbench sweep experiments/scaling.toml --out results/\n"
-        "bash experiments/accuracy.sh 1000 1\n"
-        "dupbench gil\n"
-        f"{command}\n```",
-    ]
+    parts += ["## Threats to validity", *[f"- {line}" for line in validity(everything, inputs.metadata)]]
+    commands = reproduce_commands(inputs.metadata, inputs.accuracy_metadata, inputs.gil, command)
+    parts += ["## How to reproduce", "```bash\npip install -e \".[test]\"\n" + "\n".join(commands) + "\n```"]
     markdown = "\n\n".join(parts) + "\n"
     out.mkdir(parents=True, exist_ok=True)
     readme = out / "README.md"
@@ -148,8 +166,15 @@ def markdown_to_html(markdown: str, base: Path) -> str:
 
 
 def _inline(text: str) -> str:
-    text = html.escape(text)
-    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
-    return re.sub(r"_([^_]+)_$", r"<em>\1</em>", text)
-
-
+    """Markdown spans used by the report: `code` (kept verbatim), **bold**, and a line wrapped in _..._."""
+    pieces = re.split(r"(`[^`]+`)", text)
+    out = []
+    for piece in pieces:
+        if piece.startswith("`") and piece.endswith("`") and len(piece) > 1:
+            out.append(f"<code>{html.escape(piece[1:-1])}</code>")
+        else:
+            out.append(re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", html.escape(piece)))
+    joined = "".join(out)
+    if joined.startswith("_") and joined.endswith("_") and len(joined) > 1:
+        joined = f"<em>{joined[1:-1]}</em>"
+    return joined

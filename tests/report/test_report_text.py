@@ -1,0 +1,116 @@
+"""The report's sentences follow the numbers they are given: invented frames flip the wording."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dupbench.report.data import amdahl_serial_fraction, growth_exponent
+from dupbench.report.text import (
+    PUBLISHED_SIZES, compare_modes, findings, growth_claims, seed_table, speed_verdict, validity,
+    variance_claims, why_gil,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SIZES = (100, 400, 1600)
+
+
+def fake_runs(thread_compare: float, process_compare: float, sizes=SIZES, repeats: int = 3,
+              thread_load: float = 0.5, process_load: float = 0.5) -> pd.DataFrame:
+    """Serial spends 0.5 units loading and 1 comparing, times n/100 squared; the pools take the given fractions."""
+    rows = []
+    for images in sizes:
+        scale = (images / 100) ** 2
+        for mode, load, compare in (("serial", 1.0, 1.0), ("thread", thread_load, thread_compare), ("process", process_load, process_compare)):
+            for repeat in range(repeats):
+                jitter = 1 + 0.01 * repeat
+                rows.append(dict(sweep="seed_study", images=images, mode=mode, pairs="all", cores=2,
+                                 workers=1 if mode == "serial" else 2, repeat=repeat,
+                                 wall_s=scale * (0.5 * load + compare) * jitter + 0.2, load_s=scale * 0.5 * load * jitter,
+                                 compare_s=scale * compare * jitter, scan_s=0.0, cluster_s=0.0))
+    return pd.DataFrame(rows)
+
+
+def line_starting(lines: list[str], prefix: str) -> str:
+    return next(line for line in lines if line.startswith(prefix))
+
+
+def test_stage_wording_flips_with_the_numbers():
+    threads_win = line_starting(why_gil(fake_runs(thread_compare=0.5, process_compare=0.6), None), "compare")
+    threads_flat = line_starting(why_gil(fake_runs(thread_compare=1.0, process_compare=0.5), None), "compare")
+    partial = line_starting(why_gil(fake_runs(thread_compare=0.75, process_compare=0.5), None), "compare")
+    neither = line_starting(why_gil(fake_runs(thread_compare=1.0, process_compare=1.0), None), "compare")
+    assert "threads keep up with processes" in threads_win
+    assert "holds the GIL" in threads_flat and "threads keep up" not in threads_flat
+    assert "releases the GIL for part of its time" in partial
+    assert "cannot show whether it holds the GIL" in neither and "holds the GIL:" not in neither
+
+
+def test_findings_say_who_leads_and_call_a_tie_a_tie():
+    assert "threads lead" in line_starting(findings(fake_runs(0.4, 0.6)), "compare")
+    assert "processes lead" in line_starting(findings(fake_runs(0.8, 0.5)), "compare")
+    assert "about even" in line_starting(findings(fake_runs(0.5, 0.51)), "compare")
+    assert compare_modes(1.97, 1.99).startswith("about even")
+    assert compare_modes(1.5, 1.9) == "processes lead" and compare_modes(1.9, 1.5) == "threads lead"
+
+
+def test_speed_verdict_uses_the_harness_threshold():
+    assert speed_verdict(1.2, 1.5) == "faster"
+    assert speed_verdict(0.5, 0.8) == "slower"
+    assert speed_verdict(0.9, 1.3) == "same"
+    assert speed_verdict(float("nan"), float("nan")).startswith("n/a")
+
+
+def test_ideal_gap_and_startup_cost_follow_the_numbers():
+    lines = findings(fake_runs(0.5, 0.5))
+    gap = line_starting(lines, "Against the ideal 2x")
+    assert "parallel efficiency" in gap
+    slow_processes = fake_runs(0.5, 0.5).assign(
+        wall_s=lambda f: f["wall_s"] + np.where(f["mode"] == "process", 5.0, 0.0))
+    start = line_starting(findings(slow_processes), "At 100 images")
+    assert "the process pool took" in start and "longer than serial" in start
+    assert "the thread pool still saved" in start
+
+
+def test_growth_is_fitted_and_an_exponential_is_refuted():
+    lines = growth_claims(fake_runs(0.5, 0.5))
+    slope = line_starting(lines, "Serial time vs images")
+    assert "compare stage n^2.00" in slope and "load stage n^2.00" in slope
+    assert "not exponential" in line_starting(lines, "The published study calls")
+    single = growth_claims(fake_runs(0.5, 0.5, sizes=(100,)))
+    assert single == ["Only one dataset size was measured, so how time grows with the number of images cannot be fitted here."]
+
+
+def test_variance_is_reported_and_single_runs_are_called_out():
+    assert "ran 3 times" in variance_claims(fake_runs(0.5, 0.5))[0]
+    assert "carry no variance" in variance_claims(fake_runs(0.5, 0.5, repeats=1))[0]
+
+
+def test_seed_table_has_the_published_shape_with_absent_rows_marked():
+    table = seed_table(fake_runs(0.5, 0.5))
+    assert len(table) == 3 * len(set(PUBLISHED_SIZES) | set(SIZES))
+    assert (table[table["images"].isin(PUBLISHED_SIZES)]["median s"] == "not measured").all()
+    assert set(table[(table["images"] == 1600) & (table["mode"] != "serial")]["verdict"]) == {"faster"}
+
+
+def test_published_sizes_match_the_committed_seed_study():
+    spec = tomllib.loads((ROOT / "experiments" / "seed_study.toml").read_text())
+    assert tuple(spec["dataset"]["sizes"]) == PUBLISHED_SIZES
+
+
+def test_validity_counts_disturbed_runs():
+    runs = fake_runs(0.5, 0.5).assign(disturbed=False, foreign_cpu_fraction=0.02)
+    runs.loc[:3, "disturbed"] = True
+    lines = validity(runs, [{"allowed_cores": [0, 1], "sessions": [{"control_drift": 0.25}]}])
+    assert lines[0].startswith(f"4 of {len(runs)} measured runs were flagged as disturbed")
+    assert "+25%" in lines[-1]
+
+
+def test_growth_and_amdahl_fits():
+    assert growth_exponent([100, 200, 400], [1.0, 4.0, 16.0]) == pytest.approx(2.0)
+    assert amdahl_serial_fraction([1, 2, 4], [1.0, 2.0, 4.0]) == pytest.approx(0.0, abs=1e-9)
+    assert amdahl_serial_fraction([2, 4], [1 / (0.5 + 0.25), 1 / (0.5 + 0.125)]) == pytest.approx(0.5)
