@@ -75,6 +75,8 @@ def make_plan(
         raise ValueError(f"unknown action {action!r}; choose one of {', '.join(ACTIONS)}")
     if action == "move" and to is None:
         raise ValueError("--action move needs --to DIR")
+    if action == "report":
+        return Plan(action, (), (), tuple(g.keeper for g in groups), tuple(roots))
     expected = expected_digests or {}
     labels = root_labels(roots)
     steps: list[Step] = []
@@ -91,10 +93,8 @@ def make_plan(
             reason = str(exc)
         if reason is None:
             keeper_states[index] = state
-        elif action != "report":
+        else:
             skipped.extend(Skip(m.path, f"group left alone: its keeper {group.keeper} {reason}") for m in group.members)
-    if action == "report":
-        return Plan(action, (), (), tuple(g.keeper for g in groups), tuple(roots))
 
     protected = {state.identity: state.path for state in keeper_states.values()}
     planned: dict[tuple[int, int], str] = {}
