@@ -559,3 +559,16 @@ def test_hardlink_across_filesystems_is_skipped(tmp_path: Path, other_filesystem
     member = write(other_filesystem / "m.jpg", b"same")
     plan = make_plan([exact(keeper, member)], [str(tmp_path), str(other_filesystem)], "hardlink")
     assert not plan.steps and "another filesystem" in plan.skipped[0].reason
+
+
+def test_names_that_are_not_utf8_are_moved_recorded_and_restored(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    keeper = write(root / "k.jpg", b"same")
+    member = os.fsdecode(os.fsencode(str(root)) + b"/caf\xe9 \xff.jpg")  # Latin-1 bytes in a name
+    write(Path(member), b"same")
+    out = io.StringIO()
+    args = action_args("--action", "move", "--to", str(tmp_path / "moved"), "--manifest", str(tmp_path / "m.json"))
+    assert perform_actions(make_report([root], [exact(keeper, member)]), args, out=out) == 0
+    assert not os.path.lexists(member) and load_manifest(tmp_path / "m.json").entries[0].source == member
+    assert len(undo_manifest(tmp_path / "m.json").restored) == 1
+    assert Path(member).read_bytes() == b"same"

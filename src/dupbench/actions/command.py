@@ -97,10 +97,10 @@ def perform_actions(
     try:
         result = apply_plan(plan, manifest, log=None if quiet else (lambda line: print(line, file=out)))
     except OSError as exc:
-        state = f"see {manifest} for what was done" if Path(manifest).exists() else "nothing was changed"
-        print(f"dupbench run: cannot record the {args.action} in {manifest} ({exc}); {state}", file=sys.stderr)
+        state = f"see {show(str(manifest))} for what was done" if Path(manifest).exists() else "nothing was changed"
+        print(f"dupbench run: cannot record the {args.action} in {show(str(manifest))} ({exc}); {state}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"{args.action}: {len(result.done)} done, {len(result.skipped)} left alone; manifest {result.manifest}", file=out)
+    print(f"{args.action}: {len(result.done)} done, {len(result.skipped)} left alone; manifest {show(str(result.manifest))}", file=out)
     print(f"to undo: dupbench undo {show(str(result.manifest))}", file=out)
     return EXIT_OK
 

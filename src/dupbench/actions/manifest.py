@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from dupbench.actions.plan import Op, Skip
-from dupbench.result import write_json_atomic
 
 MANIFEST_FORMAT = "dupbench-actions"
 MANIFEST_VERSION = 1
@@ -77,6 +77,27 @@ class Manifest:
     skipped: tuple[Skip, ...]
 
 
+def write_manifest_json(data: Any, path: Path) -> None:
+    """Write JSON atomically (temporary file beside `path`, then rename), ASCII-escaped.
+
+    Unlike `dupbench.result.write_json_atomic`, non-ASCII is escaped: a file name that is not valid
+    UTF-8 is held as lone surrogates, which only the escaped form can write (and read back exactly).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            json.dump(data, fh, indent=2)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def journal_path(manifest: Path) -> Path:
     return manifest.with_name(manifest.name + ".journal")
 
@@ -103,14 +124,14 @@ class ManifestWriter:
         if self.path.exists():
             raise FileExistsError(f"manifest {self.path} already exists; not overwritten")
         journal = journal_path(self.path)
-        write_json_atomic({**self.header, "finished": False, "journal": journal.name, "entries": [], "skipped": []}, self.path)
-        self._journal = open(journal, "a", encoding="utf-8")
+        write_manifest_json({**self.header, "finished": False, "journal": journal.name, "entries": [], "skipped": []}, self.path)
+        self._journal = open(journal, "a", encoding="ascii")
         return self
 
     def record(self, entry: Entry) -> None:
         """Append one done operation durably, before the next one starts."""
         self.entries.append(entry)
-        self._journal.write(json.dumps(entry.to_json(), ensure_ascii=False) + "\n")
+        self._journal.write(json.dumps(entry.to_json()) + "\n")
         self._journal.flush()
         os.fsync(self._journal.fileno())
 
@@ -118,7 +139,7 @@ class ManifestWriter:
         self.skipped.append(skip)
 
     def __exit__(self, *exc_info: object) -> None:
-        write_json_atomic(
+        write_manifest_json(
             {
                 **self.header,
                 "finished": self.finished and exc_info[0] is None,
@@ -138,7 +159,7 @@ def load_manifest(path: Path) -> Manifest:
     Raises ValueError for a file that is not a dupbench manifest of a known version.
     """
     path = Path(path)
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = json.loads(path.read_text(encoding="utf-8"))  # ASCII as written; UTF-8 if edited by hand
     if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
         raise ValueError(f"{path} is not a dupbench actions manifest")
     if data.get("version") != MANIFEST_VERSION:

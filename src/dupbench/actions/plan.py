@@ -213,7 +213,7 @@ def summary(plan: Plan) -> str:
         counts[step.op] = counts.get(step.op, 0) + 1
     freed = sum(step.file.size for step in plan.steps)
     done = ", ".join(f"{n} to {op}" for op, n in counts.items()) or "nothing to do"
-    return f"{plan.action}: {done} ({freed:,} bytes); {len(plan.skipped)} left alone; {len(plan.keepers)} groups keep their keeper"
+    return f"{plan.action}: {done} ({freed:,} bytes); {len(plan.skipped)} left alone; {len(plan.keepers)} keepers untouched"
 
 
 def show(path: str | None) -> str:
