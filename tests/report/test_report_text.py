@@ -74,6 +74,8 @@ def test_ideal_gap_and_startup_cost_follow_the_numbers():
     start = line_starting(findings(slow_processes), "At 100 images")
     assert "the process pool took" in start and "longer than serial" in start
     assert "the thread pool still saved" in start
+    memory = fake_runs(0.5, 0.5).assign(peak_rss_bytes=lambda f: np.where(f["mode"] == "process", 3, 1) * 100 * 2**20)
+    assert "processes 300 MiB (3.0x serial)" in line_starting(findings(memory), "Peak memory")
 
 
 def test_growth_is_fitted_and_an_exponential_is_refuted():

@@ -126,7 +126,7 @@ def findings(runs: pd.DataFrame, accuracy: pd.DataFrame | None = None) -> list[s
         if not pd.isna(row.get("thread speed-up")) and not pd.isna(row.get("process speed-up")):
             t, p = row["thread speed-up"], row["process speed-up"]
             out.append(f"{row['stage']} at {row['images']} images: threads {t:.2f}x, processes {p:.2f}x; {compare_modes(t, p)}.")
-    out += ideal_gap(runs) + startup_cost(runs) + accuracy_findings(accuracy)
+    out += ideal_gap(runs) + startup_cost(runs) + memory_cost(runs) + accuracy_findings(accuracy)
     return out
 
 
@@ -177,6 +177,19 @@ def startup_cost(runs: pd.DataFrame) -> list[str]:
         + f": {'; '.join(pools)}. {outside['serial']:.2f} s of the serial run lies outside the timed stages "
         "(interpreter start and imports)."
     ]
+
+
+def memory_cost(runs: pd.DataFrame) -> list[str]:
+    """Peak memory of the whole process tree per mode at the largest size: a process pool pays per worker."""
+    data = all_pairs_on_all_cores(runs)
+    if data.empty or "peak_rss_bytes" not in data or data["peak_rss_bytes"].isna().all():
+        return []
+    data = data[data["images"] == data["images"].max()]
+    peak = data.groupby("mode")["peak_rss_bytes"].median() / 2**20
+    if "serial" not in peak or len(peak) < 2:
+        return []
+    return [f"Peak memory of the process tree at {int(data['images'].max())} images: "
+            + ", ".join(f"{MODE_NAMES[m]} {peak[m]:.0f} MiB ({peak[m] / peak['serial']:.1f}x serial)" for m in MODES if m in peak) + "."]
 
 
 def accuracy_findings(accuracy: pd.DataFrame | None) -> list[str]:
