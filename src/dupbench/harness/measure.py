@@ -48,6 +48,7 @@ class Measurement:
     usage: TreeUsage
     rusage_user_s: float
     rusage_system_s: float
+    rusage_maxrss_bytes: int
     affinity: tuple[int, ...]
     loadavg_before: float
     loadavg_after: float
@@ -66,6 +67,12 @@ class Measurement:
     @property
     def cpu_system_s(self) -> float:
         return max(self.usage.system_s, self.rusage_system_s)
+
+    @property
+    def peak_rss_bytes(self) -> int:
+        """Lower bound of the tree's peak RSS: the monitor's summed samples can miss a run shorter than one
+        tick; the kernel's maxrss is the largest single waited-for process."""
+        return max(self.usage.peak_rss_bytes or 0, self.rusage_maxrss_bytes)
 
 
 def _pin(cores: tuple[int, ...]):
@@ -167,6 +174,7 @@ def measure_command(
         usage=usage,
         rusage_user_s=rusage.ru_utime,
         rusage_system_s=rusage.ru_stime,
+        rusage_maxrss_bytes=rusage.ru_maxrss * 1024,  # kilobytes on Linux
         affinity=affinity,
         loadavg_before=loadavg_before,
         loadavg_after=os.getloadavg()[0],

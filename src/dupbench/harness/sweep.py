@@ -259,7 +259,7 @@ def make_row(
         load_cpu_utilization=stage_util["load"],
         compare_cpu_utilization=stage_util["compare"],
         cluster_cpu_utilization=stage_util["cluster"],
-        peak_rss_bytes=usage.peak_rss_bytes,
+        peak_rss_bytes=measurement.peak_rss_bytes,
         peak_uss_bytes=usage.peak_uss_bytes,
         ctx_voluntary=usage.ctx_voluntary,
         ctx_involuntary=usage.ctx_involuntary,
