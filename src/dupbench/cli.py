@@ -11,6 +11,7 @@ import sys
 # `func(args) -> int` (the exit status).
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "dupbench.run_command",
+    "dupbench.undo_command",
     "dupbench.harness.cli",
     "dupbench.gil.cli",
     "dupbench.datasets.cli",

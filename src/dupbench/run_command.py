@@ -9,6 +9,7 @@ from pathlib import Path
 
 from contextlib import ExitStack
 
+from dupbench.actions import add_action_arguments, check_action_arguments, perform_actions, rekey_groups
 from dupbench.cache import FeatureCache, default_cache_path
 from dupbench.config import MODES, START_METHODS, DetectorConfig, ExecutionConfig, available_cpus
 from dupbench.detector import cache_settings_key, find_duplicates
@@ -27,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Find exact duplicates (same bytes, or same decoded pixels in another format) and near "
             "duplicates (SSIM of grayscale thumbnails at or above --threshold) under PATHs, "
             "recursively. With no PATH, runs on a demo set built once from photos that ship with "
-            "scikit-image, with known duplicates planted in it. Nothing on disk is changed."
+            "scikit-image, with known duplicates planted in it. Nothing on disk is changed unless you ask "
+            "with --action (and even then never a group's keeper; every change is recorded for `dupbench undo`)."
         ),
         epilog=(
             "modes: 'serial' runs everything in this process (the baseline); 'thread' uses a thread "
@@ -50,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache (what the benchmark harness uses, to measure the real work)")
     parser.add_argument("--output", type=Path, help="write the full report as JSON to this file (see README, 'JSON output')")
     parser.add_argument("--quiet", action="store_true", help="no progress bars and no printed report")
+    add_action_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -59,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
         execution = ExecutionConfig(mode=args.mode, workers=args.workers, start_method=args.start_method)
     except ValueError as exc:
         print(f"dupbench run: {exc}", file=sys.stderr)
+        return 2
+    error = check_action_arguments(args)
+    if error:
+        print(f"dupbench run: {error}", file=sys.stderr)
         return 2
     roots = args.paths
     if not roots:
@@ -75,11 +82,13 @@ def run(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         cache = None if args.no_cache else stack.enter_context(FeatureCache(args.cache or default_cache_path(), cache_settings_key(config)))
         report = find_duplicates(roots, config, execution, show_progress=not args.quiet, cache=cache)
+    if args.keep:
+        report.groups = rekey_groups(report.groups, args.keep)
     if args.output:
         write_json_atomic(report.to_json(), args.output)
     if not args.quiet:
         print(format_report(report))
-    return 0
+    return perform_actions(report, args)
 
 
 def format_report(report: DuplicateReport) -> str:

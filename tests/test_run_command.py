@@ -1,0 +1,47 @@
+"""`dupbench run` end to end through the CLI: JSON output, actions wired in, undo restores."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import shutil
+
+from dupbench.cli import main
+
+
+def tree_bytes(root):
+    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_output_json_and_exit_status(planted_folder, tmp_path):
+    root, expected = planted_folder
+    out = tmp_path / "r.json"
+    assert main(["run", str(root), "--mode", "thread", "--no-cache", "--quiet", "--output", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["version"] == 1 and data["mode"] == "thread"
+    assert {frozenset([g["keeper"], *(m["path"] for m in g["members"])]) for g in data["groups"]} == {frozenset(g) for g in expected}
+    assert main(["run", str(tmp_path / "missing")]) == 2
+
+
+def test_dry_run_changes_nothing_then_move_and_undo_restore_everything(planted_folder, tmp_path, capsys):
+    source, _ = planted_folder
+    root = tmp_path / "photos"
+    shutil.copytree(source, root)
+    before = tree_bytes(root)
+    dupes = tmp_path / "dupes"
+    assert main(["run", str(root), "--mode", "serial", "--no-cache", "--quiet", "--action", "move", "--to", str(dupes), "--dry-run"]) == 0
+    assert tree_bytes(root) == before and not dupes.exists()
+    assert main(["run", str(root), "--mode", "serial", "--no-cache", "--quiet", "--action", "move", "--to", str(dupes)]) == 0
+    moved = [p for p in dupes.rglob("*") if p.is_file() and p.suffix != ".json"]
+    assert moved and len(tree_bytes(root)) == len(before) - len(moved)
+    manifest = next(dupes.glob("dupbench-move-*.json"))
+    assert main(["undo", str(manifest)]) == 0
+    assert tree_bytes(root) == before
+
+
+def test_delete_needs_yes(planted_folder, tmp_path):
+    source, _ = planted_folder
+    root = tmp_path / "photos"
+    shutil.copytree(source, root)
+    assert main(["run", str(root), "--no-cache", "--quiet", "--action", "delete"]) == 2
+    assert not filecmp.dircmp(source, root).diff_files
