@@ -13,6 +13,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("agg")
+matplotlib.rcParams["svg.hashsalt"] = "dupbench"  # stable element ids in SVGs
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -40,7 +41,7 @@ def _save(fig: plt.Figure, directory: Path, name: str, missing: str | None = Non
     png = directory / f"{name}.png"
     fig.tight_layout()
     fig.savefig(png, dpi=110)
-    fig.savefig(directory / f"{name}.svg")
+    fig.savefig(directory / f"{name}.svg", metadata={"Date": None})  # no timestamp: re-renders diff cleanly
     plt.close(fig)
     return Drawn(png, missing)
 
