@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import os
 import shutil
 
 from dupbench.cli import main
@@ -45,3 +46,26 @@ def test_delete_needs_yes(planted_folder, tmp_path):
     shutil.copytree(source, root)
     assert main(["run", str(root), "--no-cache", "--quiet", "--action", "delete"]) == 2
     assert not filecmp.dircmp(source, root).diff_files
+
+
+def test_a_file_changed_after_the_scan_is_left_alone(planted_folder, tmp_path, monkeypatch):
+    import dupbench.run_command as run_command
+
+    source, _ = planted_folder
+    root = tmp_path / "photos"
+    shutil.copytree(source, root)
+    real_find = run_command.find_duplicates
+    changed = {}
+
+    def find_then_edit(*args, **kwargs):
+        report = real_find(*args, **kwargs)
+        victim = report.groups[0].members[0].path
+        with open(victim, "ab") as fh:  # the user edits a file between the scan and the action
+            fh.write(b"edited")
+        changed["path"] = victim
+        return report
+
+    monkeypatch.setattr(run_command, "find_duplicates", find_then_edit)
+    dupes = tmp_path / "dupes"
+    assert main(["run", str(root), "--mode", "serial", "--no-cache", "--quiet", "--action", "move", "--to", str(dupes)]) == 0
+    assert os.path.exists(changed["path"])  # not moved: its bytes no longer match the scan's digest

@@ -173,6 +173,7 @@ def find_duplicates(
             "cache_hits": cache.hits if cache else 0,
         },
         stage_bounds=clock.bounds,
+        file_digests={f.path: f.file_digest for f in features},
     )
 
 

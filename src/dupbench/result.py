@@ -59,6 +59,8 @@ class DuplicateReport:
     workers: int
     counts: dict[str, int] = field(default_factory=dict)
     stage_bounds: dict[str, list[float]] = field(default_factory=dict)
+    # File digests seen at load time, so an action can refuse a file that changed since; not in the JSON.
+    file_digests: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         write_json_atomic(report.to_json(), args.output)
     if not args.quiet:
         print(format_report(report))
-    return perform_actions(report, args)
+    return perform_actions(report, args, expected_digests=report.file_digests)
 
 
 def format_report(report: DuplicateReport) -> str:
