@@ -19,17 +19,14 @@ from typing import Literal, Mapping, Sequence
 
 from dupbench.actions.files import FileState, Unusable, read_state
 from dupbench.actions.trash import trash_can_for
-from dupbench.result import Group
+from dupbench.result import Group, Skipped
 
 Action = Literal["report", "move", "delete", "hardlink"]
 Op = Literal["move", "trash", "delete", "hardlink"]
 ACTIONS: tuple[str, ...] = ("report", "move", "delete", "hardlink")
 
 
-@dataclass(frozen=True)
-class Skip:
-    path: str
-    reason: str
+Skip = Skipped  # a file an action leaves alone, and why: the same record as a detector skip
 
 
 @dataclass(frozen=True)
