@@ -69,3 +69,16 @@ def test_a_file_changed_after_the_scan_is_left_alone(planted_folder, tmp_path, m
     dupes = tmp_path / "dupes"
     assert main(["run", str(root), "--mode", "serial", "--no-cache", "--quiet", "--action", "move", "--to", str(dupes)]) == 0
     assert os.path.exists(changed["path"])  # not moved: its bytes no longer match the scan's digest
+
+
+def test_output_survives_a_file_name_that_is_not_utf8(planted_folder, tmp_path):
+    source, _ = planted_folder
+    root = tmp_path / "photos"
+    shutil.copytree(source, root)
+    first = sorted(root.glob("*.png"))[0]
+    odd = os.path.join(os.fsencode(root), b"caf\xe9.png")  # Latin-1 bytes, invalid as UTF-8
+    shutil.copy(first, odd)
+    out = tmp_path / "r.json"
+    assert main(["run", str(root), "--mode", "serial", "--no-cache", "--quiet", "--output", str(out)]) == 0
+    paths = {p for g in json.loads(out.read_text())["groups"] for p in [g["keeper"], *(m["path"] for m in g["members"])]}
+    assert os.fsdecode(odd) in paths and os.path.exists(next(p for p in paths if "caf" in p))

@@ -110,9 +110,13 @@ def write_json_atomic(data: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        try:
+            text = json.dumps(data, indent=2, ensure_ascii=False)
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a file name that is not UTF-8 (surrogate-escaped by os): escape it
+            text = json.dumps(data, indent=2, ensure_ascii=True)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
+            fh.write(text + "\n")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
