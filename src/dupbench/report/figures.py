@@ -36,6 +36,11 @@ class Drawn:
         return self.png.with_suffix(".svg")
 
 
+def median_iqr(ax: plt.Axes, stats: pd.DataFrame, x: str, **style) -> None:
+    """Medians over repeats with interquartile bars: how every measured quantity is drawn."""
+    ax.errorbar(stats[x], stats["median"], yerr=[stats["median"] - stats["q1"], stats["q3"] - stats["median"]], **style)
+
+
 def _save(fig: plt.Figure, directory: Path, name: str, missing: str | None = None) -> Drawn:
     directory.mkdir(parents=True, exist_ok=True)
     png = directory / f"{name}.png"
@@ -67,7 +72,7 @@ def time_vs_size(runs: pd.DataFrame, directory: Path) -> Drawn:
     stats = cell_stats(data, "wall_s", ["mode", "images"])
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for mode, part in stats.groupby("mode"):
-        ax.errorbar(part["images"], part["median"], yerr=[part["median"] - part["q1"], part["q3"] - part["median"]],
+        median_iqr(ax, part, "images",
                     marker="o", capsize=3, label=mode, color=MODE_COLORS.get(mode))
     serial = stats[stats["mode"] == "serial"].sort_values("images")
     if len(serial):
@@ -112,7 +117,7 @@ def speedup_vs_workers(runs: pd.DataFrame, directory: Path) -> tuple[Drawn, list
                 continue
             stats = cell_stats(part.assign(speedup=serial / part["wall_s"]), "speedup", ["workers"])
             style = "-" if cores == most_cores else ":"
-            ax.errorbar(stats["workers"], stats["median"], yerr=[stats["median"] - stats["q1"], stats["q3"] - stats["median"]],
+            median_iqr(ax, stats, "workers",
                         marker="o", capsize=3, ls=style, color=MODE_COLORS[mode], label=f"{mode}, {cores} core(s)")
             ax_eff.plot(stats["workers"], stats["median"] / np.minimum(stats["workers"], cores), marker="o", ls=style,
                         color=MODE_COLORS[mode], label=f"{mode}, {cores} core(s)")
@@ -121,7 +126,7 @@ def speedup_vs_workers(runs: pd.DataFrame, directory: Path) -> tuple[Drawn, list
                 fits.append(AmdahlFit(mode, fraction, int(size), most_cores, tuple(int(w) for w in stats["workers"])))
     by_cores = speedup_by_cores(data)
     for mode, part in by_cores.groupby("mode"):
-        ax_cores.errorbar(part["cores"], part["median"], yerr=[part["median"] - part["q1"], part["q3"] - part["median"]],
+        median_iqr(ax_cores, part, "cores",
                           marker="o", capsize=3, color=MODE_COLORS[mode], label=mode)
     workers = np.array(sorted(data["workers"].unique()))
     ax.plot(workers, np.minimum(workers, most_cores), "k--", lw=1, label="ideal")
@@ -197,7 +202,7 @@ def memory_vs_size(runs: pd.DataFrame, directory: Path) -> Drawn:
     stats = cell_stats(data, "peak_rss_mb", ["mode", "images"])
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for mode, part in stats.groupby("mode"):
-        ax.errorbar(part["images"], part["median"], yerr=[part["median"] - part["q1"], part["q3"] - part["median"]],
+        median_iqr(ax, part, "images",
                     marker="o", capsize=3, label=mode, color=MODE_COLORS.get(mode))
     ax.set(xscale="log", xlabel="dataset size (images)", ylabel="peak RSS of the process tree (MiB)",
            title="Peak memory (process pools pay per worker)")
@@ -213,7 +218,7 @@ def throughput(runs: pd.DataFrame, directory: Path) -> Drawn:
     for mode, part in data.groupby("mode"):
         for ax, column in ((ax_load, "load_images_per_s"), (ax_cmp, "compare_pairs_per_s")):
             stats = cell_stats(part, column, ["images"])
-            ax.errorbar(stats["images"], stats["median"], yerr=[stats["median"] - stats["q1"], stats["q3"] - stats["median"]],
+            median_iqr(ax, stats, "images",
                         marker="o", capsize=3, label=mode, color=MODE_COLORS.get(mode))
     ax_load.set(xscale="log", xlabel="dataset size (images)", ylabel="images / s", title="Load stage throughput")
     ax_cmp.set(xscale="log", yscale="log", xlabel="dataset size (images)", ylabel="SSIM pairs / s", title="Compare stage throughput")
