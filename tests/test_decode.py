@@ -8,7 +8,7 @@ from PIL import Image
 import dupbench.features
 import dupbench.ssim
 from dupbench.config import DetectorConfig, ExecutionConfig
-from dupbench.decode import DecodeError, decode_image, resolve_decoder
+from dupbench.decode import DecodeError, decode_image, jpeg_reduction, resolve_decoder
 from dupbench.detector import find_duplicates
 
 from planted import photo
@@ -62,3 +62,11 @@ def test_opencv_free_path_gives_the_same_groups(planted_folder, monkeypatch):
     ours = {m.path: m.ssim for g in without.groups for m in g.members}
     theirs = {m.path: m.ssim for g in with_cv2.groups for m in g.members}
     assert max(abs(ours[p] - theirs[p]) for p in ours) < 0.02
+
+
+@pytest.mark.parametrize(
+    "size, min_side, expected",
+    [((4000, 3000), 64, 8), ((800, 600), 64, 8), ((400, 300), 64, 4), ((120, 200), 64, 1), (None, 64, 1), ((4000, 3000), 512, 4)],
+)
+def test_jpeg_reduction_keeps_the_short_side_at_least_min_side(size, min_side, expected):
+    assert jpeg_reduction(size, min_side) == expected

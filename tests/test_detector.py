@@ -22,8 +22,25 @@ def test_byte_and_lossless_copies_are_exact_matches(serial_report):
     for group in serial_report.groups:
         matches = {m.path.rsplit("/", 1)[-1]: m.match for m in group.members}
         name = group.keeper.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        assert {matches.get(f"{name} copy.png"), matches.get(f"{name}.png")} <= {"bytes", "pixels", None}
-        assert "ssim" in matches.values()
+        assert group.keeper.endswith(".bmp"), "the lossless BMP is the largest file of the highest resolution"
+        assert matches[f"{name}.png"] == matches[f"{name} copy.png"] == "pixels"
+        assert matches[f"{name}_q40.JPG"] == "ssim"
+
+
+@pytest.mark.parametrize("mode", ["serial", "thread", "process"])
+def test_png_of_a_large_jpegs_pixels_is_an_exact_duplicate(tmp_path, mode):
+    """The JPEG's thumbnail comes from a reduced decode, the PNG's from a full one; the pixels are the same."""
+    import cv2
+
+    from planted import photo
+
+    jpeg = tmp_path / "big.jpg"
+    cv2.imwrite(str(jpeg), cv2.resize(photo("astronaut", 96), (1200, 800), interpolation=cv2.INTER_CUBIC))
+    cv2.imwrite(str(tmp_path / "big.png"), cv2.imread(str(jpeg)))
+    cv2.imwrite(str(tmp_path / "other.jpg"), cv2.resize(photo("coffee", 96), (1200, 800)))
+    report = find_duplicates([str(tmp_path)], DetectorConfig(), ExecutionConfig(mode=mode, workers=2, start_method="fork"))
+    assert [(g.kind, [(m.path.rsplit("/", 1)[-1], m.match) for m in g.members]) for g in report.groups] == [("exact", [("big.jpg", "pixels")])]
+    assert report.counts["pixel_checks"] == 2
 
 
 @pytest.mark.parametrize("pairs", ["all", "pruned"])

@@ -18,13 +18,13 @@ from dupbench.detector import WORKER_DIED, find_duplicates
 from planted import build_planted_folder
 
 
-def crash_on_marked_files(data: bytes, decoder: str = "opencv"):
+def crash_on_marked_files(data: bytes, *args, **kwargs):
     if b"CRASH-ME" in data:
         os._exit(139)  # what a segfaulting decoder looks like to the pool
-    return REAL_DECODE(data, decoder)
+    return REAL_DECODE(data, *args, **kwargs)
 
 
-REAL_DECODE = dupbench.load.decode_image
+REAL_DECODE = dupbench.load.decode_gray
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -32,7 +32,7 @@ def test_worker_death_skips_that_file_rebuilds_the_pool_and_finishes(planted_fol
     root, expected = planted_folder
     marked = tmp_path / "evil.png"
     marked.write_bytes(b"\x89PNG\r\n\x1a\n CRASH-ME IEND")
-    monkeypatch.setattr(dupbench.load, "decode_image", crash_on_marked_files)  # fork workers inherit it
+    monkeypatch.setattr(dupbench.load, "decode_gray", crash_on_marked_files)  # fork workers inherit it
     report = find_duplicates([str(root), str(tmp_path)], DetectorConfig(), ExecutionConfig("process", workers, "fork"))
     assert report.group_sets() == {frozenset(g) for g in expected}
     assert [(s.path, s.reason) for s in report.skipped] == [(str(marked), WORKER_DIED)]

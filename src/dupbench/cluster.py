@@ -65,20 +65,20 @@ def build_groups(features: Sequence[ImageFeatures], edges: Iterable[tuple[int, i
 
 def _members(keeper: ImageFeatures, others: list[ImageFeatures]) -> list[Member]:
     """Members in keeper-rank order; each identical copy names the best-ranked file it is identical to."""
-    heads: dict[bytes, ImageFeatures] = {keeper.pixel_digest: keeper}
+    heads: dict[bytes, ImageFeatures] = {keeper.identity: keeper}
     for other in others:
-        heads.setdefault(other.pixel_digest, other)
+        heads.setdefault(other.identity, other)
     distinct = [h for h in heads.values() if h is not keeper]
-    scores: dict[bytes, float] = {keeper.pixel_digest: 1.0}
+    scores: dict[bytes, float] = {keeper.identity: 1.0}
     if distinct:
         stack = np.stack([keeper.thumb, *(h.thumb for h in distinct)])
         terms = ssim_terms(stack)
         values = ssim_one_to_many(terms.take(slice(0, 1)), terms.take(slice(1, None)))
-        scores.update((h.pixel_digest, round(float(v), 6)) for h, v in zip(distinct, values))
+        scores.update((h.identity, round(float(v), 6)) for h, v in zip(distinct, values))
     members = []
     for other in others:
-        head = heads[other.pixel_digest]
-        score = scores[other.pixel_digest]
+        head = heads[other.identity]
+        score = scores[other.identity]
         if head is other:
             members.append(Member(other.path, score, "ssim"))
         else:

@@ -30,15 +30,27 @@ def candidates_per_task(n_candidates: int, workers: int, smallest: int = 256, la
 
 
 def exact_edges(features: Sequence[ImageFeatures]) -> list[tuple[int, int, str]]:
-    """Edges (first, other, match) linking files with equal bytes, then equal pixels."""
+    """Edges (first, other, match) linking files with equal bytes, then equal pixels (where taken)."""
     edges: list[tuple[int, int, str]] = []
     for key, match in (("file_digest", "bytes"), ("pixel_digest", "pixels")):
         buckets: dict[bytes, list[int]] = defaultdict(list)
         for index, item in enumerate(features):
-            buckets[getattr(item, key)].append(index)
+            digest = getattr(item, key)
+            if digest is not None:
+                buckets[digest].append(index)
         for members in buckets.values():
             edges.extend((members[0], other, match) for other in members[1:])
     return edges
+
+
+def pixel_candidates(features: Sequence[ImageFeatures], left: Sequence[int], right: Sequence[int]) -> list[int]:
+    """Files that may hold exactly the same pixels as another: ends of a near pair with equal pixel counts.
+
+    Pixel-identical files have (near-)identical thumbnails, so they always form a near pair; only
+    those pairs need the full-resolution decode that the load stage skipped.
+    """
+    chosen = {i for a, b in zip(left, right) if features[a].pixels == features[b].pixels for i in (a, b)}
+    return sorted(chosen)
 
 
 def triangle_tiles(n: int, block: int) -> list[Tile]:

@@ -64,20 +64,69 @@ def decode_image(data: bytes, decoder: str = "opencv") -> np.ndarray:
     return image
 
 
+JPEG_REDUCTIONS = (8, 4, 2)
+
+
+def is_jpeg(data: bytes) -> bool:
+    return data[:3] == b"\xff\xd8\xff"
+
+
+def jpeg_reduction(size: tuple[int, int] | None, min_side: int) -> int:
+    """The largest 1/8, 1/4 or 1/2 scale whose short side still has `min_side` pixels, else 1.
+
+    libjpeg produces these scales inside its IDCT (at 1/8 it keeps only each block's DC term, the
+    block's mean), so a reduced decode costs a fraction of a full one and area-averages the same way.
+    """
+    if size is None:
+        return 1
+    short = min(size)
+    return next((r for r in JPEG_REDUCTIONS if short // r >= min_side), 1)
+
+
+def decode_gray(data: bytes, decoder: str = "opencv", size: tuple[int, int] | None = None, min_side: int = 0) -> np.ndarray:
+    """Decode to a (h, w) uint8 luma image, EXIF orientation applied, for thumbnails only.
+
+    A JPEG whose header size is known is decoded at the smallest scale that keeps `min_side` pixels on
+    its short side; other formats are decoded in full (OpenCV's reduced modes would resize them with a
+    bilinear filter that aliases). Exact-duplicate checks use `decode_image`, never this.
+    """
+    if not data:
+        raise DecodeError("empty file")
+    truncated = looks_truncated(data)
+    if truncated:
+        raise DecodeError(truncated)
+    reduction = jpeg_reduction(size, min_side) if is_jpeg(data) else 1
+    if decoder == "pillow":
+        return _decode_pillow(data, gray_reduction=reduction)
+    flag = {1: cv2.IMREAD_GRAYSCALE, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4, 8: cv2.IMREAD_REDUCED_GRAYSCALE_8}[reduction]
+    try:
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)
+    except cv2.error as exc:
+        raise DecodeError(f"decoder refused the image: {str(exc).strip().splitlines()[-1]}") from None
+    if image is None:
+        raise DecodeError(_undecodable_reason(data))
+    return image
+
+
 def _undecodable_reason(data: bytes) -> str:
     if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"hevc", b"avif"):
         return f"{data[8:12].decode()} (HEIF/AVIF) image: no decoder for it is installed"
     return "not a decodable image"
 
 
-def _decode_pillow(data: bytes) -> np.ndarray:
+def _decode_pillow(data: bytes, gray_reduction: int | None = None) -> np.ndarray:
+    """BGR like OpenCV, or luma at 1/`gray_reduction` scale (JPEG draft mode) when that is given."""
     import io
 
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(io.BytesIO(data)) as image:
+            if gray_reduction is not None and gray_reduction > 1:
+                image.draft("L", (image.width // gray_reduction, image.height // gray_reduction))
             image = ImageOps.exif_transpose(image)
+            if gray_reduction is not None:
+                return np.asarray(image.convert("L"))
             rgb = np.asarray(image.convert("RGB"))
     except UnidentifiedImageError:
         raise DecodeError(_undecodable_reason(data)) from None

@@ -10,18 +10,19 @@ import os
 import time
 from concurrent.futures import BrokenExecutor, Executor
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from dupbench.cache import FeatureCache, file_keys
 from dupbench.cluster import UnionFind, build_groups
-from dupbench.compare import exact_edges, near_pairs
+from dupbench.compare import exact_edges, near_pairs, pixel_candidates
 from dupbench.config import DetectorConfig, ExecutionConfig
 from dupbench.decode import resolve_decoder
 from dupbench.executors import chunk_size, make_executor
 from dupbench.features import ImageFeatures
-from dupbench.load import load_task
+from dupbench.load import load_task, pixel_digest_task
 from dupbench.progress import progress_bar
 from dupbench.result import DuplicateReport, Skipped
 from dupbench.scan import scan
@@ -53,12 +54,13 @@ class StageClock:
 WORKER_DIED = "worker process died while loading this file (decoder crash or out of memory)"
 
 
-def map_surviving_crashes(executor: Executor, task: Callable, chunks: list[list[str]], sink: Callable[[list], None]) -> None:
-    """Run `task` over chunks of paths; if a worker dies, rebuild the pool and go on.
+def map_surviving_crashes(executor: Executor, task: Callable, chunks: list[list], sink: Callable[[list], None], on_crash: Callable[[object], object] = lambda path: Skipped(path, WORKER_DIED)) -> None:
+    """Run `task` over chunks of items (paths); if a worker dies, rebuild the pool and go on.
 
     `map` yields in order, so when the pool breaks every chunk before the failed one is done. The
-    failed chunk is retried one file per task, which pins the crash on its file; the rest go back
-    through `map`. Each crash costs one pool rebuild and at most one chunk of single-file tasks.
+    failed chunk is retried one item per task, which pins the crash on its item (whose result becomes
+    `on_crash(item)`); the rest go back through `map`. Each crash costs one pool rebuild and at most
+    one chunk of single-item tasks.
     """
     queue = list(chunks)
     while queue:
@@ -76,7 +78,7 @@ def map_surviving_crashes(executor: Executor, task: Callable, chunks: list[list[
                 sink(executor.submit(task, [path]).result())
             except BrokenExecutor:
                 executor.rebuild()
-                sink([Skipped(path, WORKER_DIED)])
+                sink([on_crash(path)])
 
 
 def load_all(paths: Sequence[str], config: DetectorConfig, executor: Executor, workers: int, show: bool) -> tuple[list[ImageFeatures], list[Skipped]]:
@@ -94,9 +96,21 @@ def load_all(paths: Sequence[str], config: DetectorConfig, executor: Executor, w
     return [i for i in ordered if not isinstance(i, Skipped)], [i for i in ordered if isinstance(i, Skipped)]
 
 
+def take_pixel_digests(features: list[ImageFeatures], candidates: Sequence[int], config: DetectorConfig, executor: Executor, workers: int) -> list[ImageFeatures]:
+    """`features` with the full-resolution pixel digest of each candidate and of its byte-identical copies."""
+    if not candidates:
+        return features
+    items = [(features[i].path, features[i].file_digest) for i in candidates]
+    size = chunk_size(len(items), workers)
+    digests: list[bytes | None] = []
+    map_surviving_crashes(executor, pixel_digest_task(config.decoder), [items[i : i + size] for i in range(0, len(items), size)], digests.extend, on_crash=lambda item: None)
+    by_bytes = {features[i].file_digest: d for i, d in zip(candidates, digests) if d is not None}
+    return [replace(f, pixel_digest=by_bytes[f.file_digest]) if f.file_digest in by_bytes else f for f in features]
+
+
 def cache_settings_key(config: DetectorConfig) -> str:
-    """What shapes cached features: the thumbnail size and the decoder actually used."""
-    return f"thumb{config.thumb_size}-{resolve_decoder(config.decoder)}"
+    """What shapes cached features: the thumbnail size, the decoder actually used, and the reduced JPEG decode."""
+    return f"thumb{config.thumb_size}-{resolve_decoder(config.decoder)}-reduced"
 
 
 def load_with_cache(paths: Sequence[str], config: DetectorConfig, executor: Executor, workers: int, show: bool, cache: FeatureCache | None) -> tuple[list[ImageFeatures], list[Skipped]]:
@@ -148,8 +162,12 @@ def find_duplicates(
                     on_total=lambda total: setattr(bar, "total", total),
                     on_done=bar.update,
                 )
+            left, right = reps[near.left].tolist(), reps[near.right].tolist()
+            candidates = pixel_candidates(features, left, right)
+            features = take_pixel_digests(features, candidates, config, executor, workers)
+            exact = exact_edges(features)
     with clock.stage("cluster"):
-        edges = [(a, b) for a, b, _ in exact] + list(zip(reps[near.left].tolist(), reps[near.right].tolist()))
+        edges = [(a, b) for a, b, _ in exact] + list(zip(left, right))
         groups = build_groups(features, edges)
     clock.seconds["total"] = time.perf_counter() - started
     return DuplicateReport(
@@ -169,6 +187,7 @@ def find_duplicates(
             "pair_candidates": near.candidates,
             "pairs_compared": near.compared,
             "near_pairs": len(near.scores),
+            "pixel_checks": len(candidates),
             "groups": len(groups),
             "cache_hits": cache.hits if cache else 0,
         },

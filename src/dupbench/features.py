@@ -22,12 +22,17 @@ class ImageFeatures:
     width: int
     height: int
     file_digest: bytes
-    pixel_digest: bytes
+    pixel_digest: bytes | None  # None until taken: only files whose thumbnails matched need it
     thumb: np.ndarray
 
     @property
     def pixels(self) -> int:
         return self.width * self.height
+
+    @property
+    def identity(self) -> bytes:
+        """Equal for files known to hold the same picture: the pixel digest once taken, else the bytes'."""
+        return b"pixels:" + self.pixel_digest if self.pixel_digest is not None else b"bytes:" + self.file_digest
 
 
 def file_digest(data: bytes) -> bytes:

@@ -1,4 +1,10 @@
-"""Stage 2, load: read each file once, digest it, decode it, take its features, drop the bitmap."""
+"""Stage 2, load: read each file once, digest it, decode it small, take its features, drop the bitmap.
+
+Only the thumbnail is needed from the pixels, so JPEGs are decoded at a reduced scale (several times
+cheaper than a full decode). The full-resolution pixel digest, which tells pixel-identical files apart
+from near-duplicates, is taken later and only for files whose thumbnails already matched
+(`pixel_digest_task`).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,10 @@ import stat
 from functools import partial
 from typing import Callable, Sequence
 
+import numpy as np
+
 from dupbench.config import DetectorConfig
-from dupbench.decode import DecodeError, decode_image, resolve_decoder
+from dupbench.decode import DecodeError, decode_gray, decode_image, resolve_decoder
 from dupbench.features import ImageFeatures, file_digest, pixel_digest, thumbnail
 from dupbench.result import Skipped
 
@@ -27,8 +35,8 @@ def read_regular_file(path: str) -> bytes:
         os.close(fd)
 
 
-def header_pixels(data: bytes) -> int | None:
-    """Pixel count from the header alone (Pillow parses it lazily), or None if Pillow can't tell."""
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) as stored, from the header alone (Pillow parses it lazily), or None if Pillow can't tell."""
     from PIL import Image
 
     # The detector applies its own limit (DetectorConfig.max_pixels) before any decoder allocates;
@@ -39,7 +47,16 @@ def header_pixels(data: bytes) -> int | None:
             width, height = im.size
     except Exception:  # unknown or broken headers are the decoder's to judge
         return None
-    return width * height
+    return width, height
+
+
+def oriented_size(stored: tuple[int, int], decoded: np.ndarray) -> tuple[int, int]:
+    """The stored size turned the way the decoder turned the image (EXIF orientation may swap it)."""
+    width, height = stored
+    rows, cols = decoded.shape[:2]
+    if (rows > cols) != (height > width) and rows != cols and width != height:
+        return height, width
+    return width, height
 
 
 def load_features(path: str, config: DetectorConfig) -> ImageFeatures | Skipped:
@@ -48,27 +65,47 @@ def load_features(path: str, config: DetectorConfig) -> ImageFeatures | Skipped:
         data = read_regular_file(path)
         if not data:
             raise DecodeError("empty file")
-        pixels = header_pixels(data)
-        if pixels is not None and pixels > config.max_pixels:
-            raise DecodeError(f"image too large: {pixels} pixels > limit {config.max_pixels}")
+        stored = header_size(data)
+        if stored is not None and stored[0] * stored[1] > config.max_pixels:
+            raise DecodeError(f"image too large: {stored[0] * stored[1]} pixels > limit {config.max_pixels}")
         decoder = resolve_decoder(config.decoder)
-        image = decode_image(data, decoder)
+        image = decode_gray(data, decoder, stored, min_side=2 * config.thumb_size)
     except DecodeError as exc:
         return Skipped(path, str(exc))
     except OSError as exc:
         return Skipped(path, f"unreadable: {exc.strerror or exc}")
     except Exception as exc:  # a decoder bug must cost one file, not the run
         return Skipped(path, f"unexpected error: {type(exc).__name__}: {exc}")
-    height, width = image.shape[:2]
+    width, height = oriented_size(stored, image) if stored else (image.shape[1], image.shape[0])
     return ImageFeatures(
         path=path,
         size_bytes=len(data),
         width=width,
         height=height,
         file_digest=file_digest(data),
-        pixel_digest=pixel_digest(image),
+        pixel_digest=None,
         thumb=thumbnail(image, config.thumb_size, use_cv2=decoder == "opencv"),
     )
+
+
+def pixel_digest_of(path: str, expected_file_digest: bytes, decoder: str) -> bytes | None:
+    """Digest of the full-resolution pixels, or None if the file changed since load or no longer decodes."""
+    try:
+        data = read_regular_file(path)
+        if file_digest(data) != expected_file_digest:
+            return None
+        return pixel_digest(decode_image(data, resolve_decoder(decoder)))
+    except Exception:  # a file that went bad since load is simply not confirmed identical
+        return None
+
+
+def pixel_digest_chunk(items: Sequence[tuple[str, bytes]], decoder: str) -> list[bytes | None]:
+    return [pixel_digest_of(path, digest, decoder) for path, digest in items]
+
+
+def pixel_digest_task(decoder: str) -> Callable[[Sequence[tuple[str, bytes]]], list[bytes | None]]:
+    """A picklable task for `executor.map` over chunks of (path, file digest)."""
+    return partial(pixel_digest_chunk, decoder=decoder)
 
 
 def load_chunk(paths: Sequence[str], config: DetectorConfig) -> list[ImageFeatures | Skipped]:
