@@ -80,3 +80,17 @@ def test_bootstrap_interval_contains_the_median():
     low, high = bootstrap_ci(values)
     assert low < np.median(values) < high
     assert np.isnan(bootstrap_ci([1.0])[0])
+
+
+def test_version_1_results_files_still_load_with_the_harness_interpreter(tmp_path):
+    import dataclasses
+
+    from dupbench.harness.results import load_results
+
+    columns = [c for c in RunRow.columns() if c != "python"]
+    path = tmp_path / "old.csv"
+    pd.DataFrame([{c: "" for c in columns} | {"schema_version": 1, "warmup": False, "disturbed": False,
+                                              "oversubscribed": False, "affinity_ok": True}]).to_csv(path, index=False)
+    frame = load_results([path])
+    assert frame["python"].tolist() == ["current"]
+    assert "python" in {f.name for f in dataclasses.fields(RunRow)}

@@ -101,7 +101,8 @@ def test_timeouts_and_crashes_are_recorded_and_the_sweep_goes_on(tmp_path):
             return standin_command(cell, dataset_dir, report_json, extra=("--exit", "2"))
         return standin_command(cell, dataset_dir, report_json)
 
-    text = SPEC.replace("timeout_s = 30", "timeout_s = 0.7").replace("repeats = 2", "repeats = 1")
+    # 4 s is generous: a loaded machine starts children slowly, and 0.7 s once timed out a crashing child
+    text = SPEC.replace("timeout_s = 30", "timeout_s = 4").replace("repeats = 2", "repeats = 1")
     frame = _sweep(tmp_path, text, command=command).frame.set_index("cell_id")
     statuses = frame.groupby(["mode", "cores"])["status"].apply(list).to_dict()
     assert statuses[("serial", 1)] == ["crash", "crash"]
@@ -142,3 +143,31 @@ def test_stage_cpu_utilization_interpolates_the_cumulative_cpu():
     samples = [Sample(t, 100.0 + t, 2.0 * t, 200.0, 0, None, 1, 1, ()) for t in (0.0, 0.5, 1.0, 1.5, 2.0)]
     assert stage_cpu_utilization(samples, [100.25, 101.75], cores=2, interval_s=0.1) == pytest.approx(1.0)
     assert stage_cpu_utilization(samples, [100.0, 100.1], cores=2, interval_s=0.1) is None
+
+
+def test_a_second_interpreter_is_probed_recorded_and_used_by_the_child(tmp_path):
+    import sys
+
+    text = SPEC.replace('start_methods = ["fork"]', f'start_methods = ["fork"]\npythons = ["current", "{sys.executable}"]')
+    seen = []
+
+    def command(cell, dataset_dir, report_json):
+        seen.append(build_run_command(cell, dataset_dir, report_json)[0])
+        return standin_command(cell, dataset_dir, report_json)
+
+    result = _sweep(tmp_path, text.replace("repeats = 2", "repeats = 1"), command=command)
+    assert set(result.frame["python"]) == {"current", sys.executable}
+    assert set(seen) == {sys.executable}  # "current" is the harness's own interpreter
+    probes = json.loads(result.metadata_path.read_text())["pythons"]
+    assert probes[sys.executable]["version"] == probes["current"]["version"]
+    assert "gil_enabled" in probes["current"] and "free_threaded_build" in probes["current"]
+
+
+def test_an_interpreter_that_cannot_run_dupbench_is_refused_before_any_timing(tmp_path):
+    broken = tmp_path / "python"
+    broken.write_text("#!/bin/sh\necho 'ModuleNotFoundError: No module named dupbench' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    text = SPEC.replace('start_methods = ["fork"]', f'start_methods = ["fork"]\npythons = ["{broken}"]')
+    with pytest.raises(ValueError, match="cannot import dupbench.*pip install -e"):
+        _sweep(tmp_path, text)
+    assert not (tmp_path / "results").exists() or not list((tmp_path / "results").rglob("*.csv"))

@@ -95,3 +95,18 @@ def test_long_side_labels_the_profile():
     cells, _ = expand_grid(spec, available_cores=2)
     assert {c.profile for c in cells} == {"study:3000-4032"}
     assert ":" not in cells[0].cell_id or cells[0].cell_id.startswith("study:3000-4032")
+
+
+def test_pythons_default_to_the_harness_interpreter_and_keep_cell_ids_stable():
+    spec = parse_spec(BASE)
+    cells, _ = expand_grid(spec, available_cores=2)
+    assert spec.pythons == ("current",) and {c.python for c in cells} == {"current"}
+    assert all("-py:" not in c.cell_id for c in cells)
+
+
+def test_each_python_is_a_grid_dimension_named_in_the_cell_id():
+    spec = parse_spec(BASE.replace("[run]", 'pythons = ["current", "/opt/py313t/bin/python"]\n[run]'))
+    cells, _ = expand_grid(spec, available_cores=2)
+    plain, other = ([c for c in cells if c.python == p] for p in spec.pythons)
+    assert len(plain) == len(other) > 0
+    assert all(c.cell_id.endswith("-py:/opt/py313t/bin/python") for c in other)

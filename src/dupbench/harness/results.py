@@ -22,7 +22,8 @@ import pandas as pd
 
 from dupbench.harness.monitor import Sample
 
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2  # 2 added `python` (the interpreter a run used); version 1 files read as "current"
+READABLE_SCHEMA_VERSIONS = (1, 2)
 STAGES = ("scan", "load", "compare", "cluster")
 # A configuration is called faster (slower) than serial only if the bootstrap 95% interval of its speed-up
 # lies entirely above 1 + FASTER_THRESHOLD (below 1 - FASTER_THRESHOLD): smaller differences are noise on
@@ -33,7 +34,7 @@ MIN_RUNS_FOR_CI = 3
 # A run is flagged disturbed when other processes used more than this share of its cores during it.
 DISTURBED_FOREIGN_FRACTION = 0.10
 CELL_COLUMNS = (
-    "profile", "images", "dataset_seed", "mode", "workers", "cores", "pairs", "thumb_size", "start_method",
+    "profile", "images", "dataset_seed", "mode", "workers", "cores", "pairs", "thumb_size", "start_method", "python",
 )
 
 
@@ -121,6 +122,8 @@ class RunRow:
     monitor_cpu_s: float | None = None
     monitor_overhead: float | None = None
     error: str = ""
+    # the interpreter: "current" (the harness's own) or the path from the sweep's grid.pythons
+    python: str = "current"
 
     @classmethod
     def columns(cls) -> list[str]:
@@ -208,8 +211,10 @@ def load_results(paths: Iterable[Path]) -> pd.DataFrame:
     for path in paths:
         frame = pd.read_csv(path, keep_default_na=True)
         versions = set(frame["schema_version"].unique()) if "schema_version" in frame else {None}
-        if versions != {RESULTS_SCHEMA_VERSION} and len(frame):
-            raise ValueError(f"{path}: results schema {sorted(map(str, versions))}, expected {RESULTS_SCHEMA_VERSION}")
+        if not versions <= set(READABLE_SCHEMA_VERSIONS) and len(frame):
+            raise ValueError(f"{path}: results schema {sorted(map(str, versions))}, expected one of {READABLE_SCHEMA_VERSIONS}")
+        if "python" not in frame:
+            frame["python"] = "current"
         frame["source"] = str(path)
         frames.append(frame)
     if not frames:
@@ -259,7 +264,7 @@ def summarize(frame: pd.DataFrame, metric: str = "wall_s") -> pd.DataFrame:
     and speed-up and parallel efficiency against serial on the same dataset.
 
     Only successful, non-warm-up runs count. The serial baseline is the serial cell with the same dataset,
-    pair strategy and thumbnail size on the same core count (else the fastest serial cell of that dataset).
+    pair strategy, thumbnail size and interpreter on the same core count (else the fastest serial cell of that dataset).
     Parallel efficiency = speed-up / min(workers, cores): the share of the cores actually usable that was
     turned into speed.
     """
@@ -284,7 +289,7 @@ def summarize(frame: pd.DataFrame, metric: str = "wall_s") -> pd.DataFrame:
     summary = pd.DataFrame(rows)
     if summary.empty:
         return summary
-    dataset_keys = ["profile", "images", "dataset_seed", "pairs", "thumb_size"]
+    dataset_keys = ["profile", "images", "dataset_seed", "pairs", "thumb_size", "python"]  # serial under the same interpreter
     speedups, lows, highs, verdicts, efficiencies = [], [], [], [], []
     for _, row in summary.iterrows():
         same = summary[(summary[dataset_keys] == row[dataset_keys]).all(axis=1) & (summary["mode"] == "serial")]

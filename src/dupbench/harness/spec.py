@@ -15,6 +15,7 @@ Example (experiments/smoke.toml)::
     pairs = ["all"]
     thumb_sizes = [32]
     start_methods = ["fork"]   # used by process mode only
+    pythons = ["current"]      # interpreters to run the child with: "current" (the harness's own) or paths
     [run]
     repeats = 2
     warmups = 1                # run and discarded: per cell, or per dataset with warmup_scope = "dataset"
@@ -39,7 +40,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-MODES = ("serial", "thread", "process")
+MODES = ("serial", "thread", "process", "dask")
+DEFAULT_MODES = ("serial", "thread", "process")  # dask needs the optional extra: a sweep names it explicitly
+CURRENT_PYTHON = "current"
 ORDERS = ("interleaved", "random", "sequential")
 WARMUP_SCOPES = ("cell", "dataset")
 NO_START_METHOD = "none"
@@ -58,12 +61,15 @@ class Cell:
     pairs: str
     thumb_size: int
     start_method: str
+    python: str = CURRENT_PYTHON
 
     @property
     def cell_id(self) -> str:
+        """Stable across versions: the interpreter appears only when it is not the harness's own."""
+        interpreter = "" if self.python == CURRENT_PYTHON else f"-py:{self.python}"
         return (
             f"{self.profile}-n{self.images}-s{self.dataset_seed}-{self.mode}-w{self.workers}-c{self.cores}"
-            f"-{self.pairs}-t{self.thumb_size}-{self.start_method}"
+            f"-{self.pairs}-t{self.thumb_size}-{self.start_method}{interpreter}"
         )
 
     @property
@@ -97,6 +103,7 @@ class SweepSpec:
     pairs: tuple[str, ...]
     thumb_sizes: tuple[int, ...]
     start_methods: tuple[str, ...]
+    pythons: tuple[str, ...] = (CURRENT_PYTHON,)
     repeats: int = 3
     warmups: int = 1
     warmup_scope: str = "cell"
@@ -144,12 +151,13 @@ def parse_spec(text: str) -> SweepSpec:
         profile=profile,
         sizes=tuple(int(n) for n in _tuple(dataset.get("sizes"), "dataset.sizes")),
         dataset_seed=int(dataset.get("seed", 0)),
-        modes=_tuple(grid.get("modes", list(MODES)), "grid.modes"),
+        modes=_tuple(grid.get("modes", list(DEFAULT_MODES)), "grid.modes"),
         workers=_tuple(grid.get("workers", ["cores"]), "grid.workers"),
         cores=_tuple(grid.get("cores", ["all"]), "grid.cores"),
         pairs=_tuple(grid.get("pairs", ["pruned"]), "grid.pairs"),
         thumb_sizes=tuple(int(t) for t in _tuple(grid.get("thumb_sizes", [64]), "grid.thumb_sizes")),
         start_methods=_tuple(grid.get("start_methods", ["forkserver"]), "grid.start_methods"),
+        pythons=tuple(str(p) for p in _tuple(grid.get("pythons", [CURRENT_PYTHON]), "grid.pythons")),
         repeats=int(run.get("repeats", 3)),
         warmups=int(run.get("warmups", 1)),
         warmup_scope=str(run.get("warmup_scope", "cell")),
@@ -219,8 +227,8 @@ def expand_grid(spec: SweepSpec, available_cores: int) -> tuple[list[Cell], list
         elif resolved not in cores:
             cores.append(resolved)
     cells: list[Cell] = []
-    for size, mode, workers, n_cores, pairs, thumb, method in itertools.product(
-        spec.sizes, spec.modes, spec.workers, cores, spec.pairs, spec.thumb_sizes, spec.start_methods
+    for size, mode, workers, n_cores, pairs, thumb, method, python in itertools.product(
+        spec.sizes, spec.modes, spec.workers, cores, spec.pairs, spec.thumb_sizes, spec.start_methods, spec.pythons
     ):
         resolved_workers = 1 if mode == "serial" else (n_cores if workers == "cores" else int(workers))
         cell = Cell(
@@ -233,6 +241,7 @@ def expand_grid(spec: SweepSpec, available_cores: int) -> tuple[list[Cell], list
             pairs=pairs,
             thumb_size=thumb,
             start_method=method if mode == "process" else NO_START_METHOD,
+            python=python,
         )
         if cell in cells:
             continue

@@ -12,6 +12,7 @@ import math
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +41,7 @@ from dupbench.harness.results import (
     timeline_path,
     write_metadata,
 )
-from dupbench.harness.spec import Cell, PlannedRun, SweepSpec, estimate_run_seconds, expand_grid, plan_runs
+from dupbench.harness.spec import CURRENT_PYTHON, Cell, PlannedRun, SweepSpec, estimate_run_seconds, expand_grid, plan_runs
 
 CommandBuilder = Callable[[Cell, Path, Path], list[str]]
 DatasetMaker = Callable[[Path, int, int, str], None]
@@ -51,10 +52,56 @@ CONTROL_REPEATS = 5
 # ---------------------------------------------------------------- the child's command and its dataset
 
 
+def python_executable(python: str) -> str:
+    """The interpreter a cell names: the harness's own for "current", else the path as given."""
+    return sys.executable if python == CURRENT_PYTHON else python
+
+
+PROBE = """
+import json, platform, sys, sysconfig
+import dupbench, dupbench.detector, dupbench.run_command
+print(json.dumps({
+    "executable": sys.executable,
+    "version": platform.python_version(),
+    "implementation": platform.python_implementation(),
+    "free_threaded_build": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+    "gil_enabled": sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True,
+    "dupbench_path": dupbench.__file__,
+}))
+"""
+
+
+def probe_python(python: str, cwd: Path | None = None) -> dict[str, Any]:
+    """What an interpreter is, once dupbench's detector is imported (a module may switch the GIL back on).
+
+    Raises ValueError with what to do if it cannot run dupbench; the sweep checks this before any timing.
+    """
+    executable = python_executable(python)
+    try:
+        done = subprocess.run([executable, "-c", PROBE], capture_output=True, text=True, timeout=120, cwd=cwd)
+    except OSError as exc:
+        raise ValueError(f"sweep: grid.pythons: cannot run {python!r}: {exc.strerror or exc}") from None
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise ValueError(f"sweep: grid.pythons: {python!r} cannot import dupbench ({tail[0]}); "
+                         f"install it there first: {executable} -m pip install -e .")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def check_same_code(probes: dict[str, dict[str, Any]]) -> None:
+    """Every interpreter must run this tree's dupbench, or the runs would compare different code."""
+    own = str(Path(__file__).resolve().parents[1])
+    for name, probe in probes.items():
+        theirs = str(Path(probe["dupbench_path"]).resolve().parent)
+        if theirs != own:
+            raise ValueError(f"sweep: grid.pythons: {name!r} imports dupbench from {theirs}, not from this tree ({own}); "
+                             f"reinstall it: {probe['executable']} -m pip install -e {Path(own).parents[1]}")
+
+
 def build_run_command(cell: Cell, dataset_dir: Path, report_json: Path) -> list[str]:
     """The measured child: `dupbench run` on one dataset with the cell's settings, report to JSON."""
     command = [
-        sys.executable, "-m", "dupbench", "run", str(dataset_dir),
+        python_executable(cell.python), "-m", "dupbench", "run", str(dataset_dir),
         "--mode", cell.mode,
         "--workers", str(cell.workers),
         "--pairs", cell.pairs,
@@ -291,7 +338,7 @@ def cell_columns(cell: Cell) -> dict[str, Any]:
     return dict(
         profile=cell.profile, images=cell.images, dataset_seed=cell.dataset_seed, mode=cell.mode,
         workers=cell.workers, cores=cell.cores, pairs=cell.pairs, thumb_size=cell.thumb_size,
-        start_method=cell.start_method, oversubscribed=cell.oversubscribed,
+        start_method=cell.start_method, oversubscribed=cell.oversubscribed, python=cell.python,
     )
 
 
@@ -354,7 +401,13 @@ def run_sweep(
     plan = plan_runs(cells, spec.repeats, spec.warmups, spec.order, spec.order_seed, spec.warmup_scope)
     repo = repo if repo is not None else Path(__file__).resolve().parents[3]
     machine = machine or meta.machine_name()
+    probes = {python: probe_python(python, cwd=repo) for python in spec.pythons}  # children run in repo too
+    check_same_code(probes)
+    for name, probe in probes.items():
+        if probe["free_threaded_build"] and probe["gil_enabled"]:
+            log(f"sweep: WARNING: {name} is free-threaded but its GIL is ON after importing dupbench")
     info = meta.collect_metadata(repo, spec.text, sweep_path)
+    info["pythons"] = probes
     commit = info["git"]["short_commit"]
     if info["git"].get("dirty"):
         log("sweep: warning: the git tree has uncommitted changes; the results will say dirty=true")

@@ -32,7 +32,7 @@ def load_inputs(results: list[Path], accuracy: Path | None = None, gil: Path | N
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         if meta:
             metadata.append(meta)
-        frames.append(load_results([path]).assign(interpreter=interpreter_label(meta.get("python", {}))))
+        frames.append(with_interpreter_labels(load_results([path]), meta))
         timeline = path.with_name(path.stem + ".timeline.csv.gz")
         if timeline.exists():
             timelines.append(pd.read_csv(timeline))
@@ -54,11 +54,20 @@ def _json_beside(path: Path | None, name: str) -> dict | None:
     return json.loads(beside.read_text()) if beside and beside.exists() else None
 
 
+def with_interpreter_labels(frame: pd.DataFrame, meta: dict) -> pd.DataFrame:
+    """Label each run with its interpreter: the harness's own (metadata "python") or one of the sweep's
+    `grid.pythons` (metadata "pythons", probed by the harness before timing)."""
+    probes = meta.get("pythons", {})
+    labels = {name: interpreter_label(probe) for name, probe in probes.items()}
+    labels["current"] = interpreter_label(meta.get("python", {}))
+    return frame.assign(interpreter=frame["python"].map(lambda name: labels.get(name, f"unknown interpreter {name}")))
+
+
 def interpreter_label(python: dict) -> str:
-    """E.g. 'CPython 3.11.7' or 'CPython 3.13.15t (GIL off)', from a results file's metadata."""
+    """E.g. 'CPython 3.11.7' or 'CPython 3.13.15t (GIL off)', from a results file's metadata or a harness probe."""
     if not python:
         return "unknown interpreter"
-    free = python.get("py_gil_disabled_build")
+    free = python.get("py_gil_disabled_build", python.get("free_threaded_build"))
     label = f"{python.get('implementation', 'Python')} {python.get('version', '?')}{'t' if free else ''}"
     if free:
         label += " (GIL off)" if not python.get("gil_enabled", True) else " (GIL back ON)"
