@@ -116,3 +116,17 @@ def test_growth_and_amdahl_fits():
     assert growth_exponent([100, 200, 400], [1.0, 4.0, 16.0]) == pytest.approx(2.0)
     assert amdahl_serial_fraction([1, 2, 4], [1.0, 2.0, 4.0]) == pytest.approx(0.0, abs=1e-9)
     assert amdahl_serial_fraction([2, 4], [1 / (0.5 + 0.25), 1 / (0.5 + 0.125)]) == pytest.approx(0.5)
+
+
+def test_dask_overhead_follows_the_numbers_and_says_when_dask_is_absent():
+    from dupbench.report.text import dask_overhead
+
+    runs = fake_runs(0.6, 0.5)
+    assert "No Dask runs" in dask_overhead(runs)[0]
+    process = runs[runs["mode"] == "process"]
+    slower = pd.concat([runs, process.assign(mode="dask", wall_s=process["wall_s"] + 1.5, thumb_size=32)])
+    slower["thumb_size"] = 32
+    line = dask_overhead(slower)[0]
+    assert line.startswith("100 images, 2 workers on 2 cores, all pairs: Dask") and "+1.50 s" in line
+    faster = pd.concat([runs, process.assign(mode="dask", wall_s=process["wall_s"] - 0.1)]).assign(thumb_size=32)
+    assert "-0.10 s" in dask_overhead(faster)[0]

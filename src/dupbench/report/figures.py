@@ -20,7 +20,7 @@ import pandas as pd  # noqa: E402
 
 from dupbench.report.data import amdahl_serial_fraction, cell_stats  # noqa: E402
 
-MODE_COLORS = {"serial": "#444444", "thread": "#1f77b4", "process": "#d62728"}
+MODE_COLORS = {"serial": "#444444", "thread": "#1f77b4", "process": "#d62728", "dask": "#2ca02c"}
 STAGES = ("scan", "load", "compare", "cluster")
 
 
@@ -162,7 +162,7 @@ def stage_breakdown(runs: pd.DataFrame, directory: Path) -> Drawn:
         return _no_data(directory, "stages", "no all-pairs runs in these results")
     size = data["images"].max()
     data = data[data["images"] == size]
-    medians = data.groupby("mode")[[f"{s}_s" for s in STAGES] + ["wall_s"]].median().reindex(["serial", "thread", "process"]).dropna(how="all")
+    medians = data.groupby("mode")[[f"{s}_s" for s in STAGES] + ["wall_s"]].median().reindex(["serial", "thread", "process", "dask"]).dropna(how="all")
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     bottom = np.zeros(len(medians))
     for stage in STAGES:

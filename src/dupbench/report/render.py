@@ -13,8 +13,8 @@ from dupbench.report import figures
 from dupbench.report.data import StudyInputs, interpreter_label, primary_interpreter
 from dupbench.report.figures import AmdahlFit, Drawn
 from dupbench.report.text import (
-    findings, growth_claims, method_lines, reproduce_commands, seed_table, stage_speedups, to_markdown,
-    validity, variance_claims, why_gil,
+    dask_overhead, findings, growth_claims, method_lines, reproduce_commands, seed_table, stage_speedups,
+    to_markdown, validity, variance_claims, why_gil,
 )
 
 
@@ -106,6 +106,7 @@ def build_report(inputs: StudyInputs, out: Path, command: str) -> Path:
                      f"made by `{command}`._")
     parts += ["## Findings", *[f"- {line}" for line in findings(everything, inputs.accuracy)]]
     parts += ["## Against the published study", *[f"- {line}" for line in growth_claims(everything) + variance_claims(everything)]]
+    parts += ["## Beyond one machine: Dask", *[f"- {line}" for line in dask_overhead(everything)]]
     parts += ["## Why: the GIL, measured", *[f"- {line}" for line in why_gil(everything, inputs.gil)]]
     parts += ["## Threats to validity", *[f"- {line}" for line in validity(everything, inputs.metadata)]]
     commands = reproduce_commands(inputs.metadata, inputs.accuracy_metadata, inputs.gil, command)
