@@ -6,12 +6,12 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-Mode = Literal["serial", "thread", "process"]
+Mode = Literal["serial", "thread", "process", "dask"]
 PairStrategy = Literal["all", "pruned"]
 
 # HEIC/HEIF/AVIF are listed so they are reported as skipped (with a reason) rather than silently ignored.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".heic", ".heif", ".avif"})
-MODES: tuple[str, ...] = ("serial", "thread", "process")
+MODES: tuple[str, ...] = ("serial", "thread", "process", "dask")
 START_METHODS: tuple[str, ...] = ("fork", "forkserver", "spawn")
 
 
@@ -57,11 +57,12 @@ class DetectorConfig:
 
 @dataclass(frozen=True)
 class ExecutionConfig:
-    """How the detector runs: mode, pool size and process start method."""
+    """How the detector runs: mode, pool size, process start method, and (dask) the scheduler to use."""
 
     mode: Mode = "serial"
     workers: int | None = None
     start_method: str = "forkserver"
+    scheduler: str | None = None  # dask only: tcp://HOST:PORT of a running scheduler; None starts a local cluster
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -70,6 +71,8 @@ class ExecutionConfig:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
         if self.start_method not in START_METHODS:
             raise ValueError(f"start method must be one of {', '.join(START_METHODS)}, got {self.start_method!r}")
+        if self.scheduler and self.mode != "dask":
+            raise ValueError("--scheduler is for --mode dask")
 
     @property
     def resolved_workers(self) -> int:

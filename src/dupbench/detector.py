@@ -108,6 +108,16 @@ def take_pixel_digests(features: list[ImageFeatures], candidates: Sequence[int],
     return [replace(f, pixel_digest=by_bytes[f.file_digest]) if f.file_digest in by_bytes else f for f in features]
 
 
+def share_thumbnails(thumbs: np.ndarray, execution: ExecutionConfig, executor: Executor, stack: ExitStack) -> object:
+    """What compare tasks receive: process workers map one RAM file; a Dask cluster gets one scattered copy
+    per worker; threads and serial use the array itself."""
+    if execution.mode == "process":
+        return stack.enter_context(SharedArray(thumbs))
+    if execution.mode == "dask":
+        return executor.share(thumbs)
+    return thumbs
+
+
 def cache_settings_key(config: DetectorConfig) -> str:
     """What shapes cached features: the thumbnail size, the decoder actually used, and the reduced JPEG decode."""
     return f"thumb{config.thumb_size}-{resolve_decoder(config.decoder)}-reduced"
@@ -148,7 +158,7 @@ def find_duplicates(
                 classes.union(a, b)
             reps = np.array(sorted({classes.find(i) for i in range(len(features))}), dtype=np.int64)
             thumbs = np.stack([features[i].thumb for i in reps]) if len(reps) else np.empty((0, config.thumb_size, config.thumb_size), np.uint8)
-            shared = stack.enter_context(SharedArray(thumbs)) if execution.mode == "process" else thumbs
+            shared = share_thumbnails(thumbs, execution, executor, stack)
             with progress_bar("compare", None, show_progress, unit="pair") as bar:
                 near = near_pairs(
                     thumbs,
@@ -220,5 +230,6 @@ def execution_settings(execution: ExecutionConfig) -> dict:
         "mode": execution.mode,
         "workers": execution.resolved_workers,
         "start_method": execution.start_method if execution.mode == "process" else None,
+        "scheduler": (execution.scheduler or "local cluster") if execution.mode == "dask" else None,
         "native_threads_per_worker": limit_native_threads(),
     }

@@ -1,7 +1,7 @@
 """One execution interface: every stage takes a `concurrent.futures.Executor`.
 
 "serial" runs each call in the caller and never starts a pool (the honest baseline); "thread" and
-"process" are the standard library pools. Native thread pools (OpenCV's, BLAS's) are limited to one
+"process" are the standard library pools; "dask" is a `distributed` cluster (dask_executor.py). Native thread pools (OpenCV's, BLAS's) are limited to one
 thread per worker so N workers use N cores, not N x cores.
 """
 
@@ -112,6 +112,11 @@ def make_executor(execution: ExecutionConfig) -> Iterator[Executor]:
     elif execution.mode == "thread":
         limit_native_threads()
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dupbench")
+    elif execution.mode == "dask":
+        from dupbench.dask_executor import DaskExecutor  # optional extra: imported only when asked for
+
+        limit_native_threads()
+        executor = DaskExecutor(execution)
     else:
         for name in NATIVE_THREAD_ENV:  # seen by workers' imports under forkserver/spawn
             os.environ.setdefault(name, "1")

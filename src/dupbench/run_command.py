@@ -12,6 +12,7 @@ from contextlib import ExitStack
 from dupbench.actions import add_action_arguments, check_action_arguments, perform_actions, rekey_groups
 from dupbench.cache import FeatureCache, default_cache_path
 from dupbench.config import MODES, START_METHODS, DetectorConfig, ExecutionConfig, available_cpus
+from dupbench.dask_executor import DaskUnavailable
 from dupbench.detector import cache_settings_key, find_duplicates
 from dupbench.result import DuplicateReport, write_json_atomic
 
@@ -35,7 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "modes: 'serial' runs everything in this process (the baseline); 'thread' uses a thread "
             "pool, which helps where the work runs in C with the GIL released (decoding, SSIM); "
             "'process' uses a process pool, which sidesteps the GIL at the cost of starting workers "
-            "and sending them data. All modes give the same groups."
+            "and sending them data; 'dask' runs the same tasks on a Dask cluster (optional extra: "
+            "pip install -e '.[dask]'): a local one sized to your cores, or the scheduler named by "
+            "--scheduler, whose workers must see the files under the same paths. All modes give the same groups."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -43,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mode", choices=MODES, default="process", help="how to run the detector's stages")
     parser.add_argument("--workers", type=int, default=None, help=f"pool size (default: the CPUs this process may use, here {available_cpus()})")
     parser.add_argument("--start-method", choices=START_METHODS, default="forkserver", help="how process workers are started")
+    parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None, help="with --mode dask: use this running Dask scheduler instead of starting a local cluster")
     parser.add_argument("--threshold", type=float, default=defaults.threshold, help="SSIM at or above which two images are near duplicates")
     parser.add_argument("--pairs", choices=("pruned", "all"), default=defaults.pairs, help="'all' compares every pair (O(n^2)); 'pruned' compares only pairs a cheap DCT signature index finds close")
     parser.add_argument("--thumb-size", type=int, default=defaults.thumb_size, help="side of the grayscale thumbnail SSIM compares, in pixels")
@@ -59,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         config = DetectorConfig(threshold=args.threshold, thumb_size=args.thumb_size, pairs=args.pairs, follow_symlinks=args.follow_symlinks, decoder=args.decoder)
-        execution = ExecutionConfig(mode=args.mode, workers=args.workers, start_method=args.start_method)
+        execution = ExecutionConfig(mode=args.mode, workers=args.workers, start_method=args.start_method, scheduler=args.scheduler)
     except ValueError as exc:
         print(f"dupbench run: {exc}", file=sys.stderr)
         return 2
@@ -81,7 +85,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     with ExitStack() as stack:
         cache = None if args.no_cache else stack.enter_context(FeatureCache(args.cache or default_cache_path(), cache_settings_key(config)))
-        report = find_duplicates(roots, config, execution, show_progress=not args.quiet, cache=cache)
+        try:
+            report = find_duplicates(roots, config, execution, show_progress=not args.quiet, cache=cache)
+        except DaskUnavailable as exc:
+            print(f"dupbench run: {exc}", file=sys.stderr)
+            return 2
     if args.keep:
         report.groups = rekey_groups(report.groups, args.keep)
     if args.output:
