@@ -21,6 +21,11 @@ def test_keeper_is_highest_resolution_then_largest_file_then_path():
     assert [i.path for i in sorted(items, key=keeper_rank)] == ["d", "c", "a", "b"]
 
 
+def test_at_equal_size_the_original_name_beats_a_file_managers_copy_name():
+    items = [item("/p/IMG_1 (1).jpg", 10, 10, 5), item("/p/IMG_1 copy.jpg", 10, 10, 5), item("/p/IMG_1.jpg", 10, 10, 5)]
+    assert sorted(items, key=keeper_rank)[0].path == "/p/IMG_1.jpg"
+
+
 def test_groups_name_match_kinds_against_the_keeper():
     same_bytes = item("copy", 10, 10, 5)
     same_bytes = ImageFeatures("copy", 5, 10, 10, b"fkeep", b"pkeep", same_bytes.thumb)

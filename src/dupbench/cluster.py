@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from typing import Iterable, Sequence
 
@@ -44,8 +45,11 @@ class UnionFind:
 
 
 def keeper_rank(item: ImageFeatures) -> tuple:
-    """Highest resolution first, then largest file, then path order."""
-    return (-item.pixels, -item.size_bytes, item.path)
+    """Highest resolution first, then largest file, then the shortest file name, then path order.
+
+    The name rule keeps "IMG_1.jpg" over the copies a file manager makes ("IMG_1 (1).jpg", "IMG_1 copy.jpg").
+    """
+    return (-item.pixels, -item.size_bytes, len(os.path.basename(item.path)), item.path)
 
 
 def build_groups(features: Sequence[ImageFeatures], edges: Iterable[tuple[int, int]]) -> list[Group]:
