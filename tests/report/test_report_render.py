@@ -17,7 +17,7 @@ from dupbench.report.render import build_report
 from dupbench.report.text import PUBLISHED_SIZES, seed_table, stage_speedups
 
 ROOT = Path(__file__).resolve().parents[2]
-FIGURES = ("time_vs_size", "speedup", "stages", "cpu_timeline", "memory", "throughput", "accuracy")
+FIGURES = ("time_vs_size", "speedup", "stages", "cpu_timeline", "memory", "throughput", "accuracy", "compare_scale")
 
 
 @pytest.fixture(scope="session")
@@ -113,3 +113,18 @@ def test_index_html_renders_its_figures_in_headless_chromium(rendered, tmp_path)
         capture_output=True, text=True, timeout=120,
     )
     assert f"figures:{len(FIGURES)}/{len(FIGURES)}" in result.stdout
+
+
+def test_scale_figure_fits_each_pair_strategys_growth(tmp_path):
+    import pandas as pd
+
+    from dupbench.report.figures import compare_scale
+
+    n = [1000, 10000, 100000]
+    scale = pd.DataFrame({"n": n * 2, "pairs": ["pruned"] * 3 + ["all"] * 3,
+                          "wall_s": [0.1, 1.0, 10.0, 0.5, 50.0, 5000.0], "peak_rss_bytes": [1e8] * 6})
+    drawn = compare_scale(scale, tmp_path)
+    assert drawn.missing is None and drawn.png.exists() and drawn.svg.exists()
+    svg = drawn.svg.read_text()
+    assert "slope 1.00" in svg and "slope 2.00" in svg
+    assert compare_scale(None, tmp_path).missing

@@ -27,11 +27,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="threshold-sweep CSV from `dupbench evaluate --threshold-sweep` (without it the report says accuracy is absent)")
     parser.add_argument("--gil", type=Path, metavar="results.json",
                         help="results.json of a `dupbench gil` run, for the per-kernel GIL measurements in the 'why' section")
+    parser.add_argument("--scale", type=Path, metavar="CSV",
+                        help="CSV from benchmarks/scale.py: the compare stage's time and memory up to 100,000 images, both pair strategies")
+    parser.add_argument("--table", type=Path, action="append", default=[], metavar="MD",
+                        help="a Markdown table written by a benchmark script (benchmarks/limits.py, benchmarks/peers.py), included as it is; repeatable")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    given = [*args.results, *(p for p in (args.accuracy, args.gil) if p is not None)]
+    given = [*args.results, *(p for p in (args.accuracy, args.gil, args.scale) if p is not None), *args.table]
     missing = [str(p) for p in given if not p.exists()]
     if missing:
         print(f"dupbench report: no such file: {', '.join(missing)}", file=sys.stderr)
@@ -39,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     command = "dupbench report " + " ".join(shlex.quote(str(p)) for p in args.results) + f" --out {shlex.quote(str(args.out))}"
     command += f" --accuracy {shlex.quote(str(args.accuracy))}" if args.accuracy else ""
     command += f" --gil {shlex.quote(str(args.gil))}" if args.gil else ""
-    readme = build_report(load_inputs(args.results, args.accuracy, args.gil), args.out, command)
+    command += f" --scale {shlex.quote(str(args.scale))}" if args.scale else ""
+    command += "".join(f" --table {shlex.quote(str(t))}" for t in args.table)
+    readme = build_report(load_inputs(args.results, args.accuracy, args.gil, args.scale, args.table), args.out, command)
     print(f"wrote {readme} and {args.out / 'index.html'}")
     return 0

@@ -21,9 +21,12 @@ class StudyInputs:
     gil: dict | None = None
     sources: list[str] = field(default_factory=list)
     accuracy_metadata: dict | None = None  # metadata.json beside the threshold-sweep CSV (command, commit)
+    scale: pd.DataFrame | None = None  # benchmarks/scale.py CSV: n, pairs, wall_s, peak_rss_bytes, ...
+    tables: list[tuple[str, str]] = field(default_factory=list)  # (path, markdown) written by benchmark scripts
 
 
-def load_inputs(results: list[Path], accuracy: Path | None = None, gil: Path | None = None) -> StudyInputs:
+def load_inputs(results: list[Path], accuracy: Path | None = None, gil: Path | None = None,
+                scale: Path | None = None, tables: list[Path] = ()) -> StudyInputs:
     """Sweep CSVs (with the metadata JSON and timeline beside each), plus optional accuracy and GIL files."""
     metadata, timelines, frames = [], [], []
     for path in results:
@@ -46,6 +49,8 @@ def load_inputs(results: list[Path], accuracy: Path | None = None, gil: Path | N
         gil=json.loads(Path(gil).read_text()) if gil and Path(gil).exists() else None,
         sources=[str(p) for p in results],
         accuracy_metadata=_json_beside(accuracy, "metadata.json"),
+        scale=pd.read_csv(scale) if scale else None,
+        tables=[(str(t), Path(t).read_text(encoding="utf-8")) for t in tables],
     )
 
 

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from dupbench.report.data import amdahl_serial_fraction, cell_stats  # noqa: E402
+from dupbench.report.data import amdahl_serial_fraction, cell_stats, growth_exponent  # noqa: E402
 
 MODE_COLORS = {"serial": "#444444", "thread": "#1f77b4", "process": "#d62728", "dask": "#2ca02c"}
 STAGES = ("scan", "load", "compare", "cluster")
@@ -236,3 +236,21 @@ def accuracy(sweep: pd.DataFrame | None, directory: Path) -> Drawn:
            title="Accuracy vs threshold (study set)")
     ax.legend()
     return _save(fig, directory, "accuracy")
+
+
+def compare_scale(scale: pd.DataFrame | None, directory: Path) -> Drawn:
+    """Compare-stage time and peak memory vs images for both pair strategies (benchmarks/scale.py), with
+    each curve's fitted log-log slope in its label: ~2 is quadratic, ~1 linear."""
+    if scale is None or scale.empty:
+        return _no_data(directory, "compare_scale", "no scale benchmark given (--scale CSV from benchmarks/scale.py)")
+    fig, (ax_time, ax_mem) = plt.subplots(1, 2, figsize=(10, 4))
+    for pairs, part in scale.groupby("pairs"):
+        part = part.groupby("n", as_index=False)[["wall_s", "peak_rss_bytes"]].median()
+        slope = growth_exponent(part["n"].to_numpy(float), part["wall_s"].to_numpy(float)) if len(part) > 1 else float("nan")
+        style = dict(marker="o", label=f"--pairs {pairs} (slope {slope:.2f})", color="#d62728" if pairs == "all" else "#1f77b4")
+        ax_time.plot(part["n"], part["wall_s"], **style)
+        ax_mem.plot(part["n"], part["peak_rss_bytes"] / 2**20, **style)
+    ax_time.set(xscale="log", yscale="log", xlabel="images", ylabel="compare stage wall time (s)", title="Compare time vs images")
+    ax_mem.set(xscale="log", yscale="log", xlabel="images", ylabel="peak RSS (MiB)", title="Peak memory vs images")
+    ax_time.legend()
+    return _save(fig, directory, "compare_scale")

@@ -49,6 +49,19 @@ def amdahl_sentence(fits: list[AmdahlFit]) -> str:
             f"at {basis.images} images on {basis.cores} cores: {fitted}.{thin}")
 
 
+def scale_and_tables(inputs: StudyInputs, figure_dir: Path, sources: str, command: str) -> list[str]:
+    """The scale figure and the benchmark scripts' own tables, each under the file it came from."""
+    drawn = figures.compare_scale(inputs.scale, figure_dir)
+    caption = ("Compare stage at up to 100,000 images of synthetic thumbnails: wall time and peak memory per pair "
+               "strategy, fitted log-log slope in the legend (benchmarks/scale.py).")
+    note = f"**Not drawn: {drawn.missing}.** " if drawn.missing else ""
+    parts = [f"![{caption}](figures/{drawn.png.name})",
+             f"_{note}{caption} Drawn by `dupbench.report.figures.compare_scale`; made by `{command}`._"]
+    for path, text in inputs.tables:
+        parts += [f"From `{path}` (written by the benchmark script named in it):", text.strip()]
+    return parts
+
+
 def build_report(inputs: StudyInputs, out: Path, command: str) -> Path:
     """Write figures, README.md and index.html under `out`; returns the README path."""
     figure_dir = out / "figures"
@@ -106,6 +119,7 @@ def build_report(inputs: StudyInputs, out: Path, command: str) -> Path:
                      f"made by `{command}`._")
     parts += ["## Findings", *[f"- {line}" for line in findings(everything, inputs.accuracy)]]
     parts += ["## Against the published study", *[f"- {line}" for line in growth_claims(everything) + variance_claims(everything)]]
+    parts += ["## Performance: scale, limits and peers", *scale_and_tables(inputs, figure_dir, sources, command)]
     parts += ["## Beyond one machine: Dask", *[f"- {line}" for line in dask_overhead(everything)]]
     parts += ["## Why: the GIL, measured", *[f"- {line}" for line in why_gil(everything, inputs.gil)]]
     parts += ["## Threats to validity", *[f"- {line}" for line in validity(everything, inputs.metadata)]]
