@@ -1,0 +1,113 @@
+"""The compare stage at up to 100,000 images: time and peak memory for `--pairs pruned` and `--pairs all`.
+
+Usage: python benchmarks/scale.py [--sizes 1000,3000,10000,30000,100000] [--all-up-to 10000] [--out results/benchmarks]
+
+Thumbnails are synthetic (smooth random 32x32 fields, 5% of them noisy near-copies of another, so the
+prefilter has real candidates to pass on), because only the compare stage is measured. Each (n, pairs)
+runs in a fresh child process, serially (`SerialExecutor`: one core, the plainest growth curve), which
+reports the stage's wall time and its own peak RSS (`ru_maxrss`, so the whole process: interpreter,
+thumbnails and the stage's working memory). Log-log slopes are fitted per pair strategy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+THUMB = 32
+COPY_FRACTION = 0.05
+
+
+def synthetic_thumbnails(n: int, seed: int = 0) -> np.ndarray:
+    """Smooth random fields (6x6 noise upsampled), plus near-copies (a little Gaussian noise) of some of them."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.random((n, 6, 6), dtype=np.float32) * 255
+    thumbs = np.stack([cv2.resize(c, (THUMB, THUMB), interpolation=cv2.INTER_CUBIC) for c in coarse])
+    copies = rng.choice(n, size=int(n * COPY_FRACTION), replace=False)
+    sources = rng.integers(0, n, size=len(copies))
+    thumbs[copies] = thumbs[sources] + rng.normal(0, 4, (len(copies), THUMB, THUMB)).astype(np.float32)
+    return np.clip(np.rint(thumbs), 0, 255).astype(np.uint8)
+
+
+def measure_one(n: int, pairs: str) -> dict:
+    """Run in a child: the detector's compare stage on n synthetic thumbnails."""
+    from dupbench.compare import near_pairs
+    from dupbench.config import DetectorConfig
+    from dupbench.executors import SerialExecutor, limit_native_threads
+
+    import scipy.spatial  # noqa: F401  (the prefilter imports it lazily: keep the import out of the timing)
+
+    limit_native_threads()
+    config = DetectorConfig()
+    thumbs = synthetic_thumbnails(n)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    start = time.perf_counter()
+    near = near_pairs(thumbs, thumbs, pairs, config.threshold, SerialExecutor(), block=config.block_size,
+                      workers=1, radius=config.prefilter_radius)
+    wall = time.perf_counter() - start
+    return {"n": n, "pairs": pairs, "wall_s": wall, "candidates": near.candidates, "pairs_compared": near.compared,
+            "near_pairs": len(near.scores), "rss_before_bytes": before,
+            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+
+def growth_exponent(frame: pd.DataFrame) -> float:
+    return float(np.polyfit(np.log(frame["n"]), np.log(frame["wall_s"]), 1)[0]) if len(frame) > 1 else float("nan")
+
+
+def to_markdown(frame: pd.DataFrame, slopes: dict[str, float], machine: str) -> str:
+    lines = [f"Compare stage, serial, synthetic 32 px thumbnails, on {machine} (`python benchmarks/scale.py`):", "",
+             "| images | pairs | wall s | candidates | pairs compared | peak RSS MiB |", "|---:|---|---:|---:|---:|---:|"]
+    for row in frame.itertuples():
+        lines.append(f"| {row.n:,} | {row.pairs} | {row.wall_s:.2f} | {row.candidates:,} | {row.pairs_compared:,} | "
+                     f"{row.peak_rss_bytes / 2**20:.0f} |")
+    lines += ["", "Fitted log-log growth of wall time: " + ", ".join(f"`--pairs {p}` n^{s:.2f}" for p, s in slopes.items()) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,3000,10000,30000,100000")
+    parser.add_argument("--all-up-to", type=int, default=10000, help="largest n also run with --pairs all (quadratic)")
+    parser.add_argument("--out", type=Path, default=Path("results/benchmarks"))
+    parser.add_argument("--one", nargs=2, metavar=("N", "PAIRS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure_one(int(args.one[0]), args.one[1])))
+        return
+
+    from dupbench.harness.metadata import collect_metadata, machine_name
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    runs = [(n, "pruned") for n in sizes] + [(n, "all") for n in sizes if n <= args.all_up_to]
+    rows = []
+    for n, pairs in runs:
+        child = subprocess.run([sys.executable, __file__, "--one", str(n), pairs], capture_output=True, text=True, check=True)
+        rows.append(json.loads(child.stdout.strip().splitlines()[-1]))
+        print(f"n={n:>7,} pairs={pairs:<6} {rows[-1]['wall_s']:8.2f} s  peak {rows[-1]['peak_rss_bytes'] / 2**20:7.0f} MiB", flush=True)
+    frame = pd.DataFrame(rows).sort_values(["pairs", "n"])
+    slopes = {p: growth_exponent(part) for p, part in frame.groupby("pairs", sort=False)}
+    machine = machine_name()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"scale-{machine}-{stamp}"
+    frame.to_csv(stem.with_suffix(".csv"), index=False)
+    markdown = to_markdown(frame, slopes, machine)
+    stem.with_suffix(".md").write_text(markdown)
+    meta = collect_metadata(Path(__file__).resolve().parents[1])
+    meta.update(command="python benchmarks/scale.py " + " ".join(sys.argv[1:]), slopes=slopes)
+    stem.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+    print(markdown)
+    print(f"wrote {stem}.csv/.md/.json")
+
+
+if __name__ == "__main__":
+    main()
