@@ -101,8 +101,8 @@ def test_timeouts_and_crashes_are_recorded_and_the_sweep_goes_on(tmp_path):
             return standin_command(cell, dataset_dir, report_json, extra=("--exit", "2"))
         return standin_command(cell, dataset_dir, report_json)
 
-    # 4 s is generous: a loaded machine starts children slowly, and 0.7 s once timed out a crashing child
-    text = SPEC.replace("timeout_s = 30", "timeout_s = 4").replace("repeats = 2", "repeats = 1")
+    # 10 s is generous: a loaded machine starts children slowly (0.7 s and 4 s each once timed out a crashing child)
+    text = SPEC.replace("timeout_s = 30", "timeout_s = 10").replace("repeats = 2", "repeats = 1")
     frame = _sweep(tmp_path, text, command=command).frame.set_index("cell_id")
     statuses = frame.groupby(["mode", "cores"])["status"].apply(list).to_dict()
     assert statuses[("serial", 1)] == ["crash", "crash"]
