@@ -93,23 +93,9 @@ def run_measured(command: list[str], interval: float = 0.02) -> tuple[float, int
 def pairs_to_report(pairs: list[list[str]], dataset: Path, tool: str) -> dict:
     """A dupbench report (the evaluator's input) from a peer's duplicate pairs: connected components, each
     with its first path as keeper; members matched "ssim", since peers do not say exact or near."""
-    parent: dict[str, str] = {}
+    from dupbench.evaluate import connected_clusters
 
-    def find(x: str) -> str:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in pairs:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    groups: dict[str, list[str]] = {}
-    for path in parent:
-        groups.setdefault(find(path), []).append(path)
-    members = [sorted(g) for g in groups.values() if len(g) > 1]
+    members = [sorted(c) for c in connected_clusters(pairs) if len(c) > 1]
     return {"version": 1, "roots": [str(dataset)], "settings": {"tool": tool}, "mode": tool, "workers": 1,
             "skipped": [], "stages": {}, "counts": {},
             "groups": [{"kind": "near", "keeper": g[0], "members": [{"path": p, "ssim": 0.0, "match": "ssim", "same_as": None}
