@@ -12,11 +12,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 
-def burn(loops: int) -> list[int]:
+def burn(loops: int) -> tuple[list[int], float]:
+    """Spin; return the affinity the task ran with and the CPU seconds it used (its own ground truth)."""
+    started = time.thread_time()
     total = 0
     for i in range(loops):
         total += i & 7
-    return sorted(os.sched_getaffinity(0))
+    return sorted(os.sched_getaffinity(0)), time.thread_time() - started
 
 
 def main() -> int:
@@ -30,17 +32,17 @@ def main() -> int:
     t0 = time.time()
     tasks = [loops] * (2 * workers)
     if mode == "serial":
-        affinities = [burn(n) for n in tasks]
+        results = [burn(n) for n in tasks]
     elif mode == "thread":
         with ThreadPoolExecutor(workers) as pool:
-            affinities = list(pool.map(burn, tasks))
+            results = list(pool.map(burn, tasks))
     else:
         with mp.get_context(method if method != "none" else "fork").Pool(workers) as pool:
-            affinities = pool.map(burn, tasks)
+            results = pool.map(burn, tasks)
     t1 = time.time()
     if "--affinity-file" in options:
         with open(options["--affinity-file"], "w") as fh:
-            json.dump(affinities, fh)
+            json.dump({"affinities": [a for a, _ in results], "task_cpu_s": [c for _, c in results]}, fh)
     data = {
         "version": 1,
         "stages": {"scan": 0.0, "load": t1 - t0, "compare": 0.0, "cluster": 0.0, "total": t1 - t0},

@@ -336,6 +336,11 @@ class TreeMonitor:
                 Sample(now - self._t0, time.time(), tree_cpu, cpu_pct, rss, uss, threads, processes, core_pct)
             )
 
+    def pids(self) -> list[int]:
+        """Every process of the tree seen so far, alive or not."""
+        with self._lock:
+            return list(self._tree)
+
     def live_pids(self) -> list[int]:
         """Tree processes still running (not zombies), e.g. an orphaned forkserver after the child exits."""
         live = []

@@ -22,8 +22,11 @@ import pandas as pd
 
 from dupbench.harness.monitor import Sample
 
-RESULTS_SCHEMA_VERSION = 2  # 2 added `python` (the interpreter a run used); version 1 files read as "current"
-READABLE_SCHEMA_VERSIONS = (1, 2)
+# 2 added `python` (the interpreter a run used); version 1 files read as "current".
+# 3: `rusage_*` include the orphans the harness reaped as subreaper (a forkserver and the workers it
+# reaped); before, they were the child's own wait4 only, which missed forkserver workers.
+RESULTS_SCHEMA_VERSION = 3
+READABLE_SCHEMA_VERSIONS = (1, 2, 3)
 STAGES = ("scan", "load", "compare", "cluster")
 # A configuration is called faster (slower) than serial only if the bootstrap 95% interval of its speed-up
 # lies entirely above 1 + FASTER_THRESHOLD (below 1 - FASTER_THRESHOLD): smaller differences are noise on
