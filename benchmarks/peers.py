@@ -135,21 +135,29 @@ def main() -> None:
         parser.error("DATASET must be a folder made by `dupbench dataset make` (it has ground_truth.json)")
     if not PEER_PYTHON.exists():
         parser.error(f"no peers venv: run `python {Path(__file__).name} --setup` first")
+    tools = args.tools.split(",")
+    walls: dict[str, list[float]] = {tool: [] for tool in tools}
+    peaks: dict[str, list[int]] = {tool: [] for tool in tools}
+    outs: dict[str, str] = {}
     rows = []
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
-        for tool in args.tools.split(","):
-            walls, peaks, out = [], [], ""
-            for _ in range(args.repeats):
-                wall, peak, out = run_measured(command_for(tool, args.dataset, scratch / "dupbench.json"))
-                walls.append(wall)
-                peaks.append(peak)
+        # Repeats are interleaved (every tool once, then again), so a slow spell of a shared machine hits
+        # every tool alike instead of the one that happened to be running.
+        for repeat in range(args.repeats):
+            for tool in tools:
+                wall, peak, outs[tool] = run_measured(command_for(tool, args.dataset, scratch / f"{tool}.json"))
+                walls[tool].append(wall)
+                peaks[tool].append(peak)
+                print(f"[{repeat + 1}/{args.repeats}] {tool}: {wall:.2f} s", flush=True)
+        for tool in tools:
             if tool.startswith("dupbench-"):
-                report = json.loads((scratch / "dupbench.json").read_text())
+                report = json.loads((scratch / f"{tool}.json").read_text())
             else:
-                report = pairs_to_report(json.loads(out.strip().splitlines()[-1])["pairs"], args.dataset, tool)
+                report = pairs_to_report(json.loads(outs[tool].strip().splitlines()[-1])["pairs"], args.dataset, tool)
             scores = evaluate(args.dataset, report, scratch)
-            rows.append({"tool": tool, "wall_s": statistics.median(walls), "walls": walls, "peak_mib": max(peaks) / 2**20,
+            rows.append({"tool": tool, "wall_s": statistics.median(walls[tool]), "walls": walls[tool],
+                         "peak_mib": max(peaks[tool]) / 2**20,
                          "any_p": scores["any"]["precision"], "any_r": scores["any"]["recall"], "any_f1": scores["any"]["f1"],
                          "exact_f1": scores["exact"]["f1"], "near_f1": scores["near"]["f1"]})
             print(f"{tool}: {rows[-1]['wall_s']:.2f} s, any F1 {rows[-1]['any_f1']:.3f}", flush=True)
@@ -159,16 +167,22 @@ def main() -> None:
     truth = json.loads((args.dataset / "ground_truth.json").read_text())
     machine = machine_name()
     meta = collect_metadata(HERE.parent)
+    versions = peer_versions()
+    ours = meta["libraries"]
     markdown = (f"Peers on {machine} ({meta['cpu_model']}, {len(meta['allowed_cores'])} cores), "
                 f"`{args.dataset.name}` ({truth['n_images']} images), median of "
-                f"{args.repeats} runs each (`python benchmarks/peers.py {' '.join(sys.argv[1:])}`):\n\n{table(rows)}\n")
+                f"{args.repeats} interleaved runs each (`python benchmarks/peers.py {' '.join(sys.argv[1:])}`, "
+                f"commit {meta['git']['short_commit']}). Versions: dupbench on Python {meta['python']['version']} "
+                f"with numpy {ours.get('numpy')}, OpenCV {ours.get('opencv')}; peers' venv: difPy {versions['difPy']}, "
+                f"imagededup {versions['imagededup']}, numpy {versions['numpy']}, Pillow {versions['Pillow']}.\n\n"
+                f"{table(rows)}\n")
     print(markdown)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     directory = args.out / machine
     directory.mkdir(parents=True, exist_ok=True)
     stem = directory / f"{stamp}-{meta['git']['short_commit']}"
     stem.with_suffix(".md").write_text(markdown)
-    meta.update(command="python benchmarks/peers.py " + " ".join(sys.argv[1:]), peers=peer_versions(), rows=rows,
+    meta.update(command="python benchmarks/peers.py " + " ".join(sys.argv[1:]), peers=versions, rows=rows,
                 dataset=str(args.dataset))
     stem.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
     print(f"wrote {stem}.md/.json")
