@@ -7,17 +7,21 @@ import importlib
 import signal
 import sys
 
-# Each module provides `register(subparsers)`, which adds a parser whose defaults set
-# `func(args) -> int` (the exit status).
-SUBCOMMAND_MODULES: tuple[str, ...] = (
-    "dupbench.run_command",
-    "dupbench.undo_command",
-    "dupbench.harness.cli",
-    "dupbench.gil.cli",
-    "dupbench.datasets.cli",
-    "dupbench.evaluate",
-    "dupbench.report.cli",
-)
+# Each module provides `register(subparsers)`, which adds its commands' parsers, whose defaults set
+# `func(args) -> int` (the exit status). Only the named command's module is imported: the report's
+# pandas and matplotlib cost ~0.7 s, which every `dupbench run` (and every measured run of the study)
+# would otherwise pay before its first file.
+SUBCOMMANDS: dict[str, str] = {
+    "run": "dupbench.run_command",
+    "undo": "dupbench.undo_command",
+    "sweep": "dupbench.harness.cli",
+    "summary": "dupbench.harness.cli",
+    "gil": "dupbench.gil.cli",
+    "dataset": "dupbench.datasets.cli",
+    "evaluate": "dupbench.evaluate",
+    "report": "dupbench.report.cli",
+}
+SUBCOMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(SUBCOMMANDS.values()))
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -25,7 +29,14 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _modules_for(argv: list[str] | None) -> tuple[str, ...]:
+    """The module of the command `argv` names, or all of them (no argv, --help, an unknown command)."""
+    first = next((w for w in argv if not w.startswith("-")), None) if argv is not None else None
+    return (SUBCOMMANDS[first],) if first in SUBCOMMANDS else SUBCOMMAND_MODULES
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for the command `argv` names; every command's when `argv` is None."""
     parser = argparse.ArgumentParser(
         prog="dupbench",
         description=(
@@ -35,13 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     unavailable = []
-    for module in SUBCOMMAND_MODULES:
+    modules = _modules_for(argv)
+    for module in modules:
         try:
             importlib.import_module(module).register(subparsers)
         except ImportError as exc:  # e.g. no OpenCV wheel on a free-threaded interpreter
             unavailable.append(f"{module} ({exc})")
     if unavailable:
         parser.epilog = "Not available on this interpreter: " + "; ".join(unavailable)
+        if len(modules) == 1:
+            parser.error(f"this command is not available on this interpreter: {unavailable[0]}")
     return parser
 
 
@@ -52,7 +66,8 @@ def _terminate(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        args = build_parser().parse_args(argv)
+        argv = sys.argv[1:] if argv is None else argv
+        args = build_parser(argv).parse_args(argv)
         return int(args.func(args))
     except KeyboardInterrupt:
         print("dupbench: interrupted", file=sys.stderr)
