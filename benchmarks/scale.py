@@ -42,11 +42,11 @@ def measure_one(n: int, pairs: str) -> dict:
     """Run in a child: the detector's compare stage on n synthetic thumbnails."""
     from dupbench.compare import near_pairs
     from dupbench.config import DetectorConfig
-    from dupbench.executors import SerialExecutor, limit_native_threads
+    from dupbench.executors import SerialExecutor, prepare_process
 
     import scipy.spatial  # noqa: F401  (the prefilter imports it lazily: keep the import out of the timing)
 
-    limit_native_threads()
+    prepare_process()
     config = DetectorConfig()
     thumbs = synthetic_thumbnails(n)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

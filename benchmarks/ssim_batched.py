@@ -18,7 +18,7 @@ import skimage
 from skimage import data
 from skimage.metrics import structural_similarity
 
-from dupbench.executors import limit_native_threads
+from dupbench.executors import prepare_process
 from dupbench.config import DetectorConfig
 from dupbench.ssim import match_one_to_many, ssim_one_to_many, ssim_terms
 
@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("--block", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
-    limit_native_threads()
+    prepare_process()
     thumbs = real_thumbnails(args.images, args.size)
     results: dict[str, list[float]] = {"skimage": [], "batched float64": [], "batched float32": [], "detector score": []}
     for _ in range(args.repeats):  # interleaved, so drift on a shared machine hits every path alike

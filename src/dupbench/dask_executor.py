@@ -34,9 +34,9 @@ def _import_distributed():
 
 
 def _pin_native_threads() -> None:
-    from dupbench.executors import limit_native_threads
+    from dupbench.executors import prepare_process
 
-    limit_native_threads()
+    prepare_process()
 
 
 def _apply(func: Callable, args: tuple, kwargs: dict, *items: Any) -> Any:

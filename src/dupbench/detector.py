@@ -224,7 +224,7 @@ def gil_state() -> dict:
 
 
 def execution_settings(execution: ExecutionConfig) -> dict:
-    from dupbench.executors import limit_native_threads
+    from dupbench.executors import prepare_process
 
     return {
         "interpreter": gil_state(),
@@ -232,5 +232,5 @@ def execution_settings(execution: ExecutionConfig) -> dict:
         "workers": execution.resolved_workers,
         "start_method": execution.start_method if execution.mode == "process" else None,
         "scheduler": (execution.scheduler or "local cluster") if execution.mode == "dask" else None,
-        "native_threads_per_worker": limit_native_threads(),
+        "native_threads_per_worker": prepare_process(),
     }
