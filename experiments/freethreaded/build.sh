@@ -78,8 +78,7 @@ step "creating venv $venv and installing free-threaded wheels"
 "$venv/bin/python" -m pip install --quiet --only-binary=:all: \
     numpy scipy scikit-image pillow psutil matplotlib pandas tqdm threadpoolctl pytest >>"$log" 2>&1
 # --no-deps: pyproject's opencv dependency has no free-threaded wheel.
-"$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e "$project" >>"$log" 2>&1 \
-    || "$venv/bin/python" -m pip install --quiet --no-deps -e "$project" >>"$log" 2>&1
+"$venv/bin/python" -m pip install --quiet --no-deps -e "$project" >>"$log" 2>&1
 
 "$venv/bin/python" -c 'import sys; import dupbench; print("GIL enabled at run time:", sys._is_gil_enabled())'
 step "done in $(( $(date +%s) - start )) s: $venv/bin/python"
