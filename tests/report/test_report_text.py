@@ -130,3 +130,16 @@ def test_dask_overhead_follows_the_numbers_and_says_when_dask_is_absent():
     assert line.startswith("100 images, 2 workers on 2 cores, all pairs: Dask") and "+1.50 s" in line
     faster = pd.concat([runs, process.assign(mode="dask", wall_s=process["wall_s"] - 0.1)]).assign(thumb_size=32)
     assert "-0.10 s" in dask_overhead(faster)[0]
+
+
+def test_dask_overhead_never_takes_its_baseline_from_another_results_file():
+    from dupbench.report.text import dask_overhead
+
+    runs = fake_runs(0.6, 0.5).assign(thumb_size=32, source="a.csv")
+    process = runs[runs["mode"] == "process"]
+    other_sweep = process.assign(source="b.csv", wall_s=process["wall_s"] * 10)
+    with_dask = pd.concat([runs, other_sweep, process.assign(mode="dask", wall_s=process["wall_s"] + 1.5)])
+    lines = dask_overhead(with_dask)
+    cells = [line for line in lines if "vs process pool" in line]
+    assert cells and all("+1.50 s" in line for line in cells)  # against a.csv's own process cells only
+    assert len(cells) == len(process.groupby(["images", "workers", "cores", "pairs"]))

@@ -195,16 +195,18 @@ def memory_cost(runs: pd.DataFrame) -> list[str]:
 
 def dask_overhead(runs: pd.DataFrame) -> list[str]:
     """What a distributed scheduler costs on one machine: Dask against the process pool with the same
-    workers, cores, pair strategy and dataset (medians), per dataset size."""
+    workers, cores, pair strategy and dataset (medians), per dataset size, within one results file (a
+    process cell of another sweep ran at another time and commit, so it is no baseline)."""
     if "dask" not in set(runs["mode"]):
         return ["No Dask runs in these results (a sweep with `modes = [..., \"dask\"]` and the `.[dask]` extra adds them)."]
-    keys = ["images", "workers", "cores", "pairs", "thumb_size"]
+    keys = ["source", "images", "workers", "cores", "pairs", "thumb_size"]
+    runs = runs if "source" in runs else runs.assign(source="")
     medians = runs[runs["mode"].isin(["process", "dask"])].groupby(keys + ["mode"])["wall_s"].median().unstack("mode")
     medians = medians.dropna(subset=[m for m in ("process", "dask") if m in medians])
     if "process" not in medians or medians.empty:
         return ["Dask was measured without a matching process-pool cell, so its overhead is not computed."]
     lines = []
-    for (images, workers, cores, pairs, _), row in medians.iterrows():
+    for (_, images, workers, cores, pairs, _), row in medians.iterrows():
         extra = row["dask"] - row["process"]
         lines.append(f"{int(images)} images, {int(workers)} workers on {int(cores)} cores, {pairs} pairs: Dask "
                      f"{row['dask']:.2f} s vs process pool {row['process']:.2f} s "
