@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -19,6 +21,7 @@ from skimage import data
 from skimage.metrics import structural_similarity
 
 from dupbench.executors import prepare_process
+from dupbench.harness.metadata import git_state
 from dupbench.config import DetectorConfig
 from dupbench.ssim import match_one_to_many, ssim_one_to_many, ssim_terms
 
@@ -72,6 +75,9 @@ def main() -> None:
         results["batched float32"].append(per_pair_batched(thumbs, args.block, np.float32))
         # What the compare stage runs: float32 terms, SSIM and structure-weighted SSIM from one map.
         results["detector score"].append(per_pair_batched(thumbs, args.block, np.float32, match_one_to_many))
+    git = git_state(Path(__file__).resolve().parents[1])
+    print(f"# command: python benchmarks/ssim_batched.py {' '.join(sys.argv[1:])} "
+          f"(commit {git['short_commit']}{', dirty' if git['dirty'] else ''})")
     print(f"# {platform.node()} {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
           f"numpy {np.__version__}, OpenCV {cv2.__version__}, scikit-image {skimage.__version__}")
     print(f"# {args.images} real-photo thumbnails {args.size}x{args.size}, block {args.block}, {args.repeats} repeats, medians")
