@@ -94,3 +94,16 @@ def test_version_1_results_files_still_load_with_the_harness_interpreter(tmp_pat
     frame = load_results([path])
     assert frame["python"].tolist() == ["current"]
     assert "python" in {f.name for f in dataclasses.fields(RunRow)}
+
+
+def test_summary_names_the_interpreter_when_several_ran_and_baselines_within_each():
+    rows = [_row(run_id=f"{py}s{i}", python=py, wall_s=w) for py, ws in (("current", [2.0] * 3), ("/ft/python", [4.0] * 3))
+            for i, w in enumerate(ws)]
+    rows += [_row(run_id=f"{py}t{i}", python=py, mode="thread", workers=2, wall_s=w)
+             for py, w in (("current", 2.0), ("/ft/python", 2.0)) for i in range(3)]
+    summary = summarize(_frame(rows))
+    thread = summary[summary["mode"] == "thread"].set_index("python")["speedup"]
+    assert thread["current"] == pytest.approx(1.0) and thread["/ft/python"] == pytest.approx(2.0)
+    text = format_summary(summary)
+    assert text.splitlines()[0].split()[0] == "python" and "/ft/python" in text
+    assert "python" not in format_summary(summarize(_frame(rows[:3]))).splitlines()[0]

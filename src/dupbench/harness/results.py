@@ -335,6 +335,8 @@ def format_summary(summary: pd.DataFrame, failures: pd.DataFrame | None = None) 
     table["rss MB"] = [f"{r:.0f}" for r in table["peak_rss_mb"]]
     columns = ["images", "pairs", "thumb_size", "mode", "workers", "cores", "start_method", "runs",
                "wall median [IQR]", "speedup (95% CI)", "vs_serial", "eff", "cpu util", "rss MB", "disturbed"]
+    if "python" in table and table["python"].nunique(dropna=False) > 1:  # interpreters side by side: say which is which
+        columns.insert(0, "python")
     text = table[columns].to_string(index=False)
     note = (f"\nspeed-up = serial median / cell median (same dataset, same cores); 'faster'/'slower' only when the "
             f"bootstrap 95% CI clears 1 +/- {FASTER_THRESHOLD:.2f}; efficiency = speed-up / min(workers, cores).")
