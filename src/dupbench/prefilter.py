@@ -4,10 +4,14 @@ Each thumbnail becomes its 63 lowest-frequency DCT coefficients (8x8 without DC,
 not move it), divided by their norm so a contrast change does not either. The norm is floored at a
 standard deviation of a few grey levels: a low-contrast image is not blown up to full contrast, where
 a small logo or caption would swing its direction (measured on the study set, such copies fell out of
-reach with plain normalisation). Candidates are all pairs within `radius`, found exactly with a k-d
-tree: the work grows with the number of close pairs, not with n^2. Pairs the signature puts far apart
-are never compared, which is where the pruned strategy can lose a near duplicate that `--pairs all`
-finds; the radius is set from that measurement (README, "Accuracy").
+reach with plain normalisation). Candidates are the pairs within `radius`, found with a k-d tree, and
+at most `neighbours` nearest per image. The cap is what keeps the work near-linear: a fixed radius holds
+a fixed share of all pairs wherever images are dense (look-alike skies, bursts, a synthetic set), so
+without it candidates grow as n^2 (measured: 30,000 -> 100,000 images, 8.6 s -> 101 s, slope 2.0).
+A pair is kept when either image is among the other's nearest, so a group of up to `neighbours` + 1
+mutually close images is compared in full, and larger ones are linked through chains. Pairs the
+signature puts far apart are never compared, which is where the pruned strategy can lose a near
+duplicate that `--pairs all` finds; the radius and cap are set from that measurement (README, "Accuracy").
 """
 
 from __future__ import annotations
@@ -49,16 +53,32 @@ def signatures(thumbs: np.ndarray) -> np.ndarray:
     return (flat / norms).astype(np.float32)
 
 
-def candidate_pairs(sig: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs i < j with ||sig_i - sig_j|| <= radius, as two int64 arrays sorted by (i, j)."""
+def candidate_pairs(sig: np.ndarray, radius: float, neighbours: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs i < j with ||sig_i - sig_j|| <= radius where j is among i's `neighbours` nearest or i among
+    j's (every pair within the radius when `neighbours` is None), as two int64 arrays sorted by (i, j)."""
     from scipy.spatial import cKDTree  # imported here: workers never need it, and it costs ~0.3 s
 
     empty = np.empty(0, dtype=np.int64)
-    if len(sig) < 2:
+    n = len(sig)
+    if n < 2:
         return empty, empty
-    pairs = cKDTree(sig).query_pairs(radius, output_type="ndarray").astype(np.int64)
-    if len(pairs) == 0:
-        return empty, empty
-    left, right = pairs.min(axis=1), pairs.max(axis=1)
+    tree = cKDTree(sig)
+    if neighbours is None or neighbours >= n - 1:
+        pairs = tree.query_pairs(radius, output_type="ndarray").astype(np.int64)
+        if len(pairs) == 0:
+            return empty, empty
+        left, right = pairs.min(axis=1), pairs.max(axis=1)
+    else:
+        # k + 1: each point finds itself too. Missing neighbours come back as index n (distance inf).
+        _, found = tree.query(sig, k=neighbours + 1, distance_upper_bound=radius)
+        rows = np.repeat(np.arange(n, dtype=np.int64), neighbours + 1)
+        found = found.ravel().astype(np.int64)
+        keep = (found < n) & (found != rows)
+        a, b = rows[keep], found[keep]
+        keys = np.unique(np.minimum(a, b) * n + np.maximum(a, b))  # each pair once, sorted by (i, j)
+        left, right = keys // n, keys % n
+        if len(left) == 0:
+            return empty, empty
+        return left, right
     order = np.lexsort((right, left))
     return left[order], right[order]
