@@ -143,3 +143,33 @@ def test_dask_overhead_never_takes_its_baseline_from_another_results_file():
     cells = [line for line in lines if "vs process pool" in line]
     assert cells and all("+1.50 s" in line for line in cells)  # against a.csv's own process cells only
     assert len(cells) == len(process.groupby(["images", "workers", "cores", "pairs"]))
+
+
+def test_a_comparison_measured_in_two_files_uses_one_of_them_only():
+    from dupbench.report.data import one_source_per_comparison
+
+    big = fake_runs(0.6, 0.5, repeats=5).assign(source="grid.csv", profile="study", dataset_seed=1, thumb_size=32, interpreter="A")
+    small = fake_runs(0.9, 0.9, sizes=[100], repeats=3).assign(source="other.csv", profile="study", dataset_seed=1,
+                                                                 thumb_size=32, interpreter="A", wall_s=99.0)
+    kept = one_source_per_comparison(pd.concat([big, small]))
+    assert set(kept["source"]) == {"grid.csv"} and len(kept) == len(big)
+    other_interpreter = small.assign(interpreter="B")
+    kept = one_source_per_comparison(pd.concat([big, other_interpreter]))
+    assert set(kept[kept["interpreter"] == "B"]["source"]) == {"other.csv"}  # nothing else measured B
+
+
+def test_interpreter_table_puts_each_interpreter_against_its_own_serial_runs():
+    from dupbench.report.text import interpreter_findings, interpreter_table
+
+    gil = fake_runs(1.0, 0.5, sizes=[400]).assign(interpreter="CPython 3.11.7")
+    free = fake_runs(0.5, 0.5, sizes=[400]).assign(interpreter="CPython 3.13t (GIL off)")
+    free["wall_s"] *= 2  # a slower interpreter: speed-ups are still against its own serial time
+    table = interpreter_table(pd.concat([gil, free]).assign(source="pythons.csv"))
+    thread = table[table["mode"] == "thread"].set_index("interpreter")["speed-up"]
+    process = table[table["mode"] == "process"].set_index("interpreter")["speed-up"]
+    assert thread["CPython 3.13t (GIL off)"] == process["CPython 3.13t (GIL off)"]
+    assert float(thread["CPython 3.11.7"].rstrip("x")) < float(process["CPython 3.11.7"].rstrip("x"))
+    lines = interpreter_findings(table)
+    assert any("GIL off" in line and "about even" in line for line in lines)
+    assert any("3.11.7" in line and "processes lead" in line for line in lines)
+    assert interpreter_table(gil.assign(source="one.csv")).empty  # one interpreter per file: no side-by-side

@@ -88,6 +88,24 @@ def primary_interpreter(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[runs["interpreter"] == pool["interpreter"].value_counts().idxmax()]
 
 
+COMPARISON_KEYS = ["profile", "images", "dataset_seed", "pairs", "thumb_size", "cores", "interpreter"]
+
+
+def one_source_per_comparison(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs of one results file per comparison (same dataset, pair strategy, thumbnail, cores, interpreter).
+
+    Sweeps overlap (the Dask and interpreter sweeps repeat cells of the scaling grid), but they ran at other
+    times and commits: pooling their runs into one median, or dividing one file's serial time by another's
+    process time, would mix machines-in-time. Each comparison keeps the file with the most runs of it.
+    """
+    if "source" not in runs or runs["source"].nunique() <= 1:
+        return runs
+    keys = [k for k in COMPARISON_KEYS if k in runs]
+    sizes = runs.groupby(keys + ["source"], dropna=False).size().reset_index(name="runs_in_source")
+    chosen = sizes.sort_values(["runs_in_source", "source"]).drop_duplicates(keys, keep="last")
+    return runs.merge(chosen[keys + ["source"]], on=keys + ["source"], how="inner")
+
+
 def cell_stats(runs: pd.DataFrame, value: str, keys: list[str]) -> pd.DataFrame:
     """Median and interquartile range of `value` per group of `keys`."""
     grouped = runs.groupby(keys)[value]

@@ -10,11 +10,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from dupbench.report import figures
-from dupbench.report.data import StudyInputs, interpreter_label, primary_interpreter
+from dupbench.report.data import StudyInputs, interpreter_label, one_source_per_comparison, primary_interpreter
 from dupbench.report.figures import AmdahlFit, Drawn
 from dupbench.report.text import (
-    dask_overhead, findings, growth_claims, method_lines, reproduce_commands, seed_table, stage_speedups,
-    to_markdown, validity, variance_claims, why_gil,
+    dask_overhead, findings, growth_claims, interpreter_findings, interpreter_table, method_lines, reproduce_commands,
+    seed_table, stage_speedups, to_markdown, validity, variance_claims, why_gil,
 )
 
 
@@ -65,7 +65,8 @@ def scale_and_tables(inputs: StudyInputs, figure_dir: Path, sources: str, comman
 def build_report(inputs: StudyInputs, out: Path, command: str) -> Path:
     """Write figures, README.md and index.html under `out`; returns the README path."""
     figure_dir = out / "figures"
-    everything = inputs.runs
+    raw = inputs.runs
+    everything = one_source_per_comparison(raw)
     inputs = replace(inputs, runs=primary_interpreter(everything))
     shown = inputs.runs["interpreter"].iloc[0] if "interpreter" in inputs.runs and len(inputs.runs) else "one interpreter"
     speedup, fits = figures.speedup_vs_workers(inputs.runs, figure_dir)
@@ -102,7 +103,10 @@ def build_report(inputs: StudyInputs, out: Path, command: str) -> Path:
         "hit every mode alike. A monitor in the harness samples the child's whole process tree (pool workers and "
         "forkserver grandchildren included). CPU utilisation = CPU seconds of the process tree / (wall seconds x "
         "cores allowed). Medians with interquartile ranges throughout; a mode is called faster or slower than "
-        "serial only when the 95% bootstrap interval of its speed-up clears the harness's threshold.",
+        "serial only when the 95% bootstrap interval of its speed-up clears the harness's threshold. Where "
+        "several results files measured the same comparison (dataset, pair strategy, cores, interpreter), only "
+        "the file with the most runs of it is used, so no median or speed-up mixes sweeps run at other times "
+        "and commits (the Dask and interpreter sections read their own files).",
         *[f"- {line}" for line in method_lines(inputs.metadata)],
         "## Results",
         "### The published study's shape (all pairs, all cores)",
@@ -120,8 +124,13 @@ def build_report(inputs: StudyInputs, out: Path, command: str) -> Path:
     parts += ["## Findings", *[f"- {line}" for line in findings(everything, inputs.accuracy)]]
     parts += ["## Against the published study", *[f"- {line}" for line in growth_claims(everything) + variance_claims(everything)]]
     parts += ["## Performance: scale, limits and peers", *scale_and_tables(inputs, figure_dir, sources, command)]
-    parts += ["## Beyond one machine: Dask", *[f"- {line}" for line in dask_overhead(everything)]]
+    parts += ["## Beyond one machine: Dask", *[f"- {line}" for line in dask_overhead(raw)]]
     parts += ["## Why: the GIL, measured", *[f"- {line}" for line in why_gil(everything, inputs.gil)]]
+    side_by_side = interpreter_table(raw)
+    parts += ["### The interpreter as a dimension (several interpreters in one sweep)",
+              to_markdown(side_by_side) if not side_by_side.empty else
+              "_No results file here ran several interpreters (`grid.pythons` in a sweep file, e.g. experiments/gil_pythons.toml)._",
+              *[f"- {line}" for line in interpreter_findings(side_by_side)]]
     parts += ["## Threats to validity", *[f"- {line}" for line in validity(everything, inputs.metadata)]]
     commands = reproduce_commands(inputs.metadata, inputs.accuracy_metadata, inputs.gil, command)
     parts += ["## How to reproduce", "```bash\npip install -e \".[test]\"\n" + "\n".join(commands) + "\n```"]

@@ -302,6 +302,46 @@ def _stage_verdict(row: pd.Series, interpreter: str) -> list[str]:
     return [f"{row['stage']}{where}: threads {t:.2f}x vs processes {p:.2f}x — it {verdict}."]
 
 
+def interpreter_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Results files that ran several interpreters (`grid.pythons`), side by side: per interpreter and mode,
+    the median wall time and the speed-up over that interpreter's own serial runs of the same cell."""
+    if "interpreter" not in runs or "source" not in runs:
+        return pd.DataFrame()
+    columns = ["interpreter", "images", "pairs", "cores", "mode", "runs", "median s", "speed-up", "95% CI", "verdict"]
+    rows = []
+    for _, part in runs.groupby("source"):
+        if part["interpreter"].nunique() < 2:
+            continue
+        for (interpreter, images, pairs, cores), cell in part.groupby(["interpreter", "images", "pairs", "cores"]):
+            serial = cell[cell["mode"] == "serial"]["wall_s"].to_numpy(float)
+            for mode in STUDY_MODES:
+                times = cell[cell["mode"] == mode]["wall_s"].to_numpy(float)
+                if not len(times):
+                    continue
+                row = dict(zip(columns, [interpreter, int(images), pairs, int(cores), mode, len(times), f"{np.median(times):.2f}", "", "", ""]))
+                if len(serial):
+                    row["speed-up"] = f"{np.median(serial) / np.median(times):.2f}x"
+                    if mode == "serial":
+                        row["verdict"] = "baseline"
+                    else:
+                        low, high = speedup_ci(serial, times)
+                        row["95% CI"] = "" if np.isnan(low) else f"{low:.2f}-{high:.2f}x"
+                        row["verdict"] = speed_verdict(low, high)
+                rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def interpreter_findings(table: pd.DataFrame) -> list[str]:
+    """Per interpreter in the side-by-side table: thread vs process speed-up, and what the difference says."""
+    out = []
+    for (interpreter, images, pairs, cores), part in table.groupby(["interpreter", "images", "pairs", "cores"]):
+        speed = {r["mode"]: float(r["speed-up"].rstrip("x")) for _, r in part.iterrows() if r["speed-up"]}
+        if "thread" in speed and "process" in speed:
+            out.append(f"{interpreter}, {images} images ({pairs} pairs) on {cores} cores: threads {speed['thread']:.2f}x, "
+                       f"processes {speed['process']:.2f}x over its own serial run; {compare_modes(speed['thread'], speed['process'])}.")
+    return out
+
+
 def why_gil(runs: pd.DataFrame, gil: dict | None) -> list[str]:
     """The GIL explanation, from per-stage thread vs process speed-ups and the `dupbench gil` kernels."""
     out = []
