@@ -36,28 +36,11 @@ def test_candidates_equal_brute_force_within_radius():
         assert list(zip(left, right)) == list(zip(i, j))
 
 
-def test_neighbour_cap_keeps_the_closest_pairs_and_every_pair_of_a_small_set():
-    rng = np.random.default_rng(5)
-    sig = rng.normal(size=(300, 8)).astype(np.float32)
-    radius = 3.0
-    dist = np.linalg.norm(sig[:, None] - sig[None], axis=2)
-    np.fill_diagonal(dist, np.inf)
-    capped, uncapped = candidate_pairs(sig[:20], radius, neighbours=19), candidate_pairs(sig[:20], radius)
-    assert all(np.array_equal(a, b) for a, b in zip(capped, uncapped))  # a cap of n - 1 is no cap
-    for k in (1, 4):
-        left, right = candidate_pairs(sig, radius, neighbours=k)
-        nearest = np.argsort(dist, axis=1)[:, :k]
-        expected = {(min(i, j), max(i, j)) for i in range(len(sig)) for j in nearest[i] if dist[i, j] <= radius}
-        assert set(zip(left.tolist(), right.tolist())) == expected
-        assert list(zip(left, right)) == sorted(zip(left, right)) and np.all(left < right)
-
-
-def test_neighbour_cap_makes_candidates_linear_in_a_dense_set():
-    rng = np.random.default_rng(6)
-    counts = []
-    for n in (500, 2000):
-        sig = rng.normal(size=(n, 4)).astype(np.float32)
-        counts.append((len(candidate_pairs(sig, 2.0)[0]), len(candidate_pairs(sig, 2.0, neighbours=8)[0])))
-    (uncapped_small, capped_small), (uncapped_big, capped_big) = counts
-    assert uncapped_big / uncapped_small > 12  # a fixed radius: ~n^2 (16x for 4x the images)
-    assert capped_big / capped_small < 4.5 and capped_big <= 2000 * 8
+def test_tiles_give_the_same_pairs_whatever_the_block():
+    rng = np.random.default_rng(4)
+    sig = rng.normal(size=(500, 6)).astype(np.float32)
+    reference = candidate_pairs(sig, 2.5, block=10_000)
+    for block in (1, 7, 64, 499):
+        left, right = candidate_pairs(sig, 2.5, block=block)
+        assert np.array_equal(left, reference[0]) and np.array_equal(right, reference[1])
+    assert len(reference[0]) > 100

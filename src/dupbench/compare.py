@@ -127,7 +127,6 @@ def near_pairs(
     block: int = 64,
     workers: int = 1,
     radius: float = 0.9,
-    neighbours: int | None = 32,
     on_total: Callable[[int], None] = lambda total: None,
     on_done: Callable[[int], None] = lambda done: None,
 ) -> NearPairs:
@@ -139,7 +138,7 @@ def near_pairs(
         task = partial(score_tile, shared_thumbs, threshold=threshold)
         left, right, scores, compared = _gather(executor.map(task, triangle_tiles(n, block)), on_done)
         return NearPairs(left, right, scores, compared, total)
-    cand_left, cand_right = candidate_pairs(signatures(thumbs), radius, neighbours)
+    cand_left, cand_right = candidate_pairs(signatures(thumbs), radius)
     on_total(len(cand_left))
     step = candidates_per_task(len(cand_left), workers)
     chunks = [(cand_left[s : s + step], cand_right[s : s + step]) for s in range(0, len(cand_left), step)]

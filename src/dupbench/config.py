@@ -31,7 +31,6 @@ class DetectorConfig:
     thumb_size: int = 32
     pairs: PairStrategy = "pruned"
     prefilter_radius: float = 0.9
-    prefilter_neighbours: int = 32
     block_size: int = 64
     follow_symlinks: bool = False
     extensions: frozenset[str] = field(default=IMAGE_EXTENSIONS)
@@ -49,8 +48,6 @@ class DetectorConfig:
             raise ValueError(f"decoder must be auto, opencv or pillow, got {self.decoder!r}")
         if self.block_size < 1:
             raise ValueError(f"block_size must be >= 1, got {self.block_size}")
-        if self.prefilter_neighbours < 1:
-            raise ValueError(f"prefilter_neighbours must be >= 1, got {self.prefilter_neighbours}")
 
     def to_json(self) -> dict:
         data = asdict(self)

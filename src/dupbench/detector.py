@@ -169,7 +169,6 @@ def find_duplicates(
                     block=config.block_size,
                     workers=workers,
                     radius=config.prefilter_radius,
-                    neighbours=config.prefilter_neighbours,
                     on_total=lambda total: setattr(bar, "total", total),
                     on_done=bar.update,
                 )

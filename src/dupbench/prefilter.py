@@ -4,14 +4,13 @@ Each thumbnail becomes its 63 lowest-frequency DCT coefficients (8x8 without DC,
 not move it), divided by their norm so a contrast change does not either. The norm is floored at a
 standard deviation of a few grey levels: a low-contrast image is not blown up to full contrast, where
 a small logo or caption would swing its direction (measured on the study set, such copies fell out of
-reach with plain normalisation). Candidates are the pairs within `radius`, found with a k-d tree, and
-at most `neighbours` nearest per image. The cap is what keeps the work near-linear: a fixed radius holds
-a fixed share of all pairs wherever images are dense (look-alike skies, bursts, a synthetic set), so
-without it candidates grow as n^2 (measured: 30,000 -> 100,000 images, 8.6 s -> 101 s, slope 2.0).
-A pair is kept when either image is among the other's nearest, so a group of up to `neighbours` + 1
-mutually close images is compared in full, and larger ones are linked through chains. Pairs the
-signature puts far apart are never compared, which is where the pruned strategy can lose a near
-duplicate that `--pairs all` finds; the radius and cap are set from that measurement (README, "Accuracy").
+reach with plain normalisation). Candidates are all pairs within `radius`, found exactly by blocked
+matrix products (|a - b|^2 = |a|^2 + |b|^2 - 2 a.b, one BLAS call per tile of 2,048 x 2,048 signatures).
+That is n^2/2 distance evaluations, but each costs about a nanosecond; a k-d tree, which this replaced,
+degenerates towards brute force in 63 dimensions and was 3-4x slower at 10,000-100,000 images (measured
+by benchmarks/scale.py: 101 s vs ~25 s at 100,000). Pairs the signature puts far apart are never
+compared, which is where the pruned strategy can lose a near duplicate that `--pairs all` finds; the
+radius is set from that measurement (README, "Accuracy").
 """
 
 from __future__ import annotations
@@ -53,32 +52,34 @@ def signatures(thumbs: np.ndarray) -> np.ndarray:
     return (flat / norms).astype(np.float32)
 
 
-def candidate_pairs(sig: np.ndarray, radius: float, neighbours: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs i < j with ||sig_i - sig_j|| <= radius where j is among i's `neighbours` nearest or i among
-    j's (every pair within the radius when `neighbours` is None), as two int64 arrays sorted by (i, j)."""
-    from scipy.spatial import cKDTree  # imported here: workers never need it, and it costs ~0.3 s
+def candidate_pairs(sig: np.ndarray, radius: float, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs i < j with ||sig_i - sig_j|| <= radius, as two int64 arrays sorted by (i, j).
 
+    Tiles of the upper triangle only; a tile's temporaries are block^2 float32 (16 MB at 2,048), so memory
+    stays flat however many images there are. Float32 distances of unit-scale vectors are exact to ~1e-6,
+    far below any meaningful radius.
+    """
     empty = np.empty(0, dtype=np.int64)
     n = len(sig)
     if n < 2:
         return empty, empty
-    tree = cKDTree(sig)
-    if neighbours is None or neighbours >= n - 1:
-        pairs = tree.query_pairs(radius, output_type="ndarray").astype(np.int64)
-        if len(pairs) == 0:
-            return empty, empty
-        left, right = pairs.min(axis=1), pairs.max(axis=1)
-    else:
-        # k + 1: each point finds itself too. Missing neighbours come back as index n (distance inf).
-        _, found = tree.query(sig, k=neighbours + 1, distance_upper_bound=radius)
-        rows = np.repeat(np.arange(n, dtype=np.int64), neighbours + 1)
-        found = found.ravel().astype(np.int64)
-        keep = (found < n) & (found != rows)
-        a, b = rows[keep], found[keep]
-        keys = np.unique(np.minimum(a, b) * n + np.maximum(a, b))  # each pair once, sorted by (i, j)
-        left, right = keys // n, keys % n
-        if len(left) == 0:
-            return empty, empty
-        return left, right
+    sig = np.ascontiguousarray(sig, dtype=np.float32)
+    norms = np.einsum("ij,ij->i", sig, sig)
+    limit = np.float32(radius * radius)
+    lefts, rights = [], []
+    for r0 in range(0, n, block):
+        rows = sig[r0 : r0 + block]
+        for c0 in range(r0, n, block):
+            d2 = rows @ sig[c0 : c0 + block].T
+            d2 *= -2
+            d2 += norms[r0 : r0 + block, None]
+            d2 += norms[None, c0 : c0 + block]
+            i, j = np.nonzero(d2 <= limit)
+            i += r0
+            j += c0
+            upper = i < j
+            lefts.append(i[upper])
+            rights.append(j[upper])
+    left, right = np.concatenate(lefts).astype(np.int64), np.concatenate(rights).astype(np.int64)
     order = np.lexsort((right, left))
     return left[order], right[order]

@@ -49,9 +49,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None, help="with --mode dask: use this running Dask scheduler instead of starting a local cluster")
     parser.add_argument("--threshold", type=float, default=defaults.threshold, help="SSIM at or above which two images are near duplicates")
     parser.add_argument("--pairs", choices=("pruned", "all"), default=defaults.pairs, help="'all' compares every pair (O(n^2)); 'pruned' compares only pairs a cheap DCT signature index finds close")
-    parser.add_argument("--neighbours", type=int, default=defaults.prefilter_neighbours, metavar="K",
-                        help="with --pairs pruned: compare each image with at most its K closest signatures within the index's radius "
-                             f"(default {defaults.prefilter_neighbours}); the cap keeps big folders near-linear, a larger K finds more in large look-alike groups")
     parser.add_argument("--thumb-size", type=int, default=defaults.thumb_size, help="side of the grayscale thumbnail SSIM compares, in pixels")
     parser.add_argument("--decoder", choices=("auto", "opencv", "pillow"), default="auto", help="image decoder; 'auto' is OpenCV where it can be imported (it has no free-threaded build), else Pillow")
     parser.add_argument("--follow-symlinks", action="store_true", help="descend into symlinked directories (each directory is visited once)")
@@ -65,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = DetectorConfig(threshold=args.threshold, thumb_size=args.thumb_size, pairs=args.pairs, prefilter_neighbours=args.neighbours, follow_symlinks=args.follow_symlinks, decoder=args.decoder)
+        config = DetectorConfig(threshold=args.threshold, thumb_size=args.thumb_size, pairs=args.pairs, follow_symlinks=args.follow_symlinks, decoder=args.decoder)
         execution = ExecutionConfig(mode=args.mode, workers=args.workers, start_method=args.start_method, scheduler=args.scheduler)
     except ValueError as exc:
         print(f"dupbench run: {exc}", file=sys.stderr)
