@@ -45,7 +45,7 @@ def test_tile_scores_match_the_full_matrix(thumbs):
 
 def test_pruned_finds_what_all_pairs_finds_on_planted_copies(thumbs):
     results = {
-        strategy: near_pairs(thumbs, thumbs, strategy, 0.7, SerialExecutor(), block=5)
+        strategy: near_pairs(thumbs, lambda a: a, strategy, 0.7, SerialExecutor(), block=5)
         for strategy in ("all", "pruned")
     }
     found = {s: set(zip(r.left.tolist(), r.right.tolist())) for s, r in results.items()}
@@ -72,7 +72,7 @@ def test_pruned_keeps_at_least_99_percent_of_all_pairs_on_generated_data(study_s
     thumbs = np.stack([load_features(p, DetectorConfig()).thumb for p in paths])
     found = {}
     for strategy in ("all", "pruned"):
-        result = near_pairs(thumbs, thumbs, strategy, DetectorConfig().threshold, SerialExecutor(), radius=DetectorConfig().prefilter_radius)
+        result = near_pairs(thumbs, lambda a: a, strategy, DetectorConfig().threshold, SerialExecutor(), radius=DetectorConfig().prefilter_radius)
         found[strategy] = set(zip(result.left.tolist(), result.right.tolist()))
     assert len(found["all"]) > 50
     assert found["pruned"] <= found["all"]

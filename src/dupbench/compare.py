@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from dupbench.features import ImageFeatures
-from dupbench.prefilter import candidate_pairs, signatures
+from dupbench.prefilter import merge_candidates, signature_tiles, signatures, tile_candidates
 from dupbench.ssim import match_one_to_many, ssim_pairs, ssim_terms
 
 Tile = tuple[int, int, int, int]
@@ -120,7 +120,7 @@ def _gather(results: Iterable[PairScores], on_done: Callable[[int], None]) -> tu
 
 def near_pairs(
     thumbs: np.ndarray,
-    shared_thumbs: object,
+    share: Callable[[np.ndarray], object],
     pairs: str,
     threshold: float,
     executor: Executor,
@@ -130,15 +130,18 @@ def near_pairs(
     on_total: Callable[[int], None] = lambda total: None,
     on_done: Callable[[int], None] = lambda done: None,
 ) -> NearPairs:
-    """Score pairs of `thumbs` in the executor; `shared_thumbs` is what tasks receive (array or SharedArray)."""
+    """Score pairs of `thumbs` in the executor. `share(array)` gives what tasks receive instead of an array
+    (the array itself, a SharedArray for process workers, a scattered reference on Dask)."""
     n = len(thumbs)
+    shared_thumbs = share(thumbs)
     if pairs == "all":
         total = n * (n - 1) // 2
         on_total(total)
         task = partial(score_tile, shared_thumbs, threshold=threshold)
         left, right, scores, compared = _gather(executor.map(task, triangle_tiles(n, block)), on_done)
         return NearPairs(left, right, scores, compared, total)
-    cand_left, cand_right = candidate_pairs(signatures(thumbs), radius)
+    shared_sig = share(signatures(thumbs))
+    cand_left, cand_right = merge_candidates(list(executor.map(partial(tile_candidates, shared_sig, radius=radius), signature_tiles(n))))
     on_total(len(cand_left))
     step = candidates_per_task(len(cand_left), workers)
     chunks = [(cand_left[s : s + step], cand_right[s : s + step]) for s in range(0, len(cand_left), step)]

@@ -108,14 +108,14 @@ def take_pixel_digests(features: list[ImageFeatures], candidates: Sequence[int],
     return [replace(f, pixel_digest=by_bytes[f.file_digest]) if f.file_digest in by_bytes else f for f in features]
 
 
-def share_thumbnails(thumbs: np.ndarray, execution: ExecutionConfig, executor: Executor, stack: ExitStack) -> object:
-    """What compare tasks receive: process workers map one RAM file; a Dask cluster gets one scattered copy
-    per worker; threads and serial use the array itself."""
+def share_array(array: np.ndarray, execution: ExecutionConfig, executor: Executor, stack: ExitStack) -> object:
+    """What compare tasks receive instead of an array (thumbnails, signatures): process workers map one
+    RAM file; a Dask cluster gets one scattered copy per worker; threads and serial use the array itself."""
     if execution.mode == "process":
-        return stack.enter_context(SharedArray(thumbs))
+        return stack.enter_context(SharedArray(array))
     if execution.mode == "dask":
-        return executor.share(thumbs)
-    return thumbs
+        return executor.share(array)
+    return array
 
 
 def cache_settings_key(config: DetectorConfig) -> str:
@@ -158,11 +158,10 @@ def find_duplicates(
                 classes.union(a, b)
             reps = np.array(sorted({classes.find(i) for i in range(len(features))}), dtype=np.int64)
             thumbs = np.stack([features[i].thumb for i in reps]) if len(reps) else np.empty((0, config.thumb_size, config.thumb_size), np.uint8)
-            shared = share_thumbnails(thumbs, execution, executor, stack)
             with progress_bar("compare", None, show_progress, unit="pair") as bar:
                 near = near_pairs(
                     thumbs,
-                    shared,
+                    lambda array: share_array(array, execution, executor, stack),
                     config.pairs,
                     config.threshold,
                     executor,

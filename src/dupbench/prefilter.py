@@ -5,10 +5,10 @@ not move it), divided by their norm so a contrast change does not either. The no
 standard deviation of a few grey levels: a low-contrast image is not blown up to full contrast, where
 a small logo or caption would swing its direction (measured on the study set, such copies fell out of
 reach with plain normalisation). Candidates are all pairs within `radius`, found exactly by blocked
-matrix products (|a - b|^2 = |a|^2 + |b|^2 - 2 a.b, one BLAS call per tile of 2,048 x 2,048 signatures).
-That is n^2/2 distance evaluations, but each costs about a nanosecond; a k-d tree, which this replaced,
-degenerates towards brute force in 63 dimensions and was 3-4x slower at 10,000-100,000 images (measured
-by benchmarks/scale.py: 101 s vs ~25 s at 100,000). Pairs the signature puts far apart are never
+matrix products (|a - b|^2 = |a|^2 + |b|^2 - 2 a.b, one BLAS call per tile of 2,048 x 2,048 signatures),
+the tiles run in the executor like the SSIM tiles. That is n^2/2 distance evaluations, but each costs
+about a nanosecond; a k-d tree, which this replaced, degenerates towards brute force in 63 dimensions
+and was 4x slower, in the parent alone (benchmarks/scale.py, serial: 101 s vs 25.7 s at 100,000 images). Pairs the signature puts far apart are never
 compared, which is where the pruned strategy can lose a near duplicate that `--pairs all` finds; the
 radius is set from that measurement (README, "Accuracy").
 """
@@ -52,34 +52,47 @@ def signatures(thumbs: np.ndarray) -> np.ndarray:
     return (flat / norms).astype(np.float32)
 
 
-def candidate_pairs(sig: np.ndarray, radius: float, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs i < j with ||sig_i - sig_j|| <= radius, as two int64 arrays sorted by (i, j).
+Tile = tuple[int, int, int, int]  # rows r0:r1 against columns c0:c1, c0 >= r0
+BLOCK = 2048
 
-    Tiles of the upper triangle only; a tile's temporaries are block^2 float32 (16 MB at 2,048), so memory
-    stays flat however many images there are. Float32 distances of unit-scale vectors are exact to ~1e-6,
-    far below any meaningful radius.
+
+def signature_tiles(n: int, block: int = BLOCK) -> list[Tile]:
+    """Tiles (r0, r1, c0, c1) of the upper triangle of n x n signature pairs, each pair in exactly one."""
+    starts = range(0, n, block)
+    return [(r, min(r + block, n), c, min(c + block, n)) for r in starts for c in starts if c >= r]
+
+
+def tile_candidates(sig: np.ndarray, tile: Tile, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs i < j of one tile with ||sig_i - sig_j|| <= radius (unsorted); a task for `executor.map`.
+
+    |a - b|^2 = |a|^2 + |b|^2 - 2 a.b with one BLAS product per tile; the temporaries are block^2
+    float32 (16 MB at 2,048), so memory stays flat however many images there are. Float32 distances of
+    unit-scale vectors are exact to ~1e-6, far below any meaningful radius.
     """
-    empty = np.empty(0, dtype=np.int64)
-    n = len(sig)
-    if n < 2:
+    r0, r1, c0, c1 = tile
+    rows, cols = np.asarray(sig[r0:r1], np.float32), np.asarray(sig[c0:c1], np.float32)
+    d2 = rows @ cols.T
+    d2 *= -2
+    d2 += np.einsum("ij,ij->i", rows, rows)[:, None]
+    d2 += np.einsum("ij,ij->i", cols, cols)[None, :]
+    i, j = np.nonzero(d2 <= np.float32(radius * radius))
+    i += r0
+    j += c0
+    upper = i < j
+    return i[upper].astype(np.int64), j[upper].astype(np.int64)
+
+
+def merge_candidates(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The tiles' pairs as two int64 arrays sorted by (i, j)."""
+    if not parts:
+        empty = np.empty(0, dtype=np.int64)
         return empty, empty
-    sig = np.ascontiguousarray(sig, dtype=np.float32)
-    norms = np.einsum("ij,ij->i", sig, sig)
-    limit = np.float32(radius * radius)
-    lefts, rights = [], []
-    for r0 in range(0, n, block):
-        rows = sig[r0 : r0 + block]
-        for c0 in range(r0, n, block):
-            d2 = rows @ sig[c0 : c0 + block].T
-            d2 *= -2
-            d2 += norms[r0 : r0 + block, None]
-            d2 += norms[None, c0 : c0 + block]
-            i, j = np.nonzero(d2 <= limit)
-            i += r0
-            j += c0
-            upper = i < j
-            lefts.append(i[upper])
-            rights.append(j[upper])
-    left, right = np.concatenate(lefts).astype(np.int64), np.concatenate(rights).astype(np.int64)
+    left, right = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     order = np.lexsort((right, left))
     return left[order], right[order]
+
+
+def candidate_pairs(sig: np.ndarray, radius: float, block: int = BLOCK) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs i < j with ||sig_i - sig_j|| <= radius, sorted by (i, j), in this thread (the detector
+    maps `tile_candidates` over `signature_tiles` in its executor instead)."""
+    return merge_candidates([tile_candidates(sig, tile, radius) for tile in signature_tiles(len(sig), block)])
