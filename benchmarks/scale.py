@@ -71,13 +71,23 @@ def growth_exponent(frame: pd.DataFrame) -> float:
     return float(np.polyfit(np.log(frame["n"]), np.log(frame["wall_s"]), 1)[0]) if len(frame) > 1 else float("nan")
 
 
-def to_markdown(frame: pd.DataFrame, slopes: dict[str, float], machine: str) -> str:
-    lines = [f"Compare stage, serial, synthetic 32 px thumbnails, on {machine} (`python benchmarks/scale.py`):", "",
+def top_slope(frame: pd.DataFrame) -> float:
+    """The log-log slope between the two largest sizes: the growth where it matters, free of fixed costs."""
+    return growth_exponent(frame.nlargest(2, "n"))
+
+
+def to_markdown(frame: pd.DataFrame, slopes: dict[str, float], tops: dict[str, float], meta: dict) -> str:
+    libraries = meta["libraries"]
+    lines = [f"Compare stage, serial, synthetic 32 px thumbnails, on {meta['machine']} ({meta['cpu_model']}), commit "
+             f"{meta['git']['short_commit']}{' (dirty)' if meta['git']['dirty'] else ''}, Python {meta['python']['version']}, "
+             f"numpy {libraries['numpy']}, OpenCV {libraries.get('opencv_runtime')} "
+             f"(`python benchmarks/scale.py {' '.join(sys.argv[1:])}`):", "",
              "| images | pairs | wall s | candidates | pairs compared | peak RSS MiB |", "|---:|---|---:|---:|---:|---:|"]
     for row in frame.itertuples():
         lines.append(f"| {row.n:,} | {row.pairs} | {row.wall_s:.2f} | {row.candidates:,} | {row.pairs_compared:,} | "
                      f"{row.peak_rss_bytes / 2**20:.0f} |")
-    lines += ["", "Fitted log-log growth of wall time: " + ", ".join(f"`--pairs {p}` n^{s:.2f}" for p, s in slopes.items()) + "."]
+    lines += ["", "Growth of wall time, log-log: " + ", ".join(
+        f"`--pairs {p}` n^{s:.2f} fitted over all sizes, n^{tops[p]:.2f} between the two largest" for p, s in slopes.items()) + "."]
     return "\n".join(lines) + "\n"
 
 
@@ -103,15 +113,16 @@ def main() -> None:
         print(f"n={n:>7,} pairs={pairs:<6} {rows[-1]['wall_s']:8.2f} s  peak {rows[-1]['peak_rss_bytes'] / 2**20:7.0f} MiB", flush=True)
     frame = pd.DataFrame(rows).sort_values(["pairs", "n"])
     slopes = {p: growth_exponent(part) for p, part in frame.groupby("pairs", sort=False)}
+    tops = {p: top_slope(part) for p, part in frame.groupby("pairs", sort=False)}
     machine = machine_name()
+    meta = collect_metadata(Path(__file__).resolve().parents[1])
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"scale-{machine}-{stamp}"
     frame.to_csv(stem.with_suffix(".csv"), index=False)
-    markdown = to_markdown(frame, slopes, machine)
+    markdown = to_markdown(frame, slopes, tops, meta)
     stem.with_suffix(".md").write_text(markdown)
-    meta = collect_metadata(Path(__file__).resolve().parents[1])
-    meta.update(command="python benchmarks/scale.py " + " ".join(sys.argv[1:]), slopes=slopes)
+    meta.update(command="python benchmarks/scale.py " + " ".join(sys.argv[1:]), slopes=slopes, top_slopes=tops)
     stem.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
     print(markdown)
     print(f"wrote {stem}.csv/.md/.json")

@@ -21,6 +21,7 @@ import numpy as np
 
 COEFFS = 8
 CONTRAST_FLOOR = 6.25  # grey levels of standard deviation below which signatures are not rescaled up
+SIGNATURE_CHUNK = 8192
 
 
 @lru_cache(maxsize=4)
@@ -45,11 +46,15 @@ def signatures(thumbs: np.ndarray) -> np.ndarray:
         return np.zeros((0, COEFFS * COEFFS - 1), np.float32)
     side = thumbs.shape[1]
     basis = dct_basis(side)
-    coeffs = basis @ thumbs.astype(np.float32) @ basis.T
-    flat = coeffs.reshape(len(thumbs), -1)[:, zigzag_order()[1:]]
-    # An orthonormal DCT's AC norm is side x the standard deviation of the low-passed image.
-    norms = np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), CONTRAST_FLOOR * side)
-    return (flat / norms).astype(np.float32)
+    order = zigzag_order()[1:]
+    out = np.empty((len(thumbs), len(order)), np.float32)
+    for start in range(0, len(thumbs), SIGNATURE_CHUNK):  # float copies of a chunk only, not of every thumbnail
+        coeffs = basis @ np.asarray(thumbs[start : start + SIGNATURE_CHUNK], np.float32) @ basis.T
+        flat = coeffs.reshape(len(coeffs), -1)[:, order]
+        # An orthonormal DCT's AC norm is side x the standard deviation of the low-passed image.
+        norms = np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), CONTRAST_FLOOR * side)
+        out[start : start + len(flat)] = flat / norms
+    return out
 
 
 Tile = tuple[int, int, int, int]  # rows r0:r1 against columns c0:c1, c0 >= r0
