@@ -66,3 +66,15 @@ def test_bad_files_are_skipped_and_good_ones_still_grouped(tmp_path, planted_fol
     report = find_duplicates([str(root), str(tmp_path)], DetectorConfig(), ExecutionConfig(mode="thread", workers=2))
     assert report.group_sets() == {frozenset(g) for g in expected}
     assert [s.path for s in report.skipped] == [str(tmp_path / "broken.jpg")]
+
+
+@pytest.mark.parametrize("mode", ["serial", "thread"])
+def test_the_pillow_path_gives_the_opencv_groups_with_close_ssim(planted_folder, serial_report, mode):
+    """What free-threaded CPython runs (no OpenCV wheel there): Pillow decodes, numpy makes thumbnails."""
+    root, _ = planted_folder
+    report = find_duplicates([str(root)], DetectorConfig(decoder="pillow"), ExecutionConfig(mode=mode, workers=2))
+    assert report.settings["decoder"] == "pillow"
+    assert report.group_sets() == serial_report.group_sets()
+    opencv = {m.path: m.ssim for g in serial_report.groups for m in g.members}
+    pillow = {m.path: m.ssim for g in report.groups for m in g.members}
+    assert max(abs(pillow[p] - opencv[p]) for p in opencv if p in pillow) <= 0.02
