@@ -43,6 +43,17 @@ def compare_modes(thread: float, process: float) -> str:
     return f"about even (within {FASTER_THRESHOLD:.0%})"
 
 
+def speedup_cells(serial: np.ndarray, times: np.ndarray, mode: str) -> dict[str, str]:
+    """A table row's speed-up over serial, its 95% bootstrap interval and the verdict (empty without serial runs)."""
+    if not len(serial):
+        return {}
+    cells = {"speed-up": f"{np.median(serial) / np.median(times):.2f}x"}
+    if mode == "serial":
+        return {**cells, "verdict": "baseline"}
+    low, high = speedup_ci(serial, times)
+    return {**cells, "95% CI": "" if np.isnan(low) else f"{low:.2f}-{high:.2f}x", "verdict": speed_verdict(low, high)}
+
+
 def _seed_runs(runs: pd.DataFrame) -> pd.DataFrame:
     seed = runs[runs["sweep"] == "seed_study"] if "sweep" in runs else runs
     data = all_pairs_on_all_cores(seed if len(seed) else runs)
@@ -68,15 +79,7 @@ def seed_table(runs: pd.DataFrame) -> pd.DataFrame:
                     continue
                 row = dict(zip(columns, [interpreter, images, mode, len(times), f"{np.median(times):.2f}",
                                          f"{np.quantile(times, 0.25):.2f}-{np.quantile(times, 0.75):.2f}", "", "", ""]))
-                if len(serial):
-                    row["speed-up"] = f"{np.median(serial) / np.median(times):.2f}x"
-                    if mode == "serial":
-                        row["verdict"] = "baseline"
-                    else:
-                        low, high = speedup_ci(serial, times)
-                        row["95% CI"] = "" if np.isnan(low) else f"{low:.2f}-{high:.2f}x"
-                        row["verdict"] = speed_verdict(low, high)
-                rows.append(row)
+                rows.append({**row, **speedup_cells(serial, times, mode)})
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -319,15 +322,7 @@ def interpreter_table(runs: pd.DataFrame) -> pd.DataFrame:
                 if not len(times):
                     continue
                 row = dict(zip(columns, [interpreter, int(images), pairs, int(cores), mode, len(times), f"{np.median(times):.2f}", "", "", ""]))
-                if len(serial):
-                    row["speed-up"] = f"{np.median(serial) / np.median(times):.2f}x"
-                    if mode == "serial":
-                        row["verdict"] = "baseline"
-                    else:
-                        low, high = speedup_ci(serial, times)
-                        row["95% CI"] = "" if np.isnan(low) else f"{low:.2f}-{high:.2f}x"
-                        row["verdict"] = speed_verdict(low, high)
-                rows.append(row)
+                rows.append({**row, **speedup_cells(serial, times, mode)})
     return pd.DataFrame(rows, columns=columns)
 
 
