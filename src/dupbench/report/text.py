@@ -333,7 +333,7 @@ def interpreter_findings(table: pd.DataFrame) -> list[str]:
         speed = {r["mode"]: float(r["speed-up"].rstrip("x")) for _, r in part.iterrows() if r["speed-up"]}
         if "thread" in speed and "process" in speed:
             out.append(f"{interpreter}, {images} images ({pairs} pairs) on {cores} cores: threads {speed['thread']:.2f}x, "
-                       f"processes {speed['process']:.2f}x over its own serial run; {compare_modes(speed['thread'], speed['process'])}.")
+                       f"processes {speed['process']:.2f}x over its own serial run; by the medians, {compare_modes(speed['thread'], speed['process'])}.")
     return out
 
 
