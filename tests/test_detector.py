@@ -73,7 +73,8 @@ def test_the_pillow_path_gives_the_opencv_groups_with_close_ssim(planted_folder,
     """What free-threaded CPython runs (no OpenCV wheel there): Pillow decodes, numpy makes thumbnails."""
     root, _ = planted_folder
     report = find_duplicates([str(root)], DetectorConfig(decoder="pillow"), ExecutionConfig(mode=mode, workers=2))
-    assert report.settings["decoder"] == "pillow"
+    assert report.settings["decoder"] == report.settings["decoder_used"] == "pillow"
+    assert serial_report.settings["decoder_used"] == "opencv"  # what "auto" chose where cv2 imports
     assert report.group_sets() == serial_report.group_sets()
     opencv = {m.path: m.ssim for g in serial_report.groups for m in g.members}
     pillow = {m.path: m.ssim for g in report.groups for m in g.members}

@@ -31,7 +31,7 @@ _, thread_groups, _ = load("ft-thread")
 normal, normal_groups, normal_ssim = load("normal-serial")
 for name, report in (("free-threaded", ft), ("normal", normal)):
     interpreter = report["settings"]["execution"]["interpreter"]
-    print(f"{name}: decoder {report['settings']['decoder']} (resolved from 'auto' by what imports), "
+    print(f"{name}: decoder {report['settings'].get('decoder_used', report['settings']['decoder'])}, "
           f"free-threaded build {interpreter['free_threaded_build']}, GIL enabled {interpreter['gil_enabled']}, "
           f"{report['counts']['images']} images, {len(report['groups'])} groups")
 print(f"free-threaded thread mode == free-threaded serial: {thread_groups == ft_groups}")

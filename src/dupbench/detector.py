@@ -182,7 +182,7 @@ def find_duplicates(
     clock.seconds["total"] = time.perf_counter() - started
     return DuplicateReport(
         roots=[os.fspath(r) for r in roots],
-        settings={**config.to_json(), "execution": execution_settings(execution)},
+        settings={**config.to_json(), "decoder_used": resolve_decoder(config.decoder), "execution": execution_settings(execution)},
         groups=groups,
         skipped=found.skipped + load_skipped,
         stages=clock.seconds,
