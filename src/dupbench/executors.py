@@ -64,8 +64,11 @@ def keep_freed_heap() -> bool:
     trimmed on free, and either way the next row faults the pages back in: 9.6 instead of 3.9 us per
     pair (measured, 140,000 minor faults per 40,000 pairs), depending on where earlier allocations
     happened to leave the heap. Fixed thresholds make the cost the same in every process; RSS then
-    tracks a process's peak heap instead of its current one. False where the libc has no mallopt.
+    tracks a process's peak heap instead of its current one. False where the libc has no mallopt, or
+    when DUPBENCH_MALLOC_DEFAULTS=1 asks for glibc's defaults (benchmarks/heap_ab.py measures both).
     """
+    if os.environ.get("DUPBENCH_MALLOC_DEFAULTS") == "1":
+        return False
     try:
         libc = ctypes.CDLL("libc.so.6")
         return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
