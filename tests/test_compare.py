@@ -77,3 +77,17 @@ def test_pruned_keeps_at_least_99_percent_of_all_pairs_on_generated_data(study_s
     assert len(found["all"]) > 50
     assert found["pruned"] <= found["all"]
     assert len(found["pruned"]) >= 0.99 * len(found["all"])
+
+
+def test_row_blocks_of_any_size_give_the_row_by_row_scores():
+    """score_tile scores several rows per call; the pairs, their order and scores must not depend on it."""
+    rng = np.random.default_rng(2)
+    thumbs = rng.integers(0, 256, (23, 32, 32), dtype=np.uint8)
+    thumbs[7] = thumbs[3]  # some pairs above any threshold
+    for tile in [(0, 23, 0, 23), (0, 10, 10, 23), (5, 17, 5, 17)]:
+        reference = score_tile(thumbs, tile, -1.0, rows_per_call=1)
+        for rows in (2, 3, 8, 64):
+            got = score_tile(thumbs, tile, -1.0, rows_per_call=rows)
+            assert got[3] == reference[3]
+            for a, b in zip(got[:3], reference[:3]):
+                np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)

@@ -18,7 +18,7 @@ import numpy as np
 
 from dupbench.features import ImageFeatures
 from dupbench.prefilter import merge_candidates, signature_tiles, signatures, tile_candidates
-from dupbench.ssim import match_one_to_many, ssim_pairs, ssim_terms
+from dupbench.ssim import match_many_to_many, match_one_to_many, ssim_pairs, ssim_terms
 
 Tile = tuple[int, int, int, int]
 PairScores = tuple[np.ndarray, np.ndarray, np.ndarray, int]
@@ -53,6 +53,9 @@ def pixel_candidates(features: Sequence[ImageFeatures], left: Sequence[int], rig
     return sorted(chosen)
 
 
+ROWS_PER_CALL = 8  # rows of a tile scored per call: see ssim.ssim_block_map
+
+
 def triangle_tiles(n: int, block: int) -> list[Tile]:
     """Tiles (r0, r1, c0, c1) covering every pair i < j once."""
     starts = range(0, n, block)
@@ -63,23 +66,28 @@ def _empty_scores() -> PairScores:
     return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64), 0
 
 
-def score_tile(thumbs: np.ndarray, tile: Tile, threshold: float) -> PairScores:
+def score_tile(thumbs: np.ndarray, tile: Tile, threshold: float, rows_per_call: int = ROWS_PER_CALL) -> PairScores:
+    """Pairs i < j of one tile scoring at least `threshold`, `rows_per_call` rows against the tile's
+    columns per call (on a diagonal tile the pairs with j <= i are scored too, then dropped)."""
     r0, r1, c0, c1 = tile
     rows, cols = ssim_terms(np.asarray(thumbs[r0:r1]), np.float32), ssim_terms(np.asarray(thumbs[c0:c1]), np.float32)
     lefts, rights, scores, compared = [], [], [], 0
-    for i in range(r0, r1):
-        first = max(c0, i + 1)
+    for start in range(r0, r1, rows_per_call):
+        stop = min(start + rows_per_call, r1)
+        first = max(c0, start + 1)  # the lowest column any row of this block pairs with
         if first >= c1:
             continue
-        row_scores = match_one_to_many(rows.take(slice(i - r0, i - r0 + 1)), cols.take(slice(first - c0, c1 - c0)))
-        compared += len(row_scores)
-        hits = np.flatnonzero(row_scores >= threshold)
-        lefts.append(np.full(len(hits), i, np.int64))
-        rights.append(hits + first)
-        scores.append(row_scores[hits])
+        block = match_many_to_many(rows.take(slice(start - r0, stop - r0)), cols.take(slice(first - c0, c1 - c0)))
+        i, j = np.meshgrid(np.arange(start, stop), np.arange(first, c1), indexing="ij")
+        upper = j > i
+        compared += int(upper.sum())
+        hit = upper & (block >= threshold)
+        lefts.append(i[hit])
+        rights.append(j[hit])
+        scores.append(block[hit])
     if not lefts:
         return _empty_scores()
-    return np.concatenate(lefts), np.concatenate(rights).astype(np.int64), np.concatenate(scores), compared
+    return np.concatenate(lefts).astype(np.int64), np.concatenate(rights).astype(np.int64), np.concatenate(scores), compared
 
 
 def score_candidates(thumbs: np.ndarray, pairs: tuple[np.ndarray, np.ndarray], threshold: float) -> PairScores:

@@ -75,41 +75,60 @@ def ssim_terms(thumbs: np.ndarray, dtype: type = np.float64, use_cv2: bool = Tru
     return SsimTerms(pixels=x, mu=mu, mu2=mu_sq + C1 / 2, var=var)
 
 
-def ssim_map(one: SsimTerms, many: SsimTerms, use_cv2: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """The SSIM map of the single image in ``one`` against each image in ``many``, and the pair's
-    variance sum (the map's structure weight) -> two (len(many), h-6, w-6) arrays."""
-    mu_xy = one.mu * many.mu
-    cross = box_mean_valid(one.pixels * many.pixels, use_cv2)
-    cross -= mu_xy
+def ssim_block_map(rows: SsimTerms, cols: SsimTerms, use_cv2: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The SSIM map of every image in ``rows`` against every image in ``cols``, and each pair's variance
+    sum (the map's structure weight) -> two (len(rows), len(cols), h-6, w-6) arrays.
+
+    A block of rows in one call sequence: each numpy/OpenCV call then does R x C pairs of work for one
+    dispatch, so the Python between calls, which holds the GIL, is a smaller share of the time (8 rows:
+    thread speed-up of the tile loop 1.4x -> 1.8x on 2 cores, and 15% less time per pair serially).
+    """
+    r, c = len(rows), len(cols)
+    h, w = rows.mu.shape[1:]
+    mu_xy = rows.mu[:, None] * cols.mu[None]
+    products = rows.pixels[:, None] * cols.pixels[None]
+    cross = box_mean_valid(products.reshape(r * c, *products.shape[2:]), use_cv2).reshape(r, c, h, w)
+    cross = cross - mu_xy
     cross *= 2 * COV_NORM
     cross += C2
     mu_xy *= 2
     mu_xy += C1
     numerator = mu_xy * cross
-    variance = one.var + many.var
-    denominator = (one.mu2 + many.mu2) * variance
+    variance = rows.var[:, None] + cols.var[None]
+    denominator = (rows.mu2[:, None] + cols.mu2[None]) * variance
     numerator /= denominator
     return numerator, variance
 
 
-def ssim_one_to_many(one: SsimTerms, many: SsimTerms, use_cv2: bool = True) -> np.ndarray:
-    """SSIM of the single image in ``one`` against each image in ``many`` -> (len(many),) float64."""
-    return ssim_map(one, many, use_cv2)[0].mean(axis=(1, 2), dtype=np.float64)
+def ssim_many_to_many(rows: SsimTerms, cols: SsimTerms, use_cv2: bool = True) -> np.ndarray:
+    """SSIM of every row image against every column image -> (len(rows), len(cols)) float64."""
+    return ssim_block_map(rows, cols, use_cv2)[0].mean(axis=(2, 3), dtype=np.float64)
 
 
-def match_one_to_many(one: SsimTerms, many: SsimTerms, use_cv2: bool = True) -> np.ndarray:
-    """The detector's match score: the lower of mean SSIM and structure-weighted SSIM.
+def match_many_to_many(rows: SsimTerms, cols: SsimTerms, use_cv2: bool = True) -> np.ndarray:
+    """The detector's match score of every row image against every column image: the lower of mean SSIM
+    and structure-weighted SSIM -> (len(rows), len(cols)) float64.
 
     Mean SSIM over a mostly flat thumbnail is close to 1 for any two such images (a night sky, a
     product on white): flat windows agree whatever the subject. Weighting each window by the pair's
     local variance lets the windows with content decide, and keeps true copies (content agrees
     there too) near their plain SSIM.
     """
-    smap, weight = ssim_map(one, many, use_cv2)
-    plain = smap.mean(axis=(1, 2), dtype=np.float64)
+    smap, weight = ssim_block_map(rows, cols, use_cv2)
+    plain = smap.mean(axis=(2, 3), dtype=np.float64)
     smap *= weight
-    weighted = smap.sum(axis=(1, 2), dtype=np.float64) / weight.sum(axis=(1, 2), dtype=np.float64)
+    weighted = smap.sum(axis=(2, 3), dtype=np.float64) / weight.sum(axis=(2, 3), dtype=np.float64)
     return np.minimum(plain, weighted)
+
+
+def ssim_one_to_many(one: SsimTerms, many: SsimTerms, use_cv2: bool = True) -> np.ndarray:
+    """SSIM of the single image in ``one`` against each image in ``many`` -> (len(many),) float64."""
+    return ssim_many_to_many(one, many, use_cv2)[0]
+
+
+def match_one_to_many(one: SsimTerms, many: SsimTerms, use_cv2: bool = True) -> np.ndarray:
+    """The match score (see `match_many_to_many`) of the single image in ``one`` against each in ``many``."""
+    return match_many_to_many(one, many, use_cv2)[0]
 
 
 def ssim_matrix(rows: SsimTerms, cols: SsimTerms, use_cv2: bool = True, score=ssim_one_to_many) -> np.ndarray:
