@@ -173,3 +173,14 @@ def test_interpreter_table_puts_each_interpreter_against_its_own_serial_runs():
     assert any("GIL off" in line and "about even" in line for line in lines)
     assert any("3.11.7" in line and "processes lead" in line for line in lines)
     assert interpreter_table(gil.assign(source="one.csv")).empty  # one interpreter per file: no side-by-side
+
+
+def test_validity_names_cells_whose_serial_baseline_drifted_between_core_counts():
+    from dupbench.report.text import baseline_drift
+
+    runs = fake_runs(0.6, 0.5)
+    one_core = runs[runs["mode"] == "serial"].assign(cores=1)
+    assert baseline_drift(pd.concat([runs, one_core])) == []
+    slow_two_core = pd.concat([runs.assign(wall_s=runs["wall_s"] * 1.2), one_core])
+    line = baseline_drift(slow_two_core)[0]
+    assert "100 images (all pairs) +20%" in line and "flattered" in line
