@@ -11,7 +11,7 @@ import pytest
 
 from dupbench.report.data import amdahl_serial_fraction, growth_exponent
 from dupbench.report.text import (
-    PUBLISHED_SIZES, compare_modes, findings, growth_claims, seed_table, speed_verdict, validity,
+    PUBLISHED_SIZES, compare_modes, findings, growth_claims, seed_table, speed_verdict, stage_speedups, validity,
     variance_claims, why_gil,
 )
 
@@ -184,3 +184,14 @@ def test_validity_names_cells_whose_serial_baseline_drifted_between_core_counts(
     slow_two_core = pd.concat([runs.assign(wall_s=runs["wall_s"] * 1.2), one_core])
     line = baseline_drift(slow_two_core)[0]
     assert "100 images (all pairs) +20%" in line and "flattered" in line
+
+
+def test_stage_table_reads_each_results_file_on_its_own_and_names_it():
+    old = fake_runs(1.0, 0.5, sizes=[100, 1600]).assign(source="results/vm/20261122T000000Z-aaa.csv")
+    new = fake_runs(0.5, 0.5, sizes=[100, 1472]).assign(source="results/vm/20261201T000000Z-bbb.csv")
+    table = stage_speedups(pd.concat([old, new]))
+    compare = table[table["stage"].str.startswith("compare")].set_index("results")
+    assert compare.loc["20261122T000000Z-aaa", "images"] == 1600 and compare.loc["20261201T000000Z-bbb", "images"] == 1472
+    assert compare.loc["20261122T000000Z-aaa", "thread speed-up"] == pytest.approx(1.0, abs=0.05)
+    assert compare.loc["20261201T000000Z-bbb", "thread speed-up"] == pytest.approx(2.0, abs=0.1)
+    assert any("20261201T000000Z-bbb" in line for line in why_gil(pd.concat([old, new]), None))

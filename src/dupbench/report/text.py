@@ -6,6 +6,7 @@ contradict the numbers beside it: change the numbers and the wording follows (te
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -84,7 +85,22 @@ def seed_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def stage_speedups(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per stage, thread and process speed-up over serial at the largest all-pairs size on all cores."""
+    """Per stage, thread and process speed-up over serial at the largest all-pairs size on all cores; one
+    block of rows per results file that has such runs (files are other sweeps at other commits, so each
+    is read on its own and named in a `results` column when there are several)."""
+    sources = sorted(runs["source"].unique()) if "source" in runs and runs["source"].nunique() > 1 else [None]
+    frames = []
+    for source in sources:
+        part = stage_speedups_of(runs if source is None else runs[runs["source"] == source])
+        if not part.empty and source is not None:
+            part.insert(0, "results", Path(source).stem)
+        frames.append(part)
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def stage_speedups_of(runs: pd.DataFrame) -> pd.DataFrame:
+    """`stage_speedups` for runs of one results file."""
     data = all_pairs_on_all_cores(runs)
     if data.empty:
         return pd.DataFrame()
@@ -129,7 +145,8 @@ def findings(runs: pd.DataFrame, accuracy: pd.DataFrame | None = None) -> list[s
     for _, row in stage_speedups(runs).iterrows():
         if not pd.isna(row.get("thread speed-up")) and not pd.isna(row.get("process speed-up")):
             t, p = row["thread speed-up"], row["process speed-up"]
-            out.append(f"{row['stage']} at {row['images']} images: threads {t:.2f}x, processes {p:.2f}x; {compare_modes(t, p)}.")
+            where = f" (`{row['results']}`)" if "results" in row and isinstance(row["results"], str) else ""
+            out.append(f"{row['stage']} at {row['images']} images{where}: threads {t:.2f}x, processes {p:.2f}x; {compare_modes(t, p)}.")
     out += ideal_gap(runs) + startup_cost(runs) + memory_cost(runs) + accuracy_findings(accuracy)
     return out
 
@@ -289,6 +306,8 @@ def variance_claims(runs: pd.DataFrame) -> list[str]:
 
 
 def _stage_verdict(row: pd.Series, interpreter: str) -> list[str]:
+    if "results" in row and isinstance(row["results"], str):
+        interpreter = f"{interpreter}, `{row['results']}`" if interpreter else f"`{row['results']}`"
     if pd.isna(row.get("thread speed-up")) or pd.isna(row.get("process speed-up")) or row["stage"] == "whole run":
         return []
     t, p = row["thread speed-up"], row["process speed-up"]
