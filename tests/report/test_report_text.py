@@ -195,3 +195,11 @@ def test_stage_table_reads_each_results_file_on_its_own_and_names_it():
     assert compare.loc["20261122T000000Z-aaa", "thread speed-up"] == pytest.approx(1.0, abs=0.05)
     assert compare.loc["20261201T000000Z-bbb", "thread speed-up"] == pytest.approx(2.0, abs=0.1)
     assert any("20261201T000000Z-bbb" in line for line in why_gil(pd.concat([old, new]), None))
+
+
+def test_growth_is_fitted_within_one_results_file():
+    seed = fake_runs(0.6, 0.5, sizes=[6, 184, 1472]).assign(source="results/vm/new-seed.csv")
+    grid = fake_runs(0.6, 0.5, sizes=[100, 400, 1600]).assign(source="results/vm/old-grid.csv")
+    grid["wall_s"] *= 3  # another day, another commit: mixing it in would bend the fit
+    line = growth_claims(pd.concat([seed, grid]))[0]
+    assert "(6-1472 images, 3 sizes, `new-seed`)" in line

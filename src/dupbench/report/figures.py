@@ -65,15 +65,29 @@ def all_pairs_on_all_cores(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[keep]
 
 
+SOURCE_STYLES = ("-", "--", ":", "-.")
+
+
+def by_source(data: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    """(legend suffix, line style, rows) per results file: a curve never joins points of two files, which
+    ran at other times and commits (one file: no suffix)."""
+    if "source" not in data or data["source"].nunique() <= 1:
+        return [("", "-", data)]
+    sources = sorted(data["source"].unique())
+    return [(f" ({Path(source).stem})", SOURCE_STYLES[i % len(SOURCE_STYLES)], data[data["source"] == source])
+            for i, source in enumerate(sources)]
+
+
 def time_vs_size(runs: pd.DataFrame, directory: Path) -> Drawn:
     data = all_pairs_on_all_cores(runs)
     if data["images"].nunique() < 2:
         return _no_data(directory, "time_vs_size", "fewer than two dataset sizes in these results")
     stats = cell_stats(data, "wall_s", ["mode", "images"])
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
-    for mode, part in stats.groupby("mode"):
-        median_iqr(ax, part, "images",
-                    marker="o", capsize=3, label=mode, color=MODE_COLORS.get(mode))
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    for suffix, style, rows in by_source(data):
+        for mode, part in cell_stats(rows, "wall_s", ["mode", "images"]).groupby("mode"):
+            median_iqr(ax, part, "images", marker="o", capsize=3, linestyle=style, label=mode + suffix,
+                       color=MODE_COLORS.get(mode))
     serial = stats[stats["mode"] == "serial"].sort_values("images")
     if len(serial):
         n0, t0 = serial["images"].iloc[-1], serial["median"].iloc[-1]
@@ -199,14 +213,14 @@ def memory_vs_size(runs: pd.DataFrame, directory: Path) -> Drawn:
     data = all_pairs_on_all_cores(runs).assign(peak_rss_mb=lambda f: f["peak_rss_bytes"] / 2**20)
     if data.empty:
         return _no_data(directory, "memory", "no all-pairs runs in these results")
-    stats = cell_stats(data, "peak_rss_mb", ["mode", "images"])
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for mode, part in stats.groupby("mode"):
-        median_iqr(ax, part, "images",
-                    marker="o", capsize=3, label=mode, color=MODE_COLORS.get(mode))
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for suffix, style, rows in by_source(data):
+        for mode, part in cell_stats(rows, "peak_rss_mb", ["mode", "images"]).groupby("mode"):
+            median_iqr(ax, part, "images", marker="o", capsize=3, linestyle=style, label=mode + suffix,
+                       color=MODE_COLORS.get(mode))
     ax.set(xscale="log", xlabel="dataset size (images)", ylabel="peak RSS of the process tree (MiB)",
            title="Peak memory (process pools pay per worker)")
-    ax.legend()
+    ax.legend(fontsize="small")
     return _save(fig, directory, "memory")
 
 
@@ -214,15 +228,16 @@ def throughput(runs: pd.DataFrame, directory: Path) -> Drawn:
     data = all_pairs_on_all_cores(runs)
     if data.empty:
         return _no_data(directory, "throughput", "no all-pairs runs in these results")
-    fig, (ax_load, ax_cmp) = plt.subplots(1, 2, figsize=(10, 4))
-    for mode, part in data.groupby("mode"):
-        for ax, column in ((ax_load, "load_images_per_s"), (ax_cmp, "compare_pairs_per_s")):
-            stats = cell_stats(part, column, ["images"])
-            median_iqr(ax, stats, "images",
-                        marker="o", capsize=3, label=mode, color=MODE_COLORS.get(mode))
+    fig, (ax_load, ax_cmp) = plt.subplots(1, 2, figsize=(11, 4.5))
+    for suffix, style, rows in by_source(data):
+        for mode, part in rows.groupby("mode"):
+            for ax, column in ((ax_load, "load_images_per_s"), (ax_cmp, "compare_pairs_per_s")):
+                stats = cell_stats(part, column, ["images"])
+                median_iqr(ax, stats, "images", marker="o", capsize=3, linestyle=style, label=mode + suffix,
+                           color=MODE_COLORS.get(mode))
     ax_load.set(xscale="log", xlabel="dataset size (images)", ylabel="images / s", title="Load stage throughput")
     ax_cmp.set(xscale="log", yscale="log", xlabel="dataset size (images)", ylabel="SSIM pairs / s", title="Compare stage throughput")
-    ax_load.legend()
+    ax_load.legend(fontsize="small")
     return _save(fig, directory, "throughput")
 
 

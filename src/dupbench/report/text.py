@@ -255,6 +255,14 @@ def growth_claims(runs: pd.DataFrame) -> list[str]:
     and per stage) and show what an exponential through the two smallest sizes would predict."""
     data = all_pairs_on_all_cores(primary_interpreter(runs))
     serial = data[data["mode"] == "serial"]
+    where = ""
+    if "source" in serial and serial["source"].nunique() > 1:
+        # Sizes from different results files ran at other times and commits: fit within one file, the one
+        # with the most sizes over the widest range.
+        sizes = serial.groupby("source")["images"].agg(lambda v: (v.nunique(), v.max() / v.min()))
+        source = max(sizes.index, key=lambda s: sizes[s])
+        serial = serial[serial["source"] == source]
+        where = f", `{Path(source).stem}`"
     medians = serial.groupby("images")[["wall_s", "load_s", "compare_s"]].median().sort_index()
     if len(medians) < 2:
         return ["Only one dataset size was measured, so how time grows with the number of images cannot be fitted here."]
@@ -265,7 +273,7 @@ def growth_claims(runs: pd.DataFrame) -> list[str]:
         keep = medians[column].to_numpy(float) > 0
         if keep.sum() >= 2:
             slopes.append(f"{label} n^{growth_exponent(n[keep], medians[column].to_numpy(float)[keep]):.2f}")
-    out.append(f"Serial time vs images on log-log axes ({int(n.min())}-{int(n.max())} images, {len(n)} sizes): "
+    out.append(f"Serial time vs images on log-log axes ({int(n.min())}-{int(n.max())} images, {len(n)} sizes{where}): "
                + ", ".join(slopes) + ". A power law has a constant log-log slope; 1 is linear, 2 quadratic "
                "(comparing all pairs).")
     if len(medians) >= 3:
