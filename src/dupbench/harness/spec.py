@@ -227,6 +227,7 @@ def expand_grid(spec: SweepSpec, available_cores: int) -> tuple[list[Cell], list
         elif resolved not in cores:
             cores.append(resolved)
     cells: list[Cell] = []
+    excluded: list[Cell] = []
     for size, mode, workers, n_cores, pairs, thumb, method, python in itertools.product(
         spec.sizes, spec.modes, spec.workers, cores, spec.pairs, spec.thumb_sizes, spec.start_methods, spec.pythons
     ):
@@ -243,9 +244,10 @@ def expand_grid(spec: SweepSpec, available_cores: int) -> tuple[list[Cell], list
             start_method=method if mode == "process" else NO_START_METHOD,
             python=python,
         )
-        if cell in cells:
+        if cell in cells or cell in excluded:  # serial ignores workers: one cell for every worker count
             continue
         if _excluded(cell, spec.exclude):
+            excluded.append(cell)
             notes.append(f"{cell.cell_id} excluded by the sweep file")
             continue
         cells.append(cell)
