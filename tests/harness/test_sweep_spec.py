@@ -43,8 +43,9 @@ def test_grid_collapses_axes_a_mode_ignores_and_drops_missing_cores():
 
 
 def test_exclude_rules_match_every_key():
-    spec = parse_spec(BASE + '\n[[exclude]]\nmode = "process"\nimages_over = 15\n[[exclude]]\nmode = ["thread"]\ncores = 1\n')
+    spec = parse_spec(BASE + '\n[[exclude]]\nmode = ["process", "serial"]\nimages_over = 15\n[[exclude]]\nmode = ["thread"]\ncores = 1\n')
     cells, notes = expand_grid(spec, available_cores=2)
+    assert not [c for c in cells if c.mode == "serial" and c.images > 15]
     assert len(notes) == len(set(notes)), "each excluded cell is named once (serial ignores the worker counts)"
     assert not [c for c in cells if c.mode == "process" and c.images > 15]
     assert [c for c in cells if c.mode == "process" and c.images == 10]
