@@ -107,10 +107,10 @@ def _set_subreaper(on: bool) -> bool:
 
 
 @contextmanager
-def _as_subreaper() -> Iterator[bool]:
+def _as_subreaper() -> Iterator[None]:
     on = _set_subreaper(True)
     try:
-        yield on
+        yield
     finally:
         if on:
             _set_subreaper(False)
