@@ -10,12 +10,12 @@ normal="${2:-$project/.venv/bin/python}"
 free="${3:-$here/.build/venv/bin/python}"
 out="$(mktemp -d)"
 run() {  # PYTHON MODE NAME
-    PYTHONPATH="$project/src" "$1" -m dupbench run "$dataset" --mode "$2" --workers 2 --pairs all --no-cache --quiet --output "$out/$3.json"
+    PYTHONPATH="$project" "$1" -m dupbench run "$dataset" --mode "$2" --workers 2 --pairs all --no-cache --quiet --output "$out/$3.json"
 }
 run "$free" serial ft-serial
 run "$free" thread ft-thread
 run "$normal" serial normal-serial
-echo "# command: experiments/freethreaded/same_groups.sh $* (commit $(git -C "$project" rev-parse --short HEAD)$(git -C "$project" diff --quiet HEAD -- src || echo ', dirty'))"
+echo "# command: experiments/freethreaded/same_groups.sh $* (commit $(git -C "$project" rev-parse --short HEAD)$(git -C "$project" diff --quiet HEAD -- dupbench || echo ', dirty'))"
 "$normal" - "$out" <<'PY'
 import json, sys
 from pathlib import Path

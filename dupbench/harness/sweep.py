@@ -95,7 +95,7 @@ def check_same_code(probes: dict[str, dict[str, Any]]) -> None:
         theirs = str(Path(probe["dupbench_path"]).resolve().parent)
         if theirs != own:
             raise ValueError(f"sweep: grid.pythons: {name!r} imports dupbench from {theirs}, not from this tree ({own}); "
-                             f"reinstall it: {probe['executable']} -m pip install -e {Path(own).parents[1]}")
+                             f"reinstall it: {probe['executable']} -m pip install -e {Path(own).parent}")
 
 
 def build_run_command(cell: Cell, dataset_dir: Path, report_json: Path) -> list[str]:
@@ -399,7 +399,7 @@ def run_sweep(
     for note in notes:
         log(f"sweep: {note}")
     plan = plan_runs(cells, spec.repeats, spec.warmups, spec.order, spec.order_seed, spec.warmup_scope)
-    repo = repo if repo is not None else Path(__file__).resolve().parents[3]
+    repo = repo if repo is not None else meta.find_repo(Path(sweep_path) if sweep_path else Path.cwd())
     machine = machine or meta.machine_name()
     probes = {python: probe_python(python, cwd=repo) for python in spec.pythons}  # children run in repo too
     check_same_code(probes)

@@ -89,6 +89,19 @@ def library_settings() -> dict[str, Any]:
     return info
 
 
+def find_repo(start: Path) -> Path:
+    """The git work tree holding `start` (a sweep file, say), else the current directory.
+
+    Asking git rather than counting parent folders keeps this true whatever the package layout."""
+    start = start if start.is_dir() else start.parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=start,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return Path.cwd()
+    return Path(out.stdout.strip()) if out.returncode == 0 else Path.cwd()
+
+
 def git_state(repo: Path) -> dict[str, Any]:
     """Commit and dirty flag; results are only reproducible from a clean tree."""
 
