@@ -9,6 +9,7 @@ A cache that cannot be read (corrupt, another format version) is rebuilt with a 
 
 from __future__ import annotations
 
+import io
 import os
 import sqlite3
 import sys
@@ -20,7 +21,29 @@ import numpy as np
 
 from dupbench.features import ImageFeatures
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: detail thumbnail, colour grid, alpha thumbnail and JPEG quality (verification)
+
+
+def pack_extra(f: ImageFeatures) -> bytes:
+    """The verification features as one blob (npz): detail, colour, alpha (if any), JPEG quality (if any)."""
+    arrays = {"detail": f.detail, "colour": f.colour}
+    if f.alpha is not None:
+        arrays["alpha"] = f.alpha
+    if f.jpeg_quality is not None:
+        arrays["quality"] = np.array(f.jpeg_quality)
+    out = io.BytesIO()
+    np.savez(out, **arrays)
+    return out.getvalue()
+
+
+def unpack_extra(blob: bytes) -> dict:
+    with np.load(io.BytesIO(blob)) as data:
+        return {
+            "detail": data["detail"],
+            "colour": data["colour"],
+            "alpha": data["alpha"] if "alpha" in data else None,
+            "jpeg_quality": int(data["quality"]) if "quality" in data else None,
+        }
 
 
 def default_cache_path() -> Path:
@@ -74,7 +97,7 @@ class FeatureCache:
         db.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (str(FORMAT_VERSION),))
         db.execute(
             "CREATE TABLE IF NOT EXISTS features (path TEXT, size INTEGER, mtime_ns INTEGER, settings TEXT,"
-            " width INTEGER, height INTEGER, file_digest BLOB, pixel_digest BLOB, thumb BLOB, side INTEGER,"
+            " width INTEGER, height INTEGER, file_digest BLOB, pixel_digest BLOB, thumb BLOB, side INTEGER, extra BLOB,"
             " PRIMARY KEY (path, settings))"
         )
         db.commit()
@@ -83,7 +106,7 @@ class FeatureCache:
     def lookup(self, paths: Sequence[str], keys: dict[str, FileKey]) -> dict[str, ImageFeatures]:
         """Features of the paths whose file is unchanged since they were stored."""
         found = {}
-        query = "SELECT size, mtime_ns, width, height, file_digest, pixel_digest, thumb, side FROM features WHERE path = ? AND settings = ?"
+        query = "SELECT size, mtime_ns, width, height, file_digest, pixel_digest, thumb, side, extra FROM features WHERE path = ? AND settings = ?"
         for path in paths:
             key = keys.get(path)
             if key is None:
@@ -92,18 +115,18 @@ class FeatureCache:
             if row is None or row[0] != key.size or row[1] != key.mtime_ns:
                 continue
             thumb = np.frombuffer(row[6], dtype=np.uint8).reshape(row[7], row[7])
-            found[path] = ImageFeatures(path, key.size, row[2], row[3], row[4], row[5], thumb)
+            found[path] = ImageFeatures(path, key.size, row[2], row[3], row[4], row[5], thumb, **unpack_extra(row[8]))
         self.hits += len(found)
         return found
 
     def store(self, features: Iterable[ImageFeatures], keys: dict[str, FileKey]) -> None:
         rows = [
             (k.path, k.size, k.mtime_ns, self.settings_key, f.width, f.height, f.file_digest, f.pixel_digest,
-             np.ascontiguousarray(f.thumb).tobytes(), f.thumb.shape[0])
+             np.ascontiguousarray(f.thumb).tobytes(), f.thumb.shape[0], pack_extra(f))
             for f in features
             if (k := keys.get(f.path)) is not None and k.size == f.size_bytes
         ]
-        self._db.executemany("INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        self._db.executemany("INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         self._db.commit()
         self.stored += len(rows)
 

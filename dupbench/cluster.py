@@ -1,9 +1,19 @@
-"""Stage 5, cluster: union-find over matched pairs, then one keeper per group."""
+"""Stage 5, cluster: exact copies joined, near matches grouped around their keeper, never chained.
+
+Files with equal bytes or pixels are one picture (union-find over exact edges). Near matches are not
+closed transitively: on real collections a chain A~B~C~... joined hundreds of distinct images (each
+step looked alike, the ends did not). A near group is a keeper and the pictures that match *it*
+directly: pictures are taken in keeper order (best copy first); each one not yet placed becomes a
+keeper and takes every unplaced picture it matched. A matched pair whose ends end up in different
+groups (or one of them in none) is returned as left out, so it can be reviewed, never silently lost.
+"""
+
 
 from __future__ import annotations
 
 import os
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -44,27 +54,102 @@ class UnionFind:
         return [m for m in members.values() if len(m) > 1]
 
 
+def compression_weight(quality: int | None) -> float:
+    """How much of its resolution a copy is credited with: 1 for lossless files and JPEGs of quality 90 or
+    more, falling to 0.05 at quality 20 ((q - 20) / 70, squared).
+
+    A 2x upscale saved at quality 50 has 4x the pixels of its original but is credited with 0.73x, so
+    the original stays the keeper; a full-size original at quality 75 (0.62) still beats a 1/4-size copy.
+    """
+    if quality is None or quality >= 90:
+        return 1.0
+    return max(0.05, ((quality - 20) / 70.0) ** 2)
+
+
 def keeper_rank(item: ImageFeatures) -> tuple:
-    """Highest resolution first, then largest file, then the shortest file name, then path order.
+    """Most credited pixels first (resolution times `compression_weight`), then resolution, then largest
+    file, then the shortest file name, then path order.
 
     The name rule keeps "IMG_1.jpg" over the copies a file manager makes ("IMG_1 (1).jpg", "IMG_1 copy.jpg").
     """
-    return (-item.pixels, -item.size_bytes, len(os.path.basename(item.path)), item.path)
+    credited = item.pixels * compression_weight(item.jpeg_quality)
+    return (-credited, -item.pixels, -item.size_bytes, len(os.path.basename(item.path)), item.path)
+
+
+@dataclass(frozen=True)
+class Clusters:
+    groups: list[Group]
+    left_out: list[tuple[str, str, float]]  # matched near pairs (path, path, score) not inside one group
+
+
+def exact_classes(n: int, exact_edges: Iterable[tuple[int, int]]) -> UnionFind:
+    sets = UnionFind(n)
+    for a, b in exact_edges:
+        sets.union(a, b)
+    return sets
+
+
+def star_groups(order: Sequence[int], neighbours: dict[int, set[int]]) -> dict[int, list[int]]:
+    """{keeper: members}: in `order`, each unplaced node keeps every unplaced node it matched directly."""
+    placed: set[int] = set()
+    groups: dict[int, list[int]] = {}
+    for node in order:
+        if node in placed:
+            continue
+        members = [other for other in order if other in neighbours.get(node, ()) and other not in placed]
+        placed.add(node)
+        if members:
+            placed.update(members)
+            groups[node] = members
+    return groups
+
+
+def cluster(features: Sequence[ImageFeatures], exact_edges: Iterable[tuple[int, int]], near_edges: Iterable[tuple[int, int, float]]) -> Clusters:
+    """Exact classes, then keeper-centred near groups over them (see the module docstring)."""
+    classes = exact_classes(len(features), exact_edges)
+    members_of: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(features)):
+        members_of[classes.find(i)].append(i)
+    best = {root: min(items, key=lambda i: keeper_rank(features[i])) for root, items in members_of.items()}
+    neighbours: dict[int, set[int]] = defaultdict(set)
+    score: dict[tuple[int, int], float] = {}
+    for a, b, value in near_edges:
+        ra, rb = classes.find(a), classes.find(b)
+        if ra != rb:
+            neighbours[ra].add(rb)
+            neighbours[rb].add(ra)
+            key = (min(ra, rb), max(ra, rb))
+            score[key] = max(score.get(key, value), value)
+    order = sorted(members_of, key=lambda root: keeper_rank(features[best[root]]))
+    stars = star_groups([r for r in order if r in neighbours], neighbours)
+    group_of = {m: k for k, ms in stars.items() for m in (k, *ms)}
+    groups = []
+    for root, items in members_of.items():
+        if root in group_of:
+            continue
+        if len(items) > 1:
+            groups.append(_group(features, items))
+    for keeper, near in stars.items():
+        groups.append(_group(features, [i for root in (keeper, *near) for i in members_of[root]]))
+    left_out = sorted(
+        (*sorted((features[best[a]].path, features[best[b]].path)), round(value, 6))
+        for (a, b), value in score.items()
+        if group_of.get(a) is None or group_of.get(a) != group_of.get(b)
+    )
+    return Clusters(sorted(groups, key=lambda g: g.keeper), left_out)
+
+
+def _group(features: Sequence[ImageFeatures], indices: Sequence[int]) -> Group:
+    ordered = sorted(indices, key=lambda i: keeper_rank(features[i]))
+    keeper, others = features[ordered[0]], [features[i] for i in ordered[1:]]
+    members = tuple(_members(keeper, others))
+    kind = "exact" if all(m.same_as == keeper.path for m in members) else "near"
+    return Group(kind=kind, keeper=keeper.path, members=members)
 
 
 def build_groups(features: Sequence[ImageFeatures], edges: Iterable[tuple[int, int]]) -> list[Group]:
-    """Connected components of the match graph, each with its keeper and per-member match to it."""
-    sets = UnionFind(len(features))
-    for a, b in edges:
-        sets.union(a, b)
-    groups = []
-    for component in sets.components():
-        ordered = sorted(component, key=lambda i: keeper_rank(features[i]))
-        keeper, others = features[ordered[0]], [features[i] for i in ordered[1:]]
-        members = tuple(_members(keeper, others))
-        kind = "exact" if all(m.same_as == keeper.path for m in members) else "near"
-        groups.append(Group(kind=kind, keeper=keeper.path, members=members))
-    return sorted(groups, key=lambda g: g.keeper)
+    """Groups when every edge is exact (equal bytes or pixels): the connected components."""
+    return cluster(features, edges, ()).groups
 
 
 def _members(keeper: ImageFeatures, others: list[ImageFeatures]) -> list[Member]:

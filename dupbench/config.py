@@ -36,6 +36,13 @@ class DetectorConfig:
     extensions: frozenset[str] = field(default=IMAGE_EXTENSIONS)
     max_pixels: int = 1 << 28
     decoder: str = "auto"
+    # Verification of matched pairs (see verify.py, which says why each check exists).
+    aspect_tolerance: float = 1.25  # aspect ratios within 25%: a crop of up to a fifth of one side
+    colour_tolerance: float = 9.0  # mean chroma-grid distance (CIE a*b* units)
+    information_floor: float = 0.12  # edge share below which an image needs the detail check
+    detail_threshold: float = 0.85  # match score of the detail thumbnails for low-information pairs
+    level_tolerance: float = 1.5  # grey levels of mean brightness low-information pairs may differ by (a re-encode moves it less)
+    alpha_threshold: float = 0.75  # match score of the alpha thumbnails of two transparent images
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
@@ -48,6 +55,17 @@ class DetectorConfig:
             raise ValueError(f"decoder must be auto, opencv or pillow, got {self.decoder!r}")
         if self.block_size < 1:
             raise ValueError(f"block_size must be >= 1, got {self.block_size}")
+
+    @property
+    def detail_size(self) -> int:
+        """Side of the detail thumbnail low-information pairs are verified on: twice the screen's."""
+        return 2 * self.thumb_size
+
+    def verify_config(self):
+        from dupbench.verify import VerifyConfig
+
+        return VerifyConfig(self.aspect_tolerance, self.colour_tolerance, self.information_floor,
+                            self.detail_threshold, self.level_tolerance, self.alpha_threshold)
 
     def to_json(self) -> dict:
         data = asdict(self)

@@ -108,6 +108,109 @@ def decode_gray(data: bytes, decoder: str = "opencv", size: tuple[int, int] | No
     return image
 
 
+BACKGROUND = 255  # transparency is composited on white, as flattening a drawing for print or JPEG does
+
+
+def composite(bgra: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(BGR on a white background, alpha) from a 4-channel image; alpha is None when it is all opaque.
+
+    Dropping alpha keeps the colour stored under transparent pixels, which in many drawings and icons
+    is black: every black drawing on a transparent background would become the same black picture.
+    """
+    colour, alpha = bgra[..., :3], bgra[..., 3]
+    if alpha.min() == 255:
+        return np.ascontiguousarray(colour), None
+    weight = alpha.astype(np.float32)[..., None] / 255.0
+    flat = colour.astype(np.float32) * weight + BACKGROUND * (1.0 - weight)
+    return np.clip(np.rint(flat), 0, 255).astype(np.uint8), np.ascontiguousarray(alpha)
+
+
+def to_8bit_bgra(image: np.ndarray) -> np.ndarray | None:
+    """An IMREAD_UNCHANGED result as 8-bit BGRA, or None if it carries no alpha channel."""
+    if image.ndim != 3 or image.shape[2] not in (2, 4):
+        return None
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = np.clip(np.asarray(image, np.float32) * 255.0, 0, 255).astype(np.uint8)
+    if image.shape[2] == 2:  # grey + alpha
+        image = np.dstack([image[..., 0], image[..., 0], image[..., 0], image[..., 1]])
+    return image
+
+
+def dihedral(image: np.ndarray, k: int) -> np.ndarray:
+    """The k-th of the 8 turns and mirror images (0 is the image itself, 1-3 turns, 4-7 mirrored turns)."""
+    turned = np.rot90(image, k % 4)
+    return turned[:, ::-1] if k >= 4 else turned
+
+
+def align_alpha(colour: np.ndarray, bgra: np.ndarray) -> np.ndarray | None:
+    """`bgra` turned the way the decoder turned `colour` (OpenCV applies EXIF orientation to colour decodes
+    but not to every format's unchanged decode), found by matching pixels; None if no turn matches."""
+    for k in range(8):
+        candidate = dihedral(bgra, k)
+        if candidate.shape[:2] != colour.shape[:2]:
+            continue
+        step = max(1, candidate.shape[0] // 64)
+        if np.abs(candidate[::step, ::step, :3].astype(np.int16) - colour[::step, ::step].astype(np.int16)).max() <= 2:
+            return np.ascontiguousarray(candidate)
+    return None
+
+
+def decode_colour(data: bytes, decoder: str = "opencv", size: tuple[int, int] | None = None, min_side: int = 0,
+                  has_alpha: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Decode for features: (h, w, 3) uint8 BGR with transparency composited on white, and the alpha plane
+    (None when the image is opaque), EXIF orientation applied.
+
+    A JPEG whose header size is known is decoded at the smallest scale that keeps `min_side` pixels on
+    its short side (JPEG has no alpha). `has_alpha` (from the header) asks for the extra decode that keeps
+    transparency; other formats are decoded once, in full.
+    """
+    if not data:
+        raise DecodeError("empty file")
+    truncated = looks_truncated(data)
+    if truncated:
+        raise DecodeError(truncated)
+    reduction = jpeg_reduction(size, min_side) if is_jpeg(data) else 1
+    if decoder == "pillow":
+        return _decode_pillow_colour(data, reduction)
+    flag = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[reduction]
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    try:
+        image = cv2.imdecode(buffer, flag)
+        if image is None:
+            raise DecodeError(_undecodable_reason(data))
+        if not has_alpha or is_jpeg(data):
+            return image, None
+        unchanged = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:  # OpenCV raises (not returns None) for headers beyond its pixel limit
+        raise DecodeError(f"decoder refused the image: {str(exc).strip().splitlines()[-1]}") from None
+    bgra = to_8bit_bgra(unchanged) if unchanged is not None else None
+    aligned = align_alpha(image, bgra) if bgra is not None else None
+    return composite(aligned) if aligned is not None else (image, None)
+
+
+def _decode_pillow_colour(data: bytes, reduction: int) -> tuple[np.ndarray, np.ndarray | None]:
+    import io
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if reduction > 1:
+                image.draft("RGB", (image.width // reduction, image.height // reduction))
+            image = ImageOps.exif_transpose(image)
+            if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+                rgba = np.asarray(image.convert("RGBA"))
+                return composite(np.ascontiguousarray(rgba[..., [2, 1, 0, 3]]))
+            rgb = np.asarray(image.convert("RGB"))
+    except UnidentifiedImageError:
+        raise DecodeError(_undecodable_reason(data)) from None
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise DecodeError(f"decoder refused the image: {exc}") from None
+    return np.ascontiguousarray(rgb[..., ::-1]), None
+
+
 def _undecodable_reason(data: bytes) -> str:
     if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"hevc", b"avif"):
         return f"{data[8:12].decode()} (HEIF/AVIF) image: no decoder for it is installed"

@@ -16,7 +16,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from dupbench.cache import FeatureCache, file_keys
-from dupbench.cluster import UnionFind, build_groups
+from dupbench.cluster import UnionFind, cluster
 from dupbench.compare import exact_edges, near_pairs, pixel_candidates
 from dupbench.config import DetectorConfig, ExecutionConfig
 from dupbench.decode import resolve_decoder
@@ -27,6 +27,7 @@ from dupbench.progress import progress_bar
 from dupbench.result import DuplicateReport, Skipped
 from dupbench.scan import scan
 from dupbench.shared import SharedArray
+from dupbench.verify import REASONS, VerifyInputs, information, verify_pairs
 
 STAGES = ("scan", "load", "compare", "cluster")
 
@@ -118,9 +119,25 @@ def share_array(array: np.ndarray, execution: ExecutionConfig, executor: Executo
     return array
 
 
+def verify_inputs(features: Sequence[ImageFeatures], reps: np.ndarray, config: DetectorConfig) -> VerifyInputs:
+    """The per-image arrays verification reads, for the compared images (`reps`) in their order."""
+    chosen = [features[i] for i in reps]
+    side, detail_side = config.thumb_size, config.detail_size
+    opaque_alpha = np.full((side, side), 255, np.uint8)
+    details = np.stack([f.detail for f in chosen]) if chosen else np.empty((0, detail_side, detail_side), np.uint8)
+    return VerifyInputs(
+        aspect=np.array([np.log(f.width / f.height) for f in chosen], np.float64),
+        colour=np.stack([f.colour for f in chosen]) if chosen else np.empty((0, 8, 8, 2), np.float32),
+        alpha=np.stack([f.alpha if f.alpha is not None else opaque_alpha for f in chosen]) if chosen else np.empty((0, side, side), np.uint8),
+        opaque=np.array([f.alpha is None for f in chosen], bool),
+        detail=details,
+        information=information(details).astype(np.float32) if chosen else np.empty(0, np.float32),
+    )
+
+
 def cache_settings_key(config: DetectorConfig) -> str:
     """What shapes cached features: the thumbnail size, the decoder actually used, and the reduced JPEG decode."""
-    return f"thumb{config.thumb_size}-{resolve_decoder(config.decoder)}-reduced"
+    return f"thumb{config.thumb_size}-{resolve_decoder(config.decoder)}-reduced-colour"
 
 
 def load_with_cache(paths: Sequence[str], config: DetectorConfig, executor: Executor, workers: int, show: bool, cache: FeatureCache | None) -> tuple[list[ImageFeatures], list[Skipped]]:
@@ -171,14 +188,20 @@ def find_duplicates(
                     on_total=lambda total: setattr(bar, "total", total),
                     on_done=bar.update,
                 )
-            left, right = reps[near.left].tolist(), reps[near.right].tolist()
+            with clock.stage("verify"):  # inside compare, like the pixel checks
+                inputs = verify_inputs(features, reps, config)
+                shared = VerifyInputs(**{name: share_array(getattr(inputs, name), execution, executor, stack) for name in inputs.__dataclass_fields__})
+                reasons = verify_pairs(shared, near.left, near.right, config.verify_config(), executor.map)
+            kept = reasons == 0
+            left, right = reps[near.left[kept]].tolist(), reps[near.right[kept]].tolist()
+            near_scores = near.scores[kept].tolist()
             candidates = pixel_candidates(features, left, right)
             with clock.stage("pixel_checks"):  # inside compare: its share of the compare time, reported apart
                 features = take_pixel_digests(features, candidates, config, executor, workers)
             exact = exact_edges(features)
     with clock.stage("cluster"):
-        edges = [(a, b) for a, b, _ in exact] + list(zip(left, right))
-        groups = build_groups(features, edges)
+        clusters = cluster(features, [(a, b) for a, b, _ in exact], zip(left, right, near_scores))
+        groups = clusters.groups
     clock.seconds["total"] = time.perf_counter() - started
     return DuplicateReport(
         roots=[os.fspath(r) for r in roots],
@@ -197,11 +220,15 @@ def find_duplicates(
             "pair_candidates": near.candidates,
             "pairs_compared": near.compared,
             "near_pairs": len(near.scores),
+            "verified_pairs": int(kept.sum()),
+            **{f"rejected_{name}": int((reasons == code).sum()) for code, name in enumerate(REASONS) if code},
+            "left_out_pairs": len(clusters.left_out),
             "pixel_checks": len(candidates),
             "groups": len(groups),
             "cache_hits": cache.hits if cache else 0,
         },
         stage_bounds=clock.bounds,
+        left_out=clusters.left_out,
         file_digests={f.path: f.file_digest for f in features},
     )
 

@@ -17,8 +17,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from dupbench.config import DetectorConfig
-from dupbench.decode import DecodeError, decode_gray, decode_image, resolve_decoder
-from dupbench.features import ImageFeatures, file_digest, pixel_digest, thumbnail
+from dupbench.decode import DecodeError, decode_colour, resolve_decoder
+from dupbench.features import ImageFeatures, colour_grid, file_digest, jpeg_quality, pixel_digest_with_alpha, resize_plane, thumbnail
 from dupbench.result import Skipped
 
 
@@ -35,8 +35,12 @@ def read_regular_file(path: str) -> bytes:
         os.close(fd)
 
 
-def header_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) as stored, from the header alone (Pillow parses it lazily), or None if Pillow can't tell."""
+ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+
+
+def header_info(data: bytes) -> tuple[tuple[int, int] | None, bool]:
+    """((width, height) as stored, whether it may hold transparency), from the header alone (Pillow parses
+    it lazily); the size is None if Pillow can't tell (then transparency is taken as absent)."""
     from PIL import Image
 
     # The detector applies its own limit (DetectorConfig.max_pixels) before any decoder allocates;
@@ -45,9 +49,15 @@ def header_size(data: bytes) -> tuple[int, int] | None:
     try:
         with Image.open(io.BytesIO(data)) as im:
             width, height = im.size
+            has_alpha = im.mode in ALPHA_MODES or "transparency" in im.info
     except Exception:  # unknown or broken headers are the decoder's to judge
-        return None
-    return width, height
+        return None, False
+    return (width, height), has_alpha
+
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) as stored, from the header alone, or None if Pillow can't tell."""
+    return header_info(data)[0]
 
 
 def oriented_size(stored: tuple[int, int], decoded: np.ndarray) -> tuple[int, int]:
@@ -65,11 +75,11 @@ def load_features(path: str, config: DetectorConfig) -> ImageFeatures | Skipped:
         data = read_regular_file(path)
         if not data:
             raise DecodeError("empty file")
-        stored = header_size(data)
+        stored, has_alpha = header_info(data)
         if stored is not None and stored[0] * stored[1] > config.max_pixels:
             raise DecodeError(f"image too large: {stored[0] * stored[1]} pixels > limit {config.max_pixels}")
         decoder = resolve_decoder(config.decoder)
-        image = decode_gray(data, decoder, stored, min_side=2 * config.thumb_size)
+        image, alpha = decode_colour(data, decoder, stored, min_side=2 * config.thumb_size, has_alpha=has_alpha)
     except DecodeError as exc:
         return Skipped(path, str(exc))
     except OSError as exc:
@@ -77,6 +87,7 @@ def load_features(path: str, config: DetectorConfig) -> ImageFeatures | Skipped:
     except Exception as exc:  # a decoder bug must cost one file, not the run
         return Skipped(path, f"unexpected error: {type(exc).__name__}: {exc}")
     width, height = oriented_size(stored, image) if stored else (image.shape[1], image.shape[0])
+    use_cv2 = decoder == "opencv"
     return ImageFeatures(
         path=path,
         size_bytes=len(data),
@@ -84,7 +95,11 @@ def load_features(path: str, config: DetectorConfig) -> ImageFeatures | Skipped:
         height=height,
         file_digest=file_digest(data),
         pixel_digest=None,
-        thumb=thumbnail(image, config.thumb_size, use_cv2=decoder == "opencv"),
+        thumb=thumbnail(image, config.thumb_size, use_cv2),
+        detail=thumbnail(image, config.detail_size, use_cv2),
+        colour=colour_grid(image, use_cv2),
+        alpha=resize_plane(alpha, config.thumb_size, use_cv2) if alpha is not None else None,
+        jpeg_quality=jpeg_quality(data),
     )
 
 
@@ -94,7 +109,8 @@ def pixel_digest_of(path: str, expected_file_digest: bytes, decoder: str) -> byt
         data = read_regular_file(path)
         if file_digest(data) != expected_file_digest:
             return None
-        return pixel_digest(decode_image(data, resolve_decoder(decoder)))
+        image, alpha = decode_colour(data, resolve_decoder(decoder), has_alpha=header_info(data)[1])
+        return pixel_digest_with_alpha(image, alpha)
     except Exception:  # a file that went bad since load is simply not confirmed identical
         return None
 

@@ -59,6 +59,8 @@ class DuplicateReport:
     workers: int
     counts: dict[str, int] = field(default_factory=dict)
     stage_bounds: dict[str, list[float]] = field(default_factory=dict)
+    # Near pairs that matched but were not put in one group (no chaining): (path, path, score), for review.
+    left_out: list[tuple[str, str, float]] = field(default_factory=list)
     # File digests seen at load time, so an action can refuse a file that changed since; not in the JSON.
     file_digests: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
@@ -77,6 +79,7 @@ class DuplicateReport:
             "workers": self.workers,
             "counts": self.counts,
             "stage_bounds": self.stage_bounds,
+            "left_out_pairs": [list(p) for p in self.left_out],
         }
 
     @classmethod
@@ -97,6 +100,7 @@ class DuplicateReport:
             workers=int(data["workers"]),
             counts=dict(data.get("counts", {})),
             stage_bounds=dict(data.get("stage_bounds", {})),
+            left_out=[(str(a), str(b), float(v)) for a, b, v in data.get("left_out_pairs", [])],
         )
 
     def group_sets(self) -> set[frozenset[str]]:

@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=32)
 def _attach(path: str, shape: tuple[int, ...], dtype: str) -> np.ndarray:
     return np.memmap(path, dtype=np.dtype(dtype), mode="r", shape=shape)
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from dupbench.cluster import UnionFind, build_groups, keeper_rank
+from dupbench.cluster import UnionFind, build_groups, cluster, keeper_rank
 from dupbench.features import ImageFeatures
 
 
@@ -39,3 +39,25 @@ def test_groups_name_match_kinds_against_the_keeper():
     assert group.kind == "near" and group.keeper == "bmp"  # larger file at equal resolution
     matches = {m.path: (m.match, m.ssim) for m in group.members}
     assert matches == {"keep": ("pixels", 1.0), "copy": ("pixels", 1.0), "near": ("ssim", 1.0)}
+
+
+def test_near_matches_do_not_chain_and_left_out_pairs_are_reported():
+    # a ~ b ~ c ~ d, where only neighbours look alike: a keeps b; c keeps d; b ~ c is left out, not merged.
+    items = [item(p, 40 - k, 10, 5, seed=k) for k, p in enumerate("abcd")]
+    result = cluster(items, [], [(0, 1, 0.9), (1, 2, 0.8), (2, 3, 0.85)])
+    assert {g.keeper: [m.path for m in g.members] for g in result.groups} == {"a": ["b"], "c": ["d"]}
+    assert result.left_out == [("b", "c", 0.8)]
+
+
+def test_a_near_group_holds_only_direct_matches_of_its_keeper():
+    items = [item(p, 40 - k, 10, 5, seed=k) for k, p in enumerate("kxyz")]
+    result = cluster(items, [], [(0, 1, 0.9), (0, 2, 0.9), (2, 3, 0.9)])
+    assert {g.keeper: sorted(m.path for m in g.members) for g in result.groups} == {"k": ["x", "y"]}
+    assert result.left_out == [("y", "z", 0.9)]
+
+
+def test_compression_weight_credits_low_quality_jpegs_with_fewer_pixels():
+    original = ImageFeatures("o.jpg", 9, 100, 100, b"f1", None, np.zeros((16, 16), np.uint8), jpeg_quality=92)
+    upscale = ImageFeatures("u.jpg", 20, 200, 200, b"f2", None, np.zeros((16, 16), np.uint8), jpeg_quality=50)
+    small = ImageFeatures("s.jpg", 2, 50, 50, b"f3", None, np.zeros((16, 16), np.uint8), jpeg_quality=95)
+    assert [i.path for i in sorted([upscale, small, original], key=keeper_rank)] == ["o.jpg", "u.jpg", "s.jpg"]

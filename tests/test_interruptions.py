@@ -24,7 +24,7 @@ def crash_on_marked_files(data: bytes, *args, **kwargs):
     return REAL_DECODE(data, *args, **kwargs)
 
 
-REAL_DECODE = dupbench.load.decode_gray
+REAL_DECODE = dupbench.load.decode_colour
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -32,7 +32,7 @@ def test_worker_death_skips_that_file_rebuilds_the_pool_and_finishes(planted_fol
     root, expected = planted_folder
     marked = tmp_path / "evil.png"
     marked.write_bytes(b"\x89PNG\r\n\x1a\n CRASH-ME IEND")
-    monkeypatch.setattr(dupbench.load, "decode_gray", crash_on_marked_files)  # fork workers inherit it
+    monkeypatch.setattr(dupbench.load, "decode_colour", crash_on_marked_files)  # fork workers inherit it
     report = find_duplicates([str(root), str(tmp_path)], DetectorConfig(), ExecutionConfig("process", workers, "fork"))
     assert report.group_sets() == {frozenset(g) for g in expected}
     assert [(s.path, s.reason) for s in report.skipped] == [(str(marked), WORKER_DIED)]

@@ -1,0 +1,160 @@
+"""Stage 4b, verify: a second look at every pair the thumbnails matched, before it may join a group.
+
+A 32 px luma SSIM is a cheap screen, and on real collections it is not enough: it ignores hue (a purple
+and a green version of one texture), squashes every aspect ratio into one square (a landscape photo and
+a portrait strip cut from it), drops transparency, and calls any two low-information pictures alike
+(flat colours, gradients, line drawings on white, small subjects on black), since flat windows agree
+whatever the subject. A pair is kept only if
+- its aspect ratios agree within `aspect_tolerance` (the crops a copy may have);
+- both are opaque, or both have transparency and their alpha thumbnails match;
+- their colour layouts agree: the mean distance of their 8x8 chroma grids, after fitting one global
+  saturation scale (so contrast and gamma edits, which scale chroma, still match), is at most
+  `colour_tolerance`;
+- and, where either image has little structure (the share of its detail thumbnail's pixels on an edge
+  is below `information_floor`), the detail thumbnails (twice the side) match at `detail_threshold`
+  and their mean brightness agrees within `level_tolerance`: for a flat picture its level is all the
+  information there is.
+The checks are vectorised over chunks of pairs and run in the executor like the other stages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable, Sequence
+
+import numpy as np
+
+from dupbench.ssim import match_one_to_many, ssim_pairs, ssim_terms
+
+try:
+    import cv2
+except ImportError:  # pragma: no cover - free-threaded interpreters have no cv2 wheel
+    cv2 = None
+
+REASONS = ("kept", "aspect", "alpha", "colour", "detail")
+EDGE_LEVEL = 12.0  # |Laplacian| in grey levels at which a detail-thumbnail pixel counts as an edge
+
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    aspect_tolerance: float
+    colour_tolerance: float
+    information_floor: float
+    detail_threshold: float
+    level_tolerance: float
+    alpha_threshold: float
+
+
+@dataclass(frozen=True)
+class PairEvidence:
+    """What verification measured for each pair (one array entry per pair)."""
+
+    aspect: np.ndarray  # |log| of the ratio of the two aspect ratios
+    alpha: np.ndarray  # match score of the alpha thumbnails (1 for two opaque images, 0 for one of each)
+    colour: np.ndarray  # chroma-grid distance
+    information: np.ndarray  # the lower of the two images' edge shares
+    detail: np.ndarray  # match score of the detail thumbnails (nan where not needed)
+    level: np.ndarray  # difference of mean brightness, grey levels
+
+
+def information(details: np.ndarray) -> np.ndarray:
+    """Share of each detail thumbnail's pixels on an edge (|4-neighbour Laplacian| >= EDGE_LEVEL).
+
+    Smooth gradients, flat areas and empty backgrounds have no edges; texture and photographs have many.
+    """
+    x = np.asarray(details, np.float32)
+    lap = 4 * x[:, 1:-1, 1:-1] - x[:, :-2, 1:-1] - x[:, 2:, 1:-1] - x[:, 1:-1, :-2] - x[:, 1:-1, 2:]
+    return (np.abs(lap) >= EDGE_LEVEL).mean(axis=(1, 2))
+
+
+def colour_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mean per-cell chroma distance of grids a[k] and b[k] (k, 8, 8, 2), after scaling one by the
+    saturation factor (0.5-2) that fits it best, taken both ways and the lower kept (symmetric)."""
+
+    def one_way(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        power = (v * v).sum(axis=(1, 2, 3))
+        scale = np.where(power > 1e-6, (u * v).sum(axis=(1, 2, 3)) / np.maximum(power, 1e-6), 1.0)
+        scale = np.clip(scale, 0.5, 2.0)[:, None, None, None]
+        return np.sqrt(((u - scale * v) ** 2).sum(axis=3)).mean(axis=(1, 2))
+
+    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    return np.minimum(one_way(a, b), one_way(b, a))
+
+
+def pair_scores(stack: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """The detector's match score (see ssim.match_many_to_many) of stack[left[k]] against stack[right[k]]."""
+    involved, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
+    terms = ssim_terms(np.asarray(stack[involved]), np.float32)
+    return ssim_pairs(terms, inverse[: len(left)], inverse[len(left) :], score=match_one_to_many)
+
+
+@dataclass(frozen=True)
+class VerifyInputs:
+    """Per-image arrays verification reads (index = compared image), shared with workers once."""
+
+    aspect: np.ndarray  # (n,) log(width / height)
+    colour: np.ndarray  # (n, 8, 8, 2) float32
+    alpha: np.ndarray  # (n, s, s) uint8, 255 for opaque images
+    opaque: np.ndarray  # (n,) bool
+    detail: np.ndarray  # (n, 2s, 2s) uint8
+    information: np.ndarray  # (n,) float32
+
+
+def gather_evidence(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, config: VerifyConfig) -> PairEvidence:
+    arr = {name: np.asarray(getattr(inputs, name)) for name in ("aspect", "opaque", "information")}
+    aspect = np.abs(arr["aspect"][left] - arr["aspect"][right])
+    opaque_l, opaque_r = arr["opaque"][left], arr["opaque"][right]
+    alpha = np.where(opaque_l & opaque_r, 1.0, 0.0)
+    both = ~opaque_l & ~opaque_r
+    if both.any():
+        alpha[both] = pair_scores(inputs.alpha, left[both], right[both])
+    colour_l, colour_r = np.asarray(inputs.colour)[left], np.asarray(inputs.colour)[right]
+    colour = colour_distance(colour_l, colour_r)
+    info = np.minimum(arr["information"][left], arr["information"][right])
+    detail = np.full(len(left), np.nan)
+    level = np.zeros(len(left))
+    low = info < config.information_floor
+    if low.any():
+        detail[low] = pair_scores(inputs.detail, left[low], right[low])
+        means = np.asarray(inputs.detail, np.float32)
+        level[low] = np.abs(means[left[low]].mean(axis=(1, 2)) - means[right[low]].mean(axis=(1, 2)))
+    return PairEvidence(aspect, alpha, colour, info, detail, level)
+
+
+def decide(evidence: PairEvidence, config: VerifyConfig) -> np.ndarray:
+    """Per pair, the index in REASONS of the first check it fails (0: kept)."""
+    reason = np.zeros(len(evidence.aspect), np.int8)
+    low = evidence.information < config.information_floor
+    detail_fails = low & ((np.nan_to_num(evidence.detail) < config.detail_threshold) | (evidence.level > config.level_tolerance))
+    for code, failed in reversed(list(enumerate((
+        evidence.aspect > np.log(config.aspect_tolerance),
+        evidence.alpha < config.alpha_threshold,
+        evidence.colour > config.colour_tolerance,
+        detail_fails,
+    ), start=1))):
+        reason[failed] = code
+    return reason
+
+
+def verify_chunk(aspect: np.ndarray, colour: np.ndarray, alpha: np.ndarray, opaque: np.ndarray, detail: np.ndarray,
+                 information: np.ndarray, pairs: tuple[np.ndarray, np.ndarray], config: VerifyConfig) -> np.ndarray:
+    """A task for `executor.map`: the reason code of each pair of one chunk.
+
+    The arrays come as separate arguments (not one VerifyInputs) so an executor can resolve each shared
+    reference it finds among a task's arguments (Dask does so only at the top level)."""
+    inputs = VerifyInputs(aspect, colour, alpha, opaque, detail, information)
+    left, right = pairs
+    if len(left) == 0:
+        return np.empty(0, np.int8)
+    return decide(gather_evidence(inputs, left, right, config), config)
+
+
+def verify_pairs(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, config: VerifyConfig,
+                 map_chunks: Callable[[Callable, list], Sequence[np.ndarray]], per_task: int = 2048) -> np.ndarray:
+    """Reason codes for all pairs (0 = kept), chunks run through `map_chunks(task, chunks)` in order."""
+    chunks = [(left[s : s + per_task], right[s : s + per_task]) for s in range(0, len(left), per_task)]
+    if not chunks:
+        return np.empty(0, np.int8)
+    arrays = [getattr(inputs, name) for name in VerifyInputs.__dataclass_fields__]
+    return np.concatenate(list(map_chunks(partial(verify_chunk, *arrays, config=config), chunks)))

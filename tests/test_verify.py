@@ -1,0 +1,103 @@
+"""The verification stage on small realistic cases: each is a false merge seen on a real collection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from dupbench.config import DetectorConfig, ExecutionConfig
+from dupbench.detector import find_duplicates
+from dupbench.verify import colour_distance, information
+from planted import photo
+
+
+def groups_of(root: Path, mode: str = "serial") -> set[frozenset[str]]:
+    report = find_duplicates([str(root)], DetectorConfig(pairs="all"), ExecutionConfig(mode, 2 if mode != "serial" else None, "fork"))
+    return {frozenset(Path(p).name for p in g.paths) for g in report.groups}
+
+
+def hue_shift(image: np.ndarray, shift: int) -> np.ndarray:
+    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
+    hsv[..., 0] = (hsv[..., 0].astype(int) + shift) % 180
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
+
+
+def gamma(image: np.ndarray, g: float) -> np.ndarray:
+    return np.clip(255 * (image / 255.0) ** g, 0, 255).astype(np.uint8)
+
+
+def test_a_colour_variant_is_not_a_duplicate_but_tone_edits_are(tmp_path):
+    image = photo("coffee", 200)
+    cv2.imwrite(str(tmp_path / "coffee.png"), image)
+    cv2.imwrite(str(tmp_path / "coffee_green.png"), hue_shift(image, 60))
+    cv2.imwrite(str(tmp_path / "coffee_gamma.jpg"), gamma(image, 0.7), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    cv2.imwrite(str(tmp_path / "coffee_bright.jpg"), np.clip(image.astype(int) + 30, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert groups_of(tmp_path) == {frozenset({"coffee.png", "coffee_gamma.jpg", "coffee_bright.jpg"})}
+
+
+def test_colour_distance_ignores_a_saturation_scale_but_not_a_hue_turn():
+    rng = np.random.default_rng(0)
+    grid = rng.normal(0, 20, (1, 8, 8, 2)).astype(np.float32)
+    turned = np.stack([-grid[..., 1], grid[..., 0]], axis=-1)  # a 90 degree turn in the a*b* plane
+    assert colour_distance(grid, grid * 1.5)[0] < 0.01
+    assert colour_distance(grid, turned)[0] > 10
+
+
+def drawing(shape: str, size: int = 160) -> np.ndarray:
+    """A black drawing on a transparent background whose hidden colour is black too (RGBA 0,0,0,0)."""
+    canvas = np.zeros((size, size, 4), np.uint8)
+    if shape == "circle":
+        cv2.circle(canvas, (size // 2, size // 2), size // 3, (0, 0, 0, 255), 6)
+    elif shape == "cross":
+        cv2.line(canvas, (20, 20), (size - 20, size - 20), (0, 0, 0, 255), 6)
+        cv2.line(canvas, (size - 20, 20), (20, size - 20), (0, 0, 0, 255), 6)
+    else:
+        cv2.rectangle(canvas, (30, 50), (size - 30, size - 50), (0, 0, 0, 255), 6)
+    return canvas
+
+
+@pytest.mark.parametrize("mode", ["serial", "thread", "process"])
+def test_transparent_drawings_are_told_apart_and_copies_of_one_are_found(tmp_path, mode):
+    for shape in ("circle", "cross", "box"):
+        cv2.imwrite(str(tmp_path / f"{shape}.png"), drawing(shape))
+    cv2.imwrite(str(tmp_path / "circle_copy.webp"), drawing("circle"), [cv2.IMWRITE_WEBP_QUALITY, 101])  # lossless
+    assert groups_of(tmp_path, mode) == {frozenset({"circle.png", "circle_copy.webp"})}
+
+
+def test_a_strip_cut_from_a_photo_is_not_the_photo(tmp_path):
+    image = photo("astronaut", 320)[:200]  # landscape, aspect 1.6
+    cv2.imwrite(str(tmp_path / "landscape.png"), image)
+    cv2.imwrite(str(tmp_path / "strip.png"), image[:, 60 : 60 + 144])  # portrait, 45% of the width
+    cv2.imwrite(str(tmp_path / "cropped.png"), image[4:-4, 6:-6])  # a small crop stays a copy
+    assert groups_of(tmp_path) == {frozenset({"landscape.png", "cropped.png"})}
+
+
+def test_solid_colours_do_not_chain_and_equal_pixels_stay_exact(tmp_path):
+    for level in (100, 110, 130, 200, 255):
+        cv2.imwrite(str(tmp_path / f"grey{level}.png"), np.full((120, 120, 3), level, np.uint8))
+    cv2.imwrite(str(tmp_path / "grey100.bmp"), np.full((120, 120, 3), 100, np.uint8))
+    cv2.imwrite(str(tmp_path / "mask.png"), np.full((500, 500, 3), 128, np.uint8))
+    cv2.imwrite(str(tmp_path / "strip.png"), np.full((1, 161, 3), 128, np.uint8))
+    report = find_duplicates([str(tmp_path)], DetectorConfig(pairs="all"))
+    assert {frozenset(Path(p).name for p in g.paths) for g in report.groups} == {frozenset({"grey100.png", "grey100.bmp"})}
+    assert report.groups[0].kind == "exact"
+
+
+def test_flat_and_gradient_images_have_less_information_than_a_photo():
+    flat = np.full((1, 64, 64), 90, np.uint8)
+    gradient = np.tile(np.linspace(0, 255, 64).astype(np.uint8), (1, 64, 1))
+    real = cv2.resize(cv2.cvtColor(photo("chelsea"), cv2.COLOR_BGR2GRAY), (64, 64), interpolation=cv2.INTER_AREA)[None]
+    low = DetectorConfig().information_floor
+    assert information(flat)[0] == 0 and information(gradient)[0] < low < information(real)[0]
+
+
+def test_the_original_is_kept_over_a_blurry_recompressed_upscale(tmp_path):
+    image = photo("chelsea", 300)
+    cv2.imwrite(str(tmp_path / "original.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    upscale = cv2.GaussianBlur(cv2.resize(image, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC), (5, 5), 0)
+    cv2.imwrite(str(tmp_path / "upscale.jpg"), upscale, [cv2.IMWRITE_JPEG_QUALITY, 50])
+    report = find_duplicates([str(tmp_path)], DetectorConfig(pairs="all"))
+    assert [(Path(g.keeper).name, [Path(m.path).name for m in g.members]) for g in report.groups] == [("original.jpg", ["upscale.jpg"])]
