@@ -130,7 +130,8 @@ def cluster(features: Sequence[ImageFeatures], exact_edges: Iterable[tuple[int, 
         if len(items) > 1:
             groups.append(_group(features, items))
     for keeper, near in stars.items():
-        groups.append(_group(features, [i for root in (keeper, *near) for i in members_of[root]]))
+        known = {features[best[root]].identity: score[(min(keeper, root), max(keeper, root))] for root in near}
+        groups.append(_group(features, [i for root in (keeper, *near) for i in members_of[root]], known))
     left_out = sorted(
         (*sorted((features[best[a]].path, features[best[b]].path)), round(value, 6))
         for (a, b), value in score.items()
@@ -139,10 +140,10 @@ def cluster(features: Sequence[ImageFeatures], exact_edges: Iterable[tuple[int, 
     return Clusters(sorted(groups, key=lambda g: g.keeper), left_out)
 
 
-def _group(features: Sequence[ImageFeatures], indices: Sequence[int]) -> Group:
+def _group(features: Sequence[ImageFeatures], indices: Sequence[int], known: dict[bytes, float] | None = None) -> Group:
     ordered = sorted(indices, key=lambda i: keeper_rank(features[i]))
     keeper, others = features[ordered[0]], [features[i] for i in ordered[1:]]
-    members = tuple(_members(keeper, others))
+    members = tuple(_members(keeper, others, known or {}))
     kind = "exact" if all(m.same_as == keeper.path for m in members) else "near"
     return Group(kind=kind, keeper=keeper.path, members=members)
 
@@ -152,13 +153,16 @@ def build_groups(features: Sequence[ImageFeatures], edges: Iterable[tuple[int, i
     return cluster(features, edges, ()).groups
 
 
-def _members(keeper: ImageFeatures, others: list[ImageFeatures]) -> list[Member]:
-    """Members in keeper-rank order; each identical copy names the best-ranked file it is identical to."""
+def _members(keeper: ImageFeatures, others: list[ImageFeatures], known: dict[bytes, float]) -> list[Member]:
+    """Members in keeper-rank order; each identical copy names the best-ranked file it is identical to.
+
+    A member's score is the match score that put it in the group (`known`, by identity: it may have
+    matched turned or mirrored); identical copies score 1 and any other the thumbnails' SSIM."""
     heads: dict[bytes, ImageFeatures] = {keeper.identity: keeper}
     for other in others:
         heads.setdefault(other.identity, other)
-    distinct = [h for h in heads.values() if h is not keeper]
-    scores: dict[bytes, float] = {keeper.identity: 1.0}
+    scores: dict[bytes, float] = {keeper.identity: 1.0, **{k: round(float(v), 6) for k, v in known.items()}}
+    distinct = [h for h in heads.values() if h is not keeper and h.identity not in scores]
     if distinct:
         stack = np.stack([keeper.thumb, *(h.thumb for h in distinct)])
         terms = ssim_terms(stack)

@@ -21,7 +21,8 @@ from dupbench.prefilter import merge_candidates, signature_tiles, signatures, ti
 from dupbench.ssim import match_many_to_many, match_one_to_many, ssim_pairs, ssim_terms
 
 Tile = tuple[int, int, int, int]
-PairScores = tuple[np.ndarray, np.ndarray, np.ndarray, int]
+# (left, right, score, pairs compared, orientation): `right` matched turned/mirrored by `orientation`
+PairScores = tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]
 
 
 def candidates_per_task(n_candidates: int, workers: int, smallest: int = 256, largest: int = 4096) -> int:
@@ -63,21 +64,41 @@ def triangle_tiles(n: int, block: int) -> list[Tile]:
 
 
 def _empty_scores() -> PairScores:
-    return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64), 0
+    return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64), 0, np.empty(0, np.int8)
 
 
-def score_tile(thumbs: np.ndarray, tile: Tile, threshold: float, rows_per_call: int = ROWS_PER_CALL) -> PairScores:
+def oriented(stack: np.ndarray, k: int) -> np.ndarray:
+    """Each image of a (n, h, w, ...) stack turned or mirrored as `decode.dihedral` does with one image."""
+    turned = np.rot90(stack, k % 4, axes=(1, 2))
+    return np.ascontiguousarray(turned[:, :, ::-1] if k >= 4 else turned)
+
+
+def best_orientation(blocks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Elementwise best score over the orientations' score blocks, and which orientation gave it (the
+    lowest on ties, so the image as stored wins)."""
+    if len(blocks) == 1:
+        return blocks[0], np.zeros(blocks[0].shape, np.int8)
+    stacked = np.stack(blocks)
+    which = stacked.argmax(axis=0)
+    return np.take_along_axis(stacked, which[None], axis=0)[0], which.astype(np.int8)
+
+
+def score_tile(thumbs: np.ndarray, tile: Tile, threshold: float, rows_per_call: int = ROWS_PER_CALL, orientations: int = 1) -> PairScores:
     """Pairs i < j of one tile scoring at least `threshold`, `rows_per_call` rows against the tile's
-    columns per call (on a diagonal tile the pairs with j <= i are scored too, then dropped)."""
+    columns per call (on a diagonal tile the pairs with j <= i are scored too, then dropped). With
+    `orientations` 4 or 8 each column is also scored turned (and mirrored) and the best kept."""
     r0, r1, c0, c1 = tile
-    rows, cols = ssim_terms(np.asarray(thumbs[r0:r1]), np.float32), ssim_terms(np.asarray(thumbs[c0:c1]), np.float32)
-    lefts, rights, scores, compared = [], [], [], 0
+    rows = ssim_terms(np.asarray(thumbs[r0:r1]), np.float32)
+    columns = np.asarray(thumbs[c0:c1])
+    variants = [ssim_terms(oriented(columns, k), np.float32) for k in range(orientations)]
+    lefts, rights, scores, turns, compared = [], [], [], [], 0
     for start in range(r0, r1, rows_per_call):
         stop = min(start + rows_per_call, r1)
         first = max(c0, start + 1)  # the lowest column any row of this block pairs with
         if first >= c1:
             continue
-        block = match_many_to_many(rows.take(slice(start - r0, stop - r0)), cols.take(slice(first - c0, c1 - c0)))
+        block_rows = rows.take(slice(start - r0, stop - r0))
+        block, turn = best_orientation([match_many_to_many(block_rows, cols.take(slice(first - c0, c1 - c0))) for cols in variants])
         i, j = np.meshgrid(np.arange(start, stop), np.arange(first, c1), indexing="ij")
         upper = j > i
         compared += int(upper.sum())
@@ -85,18 +106,26 @@ def score_tile(thumbs: np.ndarray, tile: Tile, threshold: float, rows_per_call: 
         lefts.append(i[hit])
         rights.append(j[hit])
         scores.append(block[hit])
+        turns.append(turn[hit])
     if not lefts:
         return _empty_scores()
-    return np.concatenate(lefts).astype(np.int64), np.concatenate(rights).astype(np.int64), np.concatenate(scores), compared
+    return (np.concatenate(lefts).astype(np.int64), np.concatenate(rights).astype(np.int64), np.concatenate(scores),
+            compared, np.concatenate(turns))
 
 
-def score_candidates(thumbs: np.ndarray, pairs: tuple[np.ndarray, np.ndarray], threshold: float) -> PairScores:
+def score_candidates(thumbs: np.ndarray, pairs: tuple[np.ndarray, np.ndarray], threshold: float, orientations: int = 1) -> PairScores:
     left, right = pairs
     involved, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
-    terms = ssim_terms(np.asarray(thumbs[involved]), np.float32)
-    scores = ssim_pairs(terms, inverse[: len(left)], inverse[len(left) :], score=match_one_to_many)
+    images = np.asarray(thumbs[involved])
+    terms = ssim_terms(images, np.float32)
+    per_turn = []
+    for k in range(orientations):
+        both = terms if k == 0 else ssim_terms(np.concatenate([images, oriented(images, k)]), np.float32)
+        offset = 0 if k == 0 else len(images)
+        per_turn.append(ssim_pairs(both, inverse[: len(left)], inverse[len(left) :] + offset, score=match_one_to_many))
+    scores, turn = best_orientation(per_turn)
     keep = scores >= threshold
-    return left[keep], right[keep], scores[keep], len(left)
+    return left[keep], right[keep], scores[keep], len(left), turn[keep]
 
 
 @dataclass
@@ -108,21 +137,22 @@ class NearPairs:
     scores: np.ndarray
     compared: int
     candidates: int
+    orientation: np.ndarray  # which turn/mirror of `right` matched (0: as stored)
 
 
-def _gather(results: Iterable[PairScores], on_done: Callable[[int], None]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def _gather(results: Iterable[PairScores], on_done: Callable[[int], None]) -> PairScores:
     parts = []
     for part in results:
         parts.append(part)
         on_done(part[3])
     if not parts:
-        left, right, scores, _ = _empty_scores()
-        return left, right, scores, 0
+        return _empty_scores()
     return (
         np.concatenate([p[0] for p in parts]),
         np.concatenate([p[1] for p in parts]),
         np.concatenate([p[2] for p in parts]),
         sum(p[3] for p in parts),
+        np.concatenate([p[4] for p in parts]),
     )
 
 
@@ -137,6 +167,7 @@ def near_pairs(
     radius: float = 0.9,
     on_total: Callable[[int], None] = lambda total: None,
     on_done: Callable[[int], None] = lambda done: None,
+    orientations: int = 1,
 ) -> NearPairs:
     """Score pairs of `thumbs` in the executor. `share(array)` gives what tasks receive instead of an array
     (the array itself, a SharedArray for process workers, a scattered reference on Dask)."""
@@ -145,14 +176,32 @@ def near_pairs(
     if pairs == "all":
         total = n * (n - 1) // 2
         on_total(total)
-        task = partial(score_tile, shared_thumbs, threshold=threshold)
-        left, right, scores, compared = _gather(executor.map(task, triangle_tiles(n, block)), on_done)
-        return NearPairs(left, right, scores, compared, total)
-    shared_sig = share(signatures(thumbs))
-    cand_left, cand_right = merge_candidates(list(executor.map(partial(tile_candidates, shared_sig, radius=radius), signature_tiles(n))))
+        task = partial(score_tile, shared_thumbs, threshold=threshold, orientations=orientations)
+        left, right, scores, compared, turn = _gather(executor.map(task, triangle_tiles(n, block)), on_done)
+        return NearPairs(left, right, scores, compared, total, turn)
+    cand_left, cand_right = oriented_candidates(thumbs, share, executor, radius, orientations)
     on_total(len(cand_left))
     step = candidates_per_task(len(cand_left), workers)
     chunks = [(cand_left[s : s + step], cand_right[s : s + step]) for s in range(0, len(cand_left), step)]
-    task = partial(score_candidates, shared_thumbs, threshold=threshold)
-    left, right, scores, compared = _gather(executor.map(task, chunks), on_done)
-    return NearPairs(left, right, scores, compared, len(cand_left))
+    task = partial(score_candidates, shared_thumbs, threshold=threshold, orientations=orientations)
+    left, right, scores, compared, turn = _gather(executor.map(task, chunks), on_done)
+    return NearPairs(left, right, scores, compared, len(cand_left), turn)
+
+
+def oriented_candidates(thumbs: np.ndarray, share: Callable[[np.ndarray], object], executor: Executor, radius: float,
+                        orientations: int) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs i < j whose signatures lie within `radius`, with j as stored or (orientations 4, 8)
+    turned or mirrored: each turn is one more signature matrix and one more full square of tiles."""
+    n = len(thumbs)
+    shared_sig = share(signatures(thumbs))
+    parts = list(executor.map(partial(tile_candidates, shared_sig, radius=radius), signature_tiles(n)))
+    for k in range(1, orientations):
+        shared_turned = share(signatures(oriented(thumbs, k)))
+        task = partial(tile_candidates, shared_sig, radius=radius, other=shared_turned)
+        for i, j in executor.map(task, signature_tiles(n, square=True)):
+            parts.append((np.minimum(i, j), np.maximum(i, j)))
+    left, right = merge_candidates(parts)
+    if orientations > 1 and len(left):
+        unique = np.r_[True, (left[1:] != left[:-1]) | (right[1:] != right[:-1])]
+        left, right = left[unique], right[unique]
+    return left, right

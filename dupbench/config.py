@@ -36,6 +36,7 @@ class DetectorConfig:
     extensions: frozenset[str] = field(default=IMAGE_EXTENSIONS)
     max_pixels: int = 1 << 28
     decoder: str = "auto"
+    orientations: int = 1  # 1: as stored (EXIF applied); 4: also turned 90/180/270; 8: also mirrored
     # Verification of matched pairs (see verify.py, which says why each check exists).
     aspect_tolerance: float = 1.25  # aspect ratios within 25%: a crop of up to a fifth of one side
     colour_tolerance: float = 9.0  # mean chroma-grid distance (CIE a*b* units)
@@ -53,6 +54,8 @@ class DetectorConfig:
             raise ValueError(f"pairs must be 'all' or 'pruned', got {self.pairs!r}")
         if self.decoder not in ("auto", "opencv", "pillow"):
             raise ValueError(f"decoder must be auto, opencv or pillow, got {self.decoder!r}")
+        if self.orientations not in (1, 4, 8):
+            raise ValueError(f"orientations must be 1, 4 or 8, got {self.orientations}")
         if self.block_size < 1:
             raise ValueError(f"block_size must be >= 1, got {self.block_size}")
 

@@ -187,15 +187,17 @@ def find_duplicates(
                     radius=config.prefilter_radius,
                     on_total=lambda total: setattr(bar, "total", total),
                     on_done=bar.update,
+                    orientations=config.orientations,
                 )
             with clock.stage("verify"):  # inside compare, like the pixel checks
                 inputs = verify_inputs(features, reps, config)
                 shared = VerifyInputs(**{name: share_array(getattr(inputs, name), execution, executor, stack) for name in inputs.__dataclass_fields__})
-                reasons = verify_pairs(shared, near.left, near.right, config.verify_config(), executor.map)
+                reasons = verify_pairs(shared, near.left, near.right, near.orientation, config.verify_config(), executor.map)
             kept = reasons == 0
             left, right = reps[near.left[kept]].tolist(), reps[near.right[kept]].tolist()
             near_scores = near.scores[kept].tolist()
-            candidates = pixel_candidates(features, left, right)
+            as_stored = near.orientation[kept] == 0  # a turned or mirrored copy cannot hold the same pixels
+            candidates = pixel_candidates(features, [a for a, s in zip(left, as_stored) if s], [b for b, s in zip(right, as_stored) if s])
             with clock.stage("pixel_checks"):  # inside compare: its share of the compare time, reported apart
                 features = take_pixel_digests(features, candidates, config, executor, workers)
             exact = exact_edges(features)

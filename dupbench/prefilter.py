@@ -61,21 +61,24 @@ Tile = tuple[int, int, int, int]  # rows r0:r1 against columns c0:c1, c0 >= r0
 BLOCK = 2048
 
 
-def signature_tiles(n: int, block: int = BLOCK) -> list[Tile]:
-    """Tiles (r0, r1, c0, c1) of the upper triangle of n x n signature pairs, each pair in exactly one."""
+def signature_tiles(n: int, block: int = BLOCK, square: bool = False) -> list[Tile]:
+    """Tiles (r0, r1, c0, c1) of the upper triangle of n x n signature pairs, each pair in exactly one
+    (with `square`, of the whole square)."""
     starts = range(0, n, block)
-    return [(r, min(r + block, n), c, min(c + block, n)) for r in starts for c in starts if c >= r]
+    return [(r, min(r + block, n), c, min(c + block, n)) for r in starts for c in starts if square or c >= r]
 
 
-def tile_candidates(sig: np.ndarray, tile: Tile, radius: float) -> tuple[np.ndarray, np.ndarray]:
+def tile_candidates(sig: np.ndarray, tile: Tile, radius: float, other: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pairs i < j of one tile with ||sig_i - sig_j|| <= radius (unsorted); a task for `executor.map`.
+    Given `other` (the signatures of turned images), pairs i != j with ||sig_i - other_j|| <= radius.
 
     |a - b|^2 = |a|^2 + |b|^2 - 2 a.b with one BLAS product per tile; the temporaries are block^2
     float32 (16 MB at 2,048), so memory stays flat however many images there are. Float32 distances of
     unit-scale vectors are exact to ~1e-6, far below any meaningful radius.
     """
     r0, r1, c0, c1 = tile
-    rows, cols = np.asarray(sig[r0:r1], np.float32), np.asarray(sig[c0:c1], np.float32)
+    rows = np.asarray(sig[r0:r1], np.float32)
+    cols = np.asarray((sig if other is None else other)[c0:c1], np.float32)
     d2 = rows @ cols.T
     d2 *= -2
     d2 += np.einsum("ij,ij->i", rows, rows)[:, None]
@@ -83,8 +86,8 @@ def tile_candidates(sig: np.ndarray, tile: Tile, radius: float) -> tuple[np.ndar
     i, j = np.nonzero(d2 <= np.float32(radius * radius))
     i += r0
     j += c0
-    upper = i < j
-    return i[upper].astype(np.int64), j[upper].astype(np.int64)
+    keep = i < j if other is None else i != j
+    return i[keep].astype(np.int64), j[keep].astype(np.int64)
 
 
 def merge_candidates(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:

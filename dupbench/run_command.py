@@ -27,8 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="find exact and near-duplicate images",
         description=(
             "Find exact duplicates (same bytes, or same decoded pixels in another format) and near "
-            "duplicates (SSIM of grayscale thumbnails at or above --threshold) under PATHs, "
-            "recursively. With no PATH, runs on a demo set built once from photos that ship with "
+            "duplicates under PATHs, recursively. A near duplicate is the same picture re-encoded, resized, "
+            "slightly cropped or edited in brightness, contrast or gamma: its grayscale thumbnail matches "
+            "(SSIM at or above --threshold) and a second look agrees: the same aspect ratio (within 25%), "
+            "the same colours (a hue change makes another picture), the same transparency, and for pictures "
+            "with little structure (flat colours, gradients, diagrams, small subjects on black) a sharper "
+            "thumbnail and the same brightness. Each near group is a keeper and the files that match it "
+            "directly (no chains); matched pairs left out of a group are listed in the JSON (left_out_pairs). With no PATH, runs on a demo set built once from photos that ship with "
             "scikit-image, with known duplicates planted in it. Nothing on disk is changed unless you ask "
             "with --action (and even then never a group's keeper; every change is recorded for `dupbench undo`)."
         ),
@@ -49,6 +54,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None, help="with --mode dask: use this running Dask scheduler instead of starting a local cluster")
     parser.add_argument("--threshold", type=float, default=defaults.threshold, help="SSIM at or above which two images are near duplicates")
     parser.add_argument("--pairs", choices=("pruned", "all"), default=defaults.pairs, help="'all' compares every pair (O(n^2)); 'pruned' compares only pairs a cheap DCT signature index finds close")
+    parser.add_argument("--orientations", type=int, choices=(1, 4, 8), default=defaults.orientations,
+                        help="1: compare pictures as stored (EXIF orientation applied); 4: also find copies turned by "
+                             "90/180/270 degrees; 8: also mirrored ones. The compare stage does up to 4x or 8x the work "
+                             "(README, 'Orientations', has the measured cost)")
     parser.add_argument("--thumb-size", type=int, default=defaults.thumb_size, help="side of the grayscale thumbnail SSIM compares, in pixels")
     parser.add_argument("--decoder", choices=("auto", "opencv", "pillow"), default="auto", help="image decoder; 'auto' is OpenCV where it can be imported (it has no free-threaded build), else Pillow")
     parser.add_argument("--follow-symlinks", action="store_true", help="descend into symlinked directories (each directory is visited once)")
@@ -62,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = DetectorConfig(threshold=args.threshold, thumb_size=args.thumb_size, pairs=args.pairs, follow_symlinks=args.follow_symlinks, decoder=args.decoder)
+        config = DetectorConfig(threshold=args.threshold, thumb_size=args.thumb_size, pairs=args.pairs, follow_symlinks=args.follow_symlinks, decoder=args.decoder, orientations=args.orientations)
         execution = ExecutionConfig(mode=args.mode, workers=args.workers, start_method=args.start_method, scheduler=args.scheduler)
     except ValueError as exc:
         print(f"dupbench run: {exc}", file=sys.stderr)

@@ -25,6 +25,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from dupbench.compare import oriented
 from dupbench.ssim import match_one_to_many, ssim_pairs, ssim_terms
 
 try:
@@ -82,11 +83,27 @@ def colour_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.minimum(one_way(a, b), one_way(b, a))
 
 
-def pair_scores(stack: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """The detector's match score (see ssim.match_many_to_many) of stack[left[k]] against stack[right[k]]."""
-    involved, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
-    terms = ssim_terms(np.asarray(stack[involved]), np.float32)
-    return ssim_pairs(terms, inverse[: len(left)], inverse[len(left) :], score=match_one_to_many)
+def pair_scores(stack: np.ndarray, left: np.ndarray, right: np.ndarray, turn: np.ndarray) -> np.ndarray:
+    """The detector's match score (see ssim.match_many_to_many) of stack[left[p]] against stack[right[p]]
+    turned or mirrored by turn[p] (compare.oriented)."""
+    out = np.empty(len(left), np.float64)
+    for k in np.unique(turn):
+        pick = turn == k
+        lefts, left_at = np.unique(left[pick], return_inverse=True)
+        rights, right_at = np.unique(right[pick], return_inverse=True)
+        images = np.concatenate([np.asarray(stack[lefts]), oriented(np.asarray(stack[rights]), int(k))])
+        terms = ssim_terms(images, np.float32)
+        out[pick] = ssim_pairs(terms, left_at, right_at + len(lefts), score=match_one_to_many)
+    return out
+
+
+def turned_rows(stack: np.ndarray, index: np.ndarray, turn: np.ndarray) -> np.ndarray:
+    """stack[index[p]] turned by turn[p], for every pair p."""
+    rows = np.array(np.asarray(stack)[index])
+    for k in np.unique(turn):
+        if k:
+            rows[turn == k] = oriented(rows[turn == k], int(k))
+    return rows
 
 
 @dataclass(frozen=True)
@@ -101,22 +118,23 @@ class VerifyInputs:
     information: np.ndarray  # (n,) float32
 
 
-def gather_evidence(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, config: VerifyConfig) -> PairEvidence:
+def gather_evidence(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, config: VerifyConfig) -> PairEvidence:
+    """Each check's measurement for pairs (left, right turned by `turn`)."""
     arr = {name: np.asarray(getattr(inputs, name)) for name in ("aspect", "opaque", "information")}
-    aspect = np.abs(arr["aspect"][left] - arr["aspect"][right])
+    swapped = np.where(turn % 2 == 1, -1.0, 1.0)  # a quarter turn swaps width and height: log aspect negates
+    aspect = np.abs(arr["aspect"][left] - swapped * arr["aspect"][right])
     opaque_l, opaque_r = arr["opaque"][left], arr["opaque"][right]
     alpha = np.where(opaque_l & opaque_r, 1.0, 0.0)
     both = ~opaque_l & ~opaque_r
     if both.any():
-        alpha[both] = pair_scores(inputs.alpha, left[both], right[both])
-    colour_l, colour_r = np.asarray(inputs.colour)[left], np.asarray(inputs.colour)[right]
-    colour = colour_distance(colour_l, colour_r)
+        alpha[both] = pair_scores(inputs.alpha, left[both], right[both], turn[both])
+    colour = colour_distance(np.asarray(inputs.colour)[left], turned_rows(inputs.colour, right, turn))
     info = np.minimum(arr["information"][left], arr["information"][right])
     detail = np.full(len(left), np.nan)
     level = np.zeros(len(left))
     low = info < config.information_floor
     if low.any():
-        detail[low] = pair_scores(inputs.detail, left[low], right[low])
+        detail[low] = pair_scores(inputs.detail, left[low], right[low], turn[low])
         means = np.asarray(inputs.detail, np.float32)
         level[low] = np.abs(means[left[low]].mean(axis=(1, 2)) - means[right[low]].mean(axis=(1, 2)))
     return PairEvidence(aspect, alpha, colour, info, detail, level)
@@ -138,22 +156,22 @@ def decide(evidence: PairEvidence, config: VerifyConfig) -> np.ndarray:
 
 
 def verify_chunk(aspect: np.ndarray, colour: np.ndarray, alpha: np.ndarray, opaque: np.ndarray, detail: np.ndarray,
-                 information: np.ndarray, pairs: tuple[np.ndarray, np.ndarray], config: VerifyConfig) -> np.ndarray:
+                 information: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarray], config: VerifyConfig) -> np.ndarray:
     """A task for `executor.map`: the reason code of each pair of one chunk.
 
     The arrays come as separate arguments (not one VerifyInputs) so an executor can resolve each shared
     reference it finds among a task's arguments (Dask does so only at the top level)."""
     inputs = VerifyInputs(aspect, colour, alpha, opaque, detail, information)
-    left, right = pairs
+    left, right, turn = pairs
     if len(left) == 0:
         return np.empty(0, np.int8)
-    return decide(gather_evidence(inputs, left, right, config), config)
+    return decide(gather_evidence(inputs, left, right, turn, config), config)
 
 
-def verify_pairs(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, config: VerifyConfig,
+def verify_pairs(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, config: VerifyConfig,
                  map_chunks: Callable[[Callable, list], Sequence[np.ndarray]], per_task: int = 2048) -> np.ndarray:
     """Reason codes for all pairs (0 = kept), chunks run through `map_chunks(task, chunks)` in order."""
-    chunks = [(left[s : s + per_task], right[s : s + per_task]) for s in range(0, len(left), per_task)]
+    chunks = [(left[s : s + per_task], right[s : s + per_task], turn[s : s + per_task]) for s in range(0, len(left), per_task)]
     if not chunks:
         return np.empty(0, np.int8)
     arrays = [getattr(inputs, name) for name in VerifyInputs.__dataclass_fields__]

@@ -38,7 +38,7 @@ def thumbs():
 def test_tile_scores_match_the_full_matrix(thumbs):
     terms = ssim_terms(thumbs)
     full = np.stack([match_one_to_many(terms.take(slice(i, i + 1)), terms) for i in range(len(thumbs))])
-    left, right, scores, compared = score_tile(thumbs, (0, 5, 3, 12), threshold=-1.0)
+    left, right, scores, compared, _ = score_tile(thumbs, (0, 5, 3, 12), threshold=-1.0)
     assert compared == len(left) == sum(1 for i in range(5) for j in range(max(3, i + 1), 12))
     np.testing.assert_allclose(scores, full[left, right], atol=1e-5)
 

@@ -101,3 +101,22 @@ def test_the_original_is_kept_over_a_blurry_recompressed_upscale(tmp_path):
     cv2.imwrite(str(tmp_path / "upscale.jpg"), upscale, [cv2.IMWRITE_JPEG_QUALITY, 50])
     report = find_duplicates([str(tmp_path)], DetectorConfig(pairs="all"))
     assert [(Path(g.keeper).name, [Path(m.path).name for m in g.members]) for g in report.groups] == [("original.jpg", ["upscale.jpg"])]
+
+
+@pytest.mark.parametrize("pairs", ["all", "pruned"])
+def test_turned_and_mirrored_copies_are_found_only_when_asked(tmp_path, pairs):
+    image = photo("rocket", 200)
+    cv2.imwrite(str(tmp_path / "rocket.png"), image)
+    cv2.imwrite(str(tmp_path / "turned.jpg"), cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    cv2.imwrite(str(tmp_path / "upside_down.png"), cv2.rotate(image, cv2.ROTATE_180))
+    cv2.imwrite(str(tmp_path / "mirrored.png"), image[:, ::-1])
+    cv2.imwrite(str(tmp_path / "other.png"), photo("coffee", 200))
+
+    def found(orientations: int, mode: str = "serial") -> set[frozenset[str]]:
+        config = DetectorConfig(pairs=pairs, orientations=orientations)
+        report = find_duplicates([str(tmp_path)], config, ExecutionConfig(mode, None if mode == "serial" else 2, "fork"))
+        return {frozenset(Path(p).name for p in g.paths) for g in report.groups}
+
+    assert found(1) == set()
+    assert found(4) == {frozenset({"rocket.png", "turned.jpg", "upside_down.png"})}
+    assert found(8) == found(8, "process") == found(8, "thread") == {frozenset({"rocket.png", "turned.jpg", "upside_down.png", "mirrored.png"})}
