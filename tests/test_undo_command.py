@@ -40,17 +40,26 @@ def test_undo_restores_and_exits_zero(moved, capsys: pytest.CaptureFixture[str])
     assert "restored 1, 0 left" in capsys.readouterr().out
 
 
-def test_undo_twice_reports_what_it_left_and_exits_one(moved, capsys: pytest.CaptureFixture[str]) -> None:
+def test_undo_twice_changes_nothing_the_second_time(moved, capsys: pytest.CaptureFixture[str]) -> None:
     original, manifest = moved
     undo([str(manifest)])
-    assert undo([str(manifest)]) == 1
-    assert "not overwritten" in capsys.readouterr().out
+    assert undo([str(manifest)]) == 0
+    assert "restored 0, 1 already back in place" in capsys.readouterr().out
     assert original.read_bytes() == b"same"
+
+
+def test_undo_refuses_everything_when_one_original_path_is_taken(moved, capsys: pytest.CaptureFixture[str]) -> None:
+    original, manifest = moved
+    original.write_bytes(b"a new file the user made")
+    assert undo([str(manifest)]) == 1
+    out = capsys.readouterr().out
+    assert "not overwritten" in out and "refused, nothing was changed" in out
+    assert original.read_bytes() == b"a new file the user made"
 
 
 @pytest.mark.parametrize("content", ["not json", '{"format": "something else"}', '{"format": "dupbench-actions", "version": 99}'])
 def test_a_bad_manifest_is_a_usage_error(tmp_path: Path, content: str, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "bad.json").write_text(content)
     assert undo([str(tmp_path / "bad.json")]) == 2
-    assert "cannot read manifest" in capsys.readouterr().err
+    assert "cannot use manifest" in capsys.readouterr().err
     assert undo([str(tmp_path / "missing.json")]) == 2

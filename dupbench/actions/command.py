@@ -16,6 +16,7 @@ from typing import Mapping, TextIO
 
 from dupbench.actions.execute import apply_plan
 from dupbench.actions.keep import KEEP_RULES, check_keep_rule
+from dupbench.actions.manifest import name_taken
 from dupbench.actions.plan import ACTIONS, format_plan, make_plan, show, summary
 from dupbench.actions.trash import system_trash_available
 from dupbench.result import DuplicateReport
@@ -58,8 +59,8 @@ def check_action_arguments(args: argparse.Namespace) -> str | None:
         return f"--to {args.to} exists and is not a directory"
     if args.action == "delete" and not args.yes and not args.dry_run:
         return "--action delete removes files: add --yes to confirm it (or --dry-run to see the plan first)"
-    if args.manifest is not None and args.manifest.exists():
-        return f"manifest {args.manifest} already exists; choose another --manifest"
+    if args.manifest is not None and name_taken(args.manifest):
+        return f"manifest {show(str(args.manifest))} or its journal already exists (a file or a link); choose another --manifest"
     return None
 
 
@@ -90,10 +91,10 @@ def perform_actions(
         print(format_plan(plan) if not quiet else summary(plan), file=out)
         print("nothing to do: no manifest written", file=out)
         return EXIT_OK
-    manifest = args.manifest or default_manifest_path(args.action, args.to)
+    manifest = Path(os.path.abspath(args.manifest or default_manifest_path(args.action, args.to)))  # undo works from any folder
     if not quiet:
         for skip in plan.skipped:
-            print(f"skip     {show(skip.path)}: {skip.reason}", file=out)
+            print(f"skip     {show(skip.path)}: {show(skip.reason)}", file=out)
     try:
         result = apply_plan(plan, manifest, log=None if quiet else (lambda line: print(line, file=out)))
     except OSError as exc:
@@ -106,12 +107,13 @@ def perform_actions(
 
 
 def default_manifest_path(action: str, to: Path | None, directory: Path | None = None) -> Path:
-    """A new file name: in DIR for move (beside the moved files), else in the current directory."""
+    """A new file name, its journal's free too: in DIR for move (beside the moved files), else in the
+    current directory. (Taken anyway by the time it is created: the run stops, nothing changed.)"""
     base = Path(to) if action == "move" and to is not None else (directory or Path(os.getcwd()))
     stamp = time.strftime("%Y%m%d-%H%M%S")
     candidate = base / f"dupbench-{action}-{stamp}.json"
     count = 1
-    while candidate.exists():
+    while name_taken(candidate):
         count += 1
         candidate = base / f"dupbench-{action}-{stamp}-{count}.json"
     return candidate

@@ -149,35 +149,106 @@ def copy_verified(src: str, dst: str, digest: bytes) -> None:
         raise
 
 
-def link_replace(target: str, path: str, identity: tuple[int, int]) -> None:
-    """Atomically replace `path` with a hard link to `target`: link to a temporary name, then rename.
+def race_point(stage: str, path: str) -> None:
+    """Called between the steps of `link_replace`; does nothing. Tests replace it to edit files there."""
 
-    At every instant `path` is either the old file or the link, never missing. The link is checked
-    to be the inode `identity` (the verified keeper) before it replaces anything, so a keeper swapped
-    for another file at the last moment cannot take the place of `path`'s bytes.
+
+def link_replace(target: str, path: str, identity: tuple[int, int], planned: FileState) -> None:
+    """Replace `path` with a hard link to `target` without losing an edit made meanwhile.
+
+    1. link `target` to a temporary name in `path`'s folder and check it is the inode `identity`
+       (the verified keeper), so a keeper swapped at the last moment cannot take `path`'s place;
+    2. rename `path` aside to a second temporary name: from now on no one can open it by name;
+    3. verify what was set aside is still `planned` (inode, size, mtime, digest), else put it back;
+    4. move the link to `path` (no-replace: a file created there meanwhile is never overwritten);
+    5. check the set-aside file once more (a writer that had it open may have written to it) and put
+       it back over the link if it changed; only then remove it.
+    Raises OSError with everything as it was (or the original kept under a named temporary file
+    when a new file appeared at `path` during step 4; the message names it).
     """
     directory = os.path.dirname(path) or "."
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.dupbench-link")
-    os.link(target, tmp)  # fails cleanly (EXDEV, EPERM, EMLINK, or EEXIST) before anything changed
+    base = os.path.basename(path)
+    link = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.dupbench-link")
+    aside = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.dupbench-aside")
+    os.link(target, link)  # fails cleanly (EXDEV, EPERM, EMLINK, or EEXIST) before anything changed
+    set_aside = False
     try:
-        linked = os.lstat(tmp)
+        linked = os.lstat(link)
         if (linked.st_dev, linked.st_ino) != identity:
             raise OSError(errno.ESTALE, "the keeper was replaced by another file", target)
-        os.replace(tmp, path)
+        race_point("linked-to-temporary", path)
+        os.rename(path, aside)  # atomic: whatever is at `path` now is what gets verified
+        set_aside = True
+        race_point("set-aside", path)
+        _verify_aside(aside, path, planned)
+        race_point("verified", path)
+        try:
+            rename_no_replace(link, path)
+        except FileExistsError:
+            set_aside = False
+            raise OSError(errno.EEXIST, f"a new file appeared at its path while linking; the original is kept as {aside}", path) from None
+        race_point("replaced", path)
+        if _problem(aside, planned) is not None:  # hashed again: an open descriptor may have written to it
+            os.replace(aside, path)  # the original, with the edit, goes back where it was
+            set_aside = False
+            raise OSError(errno.EAGAIN, "changed while it was being linked; left as it is", path)
+        os.unlink(aside)
+        set_aside = False
     except BaseException:
-        _unlink_quietly(tmp)
+        if set_aside and os.path.lexists(aside) and not os.path.lexists(path):
+            rename_no_replace(aside, path)  # interrupted (Ctrl-C) with the original set aside: put it back
         raise
+    finally:
+        _unlink_quietly(link)
 
 
-def unlink_replace_copy(path: str, mode: int, mtime_ns: int) -> None:
-    """Replace `path` (one name of a hard-linked file) by a separate copy of its bytes, atomically."""
+def _verify_aside(aside: str, path: str, planned: FileState) -> None:
+    """Check the file set aside is still the planned one; if not, put it back and raise OSError."""
+    problem = _problem(aside, planned)
+    if problem is None:
+        return
+    try:
+        rename_no_replace(aside, path)
+    except FileExistsError:
+        raise OSError(errno.EEXIST, f"{problem}; a new file appeared at its path, the original is kept as {aside}", path) from None
+    raise OSError(errno.EAGAIN, f"{problem}; left as it is", path)
+
+
+def _problem(path: str, planned: FileState) -> str | None:
+    try:
+        return difference(planned, read_state(path, follow_symlinks=False))
+    except Unusable as exc:
+        return str(exc)
+
+
+def _changed_since(path: str, planned: FileState) -> bool:
+    info = os.lstat(path)
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns) != (planned.dev, planned.ino, planned.size, planned.mtime_ns)
+
+
+def unlink_replace_copy(path: str, expected: FileState, mode: int, mtime_ns: int) -> None:
+    """Replace `path` (one name of a hard-linked file) by a separate copy of its bytes, atomically.
+
+    The copy must have the digest of `expected` (the link as undo verified it), and `path` must still
+    be that inode, size and mtime just before the copy replaces it; else OSError and nothing changed.
+    `mode` is applied as given: the caller makes sure it grants nothing the link did not.
+    """
     directory = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".dupbench-tmp", dir=directory)
     try:
-        with os.fdopen(fd, "wb") as out, open(path, "rb") as source:
-            shutil.copyfileobj(source, out, CHUNK_BYTES)
+        copied = hashlib.blake2b(digest_size=DIGEST_BYTES)
+        with os.fdopen(fd, "wb") as out:
+            source = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            try:
+                while chunk := os.read(source, CHUNK_BYTES):
+                    copied.update(chunk)
+                    out.write(chunk)
+            finally:
+                os.close(source)
             out.flush()
             os.fsync(out.fileno())
+        if copied.digest() != expected.digest or _changed_since(path, expected):
+            raise OSError(errno.EAGAIN, "changed while it was being copied; left as it is", path)
         os.chmod(tmp, mode)
         os.utime(tmp, ns=(mtime_ns, mtime_ns))
         os.replace(tmp, path)

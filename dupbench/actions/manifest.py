@@ -1,9 +1,16 @@
-"""The manifest: what an action did, enough for `dupbench undo` to put it back.
+"""The manifest: what an action did, enough for `dupbench undo` to put it back, and to check it.
 
-Crash safety: before the first change the manifest is written (atomically) with no entries and the
-name of a journal; each change is appended to the journal and fsynced before the next one starts;
-at the end the full manifest replaces the first one atomically and the journal is removed. So an
-interrupted run still leaves a manifest that `undo` reads (together with its journal).
+Every path in it is resolved (absolute, folder symlinks resolved: `plan.resolved`), beside the run's
+resolved roots, destination and working directory, so undo restores into the same place from any
+folder and can check each entry against the run that wrote it (see `dupbench.actions.undo`).
+Version 1 manifests held paths relative to the folder `run` was started in, which they do not
+record: they are refused rather than resolved against today's folder.
+
+Crash safety: before the first change the journal and then the manifest (no entries, the journal's
+name) are created exclusively (never through a symlink, never over an existing file); each change is
+appended to the journal and fsynced before the next one starts; at the end the full manifest replaces
+the first one atomically and the journal is removed. So an interrupted run still leaves a manifest
+that `undo` reads (together with its journal).
 """
 
 from __future__ import annotations
@@ -19,7 +26,9 @@ from typing import Any, Sequence
 from dupbench.actions.plan import Op, Skip
 
 MANIFEST_FORMAT = "dupbench-actions"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+FILE_MODE = 0o600  # manifests name every file acted on: readable by their owner only
+EXCLUSIVE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 
 
 @dataclass(frozen=True)
@@ -29,8 +38,10 @@ class Entry:
     `destination`: the new path (move), the path inside the trash's files/ (trash), the keeper
     that `source` is now a hard link to (hardlink), None (delete). `digest` is the hex BLAKE2b-128
     of the content; `mode` and `mtime_ns` are the file's own before the operation (a hard link
-    shares the keeper's, so undo restores them). `linked_inode` is the (dev, ino) a hard link
-    points at; `created_dirs` are directories the move made, removed again by undo when empty.
+    shares the keeper's, so undo restores them; permission bits only, setuid/setgid/sticky are never
+    recorded). `linked_inode` is the (dev, ino) a hard link points at; `inode` the (dev, ino) of the
+    file where a move or trash put it; `created_dirs` are directories inside the destination folder
+    that the move made, removed again by undo when empty.
     """
 
     op: Op
@@ -44,26 +55,39 @@ class Entry:
     trash_info: str | None = None
     linked_inode: tuple[int, int] | None = None
     created_dirs: tuple[str, ...] = ()
+    inode: tuple[int, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Entry":
-        linked = data.get("linked_inode")
         return cls(
             op=data["op"],
-            source=data["source"],
-            destination=data.get("destination"),
-            digest=data["digest"],
+            source=_text(data["source"]),
+            destination=_text(data.get("destination"), optional=True),
+            digest=_text(data["digest"]),
             size=int(data["size"]),
             mode=int(data["mode"]),
             mtime_ns=int(data["mtime_ns"]),
-            keeper=data["keeper"],
-            trash_info=data.get("trash_info"),
-            linked_inode=None if linked is None else (int(linked[0]), int(linked[1])),
-            created_dirs=tuple(data.get("created_dirs", ())),
+            keeper=_text(data["keeper"]),
+            trash_info=_text(data.get("trash_info"), optional=True),
+            linked_inode=_inode(data.get("linked_inode")),
+            created_dirs=tuple(_text(d) for d in data.get("created_dirs", ())),
+            inode=_inode(data.get("inode")),
         )
+
+
+def _text(value: Any, optional: bool = False) -> Any:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string in the manifest, found {value!r}")
+    return value
+
+
+def _inode(value: Any) -> tuple[int, int] | None:
+    return None if value is None else (int(value[0]), int(value[1]))
 
 
 @dataclass(frozen=True)
@@ -71,25 +95,41 @@ class Manifest:
     action: str
     created: str
     finished: bool  # False: the run was interrupted; entries hold what was done before that
-    roots: tuple[str, ...]
-    to: str | None
+    roots: tuple[str, ...]  # resolved, in the order the plan used them
+    to: str | None  # resolved
+    cwd: str  # where `run` was started (recorded so no path ever depends on it)
     entries: tuple[Entry, ...]
     skipped: tuple[Skip, ...]
 
 
-def write_manifest_json(data: Any, path: Path) -> None:
-    """Write JSON atomically (temporary file beside `path`, then rename), ASCII-escaped.
+def manifest_text(data: Any) -> str:
+    """JSON, ASCII-escaped: unlike `dupbench.result.write_json_atomic`, non-ASCII is escaped, since a
+    file name that is not valid UTF-8 is held as lone surrogates, which only the escaped form can write
+    (and read back exactly)."""
+    return json.dumps(data, indent=2) + "\n"
 
-    Unlike `dupbench.result.write_json_atomic`, non-ASCII is escaped: a file name that is not valid
-    UTF-8 is held as lone surrogates, which only the escaped form can write (and read back exactly).
-    """
+
+def create_exclusive(path: Path, text: str) -> None:
+    """Create `path` with `text`, failing (FileExistsError, or ELOOP for a symlink) if anything is there."""
+    fd = os.open(path, EXCLUSIVE, FILE_MODE)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def write_manifest_json(data: Any, path: Path) -> None:
+    """Replace the manifest atomically (temporary file beside `path`, then rename): a symlink put in
+    its place meanwhile is replaced, never written through."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="ascii") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
+            fh.write(manifest_text(data))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -102,6 +142,11 @@ def journal_path(manifest: Path) -> Path:
     return manifest.with_name(manifest.name + ".journal")
 
 
+def name_taken(manifest: Path) -> bool:
+    """True if the manifest's name or its journal's is taken by anything, a dangling symlink included."""
+    return os.path.lexists(manifest) or os.path.lexists(journal_path(Path(manifest)))
+
+
 class ManifestWriter:
     """Records operations as they happen; use as a context manager around the operations."""
 
@@ -112,31 +157,48 @@ class ManifestWriter:
             "version": MANIFEST_VERSION,
             "action": action,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "cwd": os.getcwd(),
             "roots": list(roots),
             "to": to,
         }
         self.entries: list[Entry] = []
         self.skipped: list[Skip] = []
         self.finished = False
-        self._journal = None
+        self._journal: int | None = None
 
     def __enter__(self) -> "ManifestWriter":
-        if self.path.exists():
+        if os.path.lexists(self.path):
             raise FileExistsError(f"manifest {self.path} already exists; not overwritten")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         journal = journal_path(self.path)
-        write_manifest_json({**self.header, "finished": False, "journal": journal.name, "entries": [], "skipped": []}, self.path)
-        self._journal = open(journal, "a", encoding="ascii")
+        try:
+            self._journal = os.open(journal, EXCLUSIVE | os.O_APPEND, FILE_MODE)
+        except FileExistsError:
+            raise FileExistsError(f"journal {journal} already exists (a file or a link); not written through") from None
+        try:
+            create_exclusive(self.path, manifest_text({**self.header, "finished": False, "journal": journal.name, "entries": [], "skipped": []}))
+        except BaseException:
+            os.close(self._journal)
+            journal.unlink(missing_ok=True)
+            raise
         return self
 
     def record(self, entry: Entry) -> None:
         """Append one done operation durably, before the next one starts."""
         self.entries.append(entry)
-        self._journal.write(json.dumps(entry.to_json()) + "\n")
-        self._journal.flush()
-        os.fsync(self._journal.fileno())
+        line = (json.dumps(entry.to_json()) + "\n").encode("ascii")
+        written = 0
+        while written < len(line):
+            written += os.write(self._journal, line[written:])
+        os.fsync(self._journal)
 
     def skip(self, skip: Skip) -> None:
         self.skipped.append(skip)
+
+    def close_journal(self) -> None:
+        if self._journal is not None:
+            os.close(self._journal)
+            self._journal = None
 
     def __exit__(self, *exc_info: object) -> None:
         write_manifest_json(
@@ -149,36 +211,60 @@ class ManifestWriter:
             },
             self.path,
         )
-        self._journal.close()
+        self.close_journal()
         journal_path(self.path).unlink(missing_ok=True)
+
+
+class OldManifest(ValueError):
+    """A manifest this version of undo will not act on, with the reason."""
 
 
 def load_manifest(path: Path) -> Manifest:
     """Read a manifest, and its journal when the run that wrote it never finished writing it.
 
-    Raises ValueError for a file that is not a dupbench manifest of a known version.
+    Raises ValueError for a file that is not a dupbench manifest of the current version.
     """
     path = Path(path)
     data = json.loads(path.read_text(encoding="utf-8"))  # ASCII as written; UTF-8 if edited by hand
     if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
         raise ValueError(f"{path} is not a dupbench actions manifest")
+    if data.get("version") == 1:
+        raise OldManifest(
+            "written by an older dupbench (manifest version 1), whose paths are relative to the folder "
+            "`run` was started in, which it did not record: undo refuses it rather than guess from "
+            "today's folder; its entries (JSON) say where each file went"
+        )
     if data.get("version") != MANIFEST_VERSION:
         raise ValueError(f"unsupported manifest version {data.get('version')!r} (expected {MANIFEST_VERSION})")
     entries = [Entry.from_json(e) for e in data["entries"]]
     if data.get("journal"):
-        journal = path.with_name(data["journal"])
-        if journal.exists():
-            for line in journal.read_text(encoding="utf-8").splitlines():
-                try:
-                    entries.append(Entry.from_json(json.loads(line)))
-                except (ValueError, KeyError):
-                    break  # cut short by a crash: that one file stays where its operation put it, unrecorded
+        if data["journal"] != journal_path(path).name:
+            raise ValueError(f"its journal is named {data['journal']!r}, not {journal_path(path).name!r}")
+        entries.extend(_journal_entries(journal_path(path)))
+    to = data.get("to")
     return Manifest(
         action=data["action"],
         created=data["created"],
         finished=bool(data["finished"]),
-        roots=tuple(data["roots"]),
-        to=data.get("to"),
+        roots=tuple(_text(r) for r in data["roots"]),
+        to=_text(to, optional=True),
+        cwd=_text(data["cwd"]),
         entries=tuple(entries),
         skipped=tuple(Skip(s["path"], s["reason"]) for s in data["skipped"]),
     )
+
+
+def _journal_entries(journal: Path) -> list[Entry]:
+    try:
+        fd = os.open(journal, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return []
+    with os.fdopen(fd, encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    entries = []
+    for line in lines:
+        try:
+            entries.append(Entry.from_json(json.loads(line)))
+        except (ValueError, KeyError, TypeError):
+            break  # cut short by a crash: that one file stays where its operation put it, unrecorded
+    return entries

@@ -7,14 +7,17 @@ Planning reads and hashes every file involved but changes nothing. Its guarantee
 - a file whose digest differs from the one seen at scan time (`expected_digests`) is left alone;
 - `hardlink` only replaces files whose bytes equal the keeper's (by digest, whatever the report's
   `match` says): "pixels" matches are other encodings and their bytes would be lost;
-- a move never targets an existing file, nor two files the same destination.
+- a move never targets an existing file, nor two files the same destination, and never acts on a
+  file already inside the destination folder.
+
+Destinations are computed from resolved paths (`resolved`: absolute, with every directory symlink
+resolved), the form the manifest records, so `dupbench undo` can recompute and check each one.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal, Mapping, Sequence
 
 from dupbench.actions.files import FileState, Unusable, read_state
@@ -75,7 +78,8 @@ def make_plan(
     if action == "report":
         return Plan(action, (), (), tuple(g.keeper for g in groups), tuple(roots))
     expected = expected_digests or {}
-    labels = root_labels(roots)
+    real_roots = resolved_roots(roots)
+    real_to = None if to is None else os.path.realpath(to)
     steps: list[Step] = []
     skipped: list[Skip] = []
 
@@ -111,7 +115,7 @@ def make_plan(
             op: Op = "delete"
             if reason is None and action == "move":
                 op = "move"
-                destination, reason = _move_destination(member.path, roots, labels, Path(to))
+                destination, reason = _move_destination(member.path, real_roots, real_to)
                 if reason is None and destination in destinations:
                     reason = f"another file is already planned to move to {destination}"
             elif reason is None and action == "delete" and use_trash:
@@ -130,7 +134,7 @@ def make_plan(
             if destination is not None:
                 destinations.add(destination)
             steps.append(Step(op, state, keeper, destination, index))
-    return Plan(action, tuple(steps), tuple(skipped), tuple(g.keeper for g in groups), tuple(roots), None if to is None else str(to))
+    return Plan(action, tuple(steps), tuple(skipped), tuple(g.keeper for g in groups), tuple(real_roots), real_to)
 
 
 def _reason_to_leave(
@@ -156,33 +160,64 @@ def _hardlink_reason(state: FileState, keeper: FileState) -> str | None:
     return None
 
 
+def resolved(path: str | os.PathLike) -> str:
+    """`path` absolute with its folder's symlinks resolved; the last component is kept as it is (a
+    symlink named like a photo stays the link). The form every manifest path takes."""
+    absolute = os.path.abspath(path)
+    parent, name = os.path.split(absolute)
+    return os.path.join(os.path.realpath(parent), name) if name else os.path.realpath(absolute)
+
+
+def resolved_roots(roots: Sequence[str | os.PathLike]) -> list[str]:
+    """The roots fully resolved (a root may be a symlinked folder), repeats dropped, order kept."""
+    return list(dict.fromkeys(os.path.realpath(r) for r in roots))
+
+
+def is_within(path: str, folder: str) -> bool:
+    """True if `path` is `folder` or below it (both absolute and normalised; no file-system access)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
 def root_labels(roots: Sequence[str]) -> dict[str, str]:
-    """Subdirectory of DIR each root's files move into: none for a single root, else its name.
+    """Subdirectory of DIR each (resolved) root's files move into: none for a single root, else its name.
 
     Two roots with the same name get their full paths, so no two files can collide.
     """
-    absolute = [os.path.abspath(r) for r in dict.fromkeys(roots)]
-    if len(absolute) == 1:
-        return {absolute[0]: ""}
-    names = [os.path.basename(r.rstrip(os.sep)) or "root" for r in absolute]
-    return {r: (n if names.count(n) == 1 else r.strip(os.sep)) for r, n in zip(absolute, names)}
+    unique = list(dict.fromkeys(roots))
+    if len(unique) == 1:
+        return {unique[0]: ""}
+    names = [os.path.basename(r.rstrip(os.sep)) or "root" for r in unique]
+    return {r: (n if names.count(n) == 1 else r.strip(os.sep)) for r, n in zip(unique, names)}
 
 
-def _move_destination(path: str, roots: Sequence[str], labels: Mapping[str, str], to: Path) -> tuple[str | None, str | None]:
-    """(destination, None), or (None, reason): DIR/label/path-relative-to-the-first-root-holding-it."""
-    absolute = os.path.abspath(path)
-    for root in (os.path.abspath(r) for r in roots):
-        if absolute == root:  # a root that is a file itself
-            relative = os.path.basename(absolute)
-        elif Path(absolute).is_relative_to(root):
-            relative = os.path.relpath(absolute, root)
+def move_destination(source: str, roots: Sequence[str], to: str) -> str | None:
+    """Where a move puts `source`: DIR/label/path relative to the first root holding it, or None.
+
+    Pure (no file-system access) on resolved paths, so undo can recompute it from a manifest.
+    """
+    labels = root_labels(roots)
+    for root in roots:
+        if source == root:  # a root that is a file itself
+            relative = os.path.basename(source)
+        elif is_within(source, root):
+            relative = os.path.relpath(source, root)
         else:
             continue
-        destination = os.path.abspath(os.path.join(to, labels[root], relative))
-        if os.path.lexists(destination):
-            return None, f"destination {destination} already exists"
-        return destination, None
-    return None, "not under any scanned root"
+        return os.path.normpath(os.path.join(to, labels[root], relative))
+    return None
+
+
+def _move_destination(path: str, roots: Sequence[str], to: str) -> tuple[str | None, str | None]:
+    """(destination, None), or (None, reason)."""
+    source = resolved(path)
+    if is_within(source, to):
+        return None, f"already inside the destination folder {show(to)}"
+    destination = move_destination(source, roots, to)
+    if destination is None:
+        return None, "not under any scanned root"
+    if os.path.lexists(destination):
+        return None, f"destination {destination} already exists"
+    return destination, None
 
 
 def format_plan(plan: Plan) -> str:
@@ -199,7 +234,7 @@ def format_plan(plan: Plan) -> str:
         keeper = "" if step.op == "hardlink" else f"   (keeping {show(step.keeper.path)})"
         lines.append(f"{verbs[step.op]:8} {show(step.file.path)}{target}{keeper}")
     for skip in plan.skipped:
-        lines.append(f"skip     {show(skip.path)}: {skip.reason}")
+        lines.append(f"skip     {show(skip.path)}: {show(skip.reason)}")
     lines.append(summary(plan))
     return "\n".join(lines)
 
@@ -213,8 +248,9 @@ def summary(plan: Plan) -> str:
     return f"{plan.action}: {done} ({freed:,} bytes); {len(plan.skipped)} left alone; {len(plan.keepers)} keepers untouched"
 
 
-def show(path: str | None) -> str:
-    """A path as printed: quoted when it holds control characters (a newline in a name must not forge a line)."""
-    if path is None:
+def show(text: str | None) -> str:
+    """A path (or a reason naming one) as printed: quoted and escaped when it holds control or other
+    unprintable characters, so a newline in a name cannot forge a line."""
+    if text is None:
         return "-"
-    return path if path.isprintable() else repr(path)
+    return text if text.isprintable() else repr(text)

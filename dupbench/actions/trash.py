@@ -118,6 +118,24 @@ def trash_info_text(recorded_path: str, when: time.struct_time) -> str:
     return f"[Trash Info]\nPath={encoded}\nDeletionDate={time.strftime('%Y-%m-%dT%H:%M:%S', when)}\n"
 
 
+def trash_info_path(info_path: str) -> str:
+    """The original path a .trashinfo file records (absolute, or relative to its top directory).
+
+    Read without following a symlink; raises OSError or ValueError for anything but a spec file.
+    """
+    fd = os.open(info_path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise ValueError("not a regular file")
+        lines = fh.read(1 << 16).decode("utf-8", "replace").splitlines()
+    if not lines or lines[0].strip() != "[Trash Info]":
+        raise ValueError("not a trash info file")
+    for line in lines[1:]:
+        if line.startswith("Path="):
+            return os.fsdecode(urllib.parse.unquote_to_bytes(line[len("Path="):]))
+    raise ValueError("no Path= line")
+
+
 def restore_from_trash(trashed: Trashed, original: str) -> None:
     """Put a trashed file back; FileExistsError if something now occupies `original`."""
     rename_no_replace(trashed.path, original)

@@ -1,0 +1,67 @@
+"""The `dupbench run` action options: argument checks, manifest location, names that are not UTF-8."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from dupbench.actions import (
+    add_action_arguments,
+    apply_plan,
+    check_action_arguments,
+    choose_keeper,
+    format_plan,
+    load_manifest,
+    make_plan,
+    perform_actions,
+    read_state,
+    rekey_groups,
+    undo_manifest,
+)
+from dupbench.actions.manifest import Entry, ManifestWriter
+from dupbench.features import file_digest
+from dupbench.result import DuplicateReport, Group, Member
+from action_helpers import CHANGING_ACTIONS, action_args, contents, exact, make_report, near, snapshot, write
+
+
+def test_move_writes_its_manifest_in_the_destination_by_default(tmp_path: Path, photos) -> None:
+    root, groups = photos
+    out = io.StringIO()
+    assert perform_actions(make_report([root], groups), action_args("--action", "move", "--to", str(tmp_path / "moved")), out=out) == 0
+    manifests = list((tmp_path / "moved").glob("dupbench-move-*.json"))
+    assert len(manifests) == 1 and f"dupbench undo {manifests[0]}" in out.getvalue()
+    assert not list((tmp_path / "moved").glob("*.journal"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("--action", "move"), "needs --to"),
+        (("--to", "x"), "only used with --action move"),
+    ],
+)
+def test_argument_errors_are_caught_before_scanning(argv: tuple[str, ...], message: str) -> None:
+    assert message in check_action_arguments(action_args(*argv))
+
+
+
+def test_names_that_are_not_utf8_are_moved_recorded_and_restored(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    keeper = write(root / "k.jpg", b"same")
+    member = os.fsdecode(os.fsencode(str(root)) + b"/caf\xe9 \xff.jpg")  # Latin-1 bytes in a name
+    write(Path(member), b"same")
+    out = io.StringIO()
+    args = action_args("--action", "move", "--to", str(tmp_path / "moved"), "--manifest", str(tmp_path / "m.json"))
+    assert perform_actions(make_report([root], [exact(keeper, member)]), args, out=out) == 0
+    assert not os.path.lexists(member) and load_manifest(tmp_path / "m.json").entries[0].source == member
+    assert len(undo_manifest(tmp_path / "m.json").restored) == 1
+    assert Path(member).read_bytes() == b"same"
+
