@@ -11,7 +11,7 @@ import time
 from concurrent.futures import BrokenExecutor, Executor
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -158,12 +158,14 @@ def find_duplicates(
     execution: ExecutionConfig = ExecutionConfig(),
     show_progress: bool = False,
     cache: FeatureCache | None = None,
+    exclude: Mapping[str, str] | None = None,
 ) -> DuplicateReport:
+    """`exclude`: folders and files never scanned (path -> the reason reported), see `scan`."""
     clock = StageClock()
     started = time.perf_counter()
     workers = execution.resolved_workers
     with clock.stage("scan"):
-        found = scan(roots, config.extensions, config.follow_symlinks)
+        found = scan(roots, config.extensions, config.follow_symlinks, exclude)
     with ExitStack() as stack:
         executor = stack.enter_context(make_executor(execution))
         with clock.stage("load"):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
-from contextlib import ExitStack
-
 from dupbench.actions import add_action_arguments, check_action_arguments, perform_actions, rekey_groups
+from dupbench.actions.plan import is_within, show
 from dupbench.cache import FeatureCache, default_cache_path
 from dupbench.config import MODES, START_METHODS, DetectorConfig, ExecutionConfig, available_cpus
 from dupbench.dask_executor import DaskUnavailable
@@ -63,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--follow-symlinks", action="store_true", help="descend into symlinked directories (each directory is visited once)")
     parser.add_argument("--cache", type=Path, default=None, help="feature cache file (default: dupbench/features.sqlite in your cache directory); a second run over unchanged files skips decoding")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache (what the benchmark harness uses, to measure the real work)")
-    parser.add_argument("--output", type=Path, help="write the full report as JSON to this file (see README, 'JSON output')")
+    parser.add_argument("--output", type=Path, help="write the full report as JSON to this file (see README, 'JSON output'); its folder must exist and be writable (checked before scanning)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars and no printed report")
     add_action_arguments(parser)
     parser.set_defaults(func=run)
@@ -90,31 +92,85 @@ def run(args: argparse.Namespace) -> int:
         roots = [str(demo)]
     missing = [r for r in roots if not Path(r).exists()]
     if missing:
-        print(f"dupbench run: no such file or directory: {', '.join(missing)}", file=sys.stderr)
+        print(f"dupbench run: no such file or directory: {', '.join(show(m) for m in missing)}", file=sys.stderr)
+        return 2
+    error = check_output(args.output) or check_roots_outside_destination(roots, args.to if args.action == "move" else None)
+    if error:
+        print(f"dupbench run: {error}", file=sys.stderr)
         return 2
     with ExitStack() as stack:
         cache = None if args.no_cache else stack.enter_context(FeatureCache(args.cache or default_cache_path(), cache_settings_key(config)))
         try:
-            report = find_duplicates(roots, config, execution, show_progress=not args.quiet, cache=cache)
+            report = find_duplicates(roots, config, execution, show_progress=not args.quiet, cache=cache, exclude=own_outputs(args))
         except DaskUnavailable as exc:
             print(f"dupbench run: {exc}", file=sys.stderr)
             return 2
     if args.keep:
         report.groups = rekey_groups(report.groups, args.keep)
     if args.output:
-        write_json_atomic(report.to_json(), args.output)
+        try:
+            write_json_atomic(report.to_json(), args.output)
+        except OSError as exc:
+            print(f"dupbench run: cannot write --output {show(str(args.output))}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
     if not args.quiet:
         print(format_report(report))
     return perform_actions(report, args, expected_digests=report.file_digests)
 
 
+def check_output(output: Path | None) -> str | None:
+    """Why `--output` cannot be written, found before any scanning (a missing folder is refused, not
+    created: a mistyped path should not grow folders), or None."""
+    if output is None:
+        return None
+    folder = output.parent if str(output.parent) else Path(".")
+    if output.is_dir():
+        return f"--output {show(str(output))} is a directory; give a file name"
+    if not folder.exists():
+        return f"--output: the folder {show(str(folder))} does not exist (create it first)"
+    if not folder.is_dir():
+        return f"--output: {show(str(folder))} is not a folder"
+    try:  # a real probe: permission bits say nothing for root, a read-only mount or an immutable folder
+        fd, probe = tempfile.mkstemp(prefix=".dupbench-probe-", dir=folder)
+    except OSError as exc:
+        return f"--output: cannot write in {show(str(folder))} ({exc.strerror})"
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
+def check_roots_outside_destination(roots: list[str], to: Path | None) -> str | None:
+    """A move into a folder that holds a scanned root would scan what it moved: refused."""
+    if to is None:
+        return None
+    destination = os.path.realpath(to)
+    inside = [r for r in roots if is_within(os.path.realpath(r), destination)]
+    if inside:
+        return f"the scanned {show(inside[0])} is inside --to {show(str(to))}: choose a destination outside it"
+    return None
+
+
+def own_outputs(args: argparse.Namespace) -> dict[str, str]:
+    """Folders and files this run writes, never scanned (a --to inside a root would otherwise make the
+    moved copies keepers on the next run, and move originals in after them)."""
+    outputs = {}
+    if args.action == "move" and args.to is not None:
+        outputs[str(args.to)] = "the --to folder of this move: never scanned"
+    if args.manifest is not None:
+        outputs[str(args.manifest)] = "the --manifest of this run: never scanned"
+    if args.output is not None:
+        outputs[str(args.output)] = "the --output of this run: never scanned"
+    return outputs
+
+
 def format_report(report: DuplicateReport) -> str:
+    """The printed report; every name and reason goes through `show`, so a name cannot forge a line."""
     lines = []
     for group in report.groups[:SHOWN_GROUPS]:
-        lines.append(f"[{group.kind}] keep {group.keeper}")
+        lines.append(f"[{group.kind}] keep {show(group.keeper)}")
         for member in group.members:
             detail = member.match if member.match != "ssim" else f"ssim {member.ssim:.3f}"
-            lines.append(f"    {member.path}  ({detail})")
+            lines.append(f"    {show(member.path)}  ({detail})")
     if len(report.groups) > SHOWN_GROUPS:
         lines.append(f"... and {len(report.groups) - SHOWN_GROUPS} more groups (write them all with --output FILE.json)")
     c = report.counts
@@ -126,9 +182,9 @@ def format_report(report: DuplicateReport) -> str:
     )
     if report.skipped:
         reasons = Counter(s.reason for s in report.skipped)
-        lines.append("skipped: " + "; ".join(f"{n} x {reason}" for reason, n in reasons.most_common()))
+        lines.append("skipped: " + "; ".join(f"{n} x {show(reason)}" for reason, n in reasons.most_common()))
         for item in report.skipped[:SHOWN_SKIPS]:
-            lines.append(f"    {item.path}: {item.reason}")
+            lines.append(f"    {show(item.path)}: {show(item.reason)}")
         if len(report.skipped) > SHOWN_SKIPS:
             lines.append(f"    ... {len(report.skipped) - SHOWN_SKIPS} more in --output")
     stages = ", ".join(f"{name} {report.stages[name]:.2f}s" for name in ("scan", "load", "compare", "cluster", "total") if name in report.stages)

@@ -6,7 +6,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from dupbench.result import Skipped
 
@@ -40,23 +40,51 @@ def _classify(path: str, follow_symlinks: bool) -> str | None:
     return None
 
 
-def scan(roots: Sequence[str | os.PathLike], extensions: Iterable[str], follow_symlinks: bool = False) -> ScanResult:
+def _identities(paths: Mapping[str, str]) -> dict[tuple[int, int], str]:
+    """(dev, ino) -> reason, for the paths that exist (one that does not cannot be found by a scan)."""
+    found = {}
+    for path, reason in paths.items():
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        found[(info.st_dev, info.st_ino)] = reason
+    return found
+
+
+def scan(
+    roots: Sequence[str | os.PathLike],
+    extensions: Iterable[str],
+    follow_symlinks: bool = False,
+    exclude: Mapping[str, str] | None = None,
+) -> ScanResult:
     """Recursively list image files under `roots`, in a deterministic order.
 
     Paths keep the form of the root they were found under (absolute roots give absolute paths).
     Directory symlinks are not followed unless asked; when they are, each directory is entered once,
-    so symlink loops end.
+    so symlink loops end. `exclude`: folders and files (path -> reason) never scanned, matched by inode
+    whatever path reaches them, each reported as skipped with its reason (dupbench's own outputs).
     """
     extensions = frozenset(e.lower() for e in extensions)
     result = ScanResult()
     seen_dirs: set[tuple[int, int]] = set()
     seen_files: set[str] = set()
+    excluded = _identities(exclude or {})
+
+    def excluded_reason(path: str) -> str | None:
+        if not excluded:
+            return None
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        return excluded.get((info.st_dev, info.st_ino))
 
     def add_file(path: str) -> None:
         if path in seen_files:
             return
         seen_files.add(path)
-        reason = _classify(path, follow_symlinks=False)
+        reason = _classify(path, follow_symlinks=False) or excluded_reason(path)
         if reason is None and os.path.isdir(path):
             return
         if reason is None:
@@ -83,6 +111,11 @@ def scan(roots: Sequence[str | os.PathLike], extensions: Iterable[str], follow_s
             except OSError:
                 key = None
             if key is not None and key in seen_dirs:
+                dirnames[:] = []
+                continue
+            if key is not None and key in excluded:
+                seen_dirs.add(key)  # reported once, whichever path reaches it first
+                result.skipped.append(Skipped(dirpath, excluded[key]))
                 dirnames[:] = []
                 continue
             if key is not None:

@@ -6,6 +6,9 @@ import filecmp
 import json
 import os
 import shutil
+import subprocess
+
+import pytest
 
 from dupbench.cli import main
 
@@ -82,3 +85,81 @@ def test_output_survives_a_file_name_that_is_not_utf8(planted_folder, tmp_path):
     assert main(["run", str(root), "--mode", "serial", "--no-cache", "--quiet", "--output", str(out)]) == 0
     paths = {p for g in json.loads(out.read_text())["groups"] for p in [g["keeper"], *(m["path"] for m in g["members"])]}
     assert os.fsdecode(odd) in paths and os.path.exists(next(p for p in paths if "caf" in p))
+
+
+def non_keepers(root):
+    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and "dupes" not in p.parts}
+
+
+def test_move_into_a_folder_inside_the_scanned_tree_twice_moves_no_original(planted_folder, tmp_path, monkeypatch, capsys):
+    source, _ = planted_folder
+    shutil.copytree(source, tmp_path / "act1")
+    monkeypatch.chdir(tmp_path)
+    command = ["run", "act1", "--action", "move", "--to", "act1/dupes", "--mode", "serial", "--no-cache"]
+    assert main(command) == 0
+    originals = non_keepers(tmp_path / "act1")
+    moved = tree_bytes(tmp_path / "act1" / "dupes")
+    assert len(moved) > 1 and originals
+    capsys.readouterr()
+    assert main(command) == 0  # the issue's reproduction: the second run moved nine originals into dupes/
+    assert non_keepers(tmp_path / "act1") == originals
+    assert {k: v for k, v in tree_bytes(tmp_path / "act1" / "dupes").items() if k.suffix != ".json"} == {
+        k: v for k, v in moved.items() if k.suffix != ".json"
+    }
+    assert "the --to folder of this move: never scanned" in capsys.readouterr().out
+
+
+def test_a_root_inside_the_destination_is_refused_before_scanning(tmp_path, monkeypatch, capsys):
+    (tmp_path / "dupes" / "pics").mkdir(parents=True)
+    monkeypatch.setattr("dupbench.run_command.find_duplicates", scan_must_not_run)
+    assert main(["run", str(tmp_path / "dupes" / "pics"), "--action", "move", "--to", str(tmp_path / "dupes"), "--no-cache"]) == 2
+    assert "inside --to" in capsys.readouterr().err
+
+
+def scan_must_not_run(*args, **kwargs):
+    raise AssertionError("the run scanned before refusing its --output")
+
+
+@pytest.fixture
+def unwritable_folder(tmp_path):
+    """A folder no one can create files in: mode 0o555, and immutable too when we are root (root
+    ignores permission bits)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    immutable = os.geteuid() == 0
+    if immutable and subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        folder.chmod(0o755)
+        pytest.skip("running as root without chattr +i: cannot make a folder root cannot write in")
+    yield folder
+    if immutable:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+    folder.chmod(0o755)
+
+
+@pytest.mark.parametrize("case", ["directory", "unwritable", "missing-folder"])
+def test_a_bad_output_is_refused_before_scanning(planted_folder, tmp_path, request, monkeypatch, capsys, case):
+    root, _ = planted_folder
+    output = {
+        "directory": lambda: tmp_path,
+        "unwritable": lambda: request.getfixturevalue("unwritable_folder") / "r.json",
+        "missing-folder": lambda: tmp_path / "no such folder" / "r.json",
+    }[case]()
+    monkeypatch.setattr("dupbench.run_command.find_duplicates", scan_must_not_run)
+    assert main(["run", str(root), "--no-cache", "--quiet", "--output", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dupbench run: --output") and "Traceback" not in err
+    assert not (tmp_path / "no such folder").exists()  # refused, not created
+
+
+def test_a_file_name_with_a_newline_cannot_forge_a_report_line(planted_folder, tmp_path, capsys):
+    source, _ = planted_folder
+    root = tmp_path / "photos"
+    shutil.copytree(source, root)
+    first = sorted(root.glob("*.png"))[0]
+    shutil.copy(first, root / "x.png\n[exact] keep FORGED.png")
+    os.symlink("nowhere", root / "broken\n    FORGED-SKIP.jpg")  # a skipped file: its name is printed too
+    assert main(["run", str(root), "--mode", "serial", "--no-cache"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert not [line for line in lines if "FORGED" in line and not ("\\n" in line)]
+    assert any("\\n[exact] keep FORGED.png" in line for line in lines)  # shown, escaped

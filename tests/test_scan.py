@@ -75,3 +75,13 @@ def test_unreadable_directory_is_reported(tmp_path, monkeypatch):
     result = scan([tmp_path], IMAGE_EXTENSIONS)
     assert result.files == []
     assert [(s.path, s.reason) for s in result.skipped] == [(str(tmp_path / "locked"), "unreadable directory: Permission denied")]
+
+
+def test_excluded_folders_are_never_scanned_whatever_path_reaches_them(tmp_path):
+    touch(tmp_path / "a.jpg")
+    touch(tmp_path / "dupes" / "a.jpg")
+    touch(tmp_path / "dupes" / "deep" / "b.png")
+    (tmp_path / "alias").symlink_to(tmp_path / "dupes", target_is_directory=True)
+    result = scan([tmp_path, tmp_path / "alias"], IMAGE_EXTENSIONS, follow_symlinks=True, exclude={str(tmp_path / "dupes"): "the --to folder"})
+    assert result.files == [str(tmp_path / "a.jpg")]
+    assert [s.reason for s in result.skipped] == ["the --to folder"]  # said once: each folder is entered once

@@ -90,6 +90,8 @@ def make_plan(
             state = read_state(group.keeper, follow_symlinks=True)
             if group.keeper in expected and expected[group.keeper] != state.digest:
                 reason = "changed since the scan"
+            elif real_to is not None and is_within(resolved(group.keeper), real_to):
+                reason = "is inside the destination folder (moved there before): the originals stay where they are"
         except Unusable as exc:
             reason = str(exc)
         if reason is None:

@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
-import io
 import os
-import shutil
-import stat
-import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from dupbench.actions import (
-    add_action_arguments,
     apply_plan,
-    check_action_arguments,
-    choose_keeper,
-    format_plan,
     load_manifest,
     make_plan,
-    perform_actions,
     read_state,
-    rekey_groups,
     undo_manifest,
 )
-from dupbench.actions.manifest import Entry, ManifestWriter
 from dupbench.features import file_digest
-from dupbench.result import DuplicateReport, Group, Member
-from action_helpers import CHANGING_ACTIONS, action_args, contents, exact, make_report, near, snapshot, write
+from dupbench.result import Group, Member
+from action_helpers import contents, exact, snapshot, write
 
 
 # --- move and undo ------------------------------------------------------------------------------
@@ -173,3 +160,81 @@ def test_hardlink_across_filesystems_is_skipped(tmp_path: Path, other_filesystem
 
 
 
+# --- an edit made while a copy is being replaced by a hard link ---------------------------------
+
+
+@pytest.fixture
+def to_link(tmp_path: Path) -> tuple[str, str, object]:
+    """(keeper, copy, plan) for hard-linking one byte-identical copy."""
+    keeper = write(tmp_path / "r" / "k.jpg", b"same bytes")
+    copy = write(tmp_path / "r" / "copy.jpg", b"same bytes")
+    return keeper, copy, make_plan([exact(keeper, copy)], [str(tmp_path / "r")], "hardlink")
+
+
+def assert_edit_kept(keeper: str, copy: str, result, manifest: Path) -> None:
+    """The copy holds the edit, is still its own file, was not recorded, and undo leaves it."""
+    assert Path(copy).read_bytes() == b"same bytes, edited"
+    assert os.stat(copy).st_ino != os.stat(keeper).st_ino and Path(keeper).read_bytes() == b"same bytes"
+    assert not result.done and "changed" in result.skipped[0].reason
+    assert not [p for p in Path(copy).parent.iterdir() if "dupbench" in p.name]
+    assert not undo_manifest(manifest).restored
+    assert Path(copy).read_bytes() == b"same bytes, edited"
+
+
+def test_an_edit_while_the_keeper_is_being_linked_is_kept(tmp_path: Path, to_link, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's case: link() slow (strace delayed it 1.5 s) and the copy edited meanwhile."""
+    keeper, copy, plan = to_link
+    real_link = os.link
+
+    def slow_link(src, dst, *args, **kwargs):
+        if src == keeper and str(dst).endswith(".dupbench-link"):
+            with open(copy, "ab") as fh:  # the user saves an edit while link() runs
+                fh.write(b", edited")
+        return real_link(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr("dupbench.actions.files.os.link", slow_link)
+    result = apply_plan(plan, tmp_path / "m.json")
+    assert_edit_kept(keeper, copy, result, tmp_path / "m.json")
+
+
+@pytest.mark.parametrize("stage", ["linked-to-temporary", "set-aside", "verified", "replaced"])
+def test_an_edit_through_an_open_file_at_any_step_is_kept(tmp_path: Path, to_link, monkeypatch: pytest.MonkeyPatch, stage: str) -> None:
+    """A program that has the copy open writes to it between two steps of the replacement."""
+    keeper, copy, plan = to_link
+    editor = open(copy, "ab")
+
+    def edit_at(now: str, path: str) -> None:
+        if now == stage:
+            editor.write(b", edited")
+            editor.flush()
+
+    monkeypatch.setattr("dupbench.actions.files.race_point", edit_at)
+    try:
+        result = apply_plan(plan, tmp_path / "m.json")
+    finally:
+        editor.close()
+    assert_edit_kept(keeper, copy, result, tmp_path / "m.json")
+
+
+def test_a_file_saved_at_the_path_while_the_copy_is_set_aside_is_never_overwritten(tmp_path: Path, to_link, monkeypatch: pytest.MonkeyPatch) -> None:
+    keeper, copy, plan = to_link
+
+    def save_at(now: str, path: str) -> None:
+        if now == "verified":
+            Path(path).write_bytes(b"saved by an editor")  # a new file where the copy was
+
+    monkeypatch.setattr("dupbench.actions.files.race_point", save_at)
+    result = apply_plan(plan, tmp_path / "m.json")
+    assert not result.done and "the original is kept as" in result.skipped[0].reason
+    assert Path(copy).read_bytes() == b"saved by an editor"
+    kept = [p for p in Path(copy).parent.iterdir() if p.name.endswith(".dupbench-aside")]
+    assert len(kept) == 1 and kept[0].read_bytes() == b"same bytes"  # nothing lost; the message names it
+
+
+def test_an_unchanged_copy_is_linked_with_every_step_run(tmp_path: Path, to_link, monkeypatch: pytest.MonkeyPatch) -> None:
+    keeper, copy, plan = to_link
+    seen: list[str] = []
+    monkeypatch.setattr("dupbench.actions.files.race_point", lambda now, path: seen.append(now))
+    result = apply_plan(plan, tmp_path / "m.json")
+    assert len(result.done) == 1 and os.stat(copy).st_ino == os.stat(keeper).st_ino
+    assert seen == ["linked-to-temporary", "set-aside", "verified", "replaced"]

@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-import argparse
-import io
 import os
-import shutil
 import stat
-import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from dupbench.actions import (
-    add_action_arguments,
     apply_plan,
     check_action_arguments,
-    choose_keeper,
-    format_plan,
     load_manifest,
     make_plan,
-    perform_actions,
-    read_state,
-    rekey_groups,
     undo_manifest,
 )
+from dupbench.actions.command import default_manifest_path
 from dupbench.actions.manifest import Entry, ManifestWriter
 from dupbench.features import file_digest
-from dupbench.result import DuplicateReport, Group, Member
-from action_helpers import CHANGING_ACTIONS, action_args, contents, exact, make_report, near, snapshot, write
+from action_helpers import action_args, snapshot, write
 
 
 # --- manifest -----------------------------------------------------------------------------------
@@ -62,3 +51,42 @@ def test_a_manifest_is_never_overwritten(tmp_path: Path, photos) -> None:
 
 
 
+def test_a_symlink_planted_at_the_journal_name_is_never_written_through(tmp_path: Path, photos) -> None:
+    root, groups = photos
+    target = write(tmp_path / "victim.txt", b"the user's file\n")
+    (tmp_path / "m.json.journal").symlink_to(target)
+    before = snapshot(root)
+    with pytest.raises(FileExistsError, match="not written through"):
+        apply_plan(make_plan(groups, [str(root)], "delete"), tmp_path / "m.json")
+    assert Path(target).read_bytes() == b"the user's file\n"
+    assert snapshot(root) == before and not (tmp_path / "m.json").exists()
+    args = action_args("--action", "delete", "--yes", "--manifest", str(tmp_path / "m.json"))
+    assert "already exists" in check_action_arguments(args)  # the run refuses before scanning
+
+
+def test_a_dangling_symlink_at_the_manifest_name_is_never_followed_or_replaced(tmp_path: Path, photos) -> None:
+    root, groups = photos
+    (tmp_path / "m.json").symlink_to(tmp_path / "somewhere.json")
+    before = snapshot(root)
+    with pytest.raises(FileExistsError):
+        apply_plan(make_plan(groups, [str(root)], "delete"), tmp_path / "m.json")
+    assert (tmp_path / "m.json").is_symlink() and not (tmp_path / "somewhere.json").exists()
+    assert snapshot(root) == before
+    args = action_args("--action", "delete", "--yes", "--manifest", str(tmp_path / "m.json"))
+    assert "already exists" in check_action_arguments(args)
+
+
+def test_the_default_manifest_name_skips_a_name_whose_journal_is_taken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("dupbench.actions.command.time.strftime", lambda fmt, *a: "20260101-000000")
+    (tmp_path / "dupbench-move-20260101-000000.json.journal").symlink_to(tmp_path / "victim")
+    assert default_manifest_path("move", tmp_path) == tmp_path / "dupbench-move-20260101-000000-2.json"
+
+
+def test_journal_and_manifest_are_created_private_and_exclusive(tmp_path: Path) -> None:
+    writer = ManifestWriter(tmp_path / "m.json", "move", [str(tmp_path / "r")], str(tmp_path / "moved"))
+    with writer:
+        for path in (tmp_path / "m.json", tmp_path / "m.json.journal"):
+            assert stat.S_IMODE(os.lstat(path).st_mode) == 0o600 and stat.S_ISREG(os.lstat(path).st_mode)
+        writer.finished = True
+    assert stat.S_IMODE(os.stat(tmp_path / "m.json").st_mode) == 0o600
+    assert not (tmp_path / "m.json.journal").exists()

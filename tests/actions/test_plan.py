@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
-import shutil
-import stat
-import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from dupbench.actions import (
-    add_action_arguments,
     apply_plan,
-    check_action_arguments,
-    choose_keeper,
     format_plan,
-    load_manifest,
     make_plan,
     perform_actions,
-    read_state,
-    rekey_groups,
-    undo_manifest,
 )
-from dupbench.actions.manifest import Entry, ManifestWriter
-from dupbench.features import file_digest
-from dupbench.result import DuplicateReport, Group, Member
-from action_helpers import CHANGING_ACTIONS, action_args, contents, exact, make_report, near, snapshot, write
+from action_helpers import CHANGING_ACTIONS, action_args, exact, make_report, snapshot, write
 
 
 # --- dry run and report -------------------------------------------------------------------------
@@ -186,3 +171,19 @@ def test_hardlink_ignores_match_labels_and_compares_bytes(tmp_path: Path) -> Non
 
 
 
+def test_a_name_in_a_skip_reason_cannot_forge_a_plan_line(tmp_path: Path) -> None:
+    keeper = str(tmp_path / "gone\nDELETE /home/you/everything.jpg")  # missing: its name lands in the reason
+    member = write(tmp_path / "m.jpg", b"same")
+    text = format_plan(make_plan([exact(keeper, member)], [str(tmp_path)], "delete"))
+    assert not [line for line in text.splitlines() if line.startswith("DELETE")]
+    assert "\\nDELETE /home/you/everything.jpg" in text  # shown escaped
+
+
+def test_a_file_already_inside_the_destination_is_never_moved(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    keeper = write(root / "dupes" / "k.jpg", b"same")  # a copy moved there by an earlier run
+    original = write(root / "a.jpg", b"same")
+    plan = make_plan([exact(keeper, original)], [str(root)], "move", to=root / "dupes")
+    assert not plan.steps  # the keeper is the copy in dupes/: the original is not moved in after it
+    plan = make_plan([exact(original, keeper)], [str(root)], "move", to=root / "dupes")
+    assert not plan.steps and "already inside the destination" in plan.skipped[0].reason

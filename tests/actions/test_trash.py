@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
-import shutil
-import stat
-import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from dupbench.actions import (
-    add_action_arguments,
     apply_plan,
     check_action_arguments,
-    choose_keeper,
     format_plan,
     load_manifest,
     make_plan,
     perform_actions,
-    read_state,
-    rekey_groups,
     undo_manifest,
 )
-from dupbench.actions.manifest import Entry, ManifestWriter
-from dupbench.features import file_digest
-from dupbench.result import DuplicateReport, Group, Member
-from action_helpers import CHANGING_ACTIONS, action_args, contents, exact, make_report, near, snapshot, write
+from action_helpers import action_args, contents, exact, make_report, snapshot, write
 
 
 # --- delete -------------------------------------------------------------------------------------
