@@ -39,10 +39,12 @@ class DetectorConfig:
     orientations: int = 1  # 1: as stored (EXIF applied); 4: also turned 90/180/270; 8: also mirrored
     # Verification of matched pairs (see verify.py, which says why each check exists).
     aspect_tolerance: float = 1.25  # aspect ratios within 25%: a crop of up to a fifth of one side
-    colour_tolerance: float = 9.0  # mean chroma-grid distance (CIE a*b* units)
+    colour_tolerance: float = 6.0  # mean chroma-grid distance (CIE a*b* units)
     information_floor: float = 0.12  # edge share below which an image needs the detail check
-    detail_threshold: float = 0.85  # match score of the detail thumbnails for low-information pairs
-    level_tolerance: float = 1.5  # grey levels of mean brightness low-information pairs may differ by (a re-encode moves it less)
+    background_ceiling: float = 0.5  # background share above which an image needs the detail check
+    flat_floor: float = 0.01  # edge share below which an image is flat: its brightness must agree too
+    detail_threshold: float = 0.9  # match score of the detail thumbnails for low-information pairs
+    level_tolerance: float = 1.5  # grey levels of mean brightness flat pairs may differ by (a re-encode moves it less)
     alpha_threshold: float = 0.75  # match score of the alpha thumbnails of two transparent images
 
     def __post_init__(self) -> None:
@@ -67,8 +69,8 @@ class DetectorConfig:
     def verify_config(self):
         from dupbench.verify import VerifyConfig
 
-        return VerifyConfig(self.aspect_tolerance, self.colour_tolerance, self.information_floor,
-                            self.detail_threshold, self.level_tolerance, self.alpha_threshold)
+        return VerifyConfig(self.aspect_tolerance, self.colour_tolerance, self.information_floor, self.background_ceiling,
+                            self.flat_floor, self.detail_threshold, self.level_tolerance, self.alpha_threshold)
 
     def to_json(self) -> dict:
         data = asdict(self)

@@ -27,7 +27,7 @@ from dupbench.progress import progress_bar
 from dupbench.result import DuplicateReport, Skipped
 from dupbench.scan import scan
 from dupbench.shared import SharedArray
-from dupbench.verify import REASONS, VerifyInputs, information, verify_pairs
+from dupbench.verify import REASONS, VerifyInputs, background, information, verify_pairs
 
 STAGES = ("scan", "load", "compare", "cluster")
 
@@ -132,6 +132,7 @@ def verify_inputs(features: Sequence[ImageFeatures], reps: np.ndarray, config: D
         opaque=np.array([f.alpha is None for f in chosen], bool),
         detail=details,
         information=information(details).astype(np.float32) if chosen else np.empty(0, np.float32),
+        background=background(details),
     )
 
 

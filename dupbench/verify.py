@@ -10,10 +10,12 @@ whatever the subject. A pair is kept only if
 - their colour layouts agree: the mean distance of their 8x8 chroma grids, after fitting one global
   saturation scale (so contrast and gamma edits, which scale chroma, still match), is at most
   `colour_tolerance`;
-- and, where either image has little structure (the share of its detail thumbnail's pixels on an edge
-  is below `information_floor`), the detail thumbnails (twice the side) match at `detail_threshold`
-  and their mean brightness agrees within `level_tolerance`: for a flat picture its level is all the
-  information there is.
+- where either image has little structure (the share of its detail thumbnail's pixels on an edge is
+  below `information_floor`, or more than `background_ceiling` of them lie within a few grey levels of
+  its commonest level: diagrams on white, small subjects on black), the detail thumbnails (twice the
+  side) match at `detail_threshold`;
+- and where either is flat (edge share below `flat_floor`), their mean brightness agrees within
+  `level_tolerance`: for a flat picture its level is all the information there is.
 The checks are vectorised over chunks of pairs and run in the executor like the other stages.
 """
 
@@ -35,6 +37,7 @@ except ImportError:  # pragma: no cover - free-threaded interpreters have no cv2
 
 REASONS = ("kept", "aspect", "alpha", "colour", "detail")
 EDGE_LEVEL = 12.0  # |Laplacian| in grey levels at which a detail-thumbnail pixel counts as an edge
+BACKGROUND_LEVELS = 6  # grey levels around the commonest one that count as background
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class VerifyConfig:
     aspect_tolerance: float
     colour_tolerance: float
     information_floor: float
+    background_ceiling: float
+    flat_floor: float
     detail_threshold: float
     level_tolerance: float
     alpha_threshold: float
@@ -55,6 +60,7 @@ class PairEvidence:
     alpha: np.ndarray  # match score of the alpha thumbnails (1 for two opaque images, 0 for one of each)
     colour: np.ndarray  # chroma-grid distance
     information: np.ndarray  # the lower of the two images' edge shares
+    background: np.ndarray  # the higher of the two images' background shares
     detail: np.ndarray  # match score of the detail thumbnails (nan where not needed)
     level: np.ndarray  # difference of mean brightness, grey levels
 
@@ -67,6 +73,15 @@ def information(details: np.ndarray) -> np.ndarray:
     x = np.asarray(details, np.float32)
     lap = 4 * x[:, 1:-1, 1:-1] - x[:, :-2, 1:-1] - x[:, 2:, 1:-1] - x[:, 1:-1, :-2] - x[:, 1:-1, 2:]
     return (np.abs(lap) >= EDGE_LEVEL).mean(axis=(1, 2))
+
+
+def background(details: np.ndarray) -> np.ndarray:
+    """Share of each detail thumbnail's pixels within BACKGROUND_LEVELS of its commonest grey level."""
+    out = np.empty(len(details), np.float32)
+    for k, image in enumerate(np.asarray(details)):
+        mode = int(np.bincount(image.ravel(), minlength=256).argmax())
+        out[k] = (np.abs(image.astype(np.int16) - mode) <= BACKGROUND_LEVELS).mean()
+    return out
 
 
 def colour_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -116,11 +131,12 @@ class VerifyInputs:
     opaque: np.ndarray  # (n,) bool
     detail: np.ndarray  # (n, 2s, 2s) uint8
     information: np.ndarray  # (n,) float32
+    background: np.ndarray  # (n,) float32
 
 
 def gather_evidence(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, config: VerifyConfig) -> PairEvidence:
     """Each check's measurement for pairs (left, right turned by `turn`)."""
-    arr = {name: np.asarray(getattr(inputs, name)) for name in ("aspect", "opaque", "information")}
+    arr = {name: np.asarray(getattr(inputs, name)) for name in ("aspect", "opaque", "information", "background")}
     swapped = np.where(turn % 2 == 1, -1.0, 1.0)  # a quarter turn swaps width and height: log aspect negates
     aspect = np.abs(arr["aspect"][left] - swapped * arr["aspect"][right])
     opaque_l, opaque_r = arr["opaque"][left], arr["opaque"][right]
@@ -130,21 +146,29 @@ def gather_evidence(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, t
         alpha[both] = pair_scores(inputs.alpha, left[both], right[both], turn[both])
     colour = colour_distance(np.asarray(inputs.colour)[left], turned_rows(inputs.colour, right, turn))
     info = np.minimum(arr["information"][left], arr["information"][right])
+    back = np.maximum(arr["background"][left], arr["background"][right])
     detail = np.full(len(left), np.nan)
-    level = np.zeros(len(left))
-    low = info < config.information_floor
+    low = low_information(info, back, config)
     if low.any():
         detail[low] = pair_scores(inputs.detail, left[low], right[low], turn[low])
+    level = np.zeros(len(left))
+    flat = info < config.flat_floor
+    if flat.any():
         means = np.asarray(inputs.detail, np.float32)
-        level[low] = np.abs(means[left[low]].mean(axis=(1, 2)) - means[right[low]].mean(axis=(1, 2)))
-    return PairEvidence(aspect, alpha, colour, info, detail, level)
+        level[flat] = np.abs(means[left[flat]].mean(axis=(1, 2)) - means[right[flat]].mean(axis=(1, 2)))
+    return PairEvidence(aspect, alpha, colour, info, back, detail, level)
+
+
+def low_information(info: np.ndarray, back: np.ndarray, config: VerifyConfig) -> np.ndarray:
+    return (info < config.information_floor) | (back > config.background_ceiling)
 
 
 def decide(evidence: PairEvidence, config: VerifyConfig) -> np.ndarray:
     """Per pair, the index in REASONS of the first check it fails (0: kept)."""
     reason = np.zeros(len(evidence.aspect), np.int8)
-    low = evidence.information < config.information_floor
-    detail_fails = low & ((np.nan_to_num(evidence.detail) < config.detail_threshold) | (evidence.level > config.level_tolerance))
+    low = low_information(evidence.information, evidence.background, config)
+    flat = evidence.information < config.flat_floor
+    detail_fails = (low & (np.nan_to_num(evidence.detail) < config.detail_threshold)) | (flat & (evidence.level > config.level_tolerance))
     for code, failed in reversed(list(enumerate((
         evidence.aspect > np.log(config.aspect_tolerance),
         evidence.alpha < config.alpha_threshold,
@@ -156,12 +180,12 @@ def decide(evidence: PairEvidence, config: VerifyConfig) -> np.ndarray:
 
 
 def verify_chunk(aspect: np.ndarray, colour: np.ndarray, alpha: np.ndarray, opaque: np.ndarray, detail: np.ndarray,
-                 information: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarray], config: VerifyConfig) -> np.ndarray:
+                 information: np.ndarray, background: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarray], config: VerifyConfig) -> np.ndarray:
     """A task for `executor.map`: the reason code of each pair of one chunk.
 
     The arrays come as separate arguments (not one VerifyInputs) so an executor can resolve each shared
     reference it finds among a task's arguments (Dask does so only at the top level)."""
-    inputs = VerifyInputs(aspect, colour, alpha, opaque, detail, information)
+    inputs = VerifyInputs(aspect, colour, alpha, opaque, detail, information, background)
     left, right, turn = pairs
     if len(left) == 0:
         return np.empty(0, np.int8)
