@@ -7,12 +7,16 @@ import importlib
 import signal
 import sys
 
+from dupbench import __version__
+
 # Each module provides `register(subparsers)`, which adds its commands' parsers, whose defaults set
 # `func(args) -> int` (the exit status). Only the named command's module is imported: the report's
 # pandas and matplotlib cost ~0.7 s, which every `dupbench run` (and every measured run of the study)
 # would otherwise pay before its first file.
 SUBCOMMANDS: dict[str, str] = {
     "run": "dupbench.run_command",
+    "review": "dupbench.review.cli",
+    "apply": "dupbench.apply_command",
     "undo": "dupbench.undo_command",
     "sweep": "dupbench.harness.cli",
     "summary": "dupbench.harness.cli",
@@ -44,6 +48,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
             "process-pool execution of the same detector compare."
         ),
     )
+    parser.add_argument("--version", action="version", version=f"dupbench {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     unavailable = []
     modules = _modules_for(argv)
