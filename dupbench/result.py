@@ -101,6 +101,8 @@ class DuplicateReport:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "DuplicateReport":
+        if not isinstance(data, dict):
+            raise ValueError("not a dupbench report (expected a JSON object)")
         if data.get("version") != SCHEMA_VERSION:
             raise ValueError(f"unsupported report version {data.get('version')!r} (expected {SCHEMA_VERSION})")
         groups = [
