@@ -26,3 +26,12 @@ def test_a_command_whose_module_cannot_be_imported_says_so(monkeypatch, capsys):
         cli.build_parser(["report", "x.csv"])
     assert exit_info.value.code == cli.EXIT_USAGE
     assert "not available on this interpreter" in capsys.readouterr().err
+
+
+def test_version_prints_the_installed_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"dupbench {version('dupbench')}"
