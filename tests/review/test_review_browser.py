@@ -206,3 +206,17 @@ def test_ten_thousand_groups_are_paged_filtered_and_sorted(browser, tmp_path):
     plan = browser.execute_script("return window.dupbenchPlan")
     assert len(plan["groups"]) == at_least and all(len(g["remove"]) == 2 for g in plan["groups"])
     assert errors(browser) == []
+
+
+def test_the_readme_screenshot_script_still_runs(browser, tmp_path):
+    """docs/review_screenshot.py at a small size: the README's picture must stay reproducible."""
+    from PIL import Image
+
+    script = Path(__file__).resolve().parents[2] / "docs" / "review_screenshot.py"
+    png = tmp_path / "shot.png"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, str(script), "--out", str(png), "--size", "640x480"], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr
+    assert Image.open(png).size == (640, 480)
+    record = png.with_suffix(".txt").read_text()
+    assert "dupbench review" in record and "at commit" in record
