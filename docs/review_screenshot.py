@@ -49,6 +49,9 @@ def main() -> None:
     parser.add_argument("--size", default="1280x1000", help="browser window, WIDTHxHEIGHT")
     args = parser.parse_args()
     width, height = (int(n) for n in args.size.split("x"))
+    # Taken before the PNG is written: the code that made it is what counts, not the picture it replaces.
+    commit = run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]).strip()
+    dirty = " (with uncommitted changes)" if run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"]).strip() else ""
     with tempfile.TemporaryDirectory(prefix="dupbench-review-") as tmp:
         work = Path(tmp)
         photos = work / "photos"
@@ -63,8 +66,6 @@ def main() -> None:
         raw = work / "raw.png"
         chromium = screenshot(work / "page" / "index.html", raw, work, (width, height))
         Image.open(raw).convert("RGB").quantize(COLOURS).save(args.out, optimize=True)
-    commit = run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]).strip()
-    dirty = " (with uncommitted changes)" if run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"]).strip() else ""
     args.out.with_suffix(".txt").write_text(
         f"{args.out.name}: made {time.strftime('%Y-%m-%d %H:%M %Z')} by `python docs/review_screenshot.py` at commit {commit}{dirty}\n"
         f"dupbench {__version__}, Python {platform.python_version()}, {chromium}, window {width}x{height}, {COLOURS}-colour palette\n"
