@@ -44,7 +44,7 @@ function filtered() {
 }
 
 function howMatched(file) {
-  if (file.role === "keeper" && file.match === null) return "kept by the detector (highest resolution, then largest)";
+  if (file.role === "keeper" && file.match === null) return "the copy the detector keeps";
   if (file.match === "bytes") return "same bytes as " + (file.same_as === null ? "the keeper" : file.same_as);
   if (file.match === "pixels") return "same pixels as " + (file.same_as === null ? "the keeper" : file.same_as) + " (other encoding)";
   return "near: SSIM " + Number(file.ssim).toFixed(3) + " to the detector's keeper";
