@@ -49,9 +49,9 @@ def main() -> None:
     parser.add_argument("--size", default="1280x1000", help="browser window, WIDTHxHEIGHT")
     args = parser.parse_args()
     width, height = (int(n) for n in args.size.split("x"))
-    # Taken before the PNG is written: the code that made it is what counts, not the picture it replaces.
     commit = run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]).strip()
-    dirty = " (with uncommitted changes)" if run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"]).strip() else ""
+    code = ["dupbench", "docs/review_screenshot.py", "pyproject.toml"]  # not the picture and record it rewrites
+    dirty = " (with uncommitted changes)" if run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no", "--", *code]).strip() else ""
     with tempfile.TemporaryDirectory(prefix="dupbench-review-") as tmp:
         work = Path(tmp)
         photos = work / "photos"
