@@ -10,6 +10,7 @@ from dupbench.actions import perform_actions
 from dupbench.actions.apply import PLAN_ACTIONS, PlanError, checked_groups, load_plan, load_plan_report
 from dupbench.actions.command import check_action_arguments
 from dupbench.actions.plan import show
+from dupbench.cli import HelpFormatter
 from dupbench.result import DuplicateReport
 
 EXIT_OK = 0
@@ -29,11 +30,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "manifest for `dupbench undo`. Near-duplicate groups are acted on only as far as you ticked them."
         ),
         epilog=(
-            "examples: dupbench apply dupbench-plan.json --dry-run --to ~/dupes;  "
-            "dupbench apply dupbench-plan.json --to ~/dupes;  dupbench apply dupbench-plan.json --action delete --yes.  "
-            "exit status: 0 done (files left alone are listed with the reason); 1 the manifest could not be written; "
-            "2 bad plan, report or options"
+            "examples:\n"
+            "  dupbench apply dupbench-plan.json --dry-run --to ~/dupes   # what it would do\n"
+            "  dupbench apply dupbench-plan.json --to ~/dupes             # move the ticked copies\n"
+            "  dupbench apply dupbench-plan.json --action delete --yes    # to the system trash instead\n"
+            "  dupbench undo ~/dupes/dupbench-move-DATE.json              # put them back"
+            "\n\n"
+            "exit status: 0 done (files left alone are listed with the reason); 1 the manifest could not be "
+            "written; 2 bad plan, report or options (nothing was changed)"
         ),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("plan", type=Path, metavar="PLAN", help="the plan the review page exported (dupbench-plan.json)")
     parser.add_argument("--action", choices=PLAN_ACTIONS, default=None, help="override the action chosen on the page")

@@ -31,6 +31,34 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_STATUS_HELP = (
+    "exit status: 0 done (a run whose scan completed, skipped files included); 1 a run or action could not "
+    "complete; 2 usage error (bad option, missing PATH, unreadable report or plan); 130 interrupted (Ctrl-C or SIGTERM)"
+)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each default shown once, and examples kept as lines.
+
+    The stock formatter appends "(default: X)" even where the help already explains the default, and
+    for options whose default is just "not given" (None, False); it also rewraps every line break.
+    Here a paragraph (blank-line separated) that holds line breaks is printed as written.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = []
+        for paragraph in text.split("\n\n"):
+            if "\n" in paragraph:
+                paragraphs.append("\n".join(indent + line for line in paragraph.splitlines()))
+            else:
+                paragraphs.append(super()._fill_text(paragraph, width, indent))
+        return "\n\n".join(paragraphs)
 
 
 def _modules_for(argv: list[str] | None) -> tuple[str, ...]:
@@ -47,6 +75,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
             "Find exact and near-duplicate images, and measure how serial, thread-pool and "
             "process-pool execution of the same detector compare."
         ),
+        epilog=EXIT_STATUS_HELP,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"dupbench {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -58,7 +88,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         except ImportError as exc:  # e.g. no OpenCV wheel on a free-threaded interpreter
             unavailable.append(f"{module} ({exc})")
     if unavailable:
-        parser.epilog = "Not available on this interpreter: " + "; ".join(unavailable)
+        parser.epilog = f"{EXIT_STATUS_HELP}\n\nNot available on this interpreter: " + "; ".join(unavailable)
         if len(modules) == 1:
             parser.error(f"this command is not available on this interpreter: {unavailable[0]}")
     return parser

@@ -13,6 +13,7 @@ from pathlib import Path
 from dupbench.actions import add_action_arguments, check_action_arguments, perform_actions, rekey_groups
 from dupbench.actions.plan import is_within, show
 from dupbench.cache import FeatureCache, default_cache_path
+from dupbench.cli import EXIT_STATUS_HELP, HelpFormatter
 from dupbench.config import MODES, START_METHODS, DetectorConfig, ExecutionConfig, available_cpus
 from dupbench.dask_executor import DaskUnavailable
 from dupbench.detector import cache_settings_key, find_duplicates
@@ -47,8 +48,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "and sending them data; 'dask' runs the same tasks on a Dask cluster (optional extra: "
             "pip install -e '.[dask]'): a local one sized to your cores, or the scheduler named by "
             "--scheduler, whose workers must see the files under the same paths. All modes give the same groups."
+            "\n\n"
+            "examples:\n"
+            "  dupbench run                                      # the demo set\n"
+            "  dupbench run ~/Pictures --output dupes.json       # then: dupbench review dupes.json\n"
+            "  dupbench run ~/Pictures --output - | jq '.groups | length'\n"
+            "  dupbench run ~/Pictures --action move --to ~/dupes --dry-run\n"
+            "  dupbench run ~/Pictures --action move --to ~/dupes   # then, to put them back: dupbench undo MANIFEST"
+            "\n\n" + EXIT_STATUS_HELP
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="folders or files to search (default: the demo set)")
     parser.add_argument("--mode", choices=MODES, default="process", help="how to run the detector's stages")
@@ -86,9 +95,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     roots = args.paths
     if not roots:
-        from dupbench.datasets import ensure_demo
+        from dupbench.datasets import DEMO_IMAGES, demo_folder, demo_ready, ensure_demo
 
-        demo = ensure_demo()
+        if not demo_ready() and not args.quiet:
+            print(f"No PATH given: building the demo set ({DEMO_IMAGES} images, first run only) in {demo_folder()} ...", file=sys.stderr)
+        demo = ensure_demo(progress=not args.quiet)
         if not args.quiet:
             print(f"No PATH given: using the demo set in {demo}", file=sys.stderr)
         roots = [str(demo)]

@@ -10,6 +10,8 @@ import subprocess
 
 import pytest
 
+import pytest
+
 from dupbench.cli import main
 
 
@@ -229,3 +231,26 @@ def test_more_groups_than_shown_point_to_the_output_file_when_there_is_one(plant
     text = capsys.readouterr().out
     assert "write them all with --output" not in text
     assert f"... and {len(expected) - 1} more groups (all of them are in {out})" in text
+
+
+def test_the_demo_run_says_when_it_builds_the_set(tmp_path, monkeypatch, capsys):
+    import dupbench.run_command as run_command
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(run_command, "find_duplicates", lambda roots, *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):  # stop right after the set is there: the scan is tested elsewhere
+        run_command.run(run_command_args(run_command, []))
+    first = capsys.readouterr().err
+    assert "building the demo set (60 images, first run only)" in first and str(tmp_path / "cache") in first
+    with pytest.raises(KeyboardInterrupt):
+        run_command.run(run_command_args(run_command, []))
+    second = capsys.readouterr().err
+    assert "building" not in second and "using the demo set" in second
+
+
+def run_command_args(run_command, argv):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    run_command.register(parser.add_subparsers())
+    return parser.parse_args(["run", "--mode", "serial", "--no-cache", *argv])

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from dupbench.actions.plan import show
+from dupbench.cli import HelpFormatter
 from dupbench.review.page import ReviewError, write_review
 
 EXIT_OK = 0
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "export a plan; `dupbench apply PLAN --dry-run` shows what it would do. Nothing else is changed."
         ),
         epilog="exit status: 0 page written; 2 bad report or output folder",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("report", type=Path, metavar="REPORT", help="a report written by `dupbench run --output REPORT`")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="folder for the page (default: REPORT's name with -review, beside it); refused if it holds anything else")
