@@ -58,6 +58,9 @@ def run_review(args: argparse.Namespace) -> int:
             print(f"    {show(path)}: {problem}")
         if len(result.problems) > SHOWN_PROBLEMS:
             print(f"    ... {len(result.problems) - SHOWN_PROBLEMS} more, each marked on the page")
+    if result.inside_root is not None:
+        print(f"note: the page is inside the scanned folder {show(result.inside_root)}: a later run there will find its "
+              "thumbnails too (choose --out elsewhere, or delete the page when done)")
     print(f"open it in a browser: {result.index.resolve().as_uri()}")
     print("then: export a plan on the page and check it with: dupbench apply dupbench-plan.json --dry-run")
     return EXIT_OK

@@ -40,6 +40,7 @@ class ReviewResult:
     files: int
     thumbnails: int
     problems: tuple[tuple[str, str], ...]  # (path, what is wrong), for files shown without a thumbnail
+    inside_root: str | None = None  # a scanned root holding the page, whose next run would find the thumbnails
 
 
 def report_fingerprint(path: Path) -> dict[str, str]:
@@ -146,4 +147,5 @@ def write_review(report_path: Path, out: Path, *, thumb_side: int = 160, workers
     tmp.write_text(html, encoding="utf-8")
     os.replace(tmp, index)
     problems = tuple((v.path, v.problem) for v in views.values() if v.problem)
-    return ReviewResult(index, len(report.groups), len(paths), sum(v.thumb is not None for v in views.values()), problems)
+    inside = next((r for r in report.roots if Path(os.path.abspath(out)).is_relative_to(os.path.abspath(r))), None)
+    return ReviewResult(index, len(report.groups), len(paths), sum(v.thumb is not None for v in views.values()), problems, inside)

@@ -143,3 +143,16 @@ def test_a_bad_report_is_a_usage_error(tmp_path, capsys, content):
     assert main(["review", str(bad), "--out", str(tmp_path / "page")]) == 2
     err = capsys.readouterr().err
     assert "cannot read report" in err and "Traceback" not in err
+
+
+def test_a_page_inside_a_scanned_folder_is_pointed_out(planted_folder, tmp_path, capsys):
+    source, _ = planted_folder
+    root = tmp_path / "photos"
+    shutil.copytree(source, root)
+    report = tmp_path / "r.json"
+    scan(root, report)
+    capsys.readouterr()
+    assert main(["review", str(report), "--out", str(tmp_path / "elsewhere")]) == 0
+    assert "inside the scanned folder" not in capsys.readouterr().out
+    assert main(["review", str(report), "--out", str(root / "review")]) == 0
+    assert f"the page is inside the scanned folder {root}" in capsys.readouterr().out
