@@ -254,3 +254,10 @@ def run_command_args(run_command, argv):
     parser = argparse.ArgumentParser()
     run_command.register(parser.add_subparsers())
     return parser.parse_args(["run", "--mode", "serial", "--no-cache", *argv])
+
+
+def test_a_csv_that_cannot_be_written_is_refused_before_scanning(planted_folder, tmp_path, capsys):
+    root, _ = planted_folder
+    assert main(["run", str(root), "--mode", "serial", "--no-cache", "--quiet", "--csv", str(tmp_path / "no-such-folder" / "g.csv")]) == 2
+    assert "--csv: the folder" in capsys.readouterr().err
+    assert not (tmp_path / "no-such-folder").exists()
