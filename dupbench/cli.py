@@ -7,12 +7,16 @@ import importlib
 import signal
 import sys
 
+from dupbench import __version__
+
 # Each module provides `register(subparsers)`, which adds its commands' parsers, whose defaults set
 # `func(args) -> int` (the exit status). Only the named command's module is imported: the report's
 # pandas and matplotlib cost ~0.7 s, which every `dupbench run` (and every measured run of the study)
 # would otherwise pay before its first file.
 SUBCOMMANDS: dict[str, str] = {
     "run": "dupbench.run_command",
+    "review": "dupbench.review.cli",
+    "apply": "dupbench.apply_command",
     "undo": "dupbench.undo_command",
     "sweep": "dupbench.harness.cli",
     "summary": "dupbench.harness.cli",
@@ -27,6 +31,34 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_STATUS_HELP = (
+    "exit status: 0 done (a run whose scan completed, skipped files included); 1 a run or action could not "
+    "complete; 2 usage error (bad option, missing PATH, unreadable report or plan); 130 interrupted (Ctrl-C or SIGTERM)"
+)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each default shown once, and examples kept as lines.
+
+    The stock formatter appends "(default: X)" even where the help already explains the default, and
+    for options whose default is just "not given" (None, False); it also rewraps every line break.
+    Here a paragraph (blank-line separated) that holds line breaks is printed as written.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = []
+        for paragraph in text.split("\n\n"):
+            if "\n" in paragraph:
+                paragraphs.append("\n".join(indent + line for line in paragraph.splitlines()))
+            else:
+                paragraphs.append(super()._fill_text(paragraph, width, indent))
+        return "\n\n".join(paragraphs)
 
 
 def _modules_for(argv: list[str] | None) -> tuple[str, ...]:
@@ -43,7 +75,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
             "Find exact and near-duplicate images, and measure how serial, thread-pool and "
             "process-pool execution of the same detector compare."
         ),
+        epilog=EXIT_STATUS_HELP,
+        formatter_class=HelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"dupbench {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     unavailable = []
     modules = _modules_for(argv)
@@ -53,7 +88,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         except ImportError as exc:  # e.g. no OpenCV wheel on a free-threaded interpreter
             unavailable.append(f"{module} ({exc})")
     if unavailable:
-        parser.epilog = "Not available on this interpreter: " + "; ".join(unavailable)
+        parser.epilog = f"{EXIT_STATUS_HELP}\n\nNot available on this interpreter: " + "; ".join(unavailable)
         if len(modules) == 1:
             parser.error(f"this command is not available on this interpreter: {unavailable[0]}")
     return parser

@@ -24,7 +24,7 @@ from dupbench.executors import chunk_size, make_executor
 from dupbench.features import ImageFeatures
 from dupbench.load import load_task, pixel_digest_task
 from dupbench.progress import progress_bar
-from dupbench.result import DuplicateReport, Skipped
+from dupbench.result import DuplicateReport, FileInfo, Group, Skipped
 from dupbench.scan import scan
 from dupbench.shared import SharedArray
 from dupbench.verify import REASONS, VerifyInputs, background, information, verify_pairs
@@ -234,8 +234,15 @@ def find_duplicates(
         },
         stage_bounds=clock.bounds,
         left_out=clusters.left_out,
+        files=group_file_info(features, groups),
         file_digests={f.path: f.file_digest for f in features},
     )
+
+
+def group_file_info(features: Sequence[ImageFeatures], groups: Sequence[Group]) -> dict[str, FileInfo]:
+    """Size, resolution and digest of every file in a group, for the report (files in no group are left out)."""
+    in_groups = {path for group in groups for path in group.paths}
+    return {f.path: FileInfo(f.size_bytes, f.width, f.height, f.file_digest.hex()) for f in features if f.path in in_groups}
 
 
 def gil_state() -> dict:

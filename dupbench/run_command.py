@@ -13,10 +13,12 @@ from pathlib import Path
 from dupbench.actions import add_action_arguments, check_action_arguments, perform_actions, rekey_groups
 from dupbench.actions.plan import is_within, show
 from dupbench.cache import FeatureCache, default_cache_path
+from dupbench.cli import EXIT_STATUS_HELP, HelpFormatter
 from dupbench.config import MODES, START_METHODS, DetectorConfig, ExecutionConfig, available_cpus
 from dupbench.dask_executor import DaskUnavailable
 from dupbench.detector import cache_settings_key, find_duplicates
-from dupbench.result import DuplicateReport, write_json_atomic
+from dupbench.result import DuplicateReport, json_text, write_json_atomic
+from dupbench.table import human_bytes, write_csv
 
 SHOWN_GROUPS = 50
 SHOWN_SKIPS = 20
@@ -46,8 +48,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "and sending them data; 'dask' runs the same tasks on a Dask cluster (optional extra: "
             "pip install -e '.[dask]'): a local one sized to your cores, or the scheduler named by "
             "--scheduler, whose workers must see the files under the same paths. All modes give the same groups."
+            "\n\n"
+            "examples:\n"
+            "  dupbench run                                      # the demo set\n"
+            "  dupbench run ~/Pictures --output dupes.json       # then: dupbench review dupes.json\n"
+            "  dupbench run ~/Pictures --output - | jq '.groups | length'\n"
+            "  dupbench run ~/Pictures --action move --to ~/dupes --dry-run\n"
+            "  dupbench run ~/Pictures --action move --to ~/dupes   # then, to put them back: dupbench undo MANIFEST"
+            "\n\n" + EXIT_STATUS_HELP
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="folders or files to search (default: the demo set)")
     parser.add_argument("--mode", choices=MODES, default="process", help="how to run the detector's stages")
@@ -65,7 +75,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--follow-symlinks", action="store_true", help="descend into symlinked directories (each directory is visited once)")
     parser.add_argument("--cache", type=Path, default=None, help="feature cache file (default: dupbench/features.sqlite in your cache directory); a second run over unchanged files skips decoding")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache (what the benchmark harness uses, to measure the real work)")
-    parser.add_argument("--output", type=Path, help="write the full report as JSON to this file (see README, 'JSON output'); its folder must exist and be writable (checked before scanning)")
+    parser.add_argument("--output", type=Path, metavar="FILE", help="write the full report as JSON to FILE (see README, 'JSON output'); its folder must exist and be writable (checked before scanning); '-' writes it to stdout, and the printed report goes to stderr")
+    parser.add_argument("--csv", type=Path, metavar="FILE", help="write the groups as a flat table to FILE, one row per file (group, kind, role, path, match, ssim, size, resolution, digest); checked like --output")
     parser.add_argument("--quiet", action="store_true", help="no progress bars and no printed report")
     add_action_arguments(parser)
     parser.set_defaults(func=run)
@@ -84,9 +95,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     roots = args.paths
     if not roots:
-        from dupbench.datasets import ensure_demo
+        from dupbench.datasets import DEMO_IMAGES, demo_folder, demo_ready, ensure_demo
 
-        demo = ensure_demo()
+        if not demo_ready() and not args.quiet:
+            print(f"No PATH given: building the demo set ({DEMO_IMAGES} images, first run only) in {demo_folder()} ...", file=sys.stderr)
+        demo = ensure_demo(progress=not args.quiet)
         if not args.quiet:
             print(f"No PATH given: using the demo set in {demo}", file=sys.stderr)
         roots = [str(demo)]
@@ -94,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         print(f"dupbench run: no such file or directory: {', '.join(show(m) for m in missing)}", file=sys.stderr)
         return 2
-    error = check_output(args.output) or check_roots_outside_destination(roots, args.to if args.action == "move" else None)
+    error = check_output(args.output) or check_output(args.csv, "--csv") or check_roots_outside_destination(roots, args.to if args.action == "move" else None)
     if error:
         print(f"dupbench run: {error}", file=sys.stderr)
         return 2
@@ -107,33 +120,44 @@ def run(args: argparse.Namespace) -> int:
             return 2
     if args.keep:
         report.groups = rekey_groups(report.groups, args.keep)
-    if args.output:
-        try:
+    to_stdout = args.output is not None and str(args.output) == "-"
+    human = sys.stderr if to_stdout else sys.stdout  # with --output -, stdout holds the JSON and nothing else
+    try:
+        if to_stdout:
+            sys.stdout.write(json_text(report.to_json()))
+            sys.stdout.flush()
+        elif args.output:
             write_json_atomic(report.to_json(), args.output)
+    except OSError as exc:
+        print(f"dupbench run: cannot write --output {show(str(args.output))}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    if args.csv:
+        try:
+            write_csv(report, args.csv)
         except OSError as exc:
-            print(f"dupbench run: cannot write --output {show(str(args.output))}: {exc.strerror or exc}", file=sys.stderr)
+            print(f"dupbench run: cannot write --csv {show(str(args.csv))}: {exc.strerror or exc}", file=sys.stderr)
             return 1
     if not args.quiet:
-        print(format_report(report))
-    return perform_actions(report, args, expected_digests=report.file_digests)
+        print(format_report(report, output=None if to_stdout else args.output, acting=args.action != "report"), file=human)
+    return perform_actions(report, args, expected_digests=report.file_digests, out=human)
 
 
-def check_output(output: Path | None) -> str | None:
-    """Why `--output` cannot be written, found before any scanning (a missing folder is refused, not
-    created: a mistyped path should not grow folders), or None."""
-    if output is None:
+def check_output(output: Path | None, option: str = "--output") -> str | None:
+    """Why `option`'s file cannot be written, found before any scanning (a missing folder is refused, not
+    created: a mistyped path should not grow folders), or None. '-' (stdout) is always fine."""
+    if output is None or str(output) == "-":
         return None
     folder = output.parent if str(output.parent) else Path(".")
     if output.is_dir():
-        return f"--output {show(str(output))} is a directory; give a file name"
+        return f"{option} {show(str(output))} is a directory; give a file name"
     if not folder.exists():
-        return f"--output: the folder {show(str(folder))} does not exist (create it first)"
+        return f"{option}: the folder {show(str(folder))} does not exist (create it first)"
     if not folder.is_dir():
-        return f"--output: {show(str(folder))} is not a folder"
+        return f"{option}: {show(str(folder))} is not a folder"
     try:  # a real probe: permission bits say nothing for root, a read-only mount or an immutable folder
         fd, probe = tempfile.mkstemp(prefix=".dupbench-probe-", dir=folder)
     except OSError as exc:
-        return f"--output: cannot write in {show(str(folder))} ({exc.strerror})"
+        return f"{option}: cannot write in {show(str(folder))} ({exc.strerror})"
     os.close(fd)
     os.unlink(probe)
     return None
@@ -158,21 +182,34 @@ def own_outputs(args: argparse.Namespace) -> dict[str, str]:
         outputs[str(args.to)] = "the --to folder of this move: never scanned"
     if args.manifest is not None:
         outputs[str(args.manifest)] = "the --manifest of this run: never scanned"
-    if args.output is not None:
+    if args.output is not None and str(args.output) != "-":
         outputs[str(args.output)] = "the --output of this run: never scanned"
+    if args.csv is not None:
+        outputs[str(args.csv)] = "the --csv of this run: never scanned"
     return outputs
 
 
-def format_report(report: DuplicateReport) -> str:
-    """The printed report; every name and reason goes through `show`, so a name cannot forge a line."""
+def describe_file(report: DuplicateReport, path: str) -> str:
+    """'1024x768, 1.2 MB' from what the scan saw, or '' for a report that does not carry it."""
+    info = report.files.get(path)
+    return f"{info.width}x{info.height}, {human_bytes(info.size)}" if info else ""
+
+
+def format_report(report: DuplicateReport, output: Path | None = None, acting: bool = False) -> str:
+    """The printed report; every name and reason goes through `show`, so a name cannot forge a line.
+
+    `output` is where the JSON went (None: nowhere, or stdout); `acting` whether an action follows."""
     lines = []
     for group in report.groups[:SHOWN_GROUPS]:
-        lines.append(f"[{group.kind}] keep {show(group.keeper)}")
+        keeper = describe_file(report, group.keeper)
+        lines.append(f"[{group.kind}] keep {show(group.keeper)}" + (f"  ({keeper})" if keeper else ""))
         for member in group.members:
             detail = member.match if member.match != "ssim" else f"ssim {member.ssim:.3f}"
-            lines.append(f"    {show(member.path)}  ({detail})")
+            about = describe_file(report, member.path)
+            lines.append(f"    {show(member.path)}  ({detail}{'; ' + about if about else ''})")
     if len(report.groups) > SHOWN_GROUPS:
-        lines.append(f"... and {len(report.groups) - SHOWN_GROUPS} more groups (write them all with --output FILE.json)")
+        where = f"all of them are in {show(str(output))}" if output else "write them all with --output FILE.json"
+        lines.append(f"... and {len(report.groups) - SHOWN_GROUPS} more groups ({where})")
     c = report.counts
     exact = sum(g.kind == "exact" for g in report.groups)
     lines.append(
@@ -189,4 +226,17 @@ def format_report(report: DuplicateReport) -> str:
             lines.append(f"    ... {len(report.skipped) - SHOWN_SKIPS} more in --output")
     stages = ", ".join(f"{name} {report.stages[name]:.2f}s" for name in ("scan", "load", "compare", "cluster", "total") if name in report.stages)
     lines.append(f"mode {report.mode}, {report.workers} worker(s): {stages}")
+    if report.groups and not acting:
+        lines.extend(next_steps(output))
     return "\n".join(lines)
+
+
+def next_steps(output: Path | None) -> list[str]:
+    """What a person can do with the groups found: look at them, act on them, undo an action."""
+    review = f"dupbench review {show(str(output))}" if output else "add --output report.json, then dupbench review report.json"
+    return [
+        "next:",
+        f"  review them side by side in a browser: {review}",
+        "  act on them: add --action move --to DIR (or --action delete --yes, --action hardlink); --dry-run shows the plan first",
+        "  undo an action: dupbench undo MANIFEST (the file every action writes)",
+    ]

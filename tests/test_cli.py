@@ -26,3 +26,38 @@ def test_a_command_whose_module_cannot_be_imported_says_so(monkeypatch, capsys):
         cli.build_parser(["report", "x.csv"])
     assert exit_info.value.code == cli.EXIT_USAGE
     assert "not available on this interpreter" in capsys.readouterr().err
+
+
+def test_version_prints_the_installed_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"dupbench {version('dupbench')}"
+
+
+def help_text(argv: list[str], capsys) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*argv, "--help"])
+    assert exit_info.value.code == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["run", "review", "apply"])
+def test_help_gives_examples_or_exit_status_and_each_default_once(command, capsys):
+    import re
+
+    text = help_text([command], capsys)
+    assert "exit status: 0" in text
+    options = text.split("options:")[1].split("\n\n")[0]
+    # one option's help is its line plus its indented continuation lines
+    for entry in re.split(r"\n(?=  -)", options):
+        assert entry.count("default") <= 1, entry
+        assert "(default: None)" not in entry and "(default: False)" not in entry
+    if command in ("run", "apply"):
+        assert "examples:\n  dupbench " + command in text
+
+
+def test_top_level_help_lists_exit_status(capsys):
+    assert "130 interrupted" in help_text([], capsys)

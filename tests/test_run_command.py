@@ -10,6 +10,8 @@ import subprocess
 
 import pytest
 
+import pytest
+
 from dupbench.cli import main
 
 
@@ -163,3 +165,99 @@ def test_a_file_name_with_a_newline_cannot_forge_a_report_line(planted_folder, t
     lines = capsys.readouterr().out.splitlines()
     assert not [line for line in lines if "FORGED" in line and not ("\\n" in line)]
     assert any("\\n[exact] keep FORGED.png" in line for line in lines)  # shown, escaped
+
+
+def test_output_dash_writes_only_the_json_to_stdout(planted_folder, capsys):
+    root, expected = planted_folder
+    assert main(["run", str(root), "--mode", "serial", "--no-cache", "--output", "-"]) == 0
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)  # the whole of stdout is one JSON document
+    assert len(data["groups"]) == len(expected)
+    assert "duplicate groups" in captured.err and "[near] keep" in captured.err  # the printed report went to stderr
+    assert not os.path.exists("-")
+
+
+def test_output_dash_with_an_action_keeps_stdout_json(planted_folder, tmp_path, capsys):
+    root, _ = planted_folder
+    assert main(["run", str(root), "--mode", "serial", "--no-cache", "--output", "-", "--action", "move", "--to", str(tmp_path / "d"), "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    json.loads(captured.out)
+    assert "dry run: nothing was changed" in captured.err
+
+
+def test_csv_has_one_row_per_file_with_size_and_resolution(planted_folder, tmp_path):
+    import csv
+
+    root, expected = planted_folder
+    table = tmp_path / "groups.csv"
+    out = tmp_path / "r.json"
+    assert main(["run", str(root), "--mode", "serial", "--no-cache", "--quiet", "--csv", str(table), "--output", str(out)]) == 0
+    rows = list(csv.DictReader(table.open(newline="")))
+    data = json.loads(out.read_text())
+    assert len(rows) == sum(len(g) for g in expected)
+    assert sum(r["role"] == "keeper" for r in rows) == len(expected)
+    for row in rows:
+        info = data["files"][row["path"]]
+        assert (int(row["width"]), int(row["height"]), int(row["size_bytes"]), row["digest"]) == (info["width"], info["height"], info["size"], info["digest"])
+        assert int(row["size_bytes"]) == os.path.getsize(row["path"])
+    assert {frozenset(r["path"] for r in rows if r["group"] == str(n)) for n in range(len(expected))} == {frozenset(g) for g in expected}
+
+
+def test_printed_report_shows_resolution_size_and_what_to_do_next(planted_folder, tmp_path, capsys):
+    import cv2
+
+    root, _ = planted_folder
+    out = tmp_path / "r.json"
+    assert main(["run", str(root), "--mode", "serial", "--no-cache", "--output", str(out)]) == 0
+    text = capsys.readouterr().out
+    keeper = json.loads(out.read_text())["groups"][0]["keeper"]
+    height, width = cv2.imread(keeper).shape[:2]
+    size_kb = os.path.getsize(keeper) / 1000
+    assert f"keep {keeper}  ({width}x{height}, {size_kb:.1f} KB)" in text
+    assert f"review them side by side in a browser: dupbench review {out}" in text
+    assert "--action move --to DIR" in text and "dupbench undo MANIFEST" in text
+    assert text.rstrip().splitlines()[-1].startswith("  undo an action")
+
+
+def test_more_groups_than_shown_point_to_the_output_file_when_there_is_one(planted_folder, tmp_path, capsys, monkeypatch):
+    import dupbench.run_command as run_command
+
+    monkeypatch.setattr(run_command, "SHOWN_GROUPS", 1)
+    root, expected = planted_folder
+    assert main(["run", str(root), "--mode", "serial", "--no-cache"]) == 0
+    assert f"... and {len(expected) - 1} more groups (write them all with --output FILE.json)" in capsys.readouterr().out
+    out = tmp_path / "r.json"
+    assert main(["run", str(root), "--mode", "serial", "--no-cache", "--output", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "write them all with --output" not in text
+    assert f"... and {len(expected) - 1} more groups (all of them are in {out})" in text
+
+
+def test_the_demo_run_says_when_it_builds_the_set(tmp_path, monkeypatch, capsys):
+    import dupbench.run_command as run_command
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(run_command, "find_duplicates", lambda roots, *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):  # stop right after the set is there: the scan is tested elsewhere
+        run_command.run(run_command_args(run_command, []))
+    first = capsys.readouterr().err
+    assert "building the demo set (60 images, first run only)" in first and str(tmp_path / "cache") in first
+    with pytest.raises(KeyboardInterrupt):
+        run_command.run(run_command_args(run_command, []))
+    second = capsys.readouterr().err
+    assert "building" not in second and "using the demo set" in second
+
+
+def run_command_args(run_command, argv):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    run_command.register(parser.add_subparsers())
+    return parser.parse_args(["run", "--mode", "serial", "--no-cache", *argv])
+
+
+def test_a_csv_that_cannot_be_written_is_refused_before_scanning(planted_folder, tmp_path, capsys):
+    root, _ = planted_folder
+    assert main(["run", str(root), "--mode", "serial", "--no-cache", "--quiet", "--csv", str(tmp_path / "no-such-folder" / "g.csv")]) == 2
+    assert "--csv: the folder" in capsys.readouterr().err
+    assert not (tmp_path / "no-such-folder").exists()

@@ -16,7 +16,7 @@ DEMO_SEED = 2026
 
 __all__ = [
     "DEMO_IMAGES", "DEMO_NAME", "DEMO_SEED", "FILENAME", "GroundTruth", "ImageEntry", "PROFILES", "Profile",
-    "default_cache_dir", "ensure_demo", "get_profile", "make_dataset", "read_ground_truth", "write_ground_truth",
+    "default_cache_dir", "demo_folder", "demo_ready", "ensure_demo", "get_profile", "make_dataset", "read_ground_truth", "write_ground_truth",
 ]
 
 
@@ -26,14 +26,24 @@ def default_cache_dir() -> Path:
     return Path(base) / "dupbench"
 
 
+def demo_folder(cache_dir: Path | None = None) -> Path:
+    """Where the demo set is, or will be built."""
+    return Path(cache_dir if cache_dir is not None else default_cache_dir()) / DEMO_NAME
+
+
+def demo_ready(cache_dir: Path | None = None) -> bool:
+    """True once the demo set is built (its ground truth is written last), so a run can say it is building it."""
+    return (demo_folder(cache_dir) / FILENAME).is_file()
+
+
 def ensure_demo(cache_dir: Path | None = None, progress: bool = True) -> Path:
     """The demo dataset's folder, built on first use (a few seconds) and reused afterwards.
 
     Same code path as `dupbench dataset make --profile demo --images 60 --seed 2026`. The build goes to a
     temporary folder renamed into place, so a crash or a concurrent first call never leaves half a set.
     """
-    target = Path(cache_dir if cache_dir is not None else default_cache_dir()) / DEMO_NAME
-    if (target / FILENAME).is_file():
+    target = demo_folder(cache_dir)
+    if demo_ready(cache_dir):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{DEMO_NAME}.build-{os.getpid()}"
