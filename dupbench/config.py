@@ -44,6 +44,7 @@ class DetectorConfig:
     background_ceiling: float = 0.5  # background share above which an image needs the detail check
     flat_floor: float = 0.01  # edge share below which an image is flat: its brightness must agree too
     detail_threshold: float = 0.9  # match score of the detail thumbnails for low-information pairs
+    low_information_threshold: float = 0.9  # and of their thumbnails (true low-information copies: >= 0.93)
     level_tolerance: float = 1.5  # grey levels of mean brightness flat pairs may differ by (a re-encode moves it less)
     alpha_threshold: float = 0.75  # match score of the alpha thumbnails of two transparent images
 
@@ -70,7 +71,8 @@ class DetectorConfig:
         from dupbench.verify import VerifyConfig
 
         return VerifyConfig(self.aspect_tolerance, self.colour_tolerance, self.information_floor, self.background_ceiling,
-                            self.flat_floor, self.detail_threshold, self.level_tolerance, self.alpha_threshold)
+                            self.flat_floor, self.detail_threshold, self.low_information_threshold, self.level_tolerance,
+                            self.alpha_threshold)
 
     def to_json(self) -> dict:
         data = asdict(self)

@@ -13,7 +13,7 @@ whatever the subject. A pair is kept only if
 - where either image has little structure (the share of its detail thumbnail's pixels on an edge is
   below `information_floor`, or more than `background_ceiling` of them lie within a few grey levels of
   its commonest level: diagrams on white, small subjects on black), the detail thumbnails (twice the
-  side) match at `detail_threshold`;
+  side) match at `detail_threshold` and the thumbnails themselves at `low_information_threshold`;
 - and where either is flat (edge share below `flat_floor`), their mean brightness agrees within
   `level_tolerance`: for a flat picture its level is all the information there is.
 The checks are vectorised over chunks of pairs and run in the executor like the other stages.
@@ -48,6 +48,7 @@ class VerifyConfig:
     background_ceiling: float
     flat_floor: float
     detail_threshold: float
+    low_information_threshold: float
     level_tolerance: float
     alpha_threshold: float
 
@@ -62,6 +63,7 @@ class PairEvidence:
     information: np.ndarray  # the lower of the two images' edge shares
     background: np.ndarray  # the higher of the two images' background shares
     detail: np.ndarray  # match score of the detail thumbnails (nan where not needed)
+    screen: np.ndarray  # match score of the thumbnails (what the compare stage found)
     level: np.ndarray  # difference of mean brightness, grey levels
 
 
@@ -134,7 +136,8 @@ class VerifyInputs:
     background: np.ndarray  # (n,) float32
 
 
-def gather_evidence(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, config: VerifyConfig) -> PairEvidence:
+def gather_evidence(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, screen: np.ndarray,
+                    config: VerifyConfig) -> PairEvidence:
     """Each check's measurement for pairs (left, right turned by `turn`)."""
     arr = {name: np.asarray(getattr(inputs, name)) for name in ("aspect", "opaque", "information", "background")}
     swapped = np.where(turn % 2 == 1, -1.0, 1.0)  # a quarter turn swaps width and height: log aspect negates
@@ -156,7 +159,7 @@ def gather_evidence(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, t
     if flat.any():
         means = np.asarray(inputs.detail, np.float32)
         level[flat] = np.abs(means[left[flat]].mean(axis=(1, 2)) - means[right[flat]].mean(axis=(1, 2)))
-    return PairEvidence(aspect, alpha, colour, info, back, detail, level)
+    return PairEvidence(aspect, alpha, colour, info, back, detail, screen, level)
 
 
 def low_information(info: np.ndarray, back: np.ndarray, config: VerifyConfig) -> np.ndarray:
@@ -168,7 +171,8 @@ def decide(evidence: PairEvidence, config: VerifyConfig) -> np.ndarray:
     reason = np.zeros(len(evidence.aspect), np.int8)
     low = low_information(evidence.information, evidence.background, config)
     flat = evidence.information < config.flat_floor
-    detail_fails = (low & (np.nan_to_num(evidence.detail) < config.detail_threshold)) | (flat & (evidence.level > config.level_tolerance))
+    weak = (np.nan_to_num(evidence.detail) < config.detail_threshold) | (evidence.screen < config.low_information_threshold)
+    detail_fails = (low & weak) | (flat & (evidence.level > config.level_tolerance))
     for code, failed in reversed(list(enumerate((
         evidence.aspect > np.log(config.aspect_tolerance),
         evidence.alpha < config.alpha_threshold,
@@ -180,22 +184,24 @@ def decide(evidence: PairEvidence, config: VerifyConfig) -> np.ndarray:
 
 
 def verify_chunk(aspect: np.ndarray, colour: np.ndarray, alpha: np.ndarray, opaque: np.ndarray, detail: np.ndarray,
-                 information: np.ndarray, background: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarray], config: VerifyConfig) -> np.ndarray:
+                 information: np.ndarray, background: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+                 config: VerifyConfig) -> np.ndarray:
     """A task for `executor.map`: the reason code of each pair of one chunk.
 
     The arrays come as separate arguments (not one VerifyInputs) so an executor can resolve each shared
     reference it finds among a task's arguments (Dask does so only at the top level)."""
     inputs = VerifyInputs(aspect, colour, alpha, opaque, detail, information, background)
-    left, right, turn = pairs
+    left, right, turn, screen = pairs
     if len(left) == 0:
         return np.empty(0, np.int8)
-    return decide(gather_evidence(inputs, left, right, turn, config), config)
+    return decide(gather_evidence(inputs, left, right, turn, screen, config), config)
 
 
-def verify_pairs(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, config: VerifyConfig,
-                 map_chunks: Callable[[Callable, list], Sequence[np.ndarray]], per_task: int = 2048) -> np.ndarray:
+def verify_pairs(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, screen: np.ndarray,
+                 config: VerifyConfig, map_chunks: Callable[[Callable, list], Sequence[np.ndarray]], per_task: int = 2048) -> np.ndarray:
     """Reason codes for all pairs (0 = kept), chunks run through `map_chunks(task, chunks)` in order."""
-    chunks = [(left[s : s + per_task], right[s : s + per_task], turn[s : s + per_task]) for s in range(0, len(left), per_task)]
+    chunks = [(left[s : s + per_task], right[s : s + per_task], turn[s : s + per_task], screen[s : s + per_task])
+              for s in range(0, len(left), per_task)]
     if not chunks:
         return np.empty(0, np.int8)
     arrays = [getattr(inputs, name) for name in VerifyInputs.__dataclass_fields__]
