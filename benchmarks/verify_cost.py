@@ -1,0 +1,59 @@
+"""What the second look costs: the verify stage's share of a run, and the compare stage at --orientations 1/4/8.
+
+Usage: python benchmarks/verify_cost.py FOLDER [--mode process] [--pairs pruned] [--repeats 5]
+Runs `dupbench run FOLDER --no-cache` at each orientation setting, interleaved, `--repeats` times, and
+prints from the runs' own stage clocks the median total, compare and verify seconds, verify's share of
+the total, and each orientation setting's compare and total time relative to --orientations 1 (ratios of
+medians taken in the same run), with the machine, versions and commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from dupbench.harness.metadata import collect_metadata
+
+SETTINGS = (1, 4, 8)
+
+
+def one_run(folder: str, mode: str, pairs: str, orientations: int, out: Path) -> dict:
+    subprocess.run([sys.executable, "-m", "dupbench", "run", folder, "--mode", mode, "--pairs", pairs, "--no-cache",
+                    "--quiet", "--orientations", str(orientations), "--output", str(out)], check=True)
+    report = json.loads(out.read_text())
+    return {**report["stages"], "groups": report["counts"]["groups"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder")
+    parser.add_argument("--mode", default="process")
+    parser.add_argument("--pairs", default="pruned", choices=("pruned", "all"))
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    runs: dict[int, list[dict]] = {k: [] for k in SETTINGS}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(args.repeats):
+            for k in SETTINGS:
+                runs[k].append(one_run(args.folder, args.mode, args.pairs, k, Path(tmp) / "report.json"))
+    meta = collect_metadata(Path(__file__).resolve().parent)
+    libraries = ", ".join(f"{k} {v}" for k, v in meta["libraries"].items())
+    print(f"# machine {meta['machine']} ({meta['cpu_model']}, {len(meta['allowed_cores'])} cores allowed), commit "
+          f"{meta['git']['short_commit']}{' (dirty)' if meta['git']['dirty'] else ''}, Python {meta['python']}, {libraries}")
+    print(f"# python benchmarks/verify_cost.py {args.folder} --mode {args.mode} --pairs {args.pairs} --repeats {args.repeats}")
+    median = {k: {s: statistics.median(r[s] for r in runs[k]) for s in ("total", "compare", "verify")} for k in SETTINGS}
+    print("| orientations | groups | total s | compare s | verify s | verify share of total | compare vs 1 | total vs 1 |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for k in SETTINGS:
+        m = median[k]
+        print(f"| {k} | {runs[k][0]['groups']} | {m['total']:.2f} | {m['compare']:.2f} | {m['verify']:.3f} | "
+              f"{m['verify'] / m['total']:.1%} | {m['compare'] / median[1]['compare']:.2f}x | {m['total'] / median[1]['total']:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
