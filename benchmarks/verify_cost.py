@@ -42,9 +42,9 @@ def main() -> None:
             for k in SETTINGS:
                 runs[k].append(one_run(args.folder, args.mode, args.pairs, k, Path(tmp) / "report.json"))
     meta = collect_metadata(Path(__file__).resolve().parent)
-    libraries = ", ".join(f"{k} {v}" for k, v in meta["libraries"].items())
+    libraries = ", ".join(f"{k} {meta['libraries'][k]}" for k in ("numpy", "opencv", "scikit_image") if k in meta["libraries"])
     print(f"# machine {meta['machine']} ({meta['cpu_model']}, {len(meta['allowed_cores'])} cores allowed), commit "
-          f"{meta['git']['short_commit']}{' (dirty)' if meta['git']['dirty'] else ''}, Python {meta['python']}, {libraries}")
+          f"{meta['git']['short_commit']}{' (dirty)' if meta['git']['dirty'] else ''}, Python {meta['python']['version']}, {libraries}")
     print(f"# python benchmarks/verify_cost.py {args.folder} --mode {args.mode} --pairs {args.pairs} --repeats {args.repeats}")
     median = {k: {s: statistics.median(r[s] for r in runs[k]) for s in ("total", "compare", "verify")} for k in SETTINGS}
     print("| orientations | groups | total s | compare s | verify s | verify share of total | compare vs 1 | total vs 1 |")
