@@ -199,8 +199,11 @@ def find_duplicates(
             kept = reasons == 0
             left, right = reps[near.left[kept]].tolist(), reps[near.right[kept]].tolist()
             near_scores = near.scores[kept].tolist()
-            as_stored = near.orientation[kept] == 0  # a turned or mirrored copy cannot hold the same pixels
-            candidates = pixel_candidates(features, [a for a, s in zip(left, as_stored) if s], [b for b, s in zip(right, as_stored) if s])
+            # Pixel identity is checked on every screened pair, verified or not: a reduced JPEG decode and a
+            # full decode of the same pixels can differ enough to fail the detail check. A turned or
+            # mirrored match cannot hold the same pixels.
+            as_stored = near.orientation == 0
+            candidates = pixel_candidates(features, reps[near.left[as_stored]].tolist(), reps[near.right[as_stored]].tolist())
             with clock.stage("pixel_checks"):  # inside compare: its share of the compare time, reported apart
                 features = take_pixel_digests(features, candidates, config, executor, workers)
             exact = exact_edges(features)

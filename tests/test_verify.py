@@ -120,3 +120,16 @@ def test_turned_and_mirrored_copies_are_found_only_when_asked(tmp_path, pairs):
     assert found(1) == set()
     assert found(4) == {frozenset({"rocket.png", "turned.jpg", "upside_down.png"})}
     assert found(8) == found(8, "process") == found(8, "thread") == {frozenset({"rocket.png", "turned.jpg", "upside_down.png", "mirrored.png"})}
+
+
+def test_pixel_identical_copies_stay_exact_whatever_verification_says(tmp_path, monkeypatch):
+    # Seen at 10,000 images: a dark JPEG (thumbnails from a 1/8-scale decode) and the same pixels as BMP
+    # (decoded in full) failed the detail check. Pixel identity is checked on every screened pair.
+    image = photo("coffee", 600)
+    cv2.imwrite(str(tmp_path / "coffee.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    cv2.imwrite(str(tmp_path / "coffee.bmp"), cv2.imread(str(tmp_path / "coffee.jpg")))
+    import dupbench.detector
+
+    monkeypatch.setattr(dupbench.detector, "verify_pairs", lambda inputs, left, *rest: np.full(len(left), 4, np.int8))
+    report = find_duplicates([str(tmp_path)], DetectorConfig())
+    assert [(g.kind, sorted(Path(p).name for p in g.paths)) for g in report.groups] == [("exact", ["coffee.bmp", "coffee.jpg"])]
