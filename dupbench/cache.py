@@ -4,7 +4,9 @@ Entries are keyed by path, size, modification time (ns) and the settings that sh
 (thumbnail size, decoder, cache format), so a changed file or a changed setting is simply a miss.
 Only the parent process touches the database: it looks up every file before the load stage and
 stores what the workers computed after it, so thread and process workers never share a connection.
-A cache that cannot be read (corrupt, another format version) is rebuilt with a warning, never a crash.
+A cache that cannot be read (corrupt, another format version) is rebuilt with a warning; one that
+cannot be used at all (read-only or missing folder, a directory in its place, locked by another run, a
+disk error mid-run) is a warning and a run without the cache. Never a crash: it only saves time.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import numpy as np
 from dupbench.features import ImageFeatures
 
 FORMAT_VERSION = 2  # 2: detail thumbnail, colour grid, alpha thumbnail and JPEG quality (verification)
+LOCK_TIMEOUT_S = 5.0  # how long to wait for another run's lock before going on without the cache
+CACHE_ERRORS = (sqlite3.Error, OSError, ValueError, KeyError)  # ValueError/KeyError: a stored row of the wrong shape
 
 
 def pack_extra(f: ImageFeatures) -> bytes:
@@ -73,21 +77,60 @@ def file_keys(paths: Iterable[str]) -> dict[str, FileKey]:
 class FeatureCache:
     """SQLite store of `ImageFeatures`; use as a context manager."""
 
-    def __init__(self, path: Path, settings_key: str) -> None:
+    def __init__(self, path: Path, settings_key: str, timeout: float = LOCK_TIMEOUT_S) -> None:
         self.path = Path(path)
         self.settings_key = settings_key
+        self.timeout = timeout
         self.hits = 0
         self.stored = 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db: sqlite3.Connection | None = None
         try:
-            self._db = self._open()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = self._open_or_rebuild()
+        except CACHE_ERRORS as exc:
+            self._give_up(exc)
+
+    def _give_up(self, exc: BaseException) -> None:
+        """Warn and go on without the cache (it only saves time; the run's results do not depend on it)."""
+        print(f"dupbench: warning: feature cache {self.path} cannot be used ({_describe(exc)}); running without it", file=sys.stderr)
+        if self._db is not None:
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass
+        self._db = None
+
+    @property
+    def usable(self) -> bool:
+        return self._db is not None
+
+    def _open_or_rebuild(self) -> sqlite3.Connection:
+        try:
+            return self._open()
         except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and not _is_corruption(exc):
+                raise  # locked, read-only, not a file: rebuilding would not help
             print(f"dupbench: feature cache {self.path} is unreadable ({exc}); rebuilding it", file=sys.stderr)
-            self.path.unlink(missing_ok=True)
-            self._db = self._open()
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            return self._open()
 
     def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
+        if self.path.is_dir():
+            raise IsADirectoryError(f"{self.path} is a directory")
+        db = sqlite3.connect(self.path, timeout=self.timeout)
+        try:
+            return self._prepare(db)
+        except BaseException:
+            db.close()
+            raise
+
+    def _prepare(self, db: sqlite3.Connection) -> sqlite3.Connection:
+        # A database whose header is intact but whose pages are not opens fine and fails at the first
+        # lookup: check every page now (fast at cache sizes), so corruption is found while it can be rebuilt.
+        check = db.execute("PRAGMA quick_check").fetchone()
+        if check is None or check[0] != "ok":
+            raise sqlite3.DatabaseError(f"database disk image is malformed ({check[0] if check else 'no result'})")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
@@ -105,6 +148,18 @@ class FeatureCache:
 
     def lookup(self, paths: Sequence[str], keys: dict[str, FileKey]) -> dict[str, ImageFeatures]:
         """Features of the paths whose file is unchanged since they were stored."""
+        if self._db is None:
+            return {}
+        try:
+            found = self._lookup(paths, keys)
+        except CACHE_ERRORS as exc:
+            self._give_up(exc)
+            return {}
+        self.hits += len(found)
+        return found
+
+    def _lookup(self, paths: Sequence[str], keys: dict[str, FileKey]) -> dict[str, ImageFeatures]:
+        assert self._db is not None
         found = {}
         query = "SELECT size, mtime_ns, width, height, file_digest, pixel_digest, thumb, side, extra FROM features WHERE path = ? AND settings = ?"
         for path in paths:
@@ -116,25 +171,45 @@ class FeatureCache:
                 continue
             thumb = np.frombuffer(row[6], dtype=np.uint8).reshape(row[7], row[7])
             found[path] = ImageFeatures(path, key.size, row[2], row[3], row[4], row[5], thumb, **unpack_extra(row[8]))
-        self.hits += len(found)
         return found
 
     def store(self, features: Iterable[ImageFeatures], keys: dict[str, FileKey]) -> None:
+        if self._db is None:
+            return
         rows = [
             (k.path, k.size, k.mtime_ns, self.settings_key, f.width, f.height, f.file_digest, f.pixel_digest,
              np.ascontiguousarray(f.thumb).tobytes(), f.thumb.shape[0], pack_extra(f))
             for f in features
             if (k := keys.get(f.path)) is not None and k.size == f.size_bytes
         ]
-        self._db.executemany("INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        self._db.commit()
+        try:
+            self._db.executemany("INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self._db.commit()
+        except CACHE_ERRORS as exc:
+            self._give_up(exc)
+            return
         self.stored += len(rows)
 
     def close(self) -> None:
-        self._db.close()
+        if self._db is not None:
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass
+            self._db = None
 
     def __enter__(self) -> "FeatureCache":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    return any(word in str(exc).lower() for word in ("malformed", "not a database", "corrupt"))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__

@@ -14,6 +14,18 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", "
 MODES: tuple[str, ...] = ("serial", "thread", "process", "dask")
 START_METHODS: tuple[str, ...] = ("fork", "forkserver", "spawn")
 
+# SSIM near-duplicate detection works on small thumbnails: detail above a few hundred pixels is noise to
+# it (the study uses 32 and 64), while memory grows with n x size^2 (thumbnails of every image are held
+# and shared) and SSIM time with size^2 per pair. 256 px already costs 64 KiB per image.
+MAX_THUMB_SIZE = 256
+# A file above this size is skipped unread: a 2^28-pixel photo compresses far below it, and each worker
+# may hold one whole file in memory while decoding it (README, "Memory"). `--max-file-size` changes it.
+DEFAULT_MAX_FILE_SIZE = 512 * 2**20
+# More workers than this many per usable CPU only add start-up time and per-worker memory (each holds a
+# decoder and its buffers); 8 per CPU still lets the study measure oversubscription.
+WORKERS_PER_CPU_CAP = 8
+MIN_WORKER_CAP = 16
+
 
 def available_cpus() -> int:
     """CPUs this process may run on (affinity), not the machine's total."""
@@ -21,6 +33,11 @@ def available_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - non-Linux
         return os.cpu_count() or 1
+
+
+def worker_cap() -> int:
+    """The most workers a run starts: WORKERS_PER_CPU_CAP per usable CPU, at least MIN_WORKER_CAP."""
+    return max(MIN_WORKER_CAP, WORKERS_PER_CPU_CAP * available_cpus())
 
 
 @dataclass(frozen=True)
@@ -47,12 +64,20 @@ class DetectorConfig:
     low_information_threshold: float = 0.9  # and of their thumbnails (true low-information copies: >= 0.93)
     level_tolerance: float = 1.5  # grey levels of mean brightness flat pairs may differ by (a re-encode moves it less)
     alpha_threshold: float = 0.75  # match score of the alpha thumbnails of two transparent images
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
-        if self.thumb_size < 16:
-            raise ValueError(f"thumb_size must be at least 16, got {self.thumb_size}")
+        if not 16 <= self.thumb_size <= MAX_THUMB_SIZE:
+            raise ValueError(
+                f"thumb size must be between 16 and {MAX_THUMB_SIZE} pixels, got {self.thumb_size} (a larger "
+                f"thumbnail adds no accuracy to SSIM near-duplicate detection and costs memory: n x size^2 bytes)"
+            )
+        if self.max_file_size < 1:
+            raise ValueError(f"max file size must be at least 1 byte, got {self.max_file_size}")
+        if self.max_pixels < 1:
+            raise ValueError(f"max pixels must be at least 1, got {self.max_pixels}")
         if self.pairs not in ("all", "pruned"):
             raise ValueError(f"pairs must be 'all' or 'pruned', got {self.pairs!r}")
         if self.decoder not in ("auto", "opencv", "pillow"):
@@ -101,6 +126,15 @@ class ExecutionConfig:
 
     @property
     def resolved_workers(self) -> int:
+        """The pool size: 1 for serial, else the asked-for number (default: usable CPUs) capped at `worker_cap()`."""
         if self.mode == "serial":
             return 1
-        return self.workers if self.workers is not None else available_cpus()
+        return min(self.workers if self.workers is not None else available_cpus(), worker_cap())
+
+    @property
+    def capped_note(self) -> str | None:
+        """A note for the user when `workers` was above the cap, else None."""
+        if self.mode == "serial" or self.workers is None or self.workers <= worker_cap():
+            return None
+        return (f"--workers {self.workers} capped at {worker_cap()} ({WORKERS_PER_CPU_CAP} per usable CPU, at least "
+                f"{MIN_WORKER_CAP}): more only add start-up time and memory")

@@ -14,7 +14,7 @@ from dupbench.actions import add_action_arguments, check_action_arguments, perfo
 from dupbench.actions.plan import is_within, show
 from dupbench.cache import FeatureCache, default_cache_path
 from dupbench.cli import EXIT_STATUS_HELP, HelpFormatter
-from dupbench.config import MODES, START_METHODS, DetectorConfig, ExecutionConfig, available_cpus
+from dupbench.config import DEFAULT_MAX_FILE_SIZE, MAX_THUMB_SIZE, MODES, START_METHODS, DetectorConfig, ExecutionConfig, available_cpus, worker_cap
 from dupbench.dask_executor import DaskUnavailable
 from dupbench.detector import cache_settings_key, find_duplicates
 from dupbench.result import DuplicateReport, json_text, write_json_atomic
@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="folders or files to search (default: the demo set)")
     parser.add_argument("--mode", choices=MODES, default="process", help="how to run the detector's stages")
-    parser.add_argument("--workers", type=int, default=None, help=f"pool size (default: the CPUs this process may use, here {available_cpus()})")
+    parser.add_argument("--workers", type=int, default=None, help=f"pool size (default: the CPUs this process may use, here {available_cpus()}; capped at {worker_cap()}, 8 per CPU: more only add start-up time and memory)")
     parser.add_argument("--start-method", choices=START_METHODS, default="forkserver", help="how process workers are started")
     parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None, help="with --mode dask: use this running Dask scheduler instead of starting a local cluster")
     parser.add_argument("--threshold", type=float, default=defaults.threshold, help="SSIM at or above which two images are near duplicates")
@@ -70,7 +70,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="1: compare pictures as stored (EXIF orientation applied); 4: also find copies turned by "
                              "90/180/270 degrees; 8: also mirrored ones. The compare stage does up to 4x or 8x the work "
                              "(README, 'Orientations', has the measured cost)")
-    parser.add_argument("--thumb-size", type=int, default=defaults.thumb_size, help="side of the grayscale thumbnail SSIM compares, in pixels")
+    parser.add_argument("--thumb-size", type=int, default=defaults.thumb_size, help=f"side of the grayscale thumbnail SSIM compares, in pixels (16 to {MAX_THUMB_SIZE}: larger adds no accuracy to SSIM near-duplicate detection and costs n x size^2 bytes of memory)")
+    parser.add_argument("--max-file-size", type=parse_size, default=DEFAULT_MAX_FILE_SIZE, metavar="BYTES", help="skip (with a reason) files larger than this, unread; suffixes K, M, G (powers of 1024). Each worker may hold one whole file in memory while decoding it; see README, 'Memory'")
     parser.add_argument("--decoder", choices=("auto", "opencv", "pillow"), default="auto", help="image decoder; 'auto' is OpenCV where it can be imported (it has no free-threaded build), else Pillow")
     parser.add_argument("--follow-symlinks", action="store_true", help="descend into symlinked directories (each directory is visited once)")
     parser.add_argument("--cache", type=Path, default=None, help="feature cache file (default: dupbench/features.sqlite in your cache directory); a second run over unchanged files skips decoding")
@@ -82,13 +83,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+SIZE_SUFFIXES = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """Bytes from '123', '512M', '2G' or '1.5GiB' (powers of 1024); argparse turns the ValueError into a usage error."""
+    value = text.strip().upper().removesuffix("IB").removesuffix("B")
+    number, suffix = (value[:-1], value[-1]) if value[-1:] in SIZE_SUFFIXES else (value, "")
+    try:
+        size = int(float(number) * SIZE_SUFFIXES[suffix])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 512M, 2G)") from None
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"size must be at least 1 byte, got {text!r}")
+    return size
+
+
 def run(args: argparse.Namespace) -> int:
     try:
-        config = DetectorConfig(threshold=args.threshold, thumb_size=args.thumb_size, pairs=args.pairs, follow_symlinks=args.follow_symlinks, decoder=args.decoder, orientations=args.orientations)
+        config = DetectorConfig(threshold=args.threshold, thumb_size=args.thumb_size, pairs=args.pairs, follow_symlinks=args.follow_symlinks, decoder=args.decoder, orientations=args.orientations, max_file_size=args.max_file_size)
         execution = ExecutionConfig(mode=args.mode, workers=args.workers, start_method=args.start_method, scheduler=args.scheduler)
     except ValueError as exc:
         print(f"dupbench run: {exc}", file=sys.stderr)
         return 2
+    if execution.capped_note:
+        print(f"dupbench run: note: {execution.capped_note}", file=sys.stderr)
     error = check_action_arguments(args)
     if error:
         print(f"dupbench run: {error}", file=sys.stderr)

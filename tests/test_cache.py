@@ -1,5 +1,9 @@
 import os
+import sqlite3
+import subprocess
+from contextlib import contextmanager
 
+import numpy as np
 import pytest
 
 from dupbench.cache import FeatureCache
@@ -52,3 +56,110 @@ def test_corrupt_cache_is_rebuilt_with_a_warning(planted_folder, tmp_path, capsy
     assert report.group_sets() == {frozenset(g) for g in expected}
     with FeatureCache(path, "a") as cache:
         assert run(root, cache).counts["cache_hits"] == report.counts["images"]
+
+
+def fill(cache: FeatureCache, count: int) -> None:
+    """Store `count` made-up entries, so the database spans many pages."""
+    from dupbench.cache import FileKey
+    from dupbench.features import ImageFeatures
+
+    rng = np.random.default_rng(0)
+    features = [ImageFeatures(f"/x/{i}.png", 100, 8, 8, rng.bytes(16), None, rng.integers(0, 255, (32, 32), dtype=np.uint8)) for i in range(count)]
+    cache.store(features, {f.path: FileKey(f.path, 100, 1) for f in features})
+
+
+def test_random_bytes_in_the_middle_of_the_cache_rebuild_it_with_a_warning(planted_folder, tmp_path, capsys):
+    root, expected = planted_folder
+    path = tmp_path / "c.sqlite"
+    with FeatureCache(path, "a") as cache:
+        fill(cache, 3000)
+        run(root, cache)
+    size = path.stat().st_size
+    assert size > 200_000
+    with open(path, "r+b") as fh:  # the header stays intact: the database opens, its pages do not read
+        fh.seek(size // 2)
+        fh.write(np.random.default_rng(1).bytes(20_000))
+    capsys.readouterr()
+    with FeatureCache(path, "a") as cache:
+        report = run(root, cache)
+    assert "rebuilding" in capsys.readouterr().err
+    assert report.group_sets() == {frozenset(g) for g in expected}
+    with FeatureCache(path, "a") as cache:
+        assert run(root, cache).counts["cache_hits"] == report.counts["images"]
+
+
+@contextmanager
+def read_only(path):
+    """`path` made unwritable even for root (the immutable attribute), or by its mode where chattr is not allowed."""
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(path)], check=True)
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+    else:
+        mode = path.stat().st_mode
+        path.chmod(0o555 if path.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            path.chmod(mode)
+
+
+def assert_runs_without_cache(root, expected, cache_path, capsys, **kwargs):
+    capsys.readouterr()
+    with FeatureCache(cache_path, "a", **kwargs) as cache:
+        first = run(root, cache)
+        second = run(root, cache)
+    err = capsys.readouterr().err
+    assert "running without it" in err and "Traceback" not in err
+    assert first.group_sets() == second.group_sets() == {frozenset(g) for g in expected}
+    assert second.counts["cache_hits"] == 0
+
+
+def test_read_only_folder_is_a_warning_and_a_run_without_cache(planted_folder, tmp_path, capsys):
+    root, expected = planted_folder
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    with read_only(folder):
+        assert_runs_without_cache(root, expected, folder / "c.sqlite", capsys)
+        assert_runs_without_cache(root, expected, folder / "sub" / "c.sqlite", capsys)
+
+
+def test_read_only_cache_file_is_a_warning_and_a_run_without_cache(planted_folder, tmp_path, capsys):
+    root, expected = planted_folder
+    path = tmp_path / "c.sqlite"
+    with FeatureCache(path, "a") as cache:
+        run(root, cache)
+    with read_only(path):
+        assert_runs_without_cache(root, expected, path, capsys)
+
+
+def test_cache_path_that_is_a_directory_or_under_a_file_is_a_warning(planted_folder, tmp_path, capsys):
+    root, expected = planted_folder
+    (tmp_path / "dir.sqlite").mkdir()
+    assert_runs_without_cache(root, expected, tmp_path / "dir.sqlite", capsys)
+    (tmp_path / "file").write_text("x")
+    assert_runs_without_cache(root, expected, tmp_path / "file" / "c.sqlite", capsys)
+
+
+def test_cache_locked_by_another_run_is_a_warning_and_a_run_without_cache(planted_folder, tmp_path, capsys):
+    root, expected = planted_folder
+    path = tmp_path / "c.sqlite"
+    FeatureCache(path, "a").close()
+    other = sqlite3.connect(path)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        assert_runs_without_cache(root, expected, path, capsys, timeout=0.2)
+    finally:
+        other.rollback()
+        other.close()
+
+
+def test_cache_problem_through_the_cli_is_a_warning_and_exit_0(planted_folder, tmp_path, capsys):
+    from dupbench.cli import main
+
+    root, _ = planted_folder
+    (tmp_path / "dir.sqlite").mkdir()
+    assert main(["run", str(root), "--mode", "serial", "--quiet", "--cache", str(tmp_path / "dir.sqlite")]) == 0
+    assert "running without it" in capsys.readouterr().err

@@ -261,3 +261,12 @@ def test_a_csv_that_cannot_be_written_is_refused_before_scanning(planted_folder,
     assert main(["run", str(root), "--mode", "serial", "--no-cache", "--quiet", "--csv", str(tmp_path / "no-such-folder" / "g.csv")]) == 2
     assert "--csv: the folder" in capsys.readouterr().err
     assert not (tmp_path / "no-such-folder").exists()
+
+
+def test_unbounded_settings_are_refused_or_capped_with_a_message(planted_folder, capsys):
+    root, _ = planted_folder
+    assert main(["run", str(root), "--thumb-size", "100000", "--no-cache", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "between 16 and 256" in err and "Traceback" not in err
+    assert main(["run", str(root), "--mode", "thread", "--workers", "10000", "--no-cache", "--quiet"]) == 0
+    assert "capped at" in capsys.readouterr().err
