@@ -7,7 +7,14 @@ on lossy formats (their IDCTs differ), so one run uses one decoder throughout.
 
 from __future__ import annotations
 
+import os
+import re
+
 import numpy as np
+
+# A second line of defence behind the header checks (load.header_size): OpenCV reads this once, at its
+# first decode, and refuses (cv2.error) any header above it instead of allocating. Its default is 2^30.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(1 << 28))
 
 try:
     import cv2
@@ -60,7 +67,7 @@ def decode_image(data: bytes, decoder: str = "opencv") -> np.ndarray:
     except cv2.error as exc:  # OpenCV raises (not returns None) for headers beyond its pixel limit
         raise DecodeError(f"decoder refused the image: {str(exc).strip().splitlines()[-1]}") from None
     if image is None:
-        raise DecodeError(_undecodable_reason(data))
+        raise DecodeError(undecodable_reason(data))
     return image
 
 
@@ -104,10 +111,11 @@ def decode_gray(data: bytes, decoder: str = "opencv", size: tuple[int, int] | No
     except cv2.error as exc:
         raise DecodeError(f"decoder refused the image: {str(exc).strip().splitlines()[-1]}") from None
     if image is None:
-        raise DecodeError(_undecodable_reason(data))
+        raise DecodeError(undecodable_reason(data))
     return image
 
 
+COMPOSITE_ROWS = 256
 BACKGROUND = 255  # transparency is composited on white, as flattening a drawing for print or JPEG does
 
 
@@ -120,9 +128,13 @@ def composite(bgra: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     colour, alpha = bgra[..., :3], bgra[..., 3]
     if alpha.min() == 255:
         return np.ascontiguousarray(colour), None
-    weight = alpha.astype(np.float32)[..., None] / 255.0
-    flat = colour.astype(np.float32) * weight + BACKGROUND * (1.0 - weight)
-    return np.clip(np.rint(flat), 0, 255).astype(np.uint8), np.ascontiguousarray(alpha)
+    out = np.empty(colour.shape, np.uint8)
+    for start in range(0, len(colour), COMPOSITE_ROWS):  # float temporaries for a block of rows, not the image
+        rows = slice(start, start + COMPOSITE_ROWS)
+        weight = alpha[rows].astype(np.float32)[..., None] / 255.0
+        flat = colour[rows].astype(np.float32) * weight + BACKGROUND * (1.0 - weight)
+        out[rows] = np.clip(np.rint(flat), 0, 255).astype(np.uint8)
+    return out, np.ascontiguousarray(alpha)
 
 
 def to_8bit_bgra(image: np.ndarray) -> np.ndarray | None:
@@ -179,7 +191,7 @@ def decode_colour(data: bytes, decoder: str = "opencv", size: tuple[int, int] | 
     try:
         image = cv2.imdecode(buffer, flag)
         if image is None:
-            raise DecodeError(_undecodable_reason(data))
+            raise DecodeError(undecodable_reason(data))
         if not has_alpha or is_jpeg(data):
             return image, None
         unchanged = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
@@ -205,13 +217,54 @@ def _decode_pillow_colour(data: bytes, reduction: int) -> tuple[np.ndarray, np.n
                 return composite(np.ascontiguousarray(rgba[..., [2, 1, 0, 3]]))
             rgb = np.asarray(image.convert("RGB"))
     except UnidentifiedImageError:
-        raise DecodeError(_undecodable_reason(data)) from None
+        raise DecodeError(undecodable_reason(data)) from None
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DecodeError(f"decoder refused the image: {exc}") from None
     return np.ascontiguousarray(rgb[..., ::-1]), None
 
 
-def _undecodable_reason(data: bytes) -> str:
+# What one pixel costs at the peak of a decode (measured with benchmarks/memory_bound.py): OpenCV's colour
+# decode holds its RGB rows and the BGR image it returns; an image with alpha is decoded twice more
+# (IMREAD_UNCHANGED, 4 bytes) and composited; the float formats decode to 3 x float32 and are converted.
+OPAQUE_BYTES_PER_PIXEL = 6
+ALPHA_BYTES_PER_PIXEL = 16
+FLOAT_FORMAT_BYTES_PER_PIXEL = 24
+_PNM_FIELD = re.compile(rb"(WIDTH|HEIGHT)\s+(\d+)")
+
+
+def opencv_only_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the header of a format OpenCV reads and Pillow does not (Radiance HDR, PFM,
+    PAM), or None. Only the first 64 KiB are looked at: every one of these headers is text near the start."""
+    head = data[:65536]
+    if head.startswith((b"#?RADIANCE", b"#?RGBE")):
+        end = head.find(b"\n\n")  # the header ends with a blank line; the resolution line follows it
+        match = re.match(rb"\s*([-+])([XY])\s+(\d+)\s+([-+])([XY])\s+(\d+)", head[end + 2 :]) if end >= 0 else None
+        if match is None or match.group(2) == match.group(5):
+            return None
+        first, second = int(match.group(3)), int(match.group(6))
+        return (second, first) if match.group(2) == b"Y" else (first, second)
+    if head[:3] in (b"PF\n", b"Pf\n", b"PF\r", b"Pf\r") or head[:3] in (b"PF ", b"Pf "):
+        match = re.match(rb"P[Ff]\s+(\d+)\s+(\d+)", head)
+        return (int(match.group(1)), int(match.group(2))) if match else None
+    if head.startswith(b"P7"):
+        fields = dict(_PNM_FIELD.findall(head[: head.find(b"ENDHDR")] if b"ENDHDR" in head else b""))
+        if b"WIDTH" in fields and b"HEIGHT" in fields:
+            return int(fields[b"WIDTH"]), int(fields[b"HEIGHT"])
+    return None
+
+
+def is_float_format(data: bytes) -> bool:
+    return data.startswith((b"#?RADIANCE", b"#?RGBE")) or data[:2] in (b"PF", b"Pf")
+
+
+def decoded_bytes_per_pixel(data: bytes, has_alpha: bool = False) -> int:
+    """What one pixel costs while decoding (see OPAQUE_BYTES_PER_PIXEL)."""
+    if is_float_format(data):
+        return FLOAT_FORMAT_BYTES_PER_PIXEL
+    return ALPHA_BYTES_PER_PIXEL if has_alpha else OPAQUE_BYTES_PER_PIXEL
+
+
+def undecodable_reason(data: bytes) -> str:
     if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"hevc", b"avif"):
         return f"{data[8:12].decode()} (HEIF/AVIF) image: no decoder for it is installed"
     return "not a decodable image"
@@ -232,7 +285,7 @@ def _decode_pillow(data: bytes, gray_reduction: int | None = None) -> np.ndarray
                 return np.asarray(image.convert("L"))
             rgb = np.asarray(image.convert("RGB"))
     except UnidentifiedImageError:
-        raise DecodeError(_undecodable_reason(data)) from None
+        raise DecodeError(undecodable_reason(data)) from None
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DecodeError(f"decoder refused the image: {exc}") from None
     return np.ascontiguousarray(rgb[..., ::-1])

@@ -104,7 +104,7 @@ def take_pixel_digests(features: list[ImageFeatures], candidates: Sequence[int],
     items = [(features[i].path, features[i].file_digest) for i in candidates]
     size = chunk_size(len(items), workers)
     digests: list[bytes | None] = []
-    map_surviving_crashes(executor, pixel_digest_task(config.decoder), [items[i : i + size] for i in range(0, len(items), size)], digests.extend, on_crash=lambda item: None)
+    map_surviving_crashes(executor, pixel_digest_task(config.decoder, config.max_file_size), [items[i : i + size] for i in range(0, len(items), size)], digests.extend, on_crash=lambda item: None)
     by_bytes = {features[i].file_digest: d for i, d in zip(candidates, digests) if d is not None}
     return [replace(f, pixel_digest=by_bytes[f.file_digest]) if f.file_digest in by_bytes else f for f in features]
 

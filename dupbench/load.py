@@ -16,21 +16,36 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from dupbench.config import DetectorConfig
-from dupbench.decode import DecodeError, decode_colour, resolve_decoder
+from dupbench.config import DEFAULT_MAX_FILE_SIZE, DetectorConfig
+from dupbench.decode import OPAQUE_BYTES_PER_PIXEL, DecodeError, decode_colour, decoded_bytes_per_pixel, is_float_format, looks_truncated, opencv_only_size, resolve_decoder, undecodable_reason
 from dupbench.features import ImageFeatures, colour_grid, file_digest, jpeg_quality, pixel_digest_with_alpha, resize_plane, thumbnail
 from dupbench.result import Skipped
 
 
-def read_regular_file(path: str) -> bytes:
-    """Read a regular file's bytes; refuse FIFOs, sockets and devices without blocking on them."""
+def describe_size(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size} bytes"
+
+
+def read_regular_file(path: str, max_size: int | None = None) -> bytes:
+    """Read a regular file's bytes; refuse FIFOs, sockets and devices without blocking on them, and
+    files above `max_size` bytes unread (a sparse 1.5 GB file costs no disk but would cost 1.5 GB here)."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise DecodeError("not a regular file (FIFO, socket or device)")
+        if max_size is not None and info.st_size > max_size:
+            raise DecodeError(f"file too large: {describe_size(info.st_size)} > limit {describe_size(max_size)} (--max-file-size), not read")
         with io.FileIO(fd, closefd=False) as fh:
-            return fh.read()
+            if max_size is None:
+                return fh.read()
+            data = fh.read(info.st_size)  # never read(max_size): that allocates max_size bytes up front
+            if fh.read(1):  # it grew since fstat: read no further than the limit allows
+                rest = fh.read(max_size - len(data))
+                if fh.read(1) or len(data) + 1 + len(rest) > max_size:
+                    raise DecodeError(f"file too large: grew past limit {describe_size(max_size)} (--max-file-size) while being read")
+                raise DecodeError("changed while being read")
+            return data
     finally:
         os.close(fd)
 
@@ -40,7 +55,7 @@ ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 
 def header_info(data: bytes) -> tuple[tuple[int, int] | None, bool]:
     """((width, height) as stored, whether it may hold transparency), from the header alone (Pillow parses
-    it lazily); the size is None if Pillow can't tell (then transparency is taken as absent)."""
+    it lazily, or `opencv_only_size` for HDR, PFM and PAM); the size is None if neither can tell."""
     from PIL import Image
 
     # The detector applies its own limit (DetectorConfig.max_pixels) before any decoder allocates;
@@ -50,14 +65,29 @@ def header_info(data: bytes) -> tuple[tuple[int, int] | None, bool]:
         with Image.open(io.BytesIO(data)) as im:
             width, height = im.size
             has_alpha = im.mode in ALPHA_MODES or "transparency" in im.info
-    except Exception:  # unknown or broken headers are the decoder's to judge
-        return None, False
+    except Exception:  # not a format Pillow knows: maybe one only OpenCV reads
+        return opencv_only_size(data), False
     return (width, height), has_alpha
 
 
 def header_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) as stored, from the header alone, or None if Pillow can't tell."""
+    """(width, height) as stored, from the header alone, or None if neither Pillow nor `opencv_only_size` can tell."""
     return header_info(data)[0]
+
+
+def check_decoded_size(data: bytes, config: DetectorConfig) -> tuple[tuple[int, int], bool]:
+    """(stored size, may hold transparency), if decoding it stays within the per-file budget; else
+    DecodeError, before any decoder allocates. A file whose header gives no size is refused: no decoder
+    may guess its cost. The budget is what an opaque 8-bit image of `max_pixels` costs to decode."""
+    stored, has_alpha = header_info(data)
+    if stored is None:
+        raise DecodeError(looks_truncated(data) or undecodable_reason(data))
+    pixels = stored[0] * stored[1]
+    per_pixel = decoded_bytes_per_pixel(data, has_alpha)
+    if pixels * per_pixel > OPAQUE_BYTES_PER_PIXEL * config.max_pixels:
+        kind = " (a float format)" if is_float_format(data) else " (with transparency)" if per_pixel > OPAQUE_BYTES_PER_PIXEL else ""
+        raise DecodeError(f"image too large: {stored[0]}x{stored[1]} = {pixels} pixels{kind} > limit {config.max_pixels * OPAQUE_BYTES_PER_PIXEL // per_pixel}")
+    return stored, has_alpha
 
 
 def oriented_size(stored: tuple[int, int], decoded: np.ndarray) -> tuple[int, int]:
@@ -72,12 +102,10 @@ def oriented_size(stored: tuple[int, int], decoded: np.ndarray) -> tuple[int, in
 def load_features(path: str, config: DetectorConfig) -> ImageFeatures | Skipped:
     """Features of one file, or the reason it was skipped. Never raises for bad input."""
     try:
-        data = read_regular_file(path)
+        data = read_regular_file(path, config.max_file_size)
         if not data:
             raise DecodeError("empty file")
-        stored, has_alpha = header_info(data)
-        if stored is not None and stored[0] * stored[1] > config.max_pixels:
-            raise DecodeError(f"image too large: {stored[0] * stored[1]} pixels > limit {config.max_pixels}")
+        stored, has_alpha = check_decoded_size(data, config)
         decoder = resolve_decoder(config.decoder)
         image, alpha = decode_colour(data, decoder, stored, min_side=2 * config.thumb_size, has_alpha=has_alpha)
     except DecodeError as exc:
@@ -86,7 +114,7 @@ def load_features(path: str, config: DetectorConfig) -> ImageFeatures | Skipped:
         return Skipped(path, f"unreadable: {exc.strerror or exc}")
     except Exception as exc:  # a decoder bug must cost one file, not the run
         return Skipped(path, f"unexpected error: {type(exc).__name__}: {exc}")
-    width, height = oriented_size(stored, image) if stored else (image.shape[1], image.shape[0])
+    width, height = oriented_size(stored, image)
     use_cv2 = decoder == "opencv"
     return ImageFeatures(
         path=path,
@@ -103,10 +131,11 @@ def load_features(path: str, config: DetectorConfig) -> ImageFeatures | Skipped:
     )
 
 
-def pixel_digest_of(path: str, expected_file_digest: bytes, decoder: str) -> bytes | None:
-    """Digest of the full-resolution pixels, or None if the file changed since load or no longer decodes."""
+def pixel_digest_of(path: str, expected_file_digest: bytes, decoder: str, max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> bytes | None:
+    """Digest of the full-resolution pixels, or None if the file changed since load or no longer decodes.
+    The bytes equal those checked at load (same digest), so the decoded size is within the budget."""
     try:
-        data = read_regular_file(path)
+        data = read_regular_file(path, max_file_size)
         if file_digest(data) != expected_file_digest:
             return None
         image, alpha = decode_colour(data, resolve_decoder(decoder), has_alpha=header_info(data)[1])
@@ -115,13 +144,13 @@ def pixel_digest_of(path: str, expected_file_digest: bytes, decoder: str) -> byt
         return None
 
 
-def pixel_digest_chunk(items: Sequence[tuple[str, bytes]], decoder: str) -> list[bytes | None]:
-    return [pixel_digest_of(path, digest, decoder) for path, digest in items]
+def pixel_digest_chunk(items: Sequence[tuple[str, bytes]], decoder: str, max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> list[bytes | None]:
+    return [pixel_digest_of(path, digest, decoder, max_file_size) for path, digest in items]
 
 
-def pixel_digest_task(decoder: str) -> Callable[[Sequence[tuple[str, bytes]]], list[bytes | None]]:
+def pixel_digest_task(decoder: str, max_file_size: int = DEFAULT_MAX_FILE_SIZE) -> Callable[[Sequence[tuple[str, bytes]]], list[bytes | None]]:
     """A picklable task for `executor.map` over chunks of (path, file digest)."""
-    return partial(pixel_digest_chunk, decoder=decoder)
+    return partial(pixel_digest_chunk, decoder=decoder, max_file_size=max_file_size)
 
 
 def load_chunk(paths: Sequence[str], config: DetectorConfig) -> list[ImageFeatures | Skipped]:
