@@ -11,7 +11,7 @@ import time
 from concurrent.futures import BrokenExecutor, Executor
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -80,6 +80,59 @@ def map_surviving_crashes(executor: Executor, task: Callable, chunks: list[list]
             except BrokenExecutor:
                 executor.rebuild()
                 sink([on_crash(path)])
+
+
+TASK_RETRIES = 2  # a task that killed its worker is run alone this many more times before the run gives up
+
+
+class WorkerCrashes(RuntimeError):
+    """One task killed its worker on every attempt: the run cannot complete without its result."""
+
+
+def map_retrying(executor: Executor, task: Callable, items: Sequence, retries: int = TASK_RETRIES) -> Iterator:
+    """`executor.map(task, items)` in order, surviving dead workers: rebuild the pool and retry.
+
+    When the pool breaks, the first unfinished item is the suspect: it is run alone (so a crash is
+    pinned on it) up to `retries` times, then the rest go back through `map`. Used where every result
+    is needed (compare tiles, prefilter tiles), unlike loading, where a crash skips the one file.
+    """
+    position = 0
+    while position < len(items):
+        try:
+            for result in executor.map(task, items[position:]):
+                yield result
+                position += 1
+            return
+        except BrokenExecutor:
+            executor.rebuild()
+        for attempt in range(retries + 1):
+            try:
+                result = executor.submit(task, items[position]).result()
+                break
+            except BrokenExecutor:
+                executor.rebuild()
+        else:
+            raise WorkerCrashes(
+                f"a {getattr(task, 'func', task).__name__} task killed its worker process {retries + 2} times "
+                f"(out of memory or a native crash); the run cannot complete without it"
+            )
+        yield result
+        position += 1
+
+
+class RetryingExecutor(Executor):
+    """An executor whose `map` is `map_retrying`: what the compare stage is given, so its code stays one path."""
+
+    def __init__(self, executor: Executor, retries: int = TASK_RETRIES) -> None:
+        self._executor, self._retries = executor, retries
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any):
+        return self._executor.submit(fn, *args, **kwargs)
+
+    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None, chunksize: int = 1) -> Iterator[Any]:
+        if not hasattr(self._executor, "rebuild") or len(iterables) != 1:  # serial and thread pools lose no worker
+            return self._executor.map(fn, *iterables)
+        return map_retrying(self._executor, fn, list(iterables[0]), self._retries)
 
 
 def load_all(paths: Sequence[str], config: DetectorConfig, executor: Executor, workers: int, show: bool) -> tuple[list[ImageFeatures], list[Skipped]]:
@@ -184,7 +237,7 @@ def find_duplicates(
                     lambda array: share_array(array, execution, executor, stack),
                     config.pairs,
                     config.threshold,
-                    executor,
+                    RetryingExecutor(executor),
                     block=config.block_size,
                     workers=workers,
                     radius=config.prefilter_radius,
@@ -195,7 +248,7 @@ def find_duplicates(
             with clock.stage("verify"):  # inside compare, like the pixel checks
                 inputs = verify_inputs(features, reps, config)
                 shared = VerifyInputs(**{name: share_array(getattr(inputs, name), execution, executor, stack) for name in inputs.__dataclass_fields__})
-                reasons = verify_pairs(shared, near.left, near.right, near.orientation, near.scores, config.verify_config(), executor.map)
+                reasons = verify_pairs(shared, near.left, near.right, near.orientation, near.scores, config.verify_config(), RetryingExecutor(executor).map)
             kept = reasons == 0
             left, right = reps[near.left[kept]].tolist(), reps[near.right[kept]].tolist()
             near_scores = near.scores[kept].tolist()

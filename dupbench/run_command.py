@@ -16,7 +16,7 @@ from dupbench.cache import FeatureCache, default_cache_path
 from dupbench.cli import EXIT_STATUS_HELP, HelpFormatter
 from dupbench.config import DEFAULT_MAX_FILE_SIZE, MAX_THUMB_SIZE, MODES, START_METHODS, DetectorConfig, ExecutionConfig, available_cpus, worker_cap
 from dupbench.dask_executor import DaskUnavailable
-from dupbench.detector import cache_settings_key, find_duplicates
+from dupbench.detector import WorkerCrashes, cache_settings_key, find_duplicates
 from dupbench.result import DuplicateReport, json_text, write_json_atomic
 from dupbench.table import human_bytes, write_csv
 
@@ -137,6 +137,9 @@ def run(args: argparse.Namespace) -> int:
         except DaskUnavailable as exc:
             print(f"dupbench run: {exc}", file=sys.stderr)
             return 2
+        except WorkerCrashes as exc:
+            print(f"dupbench run: {exc}", file=sys.stderr)
+            return 1
     if args.keep:
         report.groups = rekey_groups(report.groups, args.keep)
     to_stdout = args.output is not None and str(args.output) == "-"

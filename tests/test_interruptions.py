@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
 import sys
 import time
+from typing import Callable
 
 import psutil
 import pytest
 
+import dupbench.compare
 import dupbench.load
+import dupbench.verify
 from dupbench.config import DetectorConfig, ExecutionConfig
-from dupbench.detector import WORKER_DIED, find_duplicates
+from dupbench.detector import WORKER_DIED, WorkerCrashes, find_duplicates
 
 from planted import build_planted_folder
 
@@ -82,3 +86,70 @@ def test_signal_stops_the_run_leaving_no_process_and_no_output(big_folder, tmp_p
     alive = [p for p in seen.values() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert alive == []
     assert not output.exists() and list(tmp_path.iterdir()) == []
+
+
+MARKER_DIR: list[str] = []  # set by each test before the fork: where die_once leaves its marker
+
+
+def die_once(real: Callable) -> Callable:
+    """`real`, except that the first call in any worker kills that worker (a marker file makes it once)."""
+
+    @functools.wraps(real)
+    def wrapper(*args, **kwargs):
+        try:
+            os.close(os.open(os.path.join(MARKER_DIR[0], f"died-{real.__name__}"), os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return real(*args, **kwargs)
+        os._exit(137)  # what the OOM killer's SIGKILL looks like to the pool
+
+    return wrapper
+
+
+def die_always(*args, **kwargs):
+    os._exit(137)
+
+
+REAL_TILE_CANDIDATES = dupbench.compare.tile_candidates
+
+
+def tile_candidates_dying_once(*args, **kwargs):
+    """Module level, so the partial the parent builds around it pickles by reference."""
+    return die_once(REAL_TILE_CANDIDATES)(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "pairs, module, name",
+    [
+        ("all", dupbench.compare, "match_many_to_many"),  # the compare tiles of --pairs all
+        ("pruned", dupbench.compare, "ssim_pairs"),  # the candidate chunks of --pairs pruned
+        ("pruned", dupbench.compare, "tile_candidates"),  # the prefilter's signature tiles
+        ("all", dupbench.verify, "gather_evidence"),  # the verification of matched pairs
+        ("all", dupbench.load, "pixel_digest_with_alpha"),  # the full-resolution pixel checks
+    ],
+)
+def test_worker_killed_in_compare_prefilter_or_pixel_checks_is_retried_and_the_run_completes(planted_folder, tmp_path, monkeypatch, pairs, module, name):
+    root, expected = planted_folder
+    MARKER_DIR[:] = [str(tmp_path)]
+    replacement = tile_candidates_dying_once if name == "tile_candidates" else die_once(getattr(module, name))
+    monkeypatch.setattr(module, name, replacement)  # fork workers inherit it
+    report = find_duplicates([str(root)], DetectorConfig(pairs=pairs), ExecutionConfig("process", 2, "fork"))
+    assert (tmp_path / f"died-{'tile_candidates' if name == 'tile_candidates' else name}").exists(), "no worker died: the test tested nothing"
+    assert report.group_sets() == {frozenset(g) for g in expected}
+    assert report.skipped == []
+
+
+def test_a_compare_task_that_always_kills_its_worker_fails_the_run_with_a_clear_message(planted_folder, monkeypatch):
+    root, _ = planted_folder
+    monkeypatch.setattr(dupbench.compare, "match_many_to_many", die_always)
+    with pytest.raises(WorkerCrashes, match=r"score_tile task killed its worker process 4 times"):
+        find_duplicates([str(root)], DetectorConfig(pairs="all"), ExecutionConfig("process", 2, "fork"))
+
+
+def test_the_cli_reports_a_task_that_keeps_killing_workers_without_a_traceback(planted_folder, monkeypatch, capsys):
+    from dupbench.cli import main
+
+    root, _ = planted_folder
+    monkeypatch.setattr(dupbench.compare, "match_many_to_many", die_always)
+    assert main(["run", str(root), "--mode", "process", "--start-method", "fork", "--pairs", "all", "--no-cache", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "killed its worker process" in err and "Traceback" not in err
