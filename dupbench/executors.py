@@ -7,10 +7,13 @@ thread per worker so N workers use N cores, not N x cores.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import multiprocessing
 import os
+import select
 import signal
+import threading
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
@@ -22,6 +25,8 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (mallo
 MMAP_THRESHOLD_BYTES = 32 * 2**20  # glibc's largest allowed value on 64-bit
 TRIM_THRESHOLD_BYTES = 256 * 2**20
 FORKSERVER_PRELOAD = ["dupbench.load", "dupbench.compare"]
+JOIN_TIMEOUT_S = 5.0  # how long a terminated worker may take to exit before it is killed
+PARENT_POLL_S = 1.0  # where pidfd_open is missing: how often a worker checks that the run is alive
 
 
 class SerialExecutor(Executor):
@@ -83,10 +88,73 @@ def prepare_process() -> dict[str, Any]:
     return settings
 
 
-def _worker_init() -> None:
+def exit_when_gone(pid: int) -> None:
+    """Exit this process as soon as process `pid` (the run's main process) has ended, however it ended.
+
+    A pool worker blocks forever reading its task queue, whose write end it holds itself, so after a
+    kill -9 of the run (the OOM killer's way) nothing would ever wake it; under forkserver each worker
+    also holds the pipe that tells the server the run is gone, so the server, the workers and the
+    resource tracker would all stay. PR_SET_PDEATHSIG does not cover this: a forkserver worker's parent is
+    the server, and the signal follows the thread that forked, not the process. A pidfd names the
+    process itself (no PID-reuse race): a daemon thread waits for it to become readable, then exits.
+    """
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(1)
+    except (AttributeError, OSError):  # no pidfd (old kernel, not Linux): poll instead
+        pidfd = None
+
+    def watch() -> None:
+        if pidfd is not None:
+            select.select([pidfd], [], [])
+        else:
+            while _pid_alive(pid):
+                threading.Event().wait(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="dupbench-parent-watch", daemon=True).start()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _worker_init(main_pid: int | None = None) -> None:
     # Ctrl-C goes to the whole process group; the parent alone decides to stop and ends the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if main_pid is not None:
+        exit_when_gone(main_pid)
     prepare_process()
+
+
+def stop_helper_processes() -> None:
+    """Stop multiprocessing's forkserver and resource tracker and wait for them (run at exit).
+
+    Both outlive the pool on purpose (the next pool reuses them) and end by themselves once this
+    process is gone; but then nobody waits for them, and in a container whose PID 1 does not reap they
+    stay as zombies. Called after every pool's workers are joined, so neither waits for long. Uses the
+    private `_stop` both have had since Python 3.8; where it is missing they are left to end by themselves.
+    """
+    from multiprocessing import forkserver, resource_tracker, util
+
+    util._exit_function()  # multiprocessing's own exit clean-up first (it still talks to the tracker); runs once
+    for helper in (getattr(forkserver, "_forkserver", None), getattr(resource_tracker, "_resource_tracker", None)):
+        stop = getattr(helper, "_stop", None)
+        if stop is not None:
+            try:
+                stop()
+            except (OSError, ChildProcessError):
+                pass
+
+
+_helpers_stopped_at_exit: list[bool] = []
 
 
 class RebuildableProcessPool(Executor):
@@ -99,13 +167,16 @@ class RebuildableProcessPool(Executor):
     def __init__(self, execution: ExecutionConfig) -> None:
         self._execution = execution
         self.rebuilds = 0
+        if not _helpers_stopped_at_exit:
+            _helpers_stopped_at_exit.append(True)
+            atexit.register(stop_helper_processes)
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context(self._execution.start_method)
         if self._execution.start_method == "forkserver":
             context.set_forkserver_preload(FORKSERVER_PRELOAD)
-        return ProcessPoolExecutor(self._execution.resolved_workers, mp_context=context, initializer=_worker_init)
+        return ProcessPoolExecutor(self._execution.resolved_workers, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),))
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         return self._pool.submit(fn, *args, **kwargs)
@@ -120,11 +191,31 @@ class RebuildableProcessPool(Executor):
         self.rebuilds += 1
 
     def terminate(self) -> None:
-        """Stop every worker now (used on Ctrl-C/SIGTERM, where waiting for tasks is wrong)."""
-        processes = getattr(self._pool, "_processes", None) or {}  # no public API before Python 3.14
-        for process in list(processes.values()):
+        """Stop every worker now (used on Ctrl-C/SIGTERM, where waiting for tasks is wrong); `shutdown`
+        then joins them (its manager thread reaps the pool's processes)."""
+        # Python 3.11's pool manager, seeing workers die, sets BrokenProcessPool on every pending future,
+        # and raises in its thread (a traceback on stderr) for those `map` already cancelled. Give those
+        # items a fresh future instead (one attribute each: the pool's dict itself is left alone).
+        pending = getattr(self._pool, "_pending_work_items", None)
+        if isinstance(pending, dict):
+            for item in list(pending.values()):
+                if item.future.cancelled():
+                    item.future = Future()
+        for process in self.processes():
             if process.is_alive():
                 process.terminate()
+
+    def processes(self) -> list:
+        return list((getattr(self._pool, "_processes", None) or {}).values())  # no public API before Python 3.14
+
+    def join_workers(self, processes: list) -> None:
+        """Wait until each of `processes` is reaped, killing any still there after JOIN_TIMEOUT_S. Under
+        forkserver the server reaps them only while it runs, and it ends with the run."""
+        for process in processes:
+            process.join(JOIN_TIMEOUT_S)
+            if process.exitcode is None:
+                process.kill()
+                process.join(JOIN_TIMEOUT_S)
 
     def worker_pids(self) -> list[int]:
         return [p.pid for p in (getattr(self._pool, "_processes", None) or {}).values()]
@@ -158,9 +249,12 @@ def make_executor(execution: ExecutionConfig) -> Iterator[Executor]:
     try:
         yield executor
     except BaseException:
+        workers = executor.processes() if isinstance(executor, RebuildableProcessPool) else []
         if isinstance(executor, RebuildableProcessPool):
             executor.terminate()
         executor.shutdown(wait=True, cancel_futures=True)
+        if isinstance(executor, RebuildableProcessPool):
+            executor.join_workers(workers)
         raise
     else:
         executor.shutdown(wait=True)

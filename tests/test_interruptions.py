@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from typing import Callable
 
 import psutil
 import pytest
+from PIL import Image, PngImagePlugin
 
 import dupbench.compare
 import dupbench.load
@@ -35,7 +38,10 @@ REAL_DECODE = dupbench.load.decode_colour
 def test_worker_death_skips_that_file_rebuilds_the_pool_and_finishes(planted_folder, tmp_path, monkeypatch, workers):
     root, expected = planted_folder
     marked = tmp_path / "evil.png"
-    marked.write_bytes(b"\x89PNG\r\n\x1a\n CRASH-ME IEND")
+    image = Image.new("L", (8, 8))
+    text = PngImagePlugin.PngInfo()
+    text.add_text("comment", "CRASH-ME")
+    image.save(marked, pnginfo=text)  # a valid PNG, so the decoder is reached
     monkeypatch.setattr(dupbench.load, "decode_colour", crash_on_marked_files)  # fork workers inherit it
     report = find_duplicates([str(root), str(tmp_path)], DetectorConfig(), ExecutionConfig("process", workers, "fork"))
     assert report.group_sets() == {frozenset(g) for g in expected}
@@ -153,3 +159,72 @@ def test_the_cli_reports_a_task_that_keeps_killing_workers_without_a_traceback(p
     assert main(["run", str(root), "--mode", "process", "--start-method", "fork", "--pairs", "all", "--no-cache", "--quiet"]) == 1
     err = capsys.readouterr().err
     assert "killed its worker process" in err and "Traceback" not in err
+
+
+def start_run(folder, start_method: str) -> tuple[subprocess.Popen, dict[int, psutil.Process]]:
+    """A process-mode run in a child, returned once its pool is up (every helper process seen)."""
+    command = [sys.executable, "-m", "dupbench", "run", str(folder), "--mode", "process", "--workers", "2",
+               "--start-method", start_method, "--pairs", "all", "--thumb-size", "128", "--no-cache", "--quiet"]
+    child = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    wanted = {"fork": 2, "forkserver": 4, "spawn": 3}[start_method]  # workers, plus tracker and server
+    seen: dict[int, psutil.Process] = {}
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and child.poll() is None and len(seen) < wanted:
+        seen.update((p.pid, p) for p in tree(child.pid))
+        time.sleep(0.02)
+    assert len(seen) >= wanted, f"the pool did not start: {seen}"
+    return child, seen
+
+
+def running(processes) -> list[psutil.Process]:
+    return [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+@pytest.mark.parametrize("start_method", ["forkserver", "fork", "spawn"])
+def test_kill_9_of_the_run_leaves_no_process_behind(big_folder, start_method):
+    child, seen = start_run(big_folder, start_method)
+    time.sleep(0.3)  # in the load stage
+    seen.update((p.pid, p) for p in tree(child.pid))
+    assert child.poll() is None, "the run finished before it could be killed"
+    child.kill()  # SIGKILL, as the OOM killer sends: no Python code runs in the parent
+    child.wait()
+    deadline = time.monotonic() + 5
+    while running(seen.values()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = running(seen.values())
+    for process in left:
+        process.kill()
+    assert left == [], f"still running 5 s after the run was killed: {[p.cmdline()[:3] for p in left]}"
+
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+@contextmanager
+def as_subreaper():
+    """Orphans of our children become ours, and we do not reap them: a PID 1 that does not reap."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    assert libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    try:
+        yield
+    finally:
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("start_method", ["forkserver", "spawn"])
+def test_ctrl_c_joins_every_process_so_none_is_left_a_zombie(big_folder, start_method):
+    with as_subreaper():
+        child, seen = start_run(big_folder, start_method)
+        time.sleep(1.5)  # well into the work, as in the signal test above
+        seen.update((p.pid, p) for p in tree(child.pid))
+        assert child.poll() is None, "the run finished before it could be interrupted"
+        child.send_signal(signal.SIGINT)
+        assert child.wait(timeout=15) == 130
+        stderr = child.stderr.read()
+        time.sleep(0.5)
+        orphans = [p for p in psutil.Process().children() if p.pid in seen]
+        for process in orphans:  # reap them here, so a failure leaves nothing behind either
+            process.kill()
+            os.waitpid(process.pid, 0)
+    assert "Traceback" not in stderr, stderr
+    assert orphans == [], "processes outlived the run (zombies under a PID 1 that does not reap)"
