@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Mapping, TextIO
 
 from dupbench.actions.execute import apply_plan
+from dupbench.actions.leftovers import action_folders, remove_stale_temporaries
 from dupbench.actions.keep import KEEP_RULES, check_keep_rule
 from dupbench.actions.manifest import name_taken
 from dupbench.actions.plan import ACTIONS, format_plan, make_plan, show, summary
@@ -95,6 +96,7 @@ def perform_actions(
     if not quiet:
         for skip in plan.skipped:
             print(f"skip     {show(skip.path)}: {show(skip.reason)}", file=out)
+    remove_stale_temporaries(action_folders(plan.steps))  # of earlier runs killed mid-action
     try:
         result = apply_plan(plan, manifest, log=None if quiet else (lambda line: print(line, file=out)))
     except OSError as exc:

@@ -15,6 +15,7 @@ import stat
 import tempfile
 from dataclasses import dataclass
 
+from dupbench.actions.leftovers import rename_atomic_no_replace, temporary_prefix
 from dupbench.features import DIGEST_BYTES
 
 CHUNK_BYTES = 1 << 20  # hash in 1 MiB reads: photos can be large, memory stays flat
@@ -104,8 +105,10 @@ def rename_no_replace(src: str, dst: str) -> None:
 
     link() then unlink() is the portable no-replace rename: link() fails if `dst` exists. A crash
     between the two leaves both names for one file, never none. Filesystems that cannot hard-link
-    fall back to check-then-rename.
+    fall back to check-then-rename. Where renameat2(RENAME_NOREPLACE) works, it is used instead: one step.
     """
+    if rename_atomic_no_replace(src, dst):
+        return
     try:
         os.link(src, dst, follow_symlinks=False)
     except OSError as exc:
@@ -131,7 +134,7 @@ def move_file(src: str, dst: str, digest: bytes) -> None:
 
 def copy_verified(src: str, dst: str, digest: bytes) -> None:
     """Copy `src` to a temporary name beside `dst`, check its digest, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(dst)}.", suffix=".dupbench-tmp", dir=os.path.dirname(dst) or ".")
+    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(dst), suffix=".dupbench-tmp", dir=os.path.dirname(dst) or ".")
     try:
         copied = hashlib.blake2b(digest_size=DIGEST_BYTES)
         with os.fdopen(fd, "wb") as out, open(src, "rb") as source:
@@ -168,7 +171,7 @@ def link_replace(target: str, path: str, identity: tuple[int, int], planned: Fil
     """
     directory = os.path.dirname(path) or "."
     base = os.path.basename(path)
-    link = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.dupbench-link")
+    link = os.path.join(directory, f"{temporary_prefix(path)}{secrets.token_hex(6)}.dupbench-link")
     aside = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.dupbench-aside")
     os.link(target, link)  # fails cleanly (EXDEV, EPERM, EMLINK, or EEXIST) before anything changed
     set_aside = False
@@ -234,7 +237,7 @@ def unlink_replace_copy(path: str, expected: FileState, mode: int, mtime_ns: int
     `mode` is applied as given: the caller makes sure it grants nothing the link did not.
     """
     directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".dupbench-tmp", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=".dupbench-tmp", dir=directory)
     try:
         copied = hashlib.blake2b(digest_size=DIGEST_BYTES)
         with os.fdopen(fd, "wb") as out:
