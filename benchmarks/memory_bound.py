@@ -6,7 +6,8 @@ The folder (built in a temporary directory, outside any timing) holds: two spars
 .jpg and .png (no disk used; over --max-file-size), a Radiance HDR named .jpg whose header claims
 30000x30000, a PNG whose header claims 200000x200000, a legal 510 MiB BMP of a black 13000 x 13700
 picture (a hole after its header: the whole file is read, then decoded), two 16384x16384 PNGs with equal pixels and
-different bytes (2^28 pixels, the pixel limit: both are decoded in full for the pixel check), an 8192 x
+different bytes (2^28 pixels, the pixel limit: both are decoded in full for the pixel check), a 10000 x 10000 PNG
+with alpha (the limit for images with transparency, which are decoded twice and composited), an 8192 x
 8192 Radiance HDR (2^26 float pixels: the float formats' limit), and 24 small photos with planted copies.
 
 Each mode runs `dupbench run` in a child, under an address-space limit (so a bug cannot take the
@@ -14,7 +15,8 @@ machine with it), while the RSS of the child and all its descendants is summed e
 is that sum's maximum (shared pages counted once per process: an overestimate). The budget is the
 documented one (README, "Memory"): the same mode's peak on the small photos alone (the base), plus, for
 each concurrent decode (1 serial, N workers otherwise), one whole file (--max-file-size) and
-BYTES_PER_PIXEL bytes per pixel of the pixel limit.
+OPAQUE_BYTES_PER_PIXEL bytes per pixel of the pixel limit (images that cost more per pixel, with
+transparency or in a float format, have a lower pixel limit: load.check_decoded_size).
 """
 
 from __future__ import annotations
@@ -36,9 +38,9 @@ import psutil
 from PIL import Image
 
 from dupbench.config import DEFAULT_MAX_FILE_SIZE, DetectorConfig, available_cpus
+from dupbench.decode import OPAQUE_BYTES_PER_PIXEL
 from dupbench.harness.metadata import collect_metadata
 
-BYTES_PER_PIXEL = 6  # OpenCV's full colour decode: the RGB rows it decodes and the BGR image it returns
 SAMPLE_S = 0.01
 ADDRESS_LIMIT = 16 << 30  # per process; far above the budget, far below what a runaway decode would map
 MIB = 2**20
@@ -106,6 +108,9 @@ def build_hostile(folder: Path) -> list[str]:
     for level in (1, 6):
         cv2.imwrite(str(folder / f"2^28 pixels level {level}.png"), image, [cv2.IMWRITE_PNG_COMPRESSION, level])
     del image
+    alpha = np.dstack([gradient(10000), np.linspace(0, 255, 10000, dtype=np.float32).astype(np.uint8)[None, :].repeat(10000, 0)])
+    cv2.imwrite(str(folder / "10^8 pixels with alpha.png"), alpha, [cv2.IMWRITE_PNG_COMPRESSION, 1])  # the alpha limit
+    del alpha
     hdr = np.dstack([np.linspace(0, 4, 8192, dtype=np.float32)[None, :].repeat(8192, 0)] * 3)
     cv2.imwrite(str(folder / "2^26 float pixels.hdr"), hdr)
     del hdr
@@ -153,7 +158,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None, help="build the folder here and keep it (default: a temporary one)")
     args = parser.parse_args()
     config = DetectorConfig()
-    per_decode = DEFAULT_MAX_FILE_SIZE + BYTES_PER_PIXEL * config.max_pixels
+    per_decode = DEFAULT_MAX_FILE_SIZE + OPAQUE_BYTES_PER_PIXEL * config.max_pixels
     with tempfile.TemporaryDirectory(prefix="dupbench-memory-") as scratch:
         folder = (args.keep or Path(scratch)) / "hostile"
         names = build_hostile(folder)
@@ -170,7 +175,7 @@ def main() -> None:
     print(f"# {meta['machine']} ({meta['cpu_model']}), {len(meta['allowed_cores'])} cores, "
           f"{meta['memory_total_bytes'] / 2**30:.0f} GiB, Python {meta['python']['version']}, "
           f"OpenCV {cv2.__version__}, numpy {np.__version__}, Pillow {Image.__version__}, psutil {psutil.__version__}")
-    print(f"# budget per concurrent decode: --max-file-size {DEFAULT_MAX_FILE_SIZE // MIB} MiB + {BYTES_PER_PIXEL} B x "
+    print(f"# budget per concurrent decode: --max-file-size {DEFAULT_MAX_FILE_SIZE // MIB} MiB + {OPAQUE_BYTES_PER_PIXEL} B x "
           f"{config.max_pixels} pixels = {per_decode / MIB:.0f} MiB; budget = base (same mode, small photos only) + "
           f"concurrency x that")
     print(f"# files: {'; '.join(names)}")
