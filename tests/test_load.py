@@ -200,3 +200,18 @@ def test_sparse_huge_files_are_skipped_without_being_read(tmp_path, image, mode)
     assert set(result["skipped"]) == {"zeros.jpg", "huge.png"}
     assert all(r.startswith("file too large: 1536.0 MiB") for r in result["skipped"].values())
     assert result["peak_kib"] < 400 * 1024  # no process held a 1.5 GB file
+
+
+def test_images_with_transparency_count_their_extra_decodes(tmp_path, image, monkeypatch):
+    """An image with alpha is decoded twice and composited: its pixel limit is lower than an opaque one's."""
+    path = tmp_path / "alpha.png"
+    cv2.imwrite(str(path), np.dstack([image, np.full(image.shape[:2], 128, np.uint8)]))
+    pixels = image.shape[0] * image.shape[1]
+    opaque = tmp_path / "opaque.png"
+    cv2.imwrite(str(opaque), image)
+    monkeypatch.setattr(dupbench.load, "decode_colour", never_decode)
+    config = DetectorConfig(max_pixels=pixels * 2)  # room for the opaque image, not for the one with alpha
+    item = load_features(str(path), config)
+    assert isinstance(item, Skipped) and "with transparency" in item.reason, item
+    monkeypatch.undo()
+    assert isinstance(load_features(str(opaque), config), ImageFeatures)
