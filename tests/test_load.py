@@ -191,15 +191,15 @@ def test_sparse_huge_files_are_skipped_without_being_read(tmp_path, image, mode)
         with open(root / name, "wb") as fh:  # 1.5 GB that cost no disk: a hole after the header
             fh.write(head)
             fh.truncate(1536 * 2**20)
-    limit = 2 << 30  # address space, not memory: the imports map ~0.5 GB; reading either file whole fails
+    limit = 3 << 30  # address space, not memory: the imports map ~0.5 GB; holds the machine safe whatever happens
     script = SPARSE_SCRIPT.replace("ADDRESS_LIMIT", str(limit))
     done = subprocess.run([sys.executable, "-c", script, str(root), mode], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
     assert result["images"] == 1
-    assert set(result["skipped"]) == {"zeros.jpg", "huge.png"}
+    assert set(result["skipped"]) == {"zeros.jpg", "huge.png"}, result
     assert all(r.startswith("file too large: 1536.0 MiB") for r in result["skipped"].values())
-    assert result["peak_kib"] < 400 * 1024  # no process held a 1.5 GB file
+    assert result["peak_kib"] < 400 * 1024, result  # no process held a 1.5 GB file
 
 
 def test_images_with_transparency_count_their_extra_decodes(tmp_path, image, monkeypatch):
