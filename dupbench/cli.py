@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 
@@ -98,14 +99,31 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM unwinds like Ctrl-C: pools stop their workers, no file is half-written
 
 
+def exit_if_stuck(status: int) -> None:
+    """Exit now, after the atexit clean-up, if a non-daemon thread is still running (a process pool's
+    manager thread can wait forever on a result pipe a killed worker left half-written); interpreter exit
+    would join it and hang. Only for the command line: a caller of `main(argv)` gets the status back."""
+    import atexit
+    import threading
+
+    if any(t.is_alive() and not t.daemon and t is not threading.main_thread() for t in threading.enumerate()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        atexit._run_exitfuncs()
+        os._exit(status)
+
+
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
+    argv_was_none = argv is None
     try:
         argv = sys.argv[1:] if argv is None else argv
         args = build_parser(argv).parse_args(argv)
         return int(args.func(args))
     except KeyboardInterrupt:
         print("dupbench: interrupted", file=sys.stderr)
+        if argv_was_none:
+            exit_if_stuck(EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
 
 

@@ -205,6 +205,18 @@ class RebuildableProcessPool(Executor):
             if process.is_alive():
                 process.terminate()
 
+    def abort(self) -> None:
+        """Stop now (Ctrl-C/SIGTERM): terminate and join every worker, and give the pool's manager thread a
+        bounded time to finish. A worker killed while writing a result can leave a partial message in the
+        result pipe, on which the manager thread then waits forever: never wait for it unbounded."""
+        workers = self.processes()
+        manager = getattr(self._pool, "_executor_manager_thread", None)
+        self.terminate()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.join_workers(workers)
+        if manager is not None:
+            manager.join(JOIN_TIMEOUT_S)
+
     def processes(self) -> list:
         return list((getattr(self._pool, "_processes", None) or {}).values())  # no public API before Python 3.14
 
@@ -249,12 +261,10 @@ def make_executor(execution: ExecutionConfig) -> Iterator[Executor]:
     try:
         yield executor
     except BaseException:
-        workers = executor.processes() if isinstance(executor, RebuildableProcessPool) else []
         if isinstance(executor, RebuildableProcessPool):
-            executor.terminate()
-        executor.shutdown(wait=True, cancel_futures=True)
-        if isinstance(executor, RebuildableProcessPool):
-            executor.join_workers(workers)
+            executor.abort()
+        else:
+            executor.shutdown(wait=True, cancel_futures=True)
         raise
     else:
         executor.shutdown(wait=True)

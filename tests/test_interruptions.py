@@ -219,8 +219,14 @@ def test_ctrl_c_joins_every_process_so_none_is_left_a_zombie(big_folder, start_m
         seen.update((p.pid, p) for p in tree(child.pid))
         assert child.poll() is None, "the run finished before it could be interrupted"
         child.send_signal(signal.SIGINT)
-        assert child.wait(timeout=15) == 130
+        try:
+            status = child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            for process in [child, *seen.values()]:
+                process.kill()
+            pytest.fail("the run did not stop within 15 s of Ctrl-C")
         stderr = child.stderr.read()
+        assert status == 130, stderr
         time.sleep(0.5)
         orphans = [p for p in psutil.Process().children() if p.pid in seen]
         for process in orphans:  # reap them here, so a failure leaves nothing behind either
