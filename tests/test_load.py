@@ -177,7 +177,9 @@ resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_LIMIT, ADDRESS_LIMIT))
 from dupbench.config import DetectorConfig, ExecutionConfig
 from dupbench.detector import find_duplicates
 report = find_duplicates([sys.argv[1]], DetectorConfig(), ExecutionConfig(sys.argv[2], 2, "fork"))
-peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+# VmHWM, not RUSAGE_SELF: ru_maxrss survives exec, so it would include the RSS pytest had when it forked us
+own = int(next(line for line in open("/proc/self/status") if line.startswith("VmHWM:")).split()[1])
+peak = max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 print(json.dumps({"skipped": {os.path.basename(s.path): s.reason for s in report.skipped}, "images": report.counts["images"], "peak_kib": peak}))
 """
 
