@@ -96,7 +96,7 @@ CLASSES: dict[str, tuple[SourceSpec, ...]] = {
                    note="Tango icons at 32 px (some also at 22 px: a labelled group)"),
         SourceSpec("gnome-icon-theme", ("usr/share/icons/gnome/48x48/*/*.png",), family=ICON_NAME, cap=220,
                    note="GNOME icons at 48 px (some also at 256 px: a labelled group)"),
-        SourceSpec("gnome-wise-icon-theme", ("usr/share/icons/gnome-wise/48x48/*/*.png",), family=ICON_NAME, cap=60,
+        SourceSpec("gnome-wise-icon-theme", ("usr/share/icons/gnome-wise/32x32/*/*.png",), family=ICON_NAME, cap=60,
                    note="GNOME-Colors green icons; their purple twins (gnome-noble) are colour-variant negatives"),
     ),
     "diagrams": (
