@@ -31,7 +31,7 @@ import shutil
 import struct
 import zlib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -52,6 +52,12 @@ TUNE_SHARE = 0.6
 PHOTO_LONG_SIDE = 1600  # real photos are scaled down to this (INTER_AREA) so a class builds and runs in minutes
 SAME_PICTURE_RMS = 4.0  # 16 px colour thumbnails (0-255) closer than this, at the same aspect, are one picture
 SAME_ASPECT = 0.03
+# Two distinct source files are one picture with a small edit (a true near duplicate, like the planted
+# text and logo overlays) when, at the same aspect and compared at a common size, at most this share of
+# pixels differs by more than VARIANT_LEVELS in some channel: a selection mark, a caption, a translated label.
+VARIANT_CHANGED_SHARE = 0.05
+VARIANT_LEVELS = 30
+VARIANT_PREFILTER_RMS = 40.0
 ORIENTATION_KINDS = ("turn_90", "turn_180", "turn_270", "mirror", "mirror_turn_90")
 PLANTED_KINDS = ("jpeg_q85", "jpeg_q60", "jpeg_q40", "downscale", "small_crop", "brightness", "contrast", "gamma",
                  "reencode_png", "reencode_bmp", "reencode_tiff", "format_webp", "metadata_edit", "upscale_blur")
@@ -75,7 +81,7 @@ class Candidate:
 class Picked:
     candidate: Candidate
     pixels: np.ndarray  # BGR or BGRA uint8 as stored
-    siblings: int = 0
+    variant_of: int | None = None  # index (in the class's picked list) of the picture this is a variant of
 
 
 @dataclass(frozen=True)
@@ -242,6 +248,35 @@ def collapse(picked: list[Picked], skipped: dict[str, int]) -> list[Picked]:
     return [item for k, item in enumerate(unique) if k not in dropped]
 
 
+def changed_share(a: np.ndarray, b: np.ndarray, side: int = 256) -> float:
+    """Share of pixels that differ by more than VARIANT_LEVELS, both composited on grey at a common size."""
+    h, w = min(a.shape[0], b.shape[0]), min(a.shape[1], b.shape[1])
+    scale = min(1.0, side / max(h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = [cv2.resize(composite(p, 128), size, interpolation=cv2.INTER_AREA).astype(np.int16) for p in (a, b)]
+    return float((np.abs(small[0] - small[1]).max(axis=2) > VARIANT_LEVELS).mean())
+
+
+def natural_variants(picked: list[Picked]) -> None:
+    """Mark each picture that is a small edit of an earlier one (``variant_of``), keeping their families
+    together so the split cannot separate them. Every member is compared with the group's first picture
+    (no chaining), and only pairs whose thumbnails are already close are compared in full."""
+    if len(picked) < 2:
+        return
+    signatures = np.stack([signature(item.pixels) for item in picked])
+    aspects = np.array([item.pixels.shape[1] / item.pixels.shape[0] for item in picked])
+    squares = (signatures.astype(np.float64) ** 2).sum(1)
+    for j in range(1, len(picked)):
+        distance = squares[:j] + squares[j] - 2 * signatures[:j].astype(np.float64) @ signatures[j].astype(np.float64)
+        rms = np.sqrt(np.maximum(distance, 0) / signatures.shape[1])
+        close = (rms < VARIANT_PREFILTER_RMS) & (np.abs(np.log(aspects[:j] / aspects[j])) < SAME_ASPECT)
+        for i in np.nonzero(close)[0]:
+            if picked[i].variant_of is None and changed_share(picked[i].pixels, picked[j].pixels) <= VARIANT_CHANGED_SHARE:
+                picked[j].variant_of = int(i)
+                picked[j].candidate = replace(picked[j].candidate, family=picked[i].candidate.family)
+                break
+
+
 def gather(class_name: str, fetched: Fetched, skipped: dict[str, int], long_side: int | None = None,
            limit: int | None = None) -> list[Picked]:
     """Decoded, filtered, collapsed candidates of a class (every split: the split comes after)."""
@@ -269,6 +304,8 @@ def gather(class_name: str, fetched: Fetched, skipped: dict[str, int], long_side
     if limit is not None:
         picked = sorted(picked, key=lambda p: stable_hash("limit", p.candidate.relative))[:limit]
         picked.sort(key=lambda p: (p.candidate.package, p.candidate.relative))
+    if class_name != "photos":  # photos' natural siblings are families (other shots), labelled negatives
+        natural_variants(picked)
     return picked
 
 
@@ -477,17 +514,27 @@ def colour_twin(item: Picked, fetched: Fetched) -> Path | None:
     return other if other is not None and other.is_file() else None
 
 
-def build_distinct(writer: Writer, picked: list[Picked], fetched: Fetched, seed: int) -> None:
-    """Every picked file as a distinct original; shipped twins as a labelled group or a negative.
+def build_distinct(writer: Writer, picked: list[Picked], fetched: Fetched, seed: int, split: str) -> None:
+    """This split's share of a class's pictures as distinct originals; natural variants (small edits of
+    an earlier picture) and shipped twins as labelled groups, colour twins as negatives.
 
     Only some icons get their second size (a seeded share), as a real collection holds a few such pairs.
     """
+    has_variants = {item.variant_of for item in picked if item.variant_of is not None}
+    written: dict[int, ImageEntry] = {}
     for group, item in enumerate(picked):
+        if split_of(item.candidate.family, seed) != split:
+            continue
+        if item.variant_of is not None:  # same family as its first picture, so on this side of the split too
+            first = written[item.variant_of]
+            copy_bytes(writer, item, "copy", "natural_variant", first.group, derived_from=first.path)
+            continue
         rng = np.random.default_rng([seed, stable_hash("twin", item.candidate.relative) % 2**32])
         sized = twin(item, fetched)
         coloured = colour_twin(item, fetched)
         with_twin = sized is not None and rng.random() < 0.15
-        entry = copy_bytes(writer, item, "original", "original", group if with_twin else None)
+        entry = copy_bytes(writer, item, "original", "original", group if with_twin or group in has_variants else None)
+        written[group] = entry
         if with_twin and sized is not None:
             pixels = load_pixels(sized[1])
             if pixels is not None:
@@ -617,11 +664,10 @@ def build_real(out: Path, class_name: str, split: str, seed: int = 1, cache: Pat
             build_flat(writer, seed, split, limit or FLAT_FAMILIES)
         else:
             picked = gather(class_name, fetched, skipped, PHOTO_LONG_SIDE if class_name == "photos" else None, limit)
-            mine = [p for p in picked if split_of(p.candidate.family, seed) == split]
             if class_name == "photos":
-                build_photos(writer, mine, seed)
+                build_photos(writer, [p for p in picked if split_of(p.candidate.family, seed) == split], seed)
             else:
-                build_distinct(writer, mine, fetched, seed)
+                build_distinct(writer, picked, fetched, seed, split)
         if not writer.entries:
             raise ValueError(f"no {class_name} images could be built (missing sources: {fetched.missing or 'none'})")
         config = DetectorConfig()

@@ -227,3 +227,18 @@ def test_key_joins_the_groups_or_falls_back_to_the_path() -> None:
         == "Flow/images_dark"
     assert key(r"nomatch(\d)", "a/b.png") == "a/b"
     assert key(None, "a/b.png") == "a/b"
+
+
+def test_a_small_edit_is_a_natural_variant_but_a_colour_change_is_not() -> None:
+    from dupbench.datasets.real import Candidate, natural_variants
+
+    base = texture(21, 200, 200)
+    captioned = base.copy()
+    cv2.rectangle(captioned, (10, 10), (50, 40), (255, 255, 255), -1)  # ~3% of the picture
+    recoloured = base[:, :, ::-1].copy()
+    unrelated = texture(22, 200, 200)
+    items = [Picked(Candidate("p", f"f{k}.png", f"p:f{k}", f"p:f{k}", Path(f"f{k}.png"), 200, 200), pixels)
+             for k, pixels in enumerate((base, captioned, recoloured, unrelated))]
+    natural_variants(items)
+    assert [item.variant_of for item in items] == [None, 0, None, None]
+    assert items[1].candidate.family == items[0].candidate.family == "p:f0"
