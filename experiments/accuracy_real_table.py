@@ -1,6 +1,7 @@
 """One markdown table from the runs of experiments/accuracy_real.sh: every class and split, every tool.
 
 Usage: python experiments/accuracy_real_table.py [results/accuracy/MACHINE]   (default: this machine's folder)
+       python experiments/accuracy_real_table.py --datasets DATA_ROOT   (counts of the built <class>-<split> sets)
 Reads each real-<class>-<split>/ folder's newest peers table JSON (the tools' scores and wall times) and its
 metadata.json (the dataset's counts and sources), and prints the table with the commit of each run.
 """
@@ -15,11 +16,6 @@ from pathlib import Path
 def newest(folder: Path, pattern: str) -> Path | None:
     found = sorted(p for p in folder.glob(pattern) if not p.name.endswith("-reports.json"))
     return found[-1] if found else None
-
-
-def dataset_counts(truth_settings: dict, metadata: dict) -> str:
-    data = metadata.get("dataset", {})
-    return f"{data.get('n_images', '?')}"
 
 
 def rows_for(folder: Path) -> list[str]:
@@ -40,7 +36,36 @@ def rows_for(folder: Path) -> list[str]:
     return lines
 
 
+CLASS_ORDER = ("photos", "astro", "clipart", "diagrams", "flat")
+
+
+def dataset_table(data_root: Path) -> str:
+    """Files, roles, true groups and pairs, and kinds of every built set under DATA_ROOT."""
+    from dupbench.datasets import read_ground_truth
+    from dupbench.datasets.real import summary
+
+    lines = ["| set | files | originals | copies (planted or natural) | hard negatives | true groups (>1 file) | "
+             "true pairs (exact) | kinds |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for name in CLASS_ORDER:
+        for split in ("tune", "holdout"):
+            root = data_root / f"{name}-{split}"
+            if not (root / "ground_truth.json").exists():
+                continue
+            truth = read_ground_truth(root)
+            counts = summary(truth)
+            roles = counts["roles"]
+            multi = sum(len(g) > 1 for g in truth.groups().values())
+            kinds = ", ".join(f"{k} {n}" for k, n in counts["kinds"].items() if k != "original")
+            lines.append(f"| {name}-{split} | {counts['files']} | {roles.get('original', 0)} | {roles.get('copy', 0)} | "
+                         f"{roles.get('hard_negative', 0)} | {multi} | {counts['true_pairs']} ({counts['exact_pairs']}) | "
+                         f"{kinds} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--datasets":
+        print(dataset_table(Path(sys.argv[2])))
+        return
     if len(sys.argv) > 1:
         base = Path(sys.argv[1])
     else:
@@ -50,7 +75,7 @@ def main() -> None:
     header = ["| set | files | tool | any P | any R | any F1 | upright P | upright R | turned R | false pairs | "
               "largest group | worst group joins | files grouped | wall s | commit |",
               "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-    order = {"photos": 0, "astro": 1, "clipart": 2, "diagrams": 3, "flat": 4}
+    order = {name: k for k, name in enumerate(CLASS_ORDER)}
     folders = sorted(base.glob("real-*-*"), key=lambda p: (order.get(p.name.split("-")[1], 9), not p.name.endswith("tune")))
     print("\n".join(header + [line for folder in folders for line in rows_for(folder)]))
 

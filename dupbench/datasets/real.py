@@ -53,11 +53,12 @@ PHOTO_LONG_SIDE = 1600  # real photos are scaled down to this (INTER_AREA) so a 
 SAME_PICTURE_RMS = 4.0  # 16 px colour thumbnails (0-255) closer than this, at the same aspect, are one picture
 SAME_ASPECT = 0.03
 # Two distinct source files are one picture with a small edit (a true near duplicate, like the planted
-# text and logo overlays) when, at the same aspect and compared at a common size, at most this share of
+# text and logo overlays) when, at the same aspect and compared as 64 px thumbnails, at most this share of
 # pixels differs by more than VARIANT_LEVELS in some channel: a selection mark, a caption, a translated label.
 VARIANT_CHANGED_SHARE = 0.05
 VARIANT_LEVELS = 30
-VARIANT_PREFILTER_RMS = 40.0
+VARIANT_CONTENT_SHARE = 0.25  # ... and at most this share of the pixels that differ from the background
+VARIANT_MIN_CONTENT = 0.02
 ORIENTATION_KINDS = ("turn_90", "turn_180", "turn_270", "mirror", "mirror_turn_90")
 PLANTED_KINDS = ("jpeg_q85", "jpeg_q60", "jpeg_q40", "downscale", "small_crop", "brightness", "contrast", "gamma",
                  "reencode_png", "reencode_bmp", "reencode_tiff", "format_webp", "metadata_edit", "upscale_blur")
@@ -248,33 +249,38 @@ def collapse(picked: list[Picked], skipped: dict[str, int]) -> list[Picked]:
     return [item for k, item in enumerate(unique) if k not in dropped]
 
 
-def changed_share(a: np.ndarray, b: np.ndarray, side: int = 256) -> float:
-    """Share of pixels that differ by more than VARIANT_LEVELS, both composited on grey at a common size."""
-    h, w = min(a.shape[0], b.shape[0]), min(a.shape[1], b.shape[1])
-    scale = min(1.0, side / max(h, w))
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = [cv2.resize(composite(p, 128), size, interpolation=cv2.INTER_AREA).astype(np.int16) for p in (a, b)]
-    return float((np.abs(small[0] - small[1]).max(axis=2) > VARIANT_LEVELS).mean())
+def variant_thumbnail(pixels: np.ndarray, side: int = 64) -> np.ndarray:
+    """A side x side colour thumbnail on grey (aspect dropped: only pictures of one aspect are compared)."""
+    return cv2.resize(composite(pixels, 128), (side, side), interpolation=cv2.INTER_AREA).astype(np.int16)
 
 
 def natural_variants(picked: list[Picked]) -> None:
     """Mark each picture that is a small edit of an earlier one (``variant_of``), keeping their families
     together so the split cannot separate them. Every member is compared with the group's first picture
-    (no chaining), and only pairs whose thumbnails are already close are compared in full."""
+    (no chaining), on 64 px colour thumbnails of pictures with the same aspect."""
     if len(picked) < 2:
         return
-    signatures = np.stack([signature(item.pixels) for item in picked])
+    thumbs = np.stack([variant_thumbnail(item.pixels) for item in picked])
     aspects = np.array([item.pixels.shape[1] / item.pixels.shape[0] for item in picked])
-    squares = (signatures.astype(np.float64) ** 2).sum(1)
+    background = np.median(thumbs.reshape(len(thumbs), -1, 3), axis=1)
+    contents = (np.abs(thumbs - background[:, None, None, :]).max(axis=3) > VARIANT_LEVELS).mean(axis=(1, 2))
+    firsts = np.ones(len(picked), bool)
     for j in range(1, len(picked)):
-        distance = squares[:j] + squares[j] - 2 * signatures[:j].astype(np.float64) @ signatures[j].astype(np.float64)
-        rms = np.sqrt(np.maximum(distance, 0) / signatures.shape[1])
-        close = (rms < VARIANT_PREFILTER_RMS) & (np.abs(np.log(aspects[:j] / aspects[j])) < SAME_ASPECT)
-        for i in np.nonzero(close)[0]:
-            if picked[i].variant_of is None and changed_share(picked[i].pixels, picked[j].pixels) <= VARIANT_CHANGED_SHARE:
-                picked[j].variant_of = int(i)
-                picked[j].candidate = replace(picked[j].candidate, family=picked[i].candidate.family)
-                break
+        candidates = np.nonzero(firsts[:j] & (np.abs(np.log(aspects[:j] / aspects[j])) < SAME_ASPECT))[0]
+        if not len(candidates):
+            continue
+        changed = (np.abs(thumbs[candidates] - thumbs[j]).max(axis=3) > VARIANT_LEVELS).mean(axis=(1, 2))
+        content = np.maximum(contents[candidates], contents[j])
+        # Small subjects on black: a few changed pixels can be the whole subject, so the change must also be
+        # small against the content (pixels away from the picture's background level).
+        share = np.maximum(changed, changed / np.maximum(content, 1e-9) * VARIANT_CHANGED_SHARE / VARIANT_CONTENT_SHARE)
+        share[content < VARIANT_MIN_CONTENT] = np.inf  # near-empty pictures carry too little to call variants
+        best = int(np.argmin(share))
+        if share[best] <= VARIANT_CHANGED_SHARE:
+            i = int(candidates[best])
+            picked[j].variant_of = i
+            picked[j].candidate = replace(picked[j].candidate, family=picked[i].candidate.family)
+            firsts[j] = False
 
 
 def gather(class_name: str, fetched: Fetched, skipped: dict[str, int], long_side: int | None = None,
