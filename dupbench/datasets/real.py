@@ -59,6 +59,9 @@ VARIANT_CHANGED_SHARE = 0.05
 VARIANT_LEVELS = 30
 VARIANT_CONTENT_SHARE = 0.25  # ... and at most this share of the pixels that differ from the background
 VARIANT_MIN_CONTENT = 0.02
+# Where the rule is applied. Not photos (their natural siblings are other shots: labelled negatives) and not
+# astro: checked by eye, every pair it found there was distinct (moon phases, two galaxies, two star fields).
+VARIANT_CLASSES = ("clipart", "diagrams")
 ORIENTATION_KINDS = ("turn_90", "turn_180", "turn_270", "mirror", "mirror_turn_90")
 PLANTED_KINDS = ("jpeg_q85", "jpeg_q60", "jpeg_q40", "downscale", "small_crop", "brightness", "contrast", "gamma",
                  "reencode_png", "reencode_bmp", "reencode_tiff", "format_webp", "metadata_edit", "upscale_blur")
@@ -310,7 +313,7 @@ def gather(class_name: str, fetched: Fetched, skipped: dict[str, int], long_side
     if limit is not None:
         picked = sorted(picked, key=lambda p: stable_hash("limit", p.candidate.relative))[:limit]
         picked.sort(key=lambda p: (p.candidate.package, p.candidate.relative))
-    if class_name != "photos":  # photos' natural siblings are families (other shots), labelled negatives
+    if class_name in VARIANT_CLASSES:
         natural_variants(picked)
     return picked
 
