@@ -60,8 +60,9 @@ VARIANT_LEVELS = 30
 VARIANT_CONTENT_SHARE = 0.25  # ... and at most this share of the pixels that differ from the background
 VARIANT_MIN_CONTENT = 0.02
 # Where the rule is applied. Not photos (their natural siblings are other shots: labelled negatives) and not
-# astro: checked by eye, every pair it found there was distinct (moon phases, two galaxies, two star fields).
-VARIANT_CLASSES = ("clipart", "diagrams")
+# astro or clipart: checked by eye, every pair it found there was distinct (moon phases, two galaxies; icons
+# that differ only by their symbol: volume max and min, a happy and a sad smiley, two road signs).
+VARIANT_CLASSES = ("diagrams",)
 ORIENTATION_KINDS = ("turn_90", "turn_180", "turn_270", "mirror", "mirror_turn_90")
 PLANTED_KINDS = ("jpeg_q85", "jpeg_q60", "jpeg_q40", "downscale", "small_crop", "brightness", "contrast", "gamma",
                  "reencode_png", "reencode_bmp", "reencode_tiff", "format_webp", "metadata_edit", "upscale_blur")
