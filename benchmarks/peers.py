@@ -3,8 +3,8 @@
 Usage: python benchmarks/peers.py DATASET [--repeats 3] [--out results/peers]
        python benchmarks/peers.py --setup      (makes benchmarks/.peers-venv with the peers, once)
 
-DATASET is made by `dupbench dataset make DIR --images N --seed S --profile study` (it has
-ground_truth.json). Every tool runs on the same folder as a fresh child process, `--repeats` times;
+DATASET is any folder with a dupbench ground_truth.json: `dupbench dataset make DIR --images N --seed S`
+(generated) or `dupbench dataset real DIR --class CLASS --split SPLIT` (real images). Every tool runs on the same folder as a fresh child process, `--repeats` times;
 wall time is the median, peak memory the largest sum of RSS over the child's process tree, sampled by
 psutil every 20 ms. Peers run in their own venv (benchmarks/peer_runner.py), so their dependencies never
 meet ours. All groups are scored by `dupbench evaluate`. Peers do not say whether a match is exact or
@@ -111,13 +111,29 @@ def evaluate(dataset: Path, report: dict, scratch: Path) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| tool | wall s (median) | peak MiB | any P | any R | any F1 | exact F1 | near F1 |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| tool | wall s (median) | peak MiB | any P | any R | any F1 | exact F1 | near F1 | upright P | upright R "
+             "| turned R | false pairs | largest group | worst group joins | files grouped |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         kinds = f"{r['exact_f1']:.3f} | {r['near_f1']:.3f}" if r["tool"].startswith("dupbench") else "n/a | n/a"
+        turned = f"{r['orientation_r']:.3f}" if r["orientation_pairs"] else "n/a"
         lines.append(f"| {r['tool']} | {r['wall_s']:.2f} | {r['peak_mib']:.0f} | {r['any_p']:.3f} | {r['any_r']:.3f} | "
-                     f"{r['any_f1']:.3f} | {kinds} |")
+                     f"{r['any_f1']:.3f} | {kinds} | {r['upright_p']:.3f} | {r['upright_r']:.3f} | {turned} | "
+                     f"{r['false_pairs']} | {r['largest_group']} | {r['worst_group_originals']} | "
+                     f"{r['files_grouped_share']:.1%} |")
     return "\n".join(lines)
+
+
+def score_row(tool: str, walls: list[float], peaks: list[int], scores: dict) -> dict:
+    harm = scores["harm"]
+    return {"tool": tool, "wall_s": statistics.median(walls), "walls": walls, "peak_mib": max(peaks) / 2**20,
+            "any_p": scores["any"]["precision"], "any_r": scores["any"]["recall"], "any_f1": scores["any"]["f1"],
+            "exact_f1": scores["exact"]["f1"], "near_f1": scores["near"]["f1"],
+            "upright_p": scores["upright"]["precision"], "upright_r": scores["upright"]["recall"],
+            "orientation_r": scores["orientation"]["recall"], "orientation_pairs": scores["orientation"]["true_pairs"],
+            "false_pairs": harm["false_pairs"], "largest_group": harm["largest_group"],
+            "worst_group_originals": harm["worst_group_originals"], "groups_joining_several": harm["groups_joining_several"],
+            "files_grouped_share": harm["files_grouped_share"]}
 
 
 def main() -> None:
@@ -127,12 +143,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tools", default=",".join(TOOLS))
     parser.add_argument("--out", type=Path, default=Path("results/peers"))
+    parser.add_argument("--name", default=None,
+                        help="write into OUT/MACHINE/NAME/ (e.g. real-photos-holdout) instead of OUT/MACHINE/")
     args = parser.parse_args()
     if args.setup:
         setup()
         return
     if args.dataset is None or not (args.dataset / "ground_truth.json").exists():
-        parser.error("DATASET must be a folder made by `dupbench dataset make` (it has ground_truth.json)")
+        parser.error("DATASET must be a folder with ground_truth.json (`dupbench dataset make` or `dataset real`)")
     if not PEER_PYTHON.exists():
         parser.error(f"no peers venv: run `python {Path(__file__).name} --setup` first")
     tools = args.tools.split(",")
@@ -140,6 +158,8 @@ def main() -> None:
     peaks: dict[str, list[int]] = {tool: [] for tool in tools}
     outs: dict[str, str] = {}
     rows = []
+    evaluations: dict[str, dict] = {}
+    reports: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
         # Repeats are interleaved (every tool once, then again), so a slow spell of a shared machine hits
@@ -156,10 +176,9 @@ def main() -> None:
             else:
                 report = pairs_to_report(json.loads(outs[tool].strip().splitlines()[-1])["pairs"], args.dataset, tool)
             scores = evaluate(args.dataset, report, scratch)
-            rows.append({"tool": tool, "wall_s": statistics.median(walls[tool]), "walls": walls[tool],
-                         "peak_mib": max(peaks[tool]) / 2**20,
-                         "any_p": scores["any"]["precision"], "any_r": scores["any"]["recall"], "any_f1": scores["any"]["f1"],
-                         "exact_f1": scores["exact"]["f1"], "near_f1": scores["near"]["f1"]})
+            evaluations[tool] = scores
+            reports[tool] = report
+            rows.append(score_row(tool, walls[tool], peaks[tool], scores))
             print(f"{tool}: {rows[-1]['wall_s']:.2f} s, any F1 {rows[-1]['any_f1']:.3f}", flush=True)
 
     from dupbench.harness.metadata import collect_metadata, machine_name
@@ -178,12 +197,15 @@ def main() -> None:
                 f"{table(rows)}\n")
     print(markdown)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    directory = args.out / machine
+    directory = args.out / machine / args.name if args.name else args.out / machine
     directory.mkdir(parents=True, exist_ok=True)
     stem = directory / f"{stamp}-{meta['git']['short_commit']}"
     stem.with_suffix(".md").write_text(markdown)
+    # Every tool's groups and full scores beside the table, so a merged group can be looked at later.
+    Path(f"{stem}-reports.json").write_text(json.dumps({"reports": reports, "evaluations": evaluations}) + "\n")
     meta.update(command="python benchmarks/peers.py " + " ".join(sys.argv[1:]), peers=versions, rows=rows,
-                dataset=str(args.dataset))
+                dataset=str(args.dataset), dataset_settings=truth.get("settings", {}), dataset_sources=truth.get("sources"),
+                dataset_profile=truth.get("profile"))
     stem.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
     print(f"wrote {stem}.md/.json")
 

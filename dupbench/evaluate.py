@@ -69,10 +69,27 @@ class NegativeRow:
 
 
 @dataclass(frozen=True)
+class GroupHarm:
+    """What the report's groups would do to a collection if acted on: how big they get, how many distinct
+    pictures they join (an original with its copies counts once; every other file is its own picture)."""
+
+    predicted_groups: int
+    files_grouped: int
+    files_grouped_share: float
+    largest_group: int
+    worst_group_originals: int  # distinct pictures joined by the group that joins the most
+    groups_joining_several: int  # groups that join more than one distinct picture
+    false_pairs: int
+
+
+@dataclass(frozen=True)
 class Evaluation:
     exact: PairMetrics
     near: PairMetrics
     any: PairMetrics
+    upright: PairMetrics  # pairs with no turned or mirrored copy in them (the ground truth's orientation kinds)
+    orientation: PairMetrics  # pairs with a turned or mirrored copy in them
+    harm: GroupHarm
     adjusted_rand_index: float
     true_groups: int
     groups_found_exactly: int
@@ -186,6 +203,31 @@ def cluster_labels(paths: list[str], clusters: list[set[str]]) -> list[int]:
     return [label_of[p] if p in label_of else next(fresh) for p in paths]
 
 
+def picture_of(truth: GroundTruth) -> dict[str, str]:
+    """Each file's picture: its ground-truth group, or the file itself when it is in no group."""
+    return {e.path: f"group {e.group}" if e.group is not None else e.path for e in truth.images}
+
+
+def group_harm(truth: GroundTruth, report: DuplicateReport, root: Path, false_pairs: int) -> GroupHarm:
+    root = root.resolve()
+    picture = picture_of(truth)
+    sizes, joined, grouped = [], [], set()
+    for g in report.groups:
+        members = {relative_path(p, root) for p in (g.keeper, *(m.path for m in g.members))} - {None}
+        sizes.append(len(members))
+        joined.append(len({picture.get(p, p) for p in members}))
+        grouped |= members
+    return GroupHarm(predicted_groups=len(report.groups), files_grouped=len(grouped),
+                     files_grouped_share=len(grouped) / max(1, len(truth.images)), largest_group=max(sizes, default=0),
+                     worst_group_originals=max(joined, default=0), groups_joining_several=sum(j > 1 for j in joined),
+                     false_pairs=false_pairs)
+
+
+def orientation_paths(truth: GroundTruth) -> set[str]:
+    kinds = set(truth.settings.get("orientation_kinds", ()))
+    return {e.path for e in truth.images if e.role == "copy" and e.kind in kinds}
+
+
 def evaluate(truth: GroundTruth, report: DuplicateReport, root: Path) -> Evaluation:
     """Pair-, group-, transformation- and hard-negative-level scores of one report."""
     links, exact_links, unknown = report_edges(report, root)
@@ -229,10 +271,15 @@ def evaluate(truth: GroundTruth, report: DuplicateReport, root: Path) -> Evaluat
     ari = adjusted_rand_index(cluster_labels(paths, true_groups), cluster_labels(paths, clusters))
     predicted_sets = {frozenset(c) for c in clusters}
     found_exactly = sum(frozenset(g) in predicted_sets for g in true_groups)
+    turned = orientation_paths(truth)
+    with_turn = {pair for pair in set(true_pairs) | predicted if pair[0] in turned or pair[1] in turned}
     return Evaluation(
         exact=pair_metrics("exact", true_exact, predicted_exact),
         near=pair_metrics("near", true_near, predicted - predicted_exact),
         any=pair_metrics("any", set(true_pairs), predicted),
+        upright=pair_metrics("upright", set(true_pairs) - with_turn, predicted - with_turn),
+        orientation=pair_metrics("orientation", set(true_pairs) & with_turn, predicted & with_turn),
+        harm=group_harm(truth, report, root, len(false_pairs)),
         adjusted_rand_index=ari,
         true_groups=len(true_groups),
         groups_found_exactly=found_exactly,
@@ -245,10 +292,19 @@ def evaluate(truth: GroundTruth, report: DuplicateReport, root: Path) -> Evaluat
 
 def format_evaluation(result: Evaluation) -> str:
     """Plain-text tables for a terminal or a README."""
-    pairs = pd.DataFrame([asdict(m) for m in (result.exact, result.near, result.any)]).set_index("kind")
+    rows = [result.exact, result.near, result.any]
+    if result.orientation.true_pairs or result.orientation.predicted_pairs:
+        rows += [result.upright, result.orientation]
+    pairs = pd.DataFrame([asdict(m) for m in rows]).set_index("kind")
+    harm = result.harm
     lines = [
-        "pair-level scores",
+        "pair-level scores" + (" (upright: no turned or mirrored copy in the pair; orientation: one in it)"
+                               if len(rows) > 3 else ""),
         pairs.to_string(float_format=lambda x: f"{x:.4f}"),
+        "",
+        f"predicted groups: {harm.predicted_groups} with {harm.files_grouped} files ({harm.files_grouped_share:.1%} of "
+        f"the set); largest {harm.largest_group} files; the worst joins {harm.worst_group_originals} distinct "
+        f"pictures; {harm.groups_joining_several} groups join more than one; {harm.false_pairs} false pairs",
         "",
         f"groups: {result.groups_found_exactly} of {result.true_groups} true groups found exactly "
         f"({result.groups_found_share:.1%}); adjusted Rand index {result.adjusted_rand_index:.4f}",

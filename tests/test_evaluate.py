@@ -164,3 +164,38 @@ def test_cli_with_a_perfect_report(tiny_dataset: Path, tmp_path: Path, capsys: p
     assert scores["evaluation"]["exact"]["recall"] == 1.0
     assert (tmp_path / "r-sweep-32px.png").is_file()
     assert "recall per transformation" in capsys.readouterr().out
+
+
+def test_group_harm_counts_distinct_pictures_joined(truth: GroundTruth) -> None:
+    # one group joins picture 1 (a.jpg and its copy: one picture), c.jpg, sky1 and sky2: four pictures
+    chained = group("near", "a.jpg", ("a copy.jpg", "bytes"), ("c.jpg", "ssim"), ("sky1.png", "ssim"), ("sky2.png", "ssim"))
+    result = evaluate(truth, report(chained, group("near", "b.png", ("b.webp", "ssim"))), ROOT)
+    harm = result.harm
+    assert (harm.predicted_groups, harm.largest_group, harm.worst_group_originals, harm.groups_joining_several) == (2, 5, 4, 1)
+    assert harm.files_grouped == 7 and harm.files_grouped_share == pytest.approx(7 / 8)
+    # 10 pairs in the chained group, of which only a/a-copy is true; b/b.webp is true
+    assert harm.false_pairs == 9 == result.any.predicted_pairs - result.any.true_positives
+
+
+def test_perfect_report_does_no_harm(truth: GroundTruth) -> None:
+    harm = evaluate(truth, report(*perfect()), ROOT).harm
+    assert harm.false_pairs == 0 and harm.groups_joining_several == 0 and harm.worst_group_originals == 1
+
+
+def test_orientation_copies_are_scored_apart(truth: GroundTruth) -> None:
+    turned = image("a turned.jpg", "copy", "turn_90", 1, "AT", "a.jpg")
+    with_turn = replace(truth, images=(*truth.images, turned), n_images=truth.n_images + 1,
+                        settings={"orientation_kinds": ["turn_90"]})
+    missed = evaluate(with_turn, report(*perfect()), ROOT)
+    # the turned copy makes 3 true pairs (with a, a copy, a40), none found; upright pairs are all found
+    assert (missed.orientation.true_pairs, missed.orientation.recall) == (3, 0.0)
+    assert (missed.upright.precision, missed.upright.recall) == (1.0, 1.0)
+    assert missed.any.recall == pytest.approx(4 / 7)
+    found = evaluate(with_turn, report(*perfect(), group("near", "a.jpg", ("a turned.jpg", "ssim"))), ROOT)
+    assert found.orientation.recall == 1.0 and found.upright.recall == 1.0
+
+
+def test_without_orientation_kinds_upright_equals_any(truth: GroundTruth) -> None:
+    result = evaluate(truth, report(*perfect(), group("near", "sky1.png", ("sky2.png", "ssim"))), ROOT)
+    assert result.upright.precision == result.any.precision and result.upright.recall == result.any.recall
+    assert result.orientation.true_pairs == result.orientation.predicted_pairs == 0

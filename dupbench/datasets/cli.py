@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,6 +35,27 @@ def run_make(args: argparse.Namespace) -> int:
     print(f"wrote {truth.n_images} images ({total / 1e6:.1f} MB) to {args.out}: {roles['original']} originals, "
           f"{roles['copy']} planted copies, {roles['hard_negative']} hard negatives; ground truth in "
           f"{Path(args.out) / 'ground_truth.json'}")
+    return 0
+
+
+def run_real(args: argparse.Namespace) -> int:
+    from dupbench.datasets.real import build_real, summary
+
+    try:
+        built = build_real(args.out, args.class_name, args.split, args.seed, cache=args.cache_dir,
+                           offline=args.offline, limit=args.limit)
+    except (ValueError, FileExistsError) as error:
+        print(f"dupbench dataset real: {error}", file=sys.stderr)
+        return 2
+    counts = summary(built.truth)
+    roles = ", ".join(f"{n} {role}" for role, n in sorted(counts["roles"].items()))
+    print(f"wrote {counts['files']} {args.class_name} images ({args.split}) to {args.out}: {roles}; "
+          f"{counts['true_groups']} true groups, {counts['true_pairs']} true pairs ({counts['exact_pairs']} exact); "
+          f"ground truth in {Path(args.out) / 'ground_truth.json'}")
+    for reason, n in sorted(built.skipped.items()):
+        print(f"  source files left out: {n} ({reason})")
+    for package, reason in sorted(built.missing_sources.items()):
+        print(f"  source not available: {package}: {reason}", file=sys.stderr)
     return 0
 
 
@@ -75,6 +97,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     make.add_argument("--jobs", type=int, default=None, help="rendering processes (default: usable CPUs)")
     make.add_argument("--quiet", action="store_true", help="no progress bar")
     make.set_defaults(func=run_make)
+
+    from dupbench.datasets.real import CLASS_NAMES, SPLITS, TUNE_SHARE
+
+    real = commands.add_parser(
+        "real", help="write one class of real images (from Debian packages and scikit-image) with ground truth",
+        description=(
+            "Build a dataset of real images: photos (with planted copies, turned and mirrored copies, and "
+            "natural hard negatives), astro (small subjects on black), clipart (drawings with transparency), "
+            "diagrams (documentation figures and screenshots), or flat (generated solid and near-flat images). "
+            "Packages are fetched once with `apt-get download` into CACHE/debs and unpacked into "
+            "CACHE/extracted; a package folder already there is used as is. The split is a hash of each "
+            f"picture's family with the seed ({TUNE_SHARE:.0%} tune), so tune only on tune and report holdout."))
+    real.add_argument("out", metavar="OUT", type=Path, help="folder to create (must not exist or be empty)")
+    real.add_argument("--class", dest="class_name", choices=CLASS_NAMES, required=True, help="image class")
+    real.add_argument("--split", choices=SPLITS, default="tune", help="which side of the split (default: tune)")
+    real.add_argument("--seed", type=int, default=1, help="split and planting seed (default: 1)")
+    real.add_argument("--cache-dir", type=Path, default=None,
+                      help="where packages are kept (default: $XDG_CACHE_HOME/dupbench, else ~/.cache/dupbench)")
+    real.add_argument("--offline", action="store_true", help="download nothing; use CACHE/extracted only")
+    real.add_argument("--limit", type=int, default=None, help="at most this many source pictures (before the split)")
+    real.set_defaults(func=run_real)
 
     demo = commands.add_parser(
         "demo", help="build (once) and print the cached demo set's folder",
