@@ -19,7 +19,7 @@ def newest(folder: Path, pattern: str) -> Path | None:
 
 
 def rows_for(folder: Path) -> list[str]:
-    table = newest(folder, "*-*.json")
+    table = newest(folder, "[0-9]*T*Z-*.json")  # the peers tables (TIMESTAMP-COMMIT.json), not evaluation-*.json
     metadata_path = folder / "metadata.json"
     if table is None or not metadata_path.exists():
         return []
