@@ -65,7 +65,7 @@ def _full_decode(paths: list[str]) -> tuple[int, float]:
 
 def _load_work(paths: list[str]) -> tuple[int, float]:
     """The load stage's work on bytes already read: digest, header size, reduced luma decode, thumbnail."""
-    from dupbench.decode import decode_gray
+    from dupbench.decode import decode_colour
     from dupbench.features import thumbnail
     from dupbench.load import header_size
 
@@ -74,7 +74,7 @@ def _load_work(paths: list[str]) -> tuple[int, float]:
     start = time.perf_counter()
     for data in blobs:
         hashlib.blake2b(data, digest_size=16).digest()
-        thumbnail(decode_gray(data, "opencv", header_size(data), min_side=2 * size), size)
+        thumbnail(decode_colour(data, "opencv", header_size(data), min_side=2 * size)[0], size)
     return len(blobs), time.perf_counter() - start
 
 

@@ -90,31 +90,6 @@ def jpeg_reduction(size: tuple[int, int] | None, min_side: int) -> int:
     return next((r for r in JPEG_REDUCTIONS if short // r >= min_side), 1)
 
 
-def decode_gray(data: bytes, decoder: str = "opencv", size: tuple[int, int] | None = None, min_side: int = 0) -> np.ndarray:
-    """Decode to a (h, w) uint8 luma image, EXIF orientation applied, for thumbnails only.
-
-    A JPEG whose header size is known is decoded at the smallest scale that keeps `min_side` pixels on
-    its short side; other formats are decoded in full (OpenCV's reduced modes would resize them with a
-    bilinear filter that aliases). Exact-duplicate checks use `decode_image`, never this.
-    """
-    if not data:
-        raise DecodeError("empty file")
-    truncated = looks_truncated(data)
-    if truncated:
-        raise DecodeError(truncated)
-    reduction = jpeg_reduction(size, min_side) if is_jpeg(data) else 1
-    if decoder == "pillow":
-        return _decode_pillow(data, gray_reduction=reduction)
-    flag = {1: cv2.IMREAD_GRAYSCALE, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4, 8: cv2.IMREAD_REDUCED_GRAYSCALE_8}[reduction]
-    try:
-        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)
-    except cv2.error as exc:
-        raise DecodeError(f"decoder refused the image: {str(exc).strip().splitlines()[-1]}") from None
-    if image is None:
-        raise DecodeError(undecodable_reason(data))
-    return image
-
-
 COMPOSITE_ROWS = 256
 BACKGROUND = 255  # transparency is composited on white, as flattening a drawing for print or JPEG does
 
@@ -270,19 +245,15 @@ def undecodable_reason(data: bytes) -> str:
     return "not a decodable image"
 
 
-def _decode_pillow(data: bytes, gray_reduction: int | None = None) -> np.ndarray:
-    """BGR like OpenCV, or luma at 1/`gray_reduction` scale (JPEG draft mode) when that is given."""
+def _decode_pillow(data: bytes) -> np.ndarray:
+    """BGR like OpenCV."""
     import io
 
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(io.BytesIO(data)) as image:
-            if gray_reduction is not None and gray_reduction > 1:
-                image.draft("L", (image.width // gray_reduction, image.height // gray_reduction))
             image = ImageOps.exif_transpose(image)
-            if gray_reduction is not None:
-                return np.asarray(image.convert("L"))
             rgb = np.asarray(image.convert("RGB"))
     except UnidentifiedImageError:
         raise DecodeError(undecodable_reason(data)) from None

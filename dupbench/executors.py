@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
 from dupbench.config import ExecutionConfig
+from dupbench.stale import pid_running
 
 NATIVE_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
@@ -109,21 +110,11 @@ def exit_when_gone(pid: int) -> None:
         if pidfd is not None:
             select.select([pidfd], [], [])
         else:
-            while _pid_alive(pid):
+            while pid_running(pid):
                 threading.Event().wait(PARENT_POLL_S)
         os._exit(1)
 
     threading.Thread(target=watch, name="dupbench-parent-watch", daemon=True).start()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _worker_init(main_pid: int | None = None) -> None:

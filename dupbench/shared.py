@@ -18,6 +18,8 @@ import re
 import tempfile
 from functools import lru_cache
 
+from dupbench.stale import remove_dead_runs_files
+
 import numpy as np
 
 PREFIX = "dupbench-"
@@ -48,40 +50,9 @@ def shared_directory() -> str | None:
     return "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 
-def pid_running(pid: int) -> bool:
-    """True if `pid` is a live process (or one we may not signal: someone else's, so not ours to judge)."""
-    if pid <= 0:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale_files(directory: str | None) -> list[str]:
     """Remove this user's dupbench RAM files whose run is dead; return their paths. Nothing else is touched."""
-    folder = directory or tempfile.gettempdir()
-    removed = []
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return removed
-    for name in names:
-        match = STALE_NAME.fullmatch(name)
-        if match is None or pid_running(int(match.group(1))):
-            continue
-        path = os.path.join(folder, name)
-        try:
-            info = os.lstat(path)
-            if info.st_uid == os.getuid() and os.path.isfile(path) and not os.path.islink(path):
-                os.unlink(path)
-                removed.append(path)
-        except OSError:
-            continue
-    return removed
+    return remove_dead_runs_files(directory or tempfile.gettempdir(), STALE_NAME)
 
 
 def _sweep_once(directory: str | None) -> None:

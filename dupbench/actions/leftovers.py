@@ -18,6 +18,8 @@ import os
 import re
 from typing import Iterable
 
+from dupbench.stale import remove_dead_runs_files
+
 AT_FDCWD = -100
 RENAME_NOREPLACE = 1
 TEMPORARY_NAME = re.compile(r"\..+\.(\d+)\.(?:[a-z0-9_]{8}\.dupbench-tmp|[0-9a-f]{12}\.dupbench-link)")
@@ -54,37 +56,9 @@ def rename_atomic_no_replace(src: str, dst: str) -> bool:
     raise OSError(code, os.strerror(code), src, None, dst) if code != errno.EEXIST else FileExistsError(code, os.strerror(code), dst)
 
 
-def pid_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: not ours to judge
-        return True
-    return True
-
-
 def remove_stale_temporaries(folders: Iterable[str]) -> list[str]:
     """Remove dupbench temporaries of dead runs in `folders` (not recursive); return what was removed."""
-    removed = []
-    for folder in sorted(set(folders)):
-        try:
-            names = os.listdir(folder)
-        except OSError:
-            continue
-        for name in names:
-            match = TEMPORARY_NAME.fullmatch(name)
-            if match is None or pid_running(int(match.group(1))):
-                continue
-            path = os.path.join(folder, name)
-            try:
-                info = os.lstat(path)
-                if info.st_uid == os.getuid() and os.path.isfile(path) and not os.path.islink(path):
-                    os.unlink(path)
-                    removed.append(path)
-            except OSError:
-                continue
-    return removed
+    return [path for folder in sorted(set(folders)) for path in remove_dead_runs_files(folder, TEMPORARY_NAME)]
 
 
 def action_folders(steps: Iterable) -> set[str]:
