@@ -60,7 +60,9 @@ def run_apply(args: argparse.Namespace) -> int:
         print(f"dupbench apply: cannot use plan {show(str(args.plan))}: {reason}", file=sys.stderr)
         return EXIT_USAGE
     action = args.action or plan.action
-    acting = argparse.Namespace(action=action, to=args.to, yes=args.yes, dry_run=args.dry_run, manifest=args.manifest, quiet=args.quiet)
+    # A reviewed plan names each file a person ticked, near duplicates included.
+    acting = argparse.Namespace(action=action, to=args.to, yes=args.yes, dry_run=args.dry_run, manifest=args.manifest,
+                                quiet=args.quiet, include_near=True)
     error = check_action_arguments(acting)
     if error:
         print(f"dupbench apply: {error}", file=sys.stderr)

@@ -12,7 +12,8 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Mapping, TextIO
+from dataclasses import replace
+from typing import Mapping, Sequence, TextIO
 
 from dupbench.actions.execute import apply_plan
 from dupbench.actions.leftovers import action_folders, remove_stale_temporaries
@@ -20,7 +21,7 @@ from dupbench.actions.keep import KEEP_RULES, check_keep_rule
 from dupbench.actions.manifest import name_taken
 from dupbench.actions.plan import ACTIONS, format_plan, make_plan, show, summary
 from dupbench.actions.trash import system_trash_available
-from dupbench.result import DuplicateReport
+from dupbench.result import DuplicateReport, Group
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -36,6 +37,9 @@ def add_action_arguments(parser: argparse.ArgumentParser) -> None:
         help="move: non-keepers into --to DIR; delete: to the system trash (needs --yes); "
         "hardlink: byte-identical copies become hard links to their keeper. Each writes a manifest for `dupbench undo`",
     )
+    group.add_argument("--include-near", action="store_true",
+                       help="also act on near duplicates (by default an action touches only copies identical to another "
+                            "file: equal bytes or pixels; near groups are for review first: dupbench review REPORT.json)")
     group.add_argument("--to", type=Path, metavar="DIR", help="where --action move puts files, keeping their paths relative to their root")
     group.add_argument("--yes", action="store_true", help="confirm --action delete")
     group.add_argument("--dry-run", action="store_true", help="print the exact plan and change nothing")
@@ -83,7 +87,11 @@ def perform_actions(
     if args.action == "report":
         return EXIT_OK
     quiet = getattr(args, "quiet", False)
-    plan = make_plan(report.groups, report.roots, args.action, to=args.to, expected_digests=expected_digests, use_trash=system_trash_available())
+    groups = report.groups if getattr(args, "include_near", True) else identical_part(report.groups)
+    left_alone = sum(len(g.members) for g in report.groups) - sum(len(g.members) for g in groups)
+    if left_alone:
+        print(f"{left_alone} near-duplicate file(s) left alone: review them (dupbench review), or add --include-near", file=out)
+    plan = make_plan(groups, report.roots, args.action, to=args.to, expected_digests=expected_digests, use_trash=system_trash_available())
     if args.dry_run:
         print(format_plan(plan), file=out)
         print("dry run: nothing was changed", file=out)
@@ -106,6 +114,13 @@ def perform_actions(
     print(f"{args.action}: {len(result.done)} done, {len(result.skipped)} left alone; manifest {show(str(result.manifest))}", file=out)
     print(f"to undo: dupbench undo {show(str(result.manifest))}", file=out)
     return EXIT_OK
+
+
+def identical_part(groups: Sequence[Group]) -> list[Group]:
+    """Each group with only the members identical to another file of it (equal bytes or pixels); groups
+    left with none are dropped. Acting on those always leaves one copy of each picture."""
+    kept = [replace(g, members=tuple(m for m in g.members if m.match != "ssim")) for g in groups]
+    return [g for g in kept if g.members]
 
 
 def default_manifest_path(action: str, to: Path | None, directory: Path | None = None) -> Path:

@@ -15,6 +15,7 @@ from dupbench.actions import (
     undo_manifest,
 )
 from action_helpers import action_args, exact, make_report, write
+from dupbench.result import Group, Member
 
 
 def test_move_writes_its_manifest_in_the_destination_by_default(tmp_path: Path, photos) -> None:
@@ -50,3 +51,22 @@ def test_names_that_are_not_utf8_are_moved_recorded_and_restored(tmp_path: Path)
     assert len(undo_manifest(tmp_path / "m.json").restored) == 1
     assert Path(member).read_bytes() == b"same"
 
+
+
+def test_an_action_touches_only_identical_copies_unless_near_groups_are_included(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    keeper = write(root / "k.jpg", b"picture")
+    same = write(root / "k copy.jpg", b"picture")
+    similar = write(root / "k small.jpg", b"a smaller picture")
+    other = write(root / "o.jpg", b"other")
+    other_similar = write(root / "o edited.jpg", b"other, edited")
+    groups = [Group("near", keeper, (Member(same, 1.0, "bytes", keeper), Member(similar, 0.9, "ssim"))),
+              Group("near", other, (Member(other_similar, 0.9, "ssim"),))]
+    out = io.StringIO()
+    args = action_args("--action", "move", "--to", str(tmp_path / "moved"))
+    assert perform_actions(make_report([root], groups), args, out=out) == 0
+    assert not os.path.exists(same) and all(os.path.exists(p) for p in (keeper, similar, other, other_similar))
+    assert "2 near-duplicate file(s) left alone" in out.getvalue() and "--include-near" in out.getvalue()
+    args = action_args("--action", "move", "--to", str(tmp_path / "moved2"), "--include-near")
+    assert perform_actions(make_report([root], groups), args, out=io.StringIO()) == 0
+    assert not os.path.exists(similar) and not os.path.exists(other_similar) and os.path.exists(keeper) and os.path.exists(other)

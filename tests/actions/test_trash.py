@@ -36,7 +36,7 @@ def test_delete_goes_to_the_trash_and_undo_restores_it(tmp_path: Path, photos, p
     root, groups = photos
     before = contents(root)
     out = io.StringIO()
-    status = perform_actions(make_report([root], groups), action_args("--action", "delete", "--yes", "--manifest", str(tmp_path / "m.json")), out=out)
+    status = perform_actions(make_report([root], groups), action_args("--action", "delete", "--yes", "--include-near", "--manifest", str(tmp_path / "m.json")), out=out)
     assert status == 0
     manifest = load_manifest(tmp_path / "m.json")
     assert manifest.finished and [e.op for e in manifest.entries] == ["trash"] * 3
