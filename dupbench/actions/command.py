@@ -17,7 +17,7 @@ from typing import Mapping, Sequence, TextIO
 
 from dupbench.actions.execute import apply_plan
 from dupbench.actions.leftovers import action_folders, remove_stale_temporaries
-from dupbench.actions.keep import KEEP_RULES, check_keep_rule
+from dupbench.actions.keep import KEEP_RULES, check_keep_rule, protect_references
 from dupbench.actions.manifest import name_taken
 from dupbench.actions.plan import ACTIONS, format_plan, make_plan, show, summary
 from dupbench.actions.trash import system_trash_available
@@ -40,6 +40,9 @@ def add_action_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--include-near", action="store_true",
                        help="also act on near duplicates (by default an action touches only copies identical to another "
                             "file: equal bytes or pixels; near groups are for review first: dupbench review REPORT.json)")
+    group.add_argument("--reference", action="append", default=[], metavar="DIR",
+                       help="a folder whose files are never moved, trashed or linked (repeatable); a group with a file "
+                            "in one keeps that file")
     group.add_argument("--to", type=Path, metavar="DIR", help="where --action move puts files, keeping their paths relative to their root")
     group.add_argument("--yes", action="store_true", help="confirm --action delete")
     group.add_argument("--dry-run", action="store_true", help="print the exact plan and change nothing")
@@ -64,6 +67,9 @@ def check_action_arguments(args: argparse.Namespace) -> str | None:
         return f"--to {args.to} exists and is not a directory"
     if args.action == "delete" and not args.yes and not args.dry_run:
         return "--action delete removes files: add --yes to confirm it (or --dry-run to see the plan first)"
+    missing = [folder for folder in getattr(args, "reference", None) or [] if not os.path.isdir(folder)]
+    if missing:
+        return f"--reference {show(missing[0])} is not a folder"
     if args.manifest is not None and name_taken(args.manifest):
         return f"manifest {show(str(args.manifest))} or its journal already exists (a file or a link); choose another --manifest"
     return None
@@ -87,8 +93,9 @@ def perform_actions(
     if args.action == "report":
         return EXIT_OK
     quiet = getattr(args, "quiet", False)
-    groups = report.groups if getattr(args, "include_near", True) else identical_part(report.groups)
-    left_alone = sum(len(g.members) for g in report.groups) - sum(len(g.members) for g in groups)
+    chosen = protect_references(report.groups, getattr(args, "reference", None) or [], linking=args.action == "hardlink")
+    groups = chosen if getattr(args, "include_near", True) else identical_part(chosen)
+    left_alone = sum(len(g.members) for g in chosen) - sum(len(g.members) for g in groups)
     if left_alone:
         print(f"{left_alone} near-duplicate file(s) left alone: review them (dupbench review), or add --include-near", file=out)
     plan = make_plan(groups, report.roots, args.action, to=args.to, expected_digests=expected_digests, use_trash=system_trash_available())

@@ -79,3 +79,30 @@ def _rekey(group: Group, keeper: str) -> Group:
     )
     others = tuple(m for m in group.members if m.path != keeper)
     return replace(group, keeper=keeper, members=(demoted, *others))
+
+
+def under_any(path: str, folders: Sequence[str]) -> bool:
+    """Whether `path` (resolved) lies inside one of `folders` (resolved)."""
+    real = Path(os.path.realpath(path))
+    return any(real.is_relative_to(os.path.realpath(folder)) for folder in folders)
+
+
+def protect_references(groups: Sequence[Group], references: Sequence[str], linking: bool = False) -> list[Group]:
+    """Groups in which no file under a reference folder is acted on: a group holding one keeps it (the
+    first such file becomes the keeper), and every other reference file leaves the group's members.
+    When `linking`, a group kept by a reference file is left out: a hard link to it would let a later
+    edit of the linked copy change the reference file.
+
+    Reference folders are the copies a person keeps whatever happens (an archive, a master library)."""
+    if not references:
+        return list(groups)
+    protected = []
+    for group in groups:
+        paths = [group.keeper, *(m.path for m in group.members)]
+        inside = [p for p in paths if under_any(p, references)]
+        if inside and inside[0] != group.keeper:
+            group = _rekey(group, inside[0])
+        group = replace(group, members=tuple(m for m in group.members if m.path not in inside))
+        if group.members and not (linking and inside):
+            protected.append(group)
+    return protected

@@ -70,3 +70,26 @@ def test_an_action_touches_only_identical_copies_unless_near_groups_are_included
     args = action_args("--action", "move", "--to", str(tmp_path / "moved2"), "--include-near")
     assert perform_actions(make_report([root], groups), args, out=io.StringIO()) == 0
     assert not os.path.exists(similar) and not os.path.exists(other_similar) and os.path.exists(keeper) and os.path.exists(other)
+
+
+@pytest.mark.parametrize("action", ["move", "delete", "hardlink"])
+def test_nothing_under_a_reference_folder_is_touched_and_its_file_is_kept(tmp_path: Path, photos, action: str) -> None:
+    from action_helpers import snapshot
+
+    root, groups = photos
+    reference = root / "backup"
+    before = snapshot(reference)
+    argv = ["--action", action, "--reference", str(reference), "--include-near", "--manifest", str(tmp_path / "m.json")]
+    argv += ["--to", str(tmp_path / "moved")] if action == "move" else ["--yes"] if action == "delete" else []
+    out = io.StringIO()
+    assert perform_actions(make_report([root], groups), action_args(*argv), out=out) == 0
+    assert snapshot(reference) == before
+    if action == "hardlink":  # never a link to a reference file: a later edit of the copy would change it
+        assert os.stat(root / "2020" / "beach.jpg").st_nlink == 1
+        assert all(os.stat(p).st_nlink == 1 for p in reference.rglob("*") if p.is_file())
+    else:  # the group's keeper is now the reference copy: the other copy goes
+        assert not (root / "2020" / "beach.jpg").exists()
+
+
+def test_a_reference_that_is_not_a_folder_is_refused(tmp_path: Path) -> None:
+    assert "is not a folder" in check_action_arguments(action_args("--action", "delete", "--yes", "--reference", str(tmp_path / "none")))
