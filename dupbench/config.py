@@ -10,7 +10,8 @@ Mode = Literal["serial", "thread", "process", "dask"]
 PairStrategy = Literal["all", "pruned"]
 
 # HEIC/HEIF/AVIF are listed so they are reported as skipped (with a reason) rather than silently ignored.
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".heic", ".heif", ".avif"})
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".heic", ".heif", ".avif",
+                              ".ppm", ".pgm", ".pbm", ".pnm", ".jp2", ".j2k"})
 MODES: tuple[str, ...] = ("serial", "thread", "process", "dask")
 START_METHODS: tuple[str, ...] = ("fork", "forkserver", "spawn")
 
@@ -65,6 +66,9 @@ class DetectorConfig:
     level_tolerance: float = 1.5  # grey levels of mean brightness flat pairs may differ by (a re-encode moves it less)
     alpha_threshold: float = 0.75  # match score of the alpha thumbnails of two transparent images
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    exclude: tuple[str, ...] = ()  # globs left out of the scan (see scan.ScanFilters)
+    min_size: int = 0  # files smaller than this (bytes) are left out
+    max_size: int | None = None  # files larger than this (bytes) are left out
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:

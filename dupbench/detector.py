@@ -25,7 +25,7 @@ from dupbench.features import ImageFeatures
 from dupbench.load import load_task, pixel_digest_task
 from dupbench.progress import progress_bar
 from dupbench.result import DuplicateReport, FileInfo, Group, Skipped
-from dupbench.scan import scan
+from dupbench.scan import ScanFilters, scan
 from dupbench.shared import SharedArray
 from dupbench.verify import REASONS, VerifyInputs, background, information, verify_pairs
 
@@ -219,7 +219,8 @@ def find_duplicates(
     started = time.perf_counter()
     workers = execution.resolved_workers
     with clock.stage("scan"):
-        found = scan(roots, config.extensions, config.follow_symlinks, exclude)
+        found = scan(roots, config.extensions, config.follow_symlinks, exclude,
+                     ScanFilters(tuple(config.exclude), config.min_size, config.max_size))
     with ExitStack() as stack:
         executor = stack.enter_context(make_executor(execution))
         with clock.stage("load"):
@@ -277,6 +278,8 @@ def find_duplicates(
             "images": len(features),
             "skipped": len(found.skipped) + len(load_skipped),
             "ignored_other_extensions": found.ignored_other_extensions,
+            "ignored_excluded": found.ignored_excluded,
+            "ignored_size": found.ignored_size,
             "distinct_images": len(reps),
             "pair_candidates": near.candidates,
             "pairs_compared": near.compared,

@@ -14,7 +14,7 @@ from dupbench.actions import add_action_arguments, check_action_arguments, perfo
 from dupbench.actions.plan import is_within, show
 from dupbench.cache import FeatureCache, default_cache_path
 from dupbench.cli import EXIT_STATUS_HELP, HelpFormatter
-from dupbench.config import DEFAULT_MAX_FILE_SIZE, MAX_THUMB_SIZE, MODES, START_METHODS, DetectorConfig, ExecutionConfig, available_cpus, worker_cap
+from dupbench.config import DEFAULT_MAX_FILE_SIZE, IMAGE_EXTENSIONS, MAX_THUMB_SIZE, MODES, START_METHODS, DetectorConfig, ExecutionConfig, available_cpus, worker_cap
 from dupbench.dask_executor import DaskUnavailable
 from dupbench.detector import WorkerCrashes, cache_settings_key, find_duplicates
 from dupbench.result import DuplicateReport, json_text, write_json_atomic
@@ -71,6 +71,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "90/180/270 degrees; 8: also mirrored ones. The compare stage does up to 4x or 8x the work "
                              "(README, 'Orientations', has the measured cost)")
     parser.add_argument("--thumb-size", type=int, default=defaults.thumb_size, help=f"side of the grayscale thumbnail SSIM compares, in pixels (16 to {MAX_THUMB_SIZE}: larger adds no accuracy to SSIM near-duplicate detection and costs n x size^2 bytes of memory)")
+    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                        help="leave out files and folders whose path below its root, or whose name, matches GLOB "
+                             "(repeatable; e.g. --exclude '.thumbnails' --exclude '*_small.jpg'); counted, not skipped")
+    parser.add_argument("--min-size", type=parse_size, default=0, metavar="BYTES", help="leave out files smaller than this (K, M, G suffixes)")
+    parser.add_argument("--max-size", type=parse_size, default=None, metavar="BYTES", help="leave out files larger than this (K, M, G suffixes)")
+    parser.add_argument("--extensions", type=parse_extensions, default=None, metavar="LIST",
+                        help=f"comma-separated file extensions to look at (default: {','.join(sorted(e[1:] for e in IMAGE_EXTENSIONS))})")
     parser.add_argument("--max-file-size", type=parse_size, default=DEFAULT_MAX_FILE_SIZE, metavar="BYTES", help="skip (with a reason) files larger than this, unread; suffixes K, M, G (powers of 1024). Each worker may hold one whole file in memory while decoding it; see README, 'Memory'")
     parser.add_argument("--decoder", choices=("auto", "opencv", "pillow"), default="auto", help="image decoder; 'auto' is OpenCV where it can be imported (it has no free-threaded build), else Pillow")
     parser.add_argument("--follow-symlinks", action="store_true", help="descend into symlinked directories (each directory is visited once)")
@@ -99,9 +106,19 @@ def parse_size(text: str) -> int:
     return size
 
 
+def parse_extensions(text: str) -> frozenset[str]:
+    """'jpg,PNG,.webp' -> {'.jpg', '.png', '.webp'}."""
+    found = frozenset("." + e.strip().lower().lstrip(".") for e in text.split(",") if e.strip().lstrip("."))
+    if not found:
+        raise argparse.ArgumentTypeError(f"no extensions in {text!r} (e.g. jpg,png,webp)")
+    return found
+
+
 def run(args: argparse.Namespace) -> int:
     try:
-        config = DetectorConfig(threshold=args.threshold, thumb_size=args.thumb_size, pairs=args.pairs, follow_symlinks=args.follow_symlinks, decoder=args.decoder, orientations=args.orientations, max_file_size=args.max_file_size)
+        filters = {"exclude": tuple(args.exclude), "min_size": args.min_size, "max_size": args.max_size,
+                   **({"extensions": args.extensions} if args.extensions else {})}
+        config = DetectorConfig(threshold=args.threshold, thumb_size=args.thumb_size, pairs=args.pairs, follow_symlinks=args.follow_symlinks, decoder=args.decoder, orientations=args.orientations, max_file_size=args.max_file_size, **filters)
         execution = ExecutionConfig(mode=args.mode, workers=args.workers, start_method=args.start_method, scheduler=args.scheduler)
     except ValueError as exc:
         print(f"dupbench run: {exc}", file=sys.stderr)
@@ -239,6 +256,10 @@ def format_report(report: DuplicateReport, output: Path | None = None, acting: b
         f"{len(report.groups) - exact} near), {c.get('skipped', 0)} skipped; "
         f"{c.get('pairs_compared', 0)} SSIM pairs compared"
     )
+    ignored = [(c.get("ignored_other_extensions", 0), "for their extension (--extensions)"),
+               (c.get("ignored_excluded", 0), "by --exclude"), (c.get("ignored_size", 0), "by --min-size/--max-size")]
+    if any(n for n, _ in ignored):
+        lines.append("files left out: " + "; ".join(f"{n} {why}" for n, why in ignored if n))
     if report.skipped:
         reasons = Counter(s.reason for s in report.skipped)
         lines.append("skipped: " + "; ".join(f"{n} x {show(reason)}" for reason, n in reasons.most_common()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import stat
 from dataclasses import dataclass, field
@@ -16,6 +17,31 @@ class ScanResult:
     files: list[str] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     ignored_other_extensions: int = 0
+    ignored_excluded: int = 0  # files passed over by --exclude (folders it matches are not entered)
+    ignored_size: int = 0  # files outside --min-size / --max-size
+
+
+@dataclass(frozen=True)
+class ScanFilters:
+    """What a person asked to leave out: globs (matched against the path below its root, with "/", and
+    against the bare name) and a file-size range in bytes. Left-out files are counted, not skipped."""
+
+    exclude: tuple[str, ...] = ()
+    min_size: int = 0
+    max_size: int | None = None
+
+    def excludes(self, relative: str) -> bool:
+        name = relative.rsplit("/", 1)[-1]
+        return any(fnmatch.fnmatchcase(relative, g) or fnmatch.fnmatchcase(name, g) for g in self.exclude)
+
+    def size_ok(self, path: str) -> bool:
+        if self.min_size <= 0 and self.max_size is None:
+            return True
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            return True  # the loader reports a file it cannot stat
+        return size >= self.min_size and (self.max_size is None or size <= self.max_size)
 
 
 def has_image_extension(name: str, extensions: Iterable[str]) -> bool:
@@ -57,6 +83,7 @@ def scan(
     extensions: Iterable[str],
     follow_symlinks: bool = False,
     exclude: Mapping[str, str] | None = None,
+    filters: ScanFilters = ScanFilters(),
 ) -> ScanResult:
     """Recursively list image files under `roots`, in a deterministic order.
 
@@ -64,6 +91,7 @@ def scan(
     Directory symlinks are not followed unless asked; when they are, each directory is entered once,
     so symlink loops end. `exclude`: folders and files (path -> reason) never scanned, matched by inode
     whatever path reaches them, each reported as skipped with its reason (dupbench's own outputs).
+    `filters`: what the person left out (counted in the result, not reported one by one).
     """
     extensions = frozenset(e.lower() for e in extensions)
     result = ScanResult()
@@ -120,17 +148,24 @@ def scan(
                 continue
             if key is not None:
                 seen_dirs.add(key)
-            dirnames.sort()
+            relative_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+            prefix = "" if relative_dir == "." else relative_dir + "/"
+            dirnames[:] = sorted(d for d in dirnames if not filters.excludes(prefix + d))
             if not follow_symlinks:
                 for name in dirnames:
                     full = os.path.join(dirpath, name)
                     if os.path.islink(full):
                         result.skipped.append(Skipped(full, "directory symlink not followed"))
             for name in sorted(filenames):
-                if has_image_extension(name, extensions):
-                    add_file(os.path.join(dirpath, name))
-                else:
+                full = os.path.join(dirpath, name)
+                if not has_image_extension(name, extensions):
                     result.ignored_other_extensions += 1
+                elif filters.excludes(prefix + name):
+                    result.ignored_excluded += 1
+                elif not filters.size_ok(full):
+                    result.ignored_size += 1
+                else:
+                    add_file(full)
     return result
 
 
