@@ -91,12 +91,13 @@ def exact_classes(n: int, exact_edges: Iterable[tuple[int, int]]) -> UnionFind:
 
 def star_groups(order: Sequence[int], neighbours: dict[int, set[int]]) -> dict[int, list[int]]:
     """{keeper: members}: in `order`, each unplaced node keeps every unplaced node it matched directly."""
+    position = {node: k for k, node in enumerate(order)}
     placed: set[int] = set()
     groups: dict[int, list[int]] = {}
     for node in order:
         if node in placed:
             continue
-        members = [other for other in order if other in neighbours.get(node, ()) and other not in placed]
+        members = sorted((o for o in neighbours.get(node, ()) if o in position and o not in placed), key=position.__getitem__)
         placed.add(node)
         if members:
             placed.update(members)

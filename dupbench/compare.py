@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from dupbench.decode import dihedral
 from dupbench.features import ImageFeatures
 from dupbench.prefilter import merge_candidates, signature_tiles, signatures, tile_candidates
 from dupbench.ssim import match_many_to_many, match_one_to_many, ssim_pairs, ssim_terms
@@ -68,9 +69,8 @@ def _empty_scores() -> PairScores:
 
 
 def oriented(stack: np.ndarray, k: int) -> np.ndarray:
-    """Each image of a (n, h, w, ...) stack turned or mirrored as `decode.dihedral` does with one image."""
-    turned = np.rot90(stack, k % 4, axes=(1, 2))
-    return np.ascontiguousarray(turned[:, :, ::-1] if k >= 4 else turned)
+    """Each image of a (n, h, w, ...) stack turned or mirrored by `decode.dihedral`."""
+    return np.ascontiguousarray(dihedral(stack, k, axes=(1, 2)))
 
 
 def best_orientation(blocks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

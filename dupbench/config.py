@@ -96,13 +96,6 @@ class DetectorConfig:
         """Side of the detail thumbnail low-information pairs are verified on: twice the screen's."""
         return 2 * self.thumb_size
 
-    def verify_config(self):
-        from dupbench.verify import VerifyConfig
-
-        return VerifyConfig(self.aspect_tolerance, self.colour_tolerance, self.information_floor, self.background_ceiling,
-                            self.flat_floor, self.detail_threshold, self.low_information_threshold, self.level_tolerance,
-                            self.alpha_threshold)
-
     def to_json(self) -> dict:
         data = asdict(self)
         data["extensions"] = sorted(self.extensions)

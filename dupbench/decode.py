@@ -125,10 +125,11 @@ def to_8bit_bgra(image: np.ndarray) -> np.ndarray | None:
     return image
 
 
-def dihedral(image: np.ndarray, k: int) -> np.ndarray:
-    """The k-th of the 8 turns and mirror images (0 is the image itself, 1-3 turns, 4-7 mirrored turns)."""
-    turned = np.rot90(image, k % 4)
-    return turned[:, ::-1] if k >= 4 else turned
+def dihedral(image: np.ndarray, k: int, axes: tuple[int, int] = (0, 1)) -> np.ndarray:
+    """The k-th of the 8 turns and mirror images (0 is the image itself, 1-3 turns, 4-7 mirrored turns) of
+    the picture spanned by `axes` (rows, columns)."""
+    turned = np.rot90(image, k % 4, axes=axes)
+    return np.flip(turned, axis=axes[1]) if k >= 4 else turned
 
 
 def align_alpha(colour: np.ndarray, bgra: np.ndarray) -> np.ndarray | None:

@@ -249,7 +249,7 @@ def find_duplicates(
             with clock.stage("verify"):  # inside compare, like the pixel checks
                 inputs = verify_inputs(features, reps, config)
                 shared = VerifyInputs(**{name: share_array(getattr(inputs, name), execution, executor, stack) for name in inputs.__dataclass_fields__})
-                reasons = verify_pairs(shared, near.left, near.right, near.orientation, near.scores, config.verify_config(), RetryingExecutor(executor).map)
+                reasons = verify_pairs(shared, near.left, near.right, near.orientation, near.scores, config, RetryingExecutor(executor).map)
             kept = reasons == 0
             left, right = reps[near.left[kept]].tolist(), reps[near.right[kept]].tolist()
             near_scores = near.scores[kept].tolist()

@@ -73,14 +73,17 @@ def thumbnail(image: np.ndarray, size: int, use_cv2: bool = True) -> np.ndarray:
     Squashing instead of padding keeps a 5%-cropped copy aligned with its original. Without OpenCV
     the same luma weights and area averaging are done with numpy (equal to INTER_AREA when downscaling).
     """
+    return resize_plane(luma(image, use_cv2), size, use_cv2)
+
+
+def luma(image: np.ndarray, use_cv2: bool = True) -> np.ndarray:
+    """(h, w) uint8 ITU-R 601 luma of a BGR image (as cv2.COLOR_BGR2GRAY); a grey image as it is."""
+    if image.ndim == 2:
+        return image
     if use_cv2 and cv2 is not None:
-        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-        return cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA)
-    if image.ndim == 3:  # ITU-R 601 luma, as cv2.COLOR_BGR2GRAY
-        image = np.clip(np.rint(image[..., :3].astype(np.float32) @ np.array([0.114, 0.587, 0.299], np.float32)), 0, 255)
-    gray = image.astype(np.float32)
-    thumb = area_weights(gray.shape[0], size) @ gray @ area_weights(gray.shape[1], size).T
-    return np.clip(np.rint(thumb), 0, 255).astype(np.uint8)
+        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    weighted = image[..., :3].astype(np.float32) @ np.array([0.114, 0.587, 0.299], np.float32)
+    return np.clip(np.rint(weighted), 0, 255).astype(np.uint8)
 
 
 def colour_grid(image: np.ndarray, use_cv2: bool = True) -> np.ndarray:

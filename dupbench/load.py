@@ -18,7 +18,7 @@ import numpy as np
 
 from dupbench.config import DEFAULT_MAX_FILE_SIZE, DetectorConfig
 from dupbench.decode import OPAQUE_BYTES_PER_PIXEL, DecodeError, decode_colour, decoded_bytes_per_pixel, is_float_format, looks_truncated, opencv_only_size, resolve_decoder, undecodable_reason
-from dupbench.features import ImageFeatures, colour_grid, file_digest, jpeg_quality, pixel_digest_with_alpha, resize_plane, thumbnail
+from dupbench.features import ImageFeatures, colour_grid, file_digest, jpeg_quality, luma, pixel_digest_with_alpha, resize_plane
 from dupbench.result import Skipped
 
 
@@ -116,6 +116,7 @@ def load_features(path: str, config: DetectorConfig) -> ImageFeatures | Skipped:
         return Skipped(path, f"unexpected error: {type(exc).__name__}: {exc}")
     width, height = oriented_size(stored, image)
     use_cv2 = decoder == "opencv"
+    gray = luma(image, use_cv2)  # once, for both thumbnails
     return ImageFeatures(
         path=path,
         size_bytes=len(data),
@@ -123,8 +124,8 @@ def load_features(path: str, config: DetectorConfig) -> ImageFeatures | Skipped:
         height=height,
         file_digest=file_digest(data),
         pixel_digest=None,
-        thumb=thumbnail(image, config.thumb_size, use_cv2),
-        detail=thumbnail(image, config.detail_size, use_cv2),
+        thumb=resize_plane(gray, config.thumb_size, use_cv2),
+        detail=resize_plane(gray, config.detail_size, use_cv2),
         colour=colour_grid(image, use_cv2),
         alpha=resize_plane(alpha, config.thumb_size, use_cv2) if alpha is not None else None,
         jpeg_quality=jpeg_quality(data),

@@ -28,6 +28,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from dupbench.compare import oriented
+from dupbench.config import DetectorConfig
 from dupbench.ssim import match_one_to_many, ssim_pairs, ssim_terms
 
 try:
@@ -38,19 +39,6 @@ except ImportError:  # pragma: no cover - free-threaded interpreters have no cv2
 REASONS = ("kept", "aspect", "alpha", "colour", "detail")
 EDGE_LEVEL = 12.0  # |Laplacian| in grey levels at which a detail-thumbnail pixel counts as an edge
 BACKGROUND_LEVELS = 6  # grey levels around the commonest one that count as background
-
-
-@dataclass(frozen=True)
-class VerifyConfig:
-    aspect_tolerance: float
-    colour_tolerance: float
-    information_floor: float
-    background_ceiling: float
-    flat_floor: float
-    detail_threshold: float
-    low_information_threshold: float
-    level_tolerance: float
-    alpha_threshold: float
 
 
 @dataclass(frozen=True)
@@ -79,11 +67,12 @@ def information(details: np.ndarray) -> np.ndarray:
 
 def background(details: np.ndarray) -> np.ndarray:
     """Share of each detail thumbnail's pixels within BACKGROUND_LEVELS of its commonest grey level."""
-    out = np.empty(len(details), np.float32)
-    for k, image in enumerate(np.asarray(details)):
-        mode = int(np.bincount(image.ravel(), minlength=256).argmax())
-        out[k] = (np.abs(image.astype(np.int16) - mode) <= BACKGROUND_LEVELS).mean()
-    return out
+    if not len(details):
+        return np.empty(0, np.float32)
+    flat = np.asarray(details, np.uint8).reshape(len(details), -1)
+    counts = np.bincount((flat + 256 * np.arange(len(flat))[:, None]).ravel(), minlength=256 * len(flat))
+    mode = counts.reshape(len(flat), 256).argmax(axis=1)
+    return (np.abs(flat.astype(np.int16) - mode[:, None]) <= BACKGROUND_LEVELS).mean(axis=1).astype(np.float32)
 
 
 def colour_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -137,7 +126,7 @@ class VerifyInputs:
 
 
 def gather_evidence(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, screen: np.ndarray,
-                    config: VerifyConfig) -> PairEvidence:
+                    config: DetectorConfig) -> PairEvidence:
     """Each check's measurement for pairs (left, right turned by `turn`)."""
     arr = {name: np.asarray(getattr(inputs, name)) for name in ("aspect", "opaque", "information", "background")}
     swapped = np.where(turn % 2 == 1, -1.0, 1.0)  # a quarter turn swaps width and height: log aspect negates
@@ -162,11 +151,11 @@ def gather_evidence(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, t
     return PairEvidence(aspect, alpha, colour, info, back, detail, screen, level)
 
 
-def low_information(info: np.ndarray, back: np.ndarray, config: VerifyConfig) -> np.ndarray:
+def low_information(info: np.ndarray, back: np.ndarray, config: DetectorConfig) -> np.ndarray:
     return (info < config.information_floor) | (back > config.background_ceiling)
 
 
-def decide(evidence: PairEvidence, config: VerifyConfig) -> np.ndarray:
+def decide(evidence: PairEvidence, config: DetectorConfig) -> np.ndarray:
     """Per pair, the index in REASONS of the first check it fails (0: kept)."""
     reason = np.zeros(len(evidence.aspect), np.int8)
     low = low_information(evidence.information, evidence.background, config)
@@ -185,7 +174,7 @@ def decide(evidence: PairEvidence, config: VerifyConfig) -> np.ndarray:
 
 def verify_chunk(aspect: np.ndarray, colour: np.ndarray, alpha: np.ndarray, opaque: np.ndarray, detail: np.ndarray,
                  information: np.ndarray, background: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-                 config: VerifyConfig) -> np.ndarray:
+                 config: DetectorConfig) -> np.ndarray:
     """A task for `executor.map`: the reason code of each pair of one chunk.
 
     The arrays come as separate arguments (not one VerifyInputs) so an executor can resolve each shared
@@ -198,7 +187,7 @@ def verify_chunk(aspect: np.ndarray, colour: np.ndarray, alpha: np.ndarray, opaq
 
 
 def verify_pairs(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, screen: np.ndarray,
-                 config: VerifyConfig, map_chunks: Callable[[Callable, list], Sequence[np.ndarray]], per_task: int = 2048) -> np.ndarray:
+                 config: DetectorConfig, map_chunks: Callable[[Callable, list], Sequence[np.ndarray]], per_task: int = 2048) -> np.ndarray:
     """Reason codes for all pairs (0 = kept), chunks run through `map_chunks(task, chunks)` in order."""
     chunks = [(left[s : s + per_task], right[s : s + per_task], turn[s : s + per_task], screen[s : s + per_task])
               for s in range(0, len(left), per_task)]
