@@ -3,7 +3,7 @@
 Usage: python benchmarks/limits.py DATASET [--workers N] [--speedup] [--repeats 3] [--out results/benchmarks]
 
 Ceilings, each a bare loop with nothing of the detector around it, run in N processes set up as the
-detector's workers are (one native thread, the kept heap: `dupbench.executors.prepare_process`). Each
+detector's workers are (one native thread, the kept heap: `dupbench.execution.native.prepare_process`). Each
 task times only its own loop, after its inputs are in the worker; a ceiling is N x (items / seconds)
 over the tasks. (An earlier version timed whole `Pool.map` calls over pickled bytes, and the detector
 "beat" its ceilings by 1.1-2.5x: those were not ceilings.)
@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 
 from dupbench.config import DetectorConfig, available_cpus
-from dupbench.scan import scan
+from dupbench.detector.scan import scan
 
 GOAL_SHARE = 0.85
 GOAL_SPEEDUP = 1.8
@@ -46,7 +46,7 @@ BLOCK = 64
 
 
 def _init_worker() -> None:
-    from dupbench.executors import prepare_process
+    from dupbench.execution.native import prepare_process
 
     prepare_process()  # the detector's own per-process settings: one native thread, a kept heap
 
@@ -65,9 +65,9 @@ def _full_decode(paths: list[str]) -> tuple[int, float]:
 
 def _load_work(paths: list[str]) -> tuple[int, float]:
     """The load stage's work on bytes already read: digest, header size, reduced luma decode, thumbnail."""
-    from dupbench.decode import decode_colour
-    from dupbench.features import thumbnail
-    from dupbench.load import header_size
+    from dupbench.detector.decode import decode_colour
+    from dupbench.detector.features import thumbnail
+    from dupbench.detector.load import header_size
 
     size = DetectorConfig().thumb_size
     blobs = _read_all(paths)
@@ -81,7 +81,7 @@ def _load_work(paths: list[str]) -> tuple[int, float]:
 def _ssim_tiles(args: tuple[np.ndarray, int]) -> tuple[int, float]:
     """The compare stage's own task, `compare.score_tile`, on an off-diagonal tile of 64 x 64 thumbnails
     (what nearly all of an all-pairs run is), `rounds` times; threshold 2 so nothing is collected."""
-    from dupbench.compare import score_tile
+    from dupbench.detector.compare import score_tile
 
     thumbs, rounds = args
     start = time.perf_counter()
@@ -151,7 +151,7 @@ def main() -> None:
     thumbs = np.stack([cv2.resize(rng.random((6, 6), dtype=np.float32) * 255, (32, 32), interpolation=cv2.INTER_CUBIC)
                        for _ in range(2 * BLOCK)]).clip(0, 255).astype(np.uint8)
     ssim_s = pool_rate(_ssim_tiles, [(thumbs, 20)] * (4 * n), n)
-    from dupbench.prefilter import candidate_pairs, signatures
+    from dupbench.detector.prefilter import candidate_pairs, signatures
 
     many = np.repeat(thumbs, -(-len(paths) // BLOCK), axis=0)[: len(paths)]
     candidate_pairs(signatures(thumbs), DetectorConfig().prefilter_radius)  # first call: not timed

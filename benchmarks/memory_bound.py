@@ -38,7 +38,7 @@ import psutil
 from PIL import Image
 
 from dupbench.config import DEFAULT_MAX_FILE_SIZE, DetectorConfig, available_cpus
-from dupbench.decode import OPAQUE_BYTES_PER_PIXEL
+from dupbench.detector.decode import OPAQUE_BYTES_PER_PIXEL
 from dupbench.harness.metadata import collect_metadata
 
 SAMPLE_S = 0.01

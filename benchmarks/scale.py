@@ -50,9 +50,10 @@ def synthetic_thumbnails(n: int, seed: int = 0, chunk: int = 10_000) -> np.ndarr
 
 def measure_one(n: int, pairs: str) -> dict:
     """Run in a child: the detector's compare stage on n synthetic thumbnails."""
-    from dupbench.compare import near_pairs
+    from dupbench.detector.compare import near_pairs
     from dupbench.config import DetectorConfig
-    from dupbench.executors import SerialExecutor, prepare_process
+    from dupbench.execution.native import prepare_process
+    from dupbench.execution.serial import SerialExecutor
 
     prepare_process()
     config = DetectorConfig()

@@ -20,10 +20,10 @@ import skimage
 from skimage import data
 from skimage.metrics import structural_similarity
 
-from dupbench.executors import prepare_process
+from dupbench.execution.native import prepare_process
 from dupbench.harness.metadata import git_state
 from dupbench.config import DetectorConfig
-from dupbench.ssim import match_one_to_many, ssim_one_to_many, ssim_terms
+from dupbench.detector.ssim import match_one_to_many, ssim_one_to_many, ssim_terms
 
 PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "rocket", "coins", "hubble_deep_field", "moon")
 

@@ -128,6 +128,15 @@ class ExecutionConfig:
             return 1
         return min(self.workers if self.workers is not None else available_cpus(), worker_cap())
 
+    def to_json(self) -> dict:
+        """The settings in force, as reports record them (a setting a mode does not use is null)."""
+        return {
+            "mode": self.mode,
+            "workers": self.resolved_workers,
+            "start_method": self.start_method if self.mode == "process" else None,
+            "scheduler": (self.scheduler or "local cluster") if self.mode == "dask" else None,
+        }
+
     @property
     def capped_note(self) -> str | None:
         """A note for the user when `workers` was above the cap, else None."""

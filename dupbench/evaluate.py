@@ -26,10 +26,10 @@ from tqdm import tqdm
 
 from dupbench.config import DetectorConfig, available_cpus
 from dupbench.datasets.ground_truth import FILENAME, GroundTruth, read_ground_truth
-from dupbench.decode import decode_image
-from dupbench.features import thumbnail
+from dupbench.detector.decode import decode_image
+from dupbench.detector.features import thumbnail
 from dupbench.result import DuplicateReport, load_report, write_json_atomic
-from dupbench.ssim import match_one_to_many, ssim_matrix, ssim_terms
+from dupbench.detector.ssim import match_one_to_many, ssim_matrix, ssim_terms
 
 Pair = tuple[str, str]
 OTHER = "(originals and copies)"

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 SCHEMA_VERSION = 1
+# The pipeline's stages, as `DuplicateReport.stages` names them (verify and pixel_checks are parts of compare).
+STAGES = ("scan", "load", "compare", "cluster")
 Match = Literal["bytes", "pixels", "ssim"]
 
 

@@ -12,11 +12,12 @@ from pathlib import Path
 
 from dupbench.actions import add_action_arguments, check_action_arguments, perform_actions, rekey_groups
 from dupbench.actions.plan import is_within, show
-from dupbench.cache import FeatureCache, default_cache_path
+from dupbench.detector.cache import FeatureCache, default_cache_path
 from dupbench.cli import EXIT_STATUS_HELP, HelpFormatter
 from dupbench.config import DEFAULT_MAX_FILE_SIZE, IMAGE_EXTENSIONS, MAX_THUMB_SIZE, MODES, START_METHODS, DetectorConfig, ExecutionConfig, available_cpus, worker_cap
-from dupbench.dask_executor import DaskUnavailable
-from dupbench.detector import WorkerCrashes, cache_settings_key, find_duplicates
+from dupbench.execution.dask import DaskUnavailable
+from dupbench.detector.pipeline import cache_settings_key, find_duplicates
+from dupbench.execution.tasks import WorkerCrashes
 from dupbench.result import DuplicateReport, json_text, write_json_atomic
 from dupbench.table import human_bytes, write_csv
 

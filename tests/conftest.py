@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
 
 from planted import build_planted_folder
+
+
+# Every execution mode, dask where its optional extra is installed: tests that take the `mode` fixture run
+# once per mode, as CPython's executor tests run each test class over every executor.
+EVERY_MODE = ["serial", "thread", "process"] + (["dask"] if importlib.util.find_spec("distributed") else [])
+
+
+@pytest.fixture(params=EVERY_MODE)
+def mode(request: pytest.FixtureRequest) -> str:
+    return request.param
 
 
 @pytest.fixture(scope="session")

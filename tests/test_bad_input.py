@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from dupbench.config import DetectorConfig, ExecutionConfig
-from dupbench.detector import find_duplicates
+from dupbench.detector.pipeline import find_duplicates
 
 from planted import photo
 
@@ -90,7 +90,7 @@ def test_a_file_replaced_after_the_scan_is_read_as_it_is_now(tmp_path):
     image = photo("rocket", 100)
     cv2.imwrite(str(tmp_path / "a.png"), image)
     cv2.imwrite(str(tmp_path / "b.png"), image)
-    from dupbench import scan as scan_module
+    from dupbench.detector import scan as scan_module
 
     real_scan = scan_module.scan
 
@@ -99,13 +99,13 @@ def test_a_file_replaced_after_the_scan_is_read_as_it_is_now(tmp_path):
         (tmp_path / "b.png").unlink()
         return found
 
-    import dupbench.detector
+    import dupbench.detector.pipeline
 
-    original = dupbench.detector.scan
-    dupbench.detector.scan = scan_then_change
+    original = dupbench.detector.pipeline.scan
+    dupbench.detector.pipeline.scan = scan_then_change
     try:
         report = find_duplicates([str(tmp_path)], DetectorConfig(), ExecutionConfig("serial"))
     finally:
-        dupbench.detector.scan = original
+        dupbench.detector.pipeline.scan = original
     assert [(os.path.basename(s.path), s.reason.split(":")[0]) for s in report.skipped] == [("b.png", "unreadable")]
     assert report.groups == []

@@ -16,11 +16,12 @@ import psutil
 import pytest
 from PIL import Image, PngImagePlugin
 
-import dupbench.compare
-import dupbench.load
-import dupbench.verify
+import dupbench.detector.compare
+import dupbench.detector.load
+import dupbench.detector.verify
 from dupbench.config import DetectorConfig, ExecutionConfig
-from dupbench.detector import WORKER_DIED, WorkerCrashes, find_duplicates
+from dupbench.detector.pipeline import WORKER_DIED, find_duplicates
+from dupbench.execution.tasks import WorkerCrashes
 
 from planted import build_planted_folder
 
@@ -31,7 +32,7 @@ def crash_on_marked_files(data: bytes, *args, **kwargs):
     return REAL_DECODE(data, *args, **kwargs)
 
 
-REAL_DECODE = dupbench.load.decode_colour
+REAL_DECODE = dupbench.detector.load.decode_colour
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -42,7 +43,7 @@ def test_worker_death_skips_that_file_rebuilds_the_pool_and_finishes(planted_fol
     text = PngImagePlugin.PngInfo()
     text.add_text("comment", "CRASH-ME")
     image.save(marked, pnginfo=text)  # a valid PNG, so the decoder is reached
-    monkeypatch.setattr(dupbench.load, "decode_colour", crash_on_marked_files)  # fork workers inherit it
+    monkeypatch.setattr(dupbench.detector.load, "decode_colour", crash_on_marked_files)  # fork workers inherit it
     report = find_duplicates([str(root), str(tmp_path)], DetectorConfig(), ExecutionConfig("process", workers, "fork"))
     assert report.group_sets() == {frozenset(g) for g in expected}
     assert [(s.path, s.reason) for s in report.skipped] == [(str(marked), WORKER_DIED)]
@@ -115,7 +116,7 @@ def die_always(*args, **kwargs):
     os._exit(137)
 
 
-REAL_TILE_CANDIDATES = dupbench.compare.tile_candidates
+REAL_TILE_CANDIDATES = dupbench.detector.compare.tile_candidates
 
 
 def tile_candidates_dying_once(*args, **kwargs):
@@ -126,11 +127,11 @@ def tile_candidates_dying_once(*args, **kwargs):
 @pytest.mark.parametrize(
     "pairs, module, name",
     [
-        ("all", dupbench.compare, "match_many_to_many"),  # the compare tiles of --pairs all
-        ("pruned", dupbench.compare, "ssim_pairs"),  # the candidate chunks of --pairs pruned
-        ("pruned", dupbench.compare, "tile_candidates"),  # the prefilter's signature tiles
-        ("all", dupbench.verify, "gather_evidence"),  # the verification of matched pairs
-        ("all", dupbench.load, "pixel_digest_with_alpha"),  # the full-resolution pixel checks
+        ("all", dupbench.detector.compare, "match_many_to_many"),  # the compare tiles of --pairs all
+        ("pruned", dupbench.detector.compare, "ssim_pairs"),  # the candidate chunks of --pairs pruned
+        ("pruned", dupbench.detector.compare, "tile_candidates"),  # the prefilter's signature tiles
+        ("all", dupbench.detector.verify, "gather_evidence"),  # the verification of matched pairs
+        ("all", dupbench.detector.load, "pixel_digest_with_alpha"),  # the full-resolution pixel checks
     ],
 )
 def test_worker_killed_in_compare_prefilter_or_pixel_checks_is_retried_and_the_run_completes(planted_folder, tmp_path, monkeypatch, pairs, module, name):
@@ -146,7 +147,7 @@ def test_worker_killed_in_compare_prefilter_or_pixel_checks_is_retried_and_the_r
 
 def test_a_compare_task_that_always_kills_its_worker_fails_the_run_with_a_clear_message(planted_folder, monkeypatch):
     root, _ = planted_folder
-    monkeypatch.setattr(dupbench.compare, "match_many_to_many", die_always)
+    monkeypatch.setattr(dupbench.detector.compare, "match_many_to_many", die_always)
     with pytest.raises(WorkerCrashes, match=r"score_tile task killed its worker process 4 times"):
         find_duplicates([str(root)], DetectorConfig(pairs="all"), ExecutionConfig("process", 2, "fork"))
 
@@ -155,7 +156,7 @@ def test_the_cli_reports_a_task_that_keeps_killing_workers_without_a_traceback(p
     from dupbench.cli import main
 
     root, _ = planted_folder
-    monkeypatch.setattr(dupbench.compare, "match_many_to_many", die_always)
+    monkeypatch.setattr(dupbench.detector.compare, "match_many_to_many", die_always)
     assert main(["run", str(root), "--mode", "process", "--start-method", "fork", "--pairs", "all", "--no-cache", "--quiet"]) == 1
     err = capsys.readouterr().err
     assert "killed its worker process" in err and "Traceback" not in err

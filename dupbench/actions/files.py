@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 
 from dupbench.actions.leftovers import rename_atomic_no_replace, temporary_prefix
-from dupbench.features import DIGEST_BYTES
+from dupbench.detector.features import DIGEST_BYTES
 
 CHUNK_BYTES = 1 << 20  # hash in 1 MiB reads: photos can be large, memory stays flat
 

@@ -28,7 +28,7 @@ from dupbench.actions.files import Unusable, make_parents, move_file, read_state
 from dupbench.actions.manifest import Entry, Manifest, ManifestRejected, load_manifest
 from dupbench.actions.plan import Skip, is_within, move_destination, show
 from dupbench.actions.trash import Trashed, restore_from_trash, trash_can_for, trash_info_path
-from dupbench.features import DIGEST_BYTES
+from dupbench.detector.features import DIGEST_BYTES
 
 Log = Callable[[str], None]
 Verdict = Literal["ready", "already", "cannot"]

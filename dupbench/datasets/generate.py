@@ -45,9 +45,9 @@ from dupbench.datasets.transforms import (
     encode,
     resize_to,
 )
-from dupbench.decode import decode_image
-from dupbench.features import file_digest, pixel_digest, thumbnail
-from dupbench.ssim import SsimTerms, ssim_matrix, ssim_terms
+from dupbench.detector.decode import decode_image
+from dupbench.detector.features import file_digest, pixel_digest, thumbnail
+from dupbench.detector.ssim import SsimTerms, ssim_matrix, ssim_terms
 
 # Folders a phone/desktop photo collection typically has; copies land in them like real ones do.
 FOLDERS: tuple[str, ...] = ("DCIM/Camera", "Pictures/Edited", "Downloads", "WhatsApp Images", "Backup/2023",

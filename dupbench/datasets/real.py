@@ -44,7 +44,7 @@ from dupbench.datasets.generate import library_versions
 from dupbench.datasets.ground_truth import FILENAME, GroundTruth, ImageEntry, write_ground_truth
 from dupbench.datasets.real_sources import CLASSES, COLOUR_TWINS, SKIMAGE, TWIN_SIZES, Fetched, SourceSpec, fetch, key
 from dupbench.datasets.transforms import COPY_TRANSFORMS, Encoded, StoredImage, encode, lerp, resize_to
-from dupbench.features import file_digest, pixel_digest
+from dupbench.detector.features import file_digest, pixel_digest
 
 CLASS_NAMES = (*CLASSES, "flat")
 SPLITS = ("tune", "holdout")

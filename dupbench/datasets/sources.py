@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from dupbench.config import IMAGE_EXTENSIONS
-from dupbench.decode import DecodeError, decode_image
+from dupbench.detector.decode import DecodeError, decode_image
 
 # (name, scene, loader name in skimage.data). Photos of the same scene (the stereo motorcycle pair) share
 # a scene, so the distinctness check compares them with each other as if they were one photo.

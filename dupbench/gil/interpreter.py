@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dupbench.config import available_cpus
-from dupbench.harness.metadata import cpu_model
+from dupbench.runtime import cpu_model, free_threaded_build, gil_enabled
 
 LIBRARIES = ("numpy", "scipy", "pillow", "opencv-python-headless", "scikit-image", "psutil", "threadpoolctl")
 
@@ -49,12 +49,6 @@ class InterpreterInfo:
         return self.build_free_threaded and self.gil_enabled
 
 
-def gil_enabled() -> bool:
-    """Run-time GIL state; interpreters before 3.13 have no switch and always hold a GIL."""
-    check = getattr(sys, "_is_gil_enabled", None)
-    return True if check is None else bool(check())
-
-
 def interpreter_info() -> InterpreterInfo:
     config = sysconfig.get_config_var("Py_GIL_DISABLED")
     try:
@@ -67,7 +61,7 @@ def interpreter_info() -> InterpreterInfo:
         executable=sys.executable,
         version=platform.python_version(),
         implementation=platform.python_implementation(),
-        build_free_threaded=bool(config),
+        build_free_threaded=free_threaded_build(),
         py_gil_disabled_config=None if config is None else int(config),
         gil_enabled=gil_enabled(),
         python_gil_env=os.environ.get("PYTHON_GIL"),

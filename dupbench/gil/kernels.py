@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from dupbench.ssim import SsimTerms, ssim_one_to_many, ssim_terms
+from dupbench.detector.ssim import SsimTerms, ssim_one_to_many, ssim_terms
 
 try:  # OpenCV has no free-threaded wheel; everything below has a Pillow/numpy path.
     import cv2

@@ -22,15 +22,7 @@ from typing import Any
 
 import psutil
 
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from dupbench.runtime import cpu_model, free_threaded_build, gil_enabled
 
 
 def machine_name() -> str:
@@ -40,11 +32,7 @@ def machine_name() -> str:
 
 def gil_state() -> dict[str, Any]:
     """Whether this interpreter was built free-threaded, and whether the GIL is on right now."""
-    is_enabled = getattr(sys, "_is_gil_enabled", None)
-    return {
-        "gil_enabled": bool(is_enabled()) if is_enabled is not None else True,
-        "py_gil_disabled_build": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
-    }
+    return {"gil_enabled": gil_enabled(), "py_gil_disabled_build": free_threaded_build()}
 
 
 def package_version(name: str) -> str | None:

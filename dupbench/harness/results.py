@@ -27,7 +27,6 @@ from dupbench.harness.monitor import Sample
 # reaped); before, they were the child's own wait4 only, which missed forkserver workers.
 RESULTS_SCHEMA_VERSION = 3
 READABLE_SCHEMA_VERSIONS = (1, 2, 3)
-STAGES = ("scan", "load", "compare", "cluster")
 # A configuration is called faster (slower) than serial only if the bootstrap 95% interval of its speed-up
 # lies entirely above 1 + FASTER_THRESHOLD (below 1 - FASTER_THRESHOLD): smaller differences are noise on
 # a shared machine.

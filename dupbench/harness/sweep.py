@@ -27,10 +27,10 @@ from tqdm import tqdm
 from dupbench.harness import metadata as meta
 from dupbench.harness.measure import Measurement, allowed_cores, cores_for, measure_command
 from dupbench.harness.monitor import Sample
+from dupbench.result import STAGES
 from dupbench.harness.results import (
     DISTURBED_FOREIGN_FRACTION,
     RESULTS_SCHEMA_VERSION,
-    STAGES,
     RunRow,
     append_row,
     append_timeline,
@@ -58,14 +58,15 @@ def python_executable(python: str) -> str:
 
 
 PROBE = """
-import json, platform, sys, sysconfig
-import dupbench, dupbench.detector, dupbench.run_command
+import json, platform, sys
+import dupbench, dupbench.detector.pipeline, dupbench.run_command
+from dupbench.runtime import free_threaded_build, gil_enabled
 print(json.dumps({
     "executable": sys.executable,
     "version": platform.python_version(),
     "implementation": platform.python_implementation(),
-    "free_threaded_build": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
-    "gil_enabled": sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True,
+    "free_threaded_build": free_threaded_build(),
+    "gil_enabled": gil_enabled(),
     "dupbench_path": dupbench.__file__,
 }))
 """

@@ -18,10 +18,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from dupbench.result import STAGES  # noqa: E402
 from dupbench.report.data import amdahl_serial_fraction, cell_stats, growth_exponent  # noqa: E402
 
 MODE_COLORS = {"serial": "#444444", "thread": "#1f77b4", "process": "#d62728", "dask": "#2ca02c"}
-STAGES = ("scan", "load", "compare", "cluster")
 
 
 @dataclass(frozen=True)

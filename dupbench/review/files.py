@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dupbench.decode import DecodeError, cv2, decode_image, is_jpeg, jpeg_reduction, looks_truncated
-from dupbench.features import file_digest
-from dupbench.load import read_regular_file
+from dupbench.detector.decode import DecodeError, cv2, decode_image, is_jpeg, jpeg_reduction, looks_truncated
+from dupbench.detector.features import file_digest
+from dupbench.detector.load import read_regular_file
 
 MAX_PIXELS = 1 << 28  # the detector's default limit: a header claiming more is not decoded for a preview
 JPEG_QUALITY = 80

@@ -14,7 +14,7 @@ from dupbench.actions import (
     read_state,
     undo_manifest,
 )
-from dupbench.features import file_digest
+from dupbench.detector.features import file_digest
 from dupbench.result import Group, Member
 from action_helpers import contents, exact, snapshot, write
 

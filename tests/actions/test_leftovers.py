@@ -12,7 +12,7 @@ import dupbench.actions.files as files
 from dupbench.actions.files import copy_verified, rename_no_replace
 from dupbench.actions.leftovers import remove_stale_temporaries
 from dupbench.cli import main
-from dupbench.features import file_digest
+from dupbench.detector.features import file_digest
 
 
 def dead_pid() -> int:

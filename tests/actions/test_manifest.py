@@ -17,7 +17,7 @@ from dupbench.actions import (
 )
 from dupbench.actions.command import default_manifest_path
 from dupbench.actions.manifest import Entry, ManifestWriter
-from dupbench.features import file_digest
+from dupbench.detector.features import file_digest
 from action_helpers import action_args, snapshot, write
 
 

@@ -18,7 +18,7 @@ from action_helpers import action_args, contents, exact, make_report, snapshot, 
 from dupbench.actions import apply_plan, load_manifest, make_plan, perform_actions, undo_manifest
 from dupbench.actions.manifest import Entry, ManifestRejected, ManifestWriter, OldManifest
 from dupbench.actions.seal import load_key, seal
-from dupbench.features import file_digest
+from dupbench.detector.features import file_digest
 
 
 def edit_manifest(path: Path, change, *, reseal: bool = True) -> None:

@@ -15,9 +15,9 @@ from dupbench.config import DetectorConfig
 from dupbench.datasets import FILENAME, ensure_demo, get_profile, make_dataset, read_ground_truth
 from dupbench.datasets.generate import allocate, plan_counts
 from dupbench.datasets.transforms import COPY_TRANSFORMS, HARD_NEGATIVE_KINDS
-from dupbench.decode import decode_image
-from dupbench.features import thumbnail
-from dupbench.ssim import ssim_matrix, ssim_terms
+from dupbench.detector.decode import decode_image
+from dupbench.detector.features import thumbnail
+from dupbench.detector.ssim import ssim_matrix, ssim_terms
 
 # Tiny images keep each dataset build well under a second.
 TINY = replace(get_profile("demo"), long_side=(96, 128))

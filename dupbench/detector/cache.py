@@ -21,7 +21,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from dupbench.features import ImageFeatures
+from dupbench.detector.features import ImageFeatures
 
 FORMAT_VERSION = 2  # 2: detail thumbnail, colour grid, alpha thumbnail and JPEG quality (verification)
 LOCK_TIMEOUT_S = 5.0  # how long to wait for another run's lock before going on without the cache

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import dupbench.features
-import dupbench.ssim
+import dupbench.detector.features
+import dupbench.detector.ssim
 from dupbench.config import DetectorConfig, ExecutionConfig
-from dupbench.decode import DecodeError, decode_image, jpeg_reduction, resolve_decoder
-from dupbench.detector import find_duplicates
+from dupbench.detector.decode import DecodeError, decode_image, jpeg_reduction, resolve_decoder
+from dupbench.detector.pipeline import find_duplicates
 
 from planted import photo
 
@@ -53,9 +53,9 @@ def test_opencv_free_path_gives_the_same_groups(planted_folder, monkeypatch):
     """What a free-threaded interpreter (no cv2 wheel) runs: Pillow decode, Pillow/numpy thumbnails and SSIM."""
     root, expected = planted_folder
     with_cv2 = find_duplicates([str(root)], DetectorConfig(), ExecutionConfig(mode="serial"))
-    monkeypatch.setattr(dupbench.features, "cv2", None)
-    monkeypatch.setattr(dupbench.ssim, "cv2", None)
-    monkeypatch.setattr("dupbench.decode.cv2", None)
+    monkeypatch.setattr(dupbench.detector.features, "cv2", None)
+    monkeypatch.setattr(dupbench.detector.ssim, "cv2", None)
+    monkeypatch.setattr("dupbench.detector.decode.cv2", None)
     without = find_duplicates([str(root)], DetectorConfig(), ExecutionConfig(mode="thread", workers=2))
     assert without.settings["decoder"] == "auto"
     assert without.group_sets() == with_cv2.group_sets() == {frozenset(g) for g in expected}

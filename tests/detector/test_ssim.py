@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from dupbench.features import thumbnail
-from dupbench.ssim import match_one_to_many, ssim_matrix, ssim_one_to_many, ssim_pairs, ssim_terms
+from dupbench.detector.features import thumbnail
+from dupbench.detector.ssim import match_one_to_many, ssim_matrix, ssim_one_to_many, ssim_pairs, ssim_terms
 
 from planted import PHOTOS, photo
 
@@ -65,7 +65,7 @@ def lookalike(seed: int) -> np.ndarray:
 
 
 def test_match_score_separates_flat_lookalikes_but_keeps_true_copies(thumbs):
-    from dupbench.features import thumbnail as make_thumb
+    from dupbench.detector.features import thumbnail as make_thumb
 
     sky = ssim_terms(np.stack([lookalike(1), lookalike(2)]))
     plain = ssim_one_to_many(sky.take(slice(0, 1)), sky.take(slice(1, 2)))[0]

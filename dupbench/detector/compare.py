@@ -16,10 +16,10 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from dupbench.decode import dihedral
-from dupbench.features import ImageFeatures
-from dupbench.prefilter import merge_candidates, signature_tiles, signatures, tile_candidates
-from dupbench.ssim import match_many_to_many, match_one_to_many, ssim_pairs, ssim_terms
+from dupbench.detector.decode import dihedral
+from dupbench.detector.features import ImageFeatures
+from dupbench.detector.prefilter import merge_candidates, signature_tiles, signatures, tile_candidates
+from dupbench.detector.ssim import match_many_to_many, match_one_to_many, ssim_pairs, ssim_terms
 
 Tile = tuple[int, int, int, int]
 # (left, right, score, pairs compared, orientation): `right` matched turned/mirrored by `orientation`

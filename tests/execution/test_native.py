@@ -1,48 +1,10 @@
 import subprocess
 import sys
-import threading
 
-import psutil
 import pytest
 
 from dupbench.config import ExecutionConfig
-from dupbench.executors import SerialExecutor, chunk_size, make_executor
-
-
-def square(x):
-    return x * x
-
-
-def fail(x):
-    raise ValueError(x)
-
-
-@pytest.mark.parametrize("mode", ["serial", "thread", "process"])
-@pytest.mark.parametrize("workers", [1, 2, 3])
-def test_map_matches_builtin_map(mode, workers):
-    with make_executor(ExecutionConfig(mode=mode, workers=workers, start_method="fork")) as executor:
-        assert list(executor.map(square, range(20), chunksize=3)) == list(map(square, range(20)))
-        assert executor.submit(square, 7).result() == 49
-        with pytest.raises(ValueError):
-            executor.submit(fail, 1).result()
-
-
-def test_serial_starts_no_thread_and_no_process():
-    threads = threading.active_count()
-    children = {p.pid for p in psutil.Process().children(recursive=True)}
-    with make_executor(ExecutionConfig(mode="serial")) as executor:
-        assert isinstance(executor, SerialExecutor)
-        list(executor.map(square, range(10)))
-        assert threading.active_count() == threads
-        assert {p.pid for p in psutil.Process().children(recursive=True)} <= children
-
-
-@pytest.mark.parametrize("start_method", ["fork", "forkserver", "spawn"])
-def test_process_pool_workers_are_gone_after_the_block(start_method):
-    with make_executor(ExecutionConfig(mode="process", workers=2, start_method=start_method)) as executor:
-        list(executor.map(square, range(10)))
-        pids = executor.worker_pids()
-    assert len(pids) == 2 and not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)
+from dupbench.execution.tasks import chunk_size
 
 
 @pytest.mark.parametrize("bad", [0, -1])
@@ -60,7 +22,7 @@ def test_chunk_size_gives_several_tasks_per_worker():
 HEAP_PROBE = """
 import resource, sys
 import numpy as np
-from dupbench.executors import keep_freed_heap
+from dupbench.execution.native import keep_freed_heap
 kept = keep_freed_heap() if sys.argv[1] == "kept" else None
 keep = np.ones(1000)  # a live block above the temporaries, as in a real run
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

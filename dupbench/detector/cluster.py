@@ -18,9 +18,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from dupbench.features import ImageFeatures
+from dupbench.detector.features import ImageFeatures
 from dupbench.result import Group, Member
-from dupbench.ssim import ssim_one_to_many, ssim_terms
+from dupbench.detector.ssim import ssim_one_to_many, ssim_terms
 
 
 class UnionFind:

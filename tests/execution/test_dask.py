@@ -12,7 +12,7 @@ import pytest
 
 from dupbench.cli import main
 from dupbench.config import DetectorConfig, ExecutionConfig
-from dupbench.detector import find_duplicates
+from dupbench.detector.pipeline import find_duplicates
 
 distributed = pytest.importorskip("distributed", reason="the optional dask extra is not installed (pip install -e '.[dask]')")
 
@@ -79,8 +79,8 @@ def _group_sets(groups: list) -> set[frozenset[str]]:
 
 
 def test_without_the_extra_dask_mode_says_how_to_install_it(planted_folder, monkeypatch, capsys):
-    import dupbench.dask_executor as dask_executor
-    from dupbench.dask_executor import INSTALL_HINT, DaskUnavailable
+    import dupbench.execution.dask as dask_executor
+    from dupbench.execution.dask import INSTALL_HINT, DaskUnavailable
 
     def missing():
         raise DaskUnavailable(INSTALL_HINT)

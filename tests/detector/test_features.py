@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dupbench.features import file_digest, pixel_digest, thumbnail
+from dupbench.detector.features import file_digest, pixel_digest, thumbnail
 
 from planted import photo
 

@@ -27,9 +27,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from dupbench.compare import oriented
+from dupbench.detector.compare import oriented
 from dupbench.config import DetectorConfig
-from dupbench.ssim import match_one_to_many, ssim_pairs, ssim_terms
+from dupbench.detector.ssim import match_one_to_many, ssim_pairs, ssim_terms
 
 try:
     import cv2

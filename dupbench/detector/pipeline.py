@@ -8,28 +8,29 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import BrokenExecutor, Executor
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from dupbench.cache import FeatureCache, file_keys
-from dupbench.cluster import UnionFind, cluster
-from dupbench.compare import exact_edges, near_pairs, pixel_candidates
 from dupbench.config import DetectorConfig, ExecutionConfig
-from dupbench.decode import resolve_decoder
-from dupbench.executors import chunk_size, make_executor
-from dupbench.features import ImageFeatures
-from dupbench.load import load_task, pixel_digest_task
+from dupbench.detector.cache import FeatureCache, file_keys
+from dupbench.detector.cluster import UnionFind, cluster
+from dupbench.detector.compare import exact_edges, near_pairs, pixel_candidates
+from dupbench.detector.decode import resolve_decoder
+from dupbench.detector.features import ImageFeatures
+from dupbench.detector.load import load_task, pixel_digest_task
+from dupbench.detector.scan import ScanFilters, scan
+from dupbench.detector.verify import REASONS, VerifyInputs, background, information, verify_pairs
+from dupbench.execution import make_executor
+from dupbench.execution.interface import Executor
+from dupbench.execution.native import prepare_process
+from dupbench.execution.tasks import RetryingExecutor, chunk_size, map_surviving_crashes
 from dupbench.progress import progress_bar
 from dupbench.result import DuplicateReport, FileInfo, Group, Skipped
-from dupbench.scan import ScanFilters, scan
-from dupbench.shared import SharedArray
-from dupbench.verify import REASONS, VerifyInputs, background, information, verify_pairs
+from dupbench.runtime import gil_state
 
-STAGES = ("scan", "load", "compare", "cluster")
 
 
 class StageClock:
@@ -55,86 +56,6 @@ class StageClock:
 WORKER_DIED = "worker process died while loading this file (decoder crash or out of memory)"
 
 
-def map_surviving_crashes(executor: Executor, task: Callable, chunks: list[list], sink: Callable[[list], None], on_crash: Callable[[object], object] = lambda path: Skipped(path, WORKER_DIED)) -> None:
-    """Run `task` over chunks of items (paths); if a worker dies, rebuild the pool and go on.
-
-    `map` yields in order, so when the pool breaks every chunk before the failed one is done. The
-    failed chunk is retried one item per task, which pins the crash on its item (whose result becomes
-    `on_crash(item)`); the rest go back through `map`. Each crash costs one pool rebuild and at most
-    one chunk of single-item tasks.
-    """
-    queue = list(chunks)
-    while queue:
-        done = 0
-        try:
-            for result in executor.map(task, queue):
-                sink(result)
-                done += 1
-            return
-        except BrokenExecutor:
-            executor.rebuild()
-        suspect, queue = queue[done], queue[done + 1 :]
-        for path in suspect:
-            try:
-                sink(executor.submit(task, [path]).result())
-            except BrokenExecutor:
-                executor.rebuild()
-                sink([on_crash(path)])
-
-
-TASK_RETRIES = 2  # a task that killed its worker is run alone this many more times before the run gives up
-
-
-class WorkerCrashes(RuntimeError):
-    """One task killed its worker on every attempt: the run cannot complete without its result."""
-
-
-def map_retrying(executor: Executor, task: Callable, items: Sequence, retries: int = TASK_RETRIES) -> Iterator:
-    """`executor.map(task, items)` in order, surviving dead workers: rebuild the pool and retry.
-
-    When the pool breaks, the first unfinished item is the suspect: it is run alone (so a crash is
-    pinned on it) up to `retries` times, then the rest go back through `map`. Used where every result
-    is needed (compare tiles, prefilter tiles), unlike loading, where a crash skips the one file.
-    """
-    position = 0
-    while position < len(items):
-        try:
-            for result in executor.map(task, items[position:]):
-                yield result
-                position += 1
-            return
-        except BrokenExecutor:
-            executor.rebuild()
-        for attempt in range(retries + 1):
-            try:
-                result = executor.submit(task, items[position]).result()
-                break
-            except BrokenExecutor:
-                executor.rebuild()
-        else:
-            raise WorkerCrashes(
-                f"a {getattr(task, 'func', task).__name__} task killed its worker process {retries + 2} times "
-                f"(out of memory or a native crash); the run cannot complete without it"
-            )
-        yield result
-        position += 1
-
-
-class RetryingExecutor(Executor):
-    """An executor whose `map` is `map_retrying`: what the compare stage is given, so its code stays one path."""
-
-    def __init__(self, executor: Executor, retries: int = TASK_RETRIES) -> None:
-        self._executor, self._retries = executor, retries
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any):
-        return self._executor.submit(fn, *args, **kwargs)
-
-    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None, chunksize: int = 1) -> Iterator[Any]:
-        if not hasattr(self._executor, "rebuild") or len(iterables) != 1:  # serial and thread pools lose no worker
-            return self._executor.map(fn, *iterables)
-        return map_retrying(self._executor, fn, list(iterables[0]), self._retries)
-
-
 def load_all(paths: Sequence[str], config: DetectorConfig, executor: Executor, workers: int, show: bool) -> tuple[list[ImageFeatures], list[Skipped]]:
     size = chunk_size(len(paths), workers)
     chunks = [list(paths[i : i + size]) for i in range(0, len(paths), size)]
@@ -145,7 +66,7 @@ def load_all(paths: Sequence[str], config: DetectorConfig, executor: Executor, w
             loaded.update((item.path, item) for item in results)
             bar.update(len(results))
 
-        map_surviving_crashes(executor, load_task(config), chunks, sink)
+        map_surviving_crashes(executor, load_task(config), chunks, sink, on_crash=lambda path: Skipped(path, WORKER_DIED))
     ordered = [loaded[path] for path in paths]  # scan order, whatever order the tasks finished in
     return [i for i in ordered if not isinstance(i, Skipped)], [i for i in ordered if isinstance(i, Skipped)]
 
@@ -160,16 +81,6 @@ def take_pixel_digests(features: list[ImageFeatures], candidates: Sequence[int],
     map_surviving_crashes(executor, pixel_digest_task(config.decoder, config.max_file_size), [items[i : i + size] for i in range(0, len(items), size)], digests.extend, on_crash=lambda item: None)
     by_bytes = {features[i].file_digest: d for i, d in zip(candidates, digests) if d is not None}
     return [replace(f, pixel_digest=by_bytes[f.file_digest]) if f.file_digest in by_bytes else f for f in features]
-
-
-def share_array(array: np.ndarray, execution: ExecutionConfig, executor: Executor, stack: ExitStack) -> object:
-    """What compare tasks receive instead of an array (thumbnails, signatures): process workers map one
-    RAM file; a Dask cluster gets one scattered copy per worker; threads and serial use the array itself."""
-    if execution.mode == "process":
-        return stack.enter_context(SharedArray(array))
-    if execution.mode == "dask":
-        return executor.share(array)
-    return array
 
 
 def verify_inputs(features: Sequence[ImageFeatures], reps: np.ndarray, config: DetectorConfig) -> VerifyInputs:
@@ -221,8 +132,7 @@ def find_duplicates(
     with clock.stage("scan"):
         found = scan(roots, config.extensions, config.follow_symlinks, exclude,
                      ScanFilters(tuple(config.exclude), config.min_size, config.max_size))
-    with ExitStack() as stack:
-        executor = stack.enter_context(make_executor(execution))
+    with make_executor(execution) as executor:
         with clock.stage("load"):
             features, load_skipped = load_with_cache(found.files, config, executor, workers, show_progress, cache)
         with clock.stage("compare"):
@@ -235,7 +145,7 @@ def find_duplicates(
             with progress_bar("compare", None, show_progress, unit="pair") as bar:
                 near = near_pairs(
                     thumbs,
-                    lambda array: share_array(array, execution, executor, stack),
+                    executor.share,
                     config.pairs,
                     config.threshold,
                     RetryingExecutor(executor),
@@ -248,7 +158,7 @@ def find_duplicates(
                 )
             with clock.stage("verify"):  # inside compare, like the pixel checks
                 inputs = verify_inputs(features, reps, config)
-                shared = VerifyInputs(**{name: share_array(getattr(inputs, name), execution, executor, stack) for name in inputs.__dataclass_fields__})
+                shared = VerifyInputs(**{name: executor.share(getattr(inputs, name)) for name in inputs.__dataclass_fields__})
                 reasons = verify_pairs(shared, near.left, near.right, near.orientation, near.scores, config, RetryingExecutor(executor).map)
             kept = reasons == 0
             left, right = reps[near.left[kept]].tolist(), reps[near.right[kept]].tolist()
@@ -304,30 +214,5 @@ def group_file_info(features: Sequence[ImageFeatures], groups: Sequence[Group]) 
     return {f.path: FileInfo(f.size_bytes, f.width, f.height, f.file_digest.hex()) for f in features if f.path in in_groups}
 
 
-def gil_state() -> dict:
-    """Whether this interpreter was built free-threaded and whether the GIL is off now, after every import.
-
-    Some extension modules switch the GIL back on when imported on a free-threaded build; a study run
-    that silently had the GIL back would be mislabelled, so it is recorded and shouted about.
-    """
-    import sys
-    import sysconfig
-
-    free_threaded_build = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
-    enabled = sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True
-    if free_threaded_build and enabled:
-        print("dupbench: WARNING: free-threaded interpreter, but the GIL is ENABLED (an imported module switched it on)", file=sys.stderr)
-    return {"free_threaded_build": free_threaded_build, "gil_enabled": enabled}
-
-
 def execution_settings(execution: ExecutionConfig) -> dict:
-    from dupbench.executors import prepare_process
-
-    return {
-        "interpreter": gil_state(),
-        "mode": execution.mode,
-        "workers": execution.resolved_workers,
-        "start_method": execution.start_method if execution.mode == "process" else None,
-        "scheduler": (execution.scheduler or "local cluster") if execution.mode == "dask" else None,
-        "native_threads_per_worker": prepare_process(),
-    }
+    return {"interpreter": gil_state(), **execution.to_json(), "native_threads_per_worker": prepare_process()}

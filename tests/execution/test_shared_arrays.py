@@ -8,8 +8,8 @@ import subprocess
 import numpy as np
 import pytest
 
-import dupbench.shared
-from dupbench.shared import SharedArray, remove_stale_files, shared_directory
+import dupbench.execution.shared_arrays
+from dupbench.execution.shared_arrays import SharedArray, remove_stale_files, shared_directory
 
 
 def dead_pid() -> int:
@@ -34,7 +34,7 @@ def test_an_interrupt_while_the_file_is_written_leaves_no_file(monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(dupbench.shared.np, "memmap", interrupted)
+    monkeypatch.setattr(dupbench.execution.shared_arrays.np, "memmap", interrupted)
     before = dupbench_files(os.getpid())
     with pytest.raises(KeyboardInterrupt):
         SharedArray(np.ones((4, 4), np.uint8))
@@ -65,7 +65,7 @@ def test_the_next_run_removes_a_dead_runs_file_from_shared_memory(monkeypatch):
     leftover = os.path.join(folder, f"dupbench-{dead_pid()}-zz9_test.npy")
     open(leftover, "wb").close()  # what a kill -9 between mkstemp and the end of the run leaves
     try:
-        monkeypatch.setattr(dupbench.shared, "_swept", set())
+        monkeypatch.setattr(dupbench.execution.shared_arrays, "_swept", set())
         with SharedArray(np.ones(3, np.uint8)):
             assert not os.path.exists(leftover)
     finally:

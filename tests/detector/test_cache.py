@@ -6,9 +6,9 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
-from dupbench.cache import FeatureCache
+from dupbench.detector.cache import FeatureCache
 from dupbench.config import DetectorConfig, ExecutionConfig
-from dupbench.detector import cache_settings_key, find_duplicates
+from dupbench.detector.pipeline import cache_settings_key, find_duplicates
 
 
 def run(root, cache, mode="serial"):
@@ -60,8 +60,8 @@ def test_corrupt_cache_is_rebuilt_with_a_warning(planted_folder, tmp_path, capsy
 
 def fill(cache: FeatureCache, count: int) -> None:
     """Store `count` made-up entries, so the database spans many pages."""
-    from dupbench.cache import FileKey
-    from dupbench.features import ImageFeatures
+    from dupbench.detector.cache import FileKey
+    from dupbench.detector.features import ImageFeatures
 
     rng = np.random.default_rng(0)
     features = [ImageFeatures(f"/x/{i}.png", 100, 8, 8, rng.bytes(16), None, rng.integers(0, 255, (32, 32), dtype=np.uint8)) for i in range(count)]

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import dupbench.load
+import dupbench.detector.load
 from dupbench.config import DetectorConfig
-from dupbench.features import ImageFeatures, thumbnail
-from dupbench.load import load_features, pixel_digest_of
+from dupbench.detector.features import ImageFeatures, thumbnail
+from dupbench.detector.load import load_features, pixel_digest_of
 from dupbench.result import Skipped
 
 from planted import photo
@@ -127,7 +127,7 @@ def test_every_format_has_its_size_checked_before_any_decoder_runs(tmp_path, ima
     path = tmp_path / "small.jpg"  # named .jpg whatever it is: the content decides
     path.write_bytes(small_image_as(ext, image))
     assert isinstance(load_features(str(path), DetectorConfig()), ImageFeatures)  # decodable within limits
-    monkeypatch.setattr(dupbench.load, "decode_colour", never_decode)
+    monkeypatch.setattr(dupbench.detector.load, "decode_colour", never_decode)
     item = load_features(str(path), DetectorConfig(max_pixels=100))
     assert isinstance(item, Skipped) and item.reason.startswith("image too large"), item
 
@@ -135,14 +135,14 @@ def test_every_format_has_its_size_checked_before_any_decoder_runs(tmp_path, ima
 def test_radiance_hdr_named_jpg_claiming_30000x30000_is_skipped_before_decoding(tmp_path, monkeypatch):
     path = tmp_path / "photo.jpg"
     path.write_bytes(hdr_header(30000, 30000))
-    monkeypatch.setattr(dupbench.load, "decode_colour", never_decode)
+    monkeypatch.setattr(dupbench.detector.load, "decode_colour", never_decode)
     item = load_features(str(path), DetectorConfig())
     assert isinstance(item, Skipped) and item.reason.startswith("image too large: 30000x30000"), item
 
 
 def test_float_formats_count_their_bytes_per_pixel(tmp_path, monkeypatch):
     """2^28 / 4 pixels of 12-byte float pixels cost what 2^28 8-bit colour pixels do: the limit."""
-    monkeypatch.setattr(dupbench.load, "decode_colour", never_decode)
+    monkeypatch.setattr(dupbench.detector.load, "decode_colour", never_decode)
     path = tmp_path / "wide.hdr"
     path.write_bytes(hdr_header(16384, 8192))  # 2^27 pixels: under the pixel limit, 1.5 GiB as floats
     item = load_features(str(path), DetectorConfig())
@@ -153,7 +153,7 @@ def test_opencv_refuses_headers_above_the_pixel_limit_as_a_second_line_of_defenc
     """Even called directly, OpenCV refuses a header over 2^28 pixels (it allows 2^30 by default)."""
     script = (
         "import resource; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
-        "import numpy as np, dupbench.decode, cv2\n"
+        "import numpy as np, dupbench.detector.decode, cv2\n"
         f"data = np.frombuffer({hdr_header(20000, 20000)!r}, np.uint8)\n"
         "try:\n    cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)\nexcept cv2.error as exc:\n    print(exc)\n"
     )
@@ -211,7 +211,7 @@ def test_images_with_transparency_count_their_extra_decodes(tmp_path, image, mon
     pixels = image.shape[0] * image.shape[1]
     opaque = tmp_path / "opaque.png"
     cv2.imwrite(str(opaque), image)
-    monkeypatch.setattr(dupbench.load, "decode_colour", never_decode)
+    monkeypatch.setattr(dupbench.detector.load, "decode_colour", never_decode)
     config = DetectorConfig(max_pixels=pixels * 2)  # room for the opaque image, not for the one with alpha
     item = load_features(str(path), config)
     assert isinstance(item, Skipped) and "with transparency" in item.reason, item

@@ -1,7 +1,7 @@
 import numpy as np
 
-from dupbench.features import thumbnail
-from dupbench.prefilter import candidate_pairs, signatures
+from dupbench.detector.features import thumbnail
+from dupbench.detector.prefilter import candidate_pairs, signatures
 
 from planted import PHOTOS, photo
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from dupbench.config import DetectorConfig, ExecutionConfig
-from dupbench.detector import find_duplicates
-from dupbench.verify import colour_distance, information
+from dupbench.detector.pipeline import find_duplicates
+from dupbench.detector.verify import colour_distance, information
 from planted import photo
 
 
@@ -128,8 +128,8 @@ def test_pixel_identical_copies_stay_exact_whatever_verification_says(tmp_path, 
     image = photo("coffee", 600)
     cv2.imwrite(str(tmp_path / "coffee.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 92])
     cv2.imwrite(str(tmp_path / "coffee.bmp"), cv2.imread(str(tmp_path / "coffee.jpg")))
-    import dupbench.detector
+    import dupbench.detector.pipeline
 
-    monkeypatch.setattr(dupbench.detector, "verify_pairs", lambda inputs, left, *rest: np.full(len(left), 4, np.int8))
+    monkeypatch.setattr(dupbench.detector.pipeline, "verify_pairs", lambda inputs, left, *rest: np.full(len(left), 4, np.int8))
     report = find_duplicates([str(tmp_path)], DetectorConfig())
     assert [(g.kind, sorted(Path(p).name for p in g.paths)) for g in report.groups] == [("exact", ["coffee.bmp", "coffee.jpg"])]

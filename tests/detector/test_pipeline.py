@@ -3,7 +3,7 @@ import json
 import pytest
 
 from dupbench.config import DetectorConfig, ExecutionConfig
-from dupbench.detector import find_duplicates
+from dupbench.detector.pipeline import find_duplicates
 from dupbench.result import DuplicateReport
 
 

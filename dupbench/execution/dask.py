@@ -10,12 +10,13 @@ detector's crash handling works unchanged; Dask's nannies restart workers by the
 from __future__ import annotations
 
 import logging
-import os
-from concurrent.futures import BrokenExecutor, Executor, Future
+from concurrent.futures import BrokenExecutor, Future
 from functools import partial
 from typing import Any, Callable, Iterable, Iterator
 
 from dupbench.config import ExecutionConfig
+from dupbench.execution.interface import Executor
+from dupbench.execution.native import limit_native_threads_of_children, prepare_process
 
 INSTALL_HINT = "the dask mode needs the optional extra: pip install -e '.[dask]' (or pip install 'dupbench[dask]')"
 CONNECT_TIMEOUT_S = 30
@@ -33,23 +34,19 @@ def _import_distributed():
     return distributed
 
 
-def _pin_native_threads() -> None:
-    from dupbench.executors import prepare_process
-
-    prepare_process()
-
-
 def _apply(func: Callable, args: tuple, kwargs: dict, *items: Any) -> Any:
     """Run `partial(func, *args, **kwargs)(*items)` on a worker; scattered data inside `args` arrives resolved."""
     return func(*args, *items, **kwargs)
 
 
 class DaskExecutor(Executor):
+    loses_workers = True  # a KilledWorker; `recover` has nothing to do: Dask's nannies restart workers
+
     def __init__(self, execution: ExecutionConfig) -> None:
         distributed = _import_distributed()
         self._cluster = None
-        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ.setdefault(name, "1")  # inherited by local worker processes before their imports
+        prepare_process()
+        limit_native_threads_of_children()  # inherited by local worker processes before their imports
         try:
             if execution.scheduler:
                 self._client = distributed.Client(execution.scheduler, timeout=CONNECT_TIMEOUT_S)
@@ -62,12 +59,8 @@ class DaskExecutor(Executor):
         except (OSError, TimeoutError) as exc:
             self.shutdown()
             raise DaskUnavailable(f"cannot reach the Dask scheduler {execution.scheduler}: {exc}") from None
-        self._client.run(_pin_native_threads)
+        self._client.run(prepare_process)
         self._killed = distributed.KilledWorker
-
-    @property
-    def worker_count(self) -> int:
-        return len(self._client.scheduler_info().get("workers", {}))
 
     def share(self, value: Any) -> Any:
         """Send `value` to every worker once; pass the returned reference to tasks instead of the value."""
@@ -93,9 +86,6 @@ class DaskExecutor(Executor):
         if isinstance(fn, partial):
             return (_apply, fn.func, tuple(fn.args), dict(fn.keywords), *items)
         return (fn, *items)
-
-    def rebuild(self) -> None:
-        """Nothing to rebuild: Dask's nannies restart dead workers themselves."""
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         client, cluster = getattr(self, "_client", None), self._cluster

@@ -1,7 +1,7 @@
 import numpy as np
 
-from dupbench.cluster import UnionFind, build_groups, cluster, keeper_rank
-from dupbench.features import ImageFeatures
+from dupbench.detector.cluster import UnionFind, build_groups, cluster, keeper_rank
+from dupbench.detector.features import ImageFeatures
 
 
 def item(path, w, h, size, fd=b"f", pd=b"p", seed=0):

@@ -2,7 +2,7 @@ import os
 import socket
 
 from dupbench.config import IMAGE_EXTENSIONS
-from dupbench.scan import scan
+from dupbench.detector.scan import scan
 
 
 def touch(path, data=b"x"):
@@ -88,7 +88,7 @@ def test_excluded_folders_are_never_scanned_whatever_path_reaches_them(tmp_path)
 
 
 def test_filters_leave_out_globs_sizes_and_are_counted(tmp_path):
-    from dupbench.scan import ScanFilters
+    from dupbench.detector.scan import ScanFilters
 
     for rel, size in [("a.jpg", 10), ("big.jpg", 5000), ("tiny.png", 1), (".thumbnails/t.jpg", 10),
                       ("sub/b_small.jpg", 10), ("sub/c.ppm", 10), ("notes.txt", 10)]:

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from dupbench.compare import exact_edges, near_pairs, score_tile, triangle_tiles
-from dupbench.executors import SerialExecutor
-from dupbench.features import ImageFeatures, thumbnail
-from dupbench.ssim import match_one_to_many, ssim_terms
+from dupbench.detector.compare import exact_edges, near_pairs, score_tile, triangle_tiles
+from dupbench.execution.serial import SerialExecutor
+from dupbench.detector.features import ImageFeatures, thumbnail
+from dupbench.detector.ssim import match_one_to_many, ssim_terms
 
 from planted import PHOTOS, photo
 
@@ -66,7 +66,7 @@ def study_set(tmp_path_factory):
 def test_pruned_keeps_at_least_99_percent_of_all_pairs_on_generated_data(study_set):
     """The issue's bound: the prefilter may lose at most 1% of the near pairs `--pairs all` finds."""
     from dupbench.config import DetectorConfig
-    from dupbench.load import load_features
+    from dupbench.detector.load import load_features
 
     paths = sorted(str(p) for p in study_set.rglob("*") if p.suffix.lower() in DetectorConfig().extensions)
     thumbs = np.stack([load_features(p, DetectorConfig()).thumb for p in paths])

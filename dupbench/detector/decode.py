@@ -12,10 +12,6 @@ import re
 
 import numpy as np
 
-# A second line of defence behind the header checks (load.header_size): OpenCV reads this once, at its
-# first decode, and refuses (cv2.error) any header above it instead of allocating. Its default is 2^30.
-os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(1 << 28))
-
 try:
     import cv2
 except ImportError:  # pragma: no cover - free-threaded interpreters have no cv2 wheel

@@ -1,0 +1,101 @@
+"""How stages hand work to an executor: tasks of a few items each, and going on when a worker dies.
+
+Written against `interface.Executor` alone: where an executor cannot lose a worker the retry paths are
+never taken, so every mode runs the same code.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import BrokenExecutor
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from dupbench.execution.interface import Executor
+
+TASK_RETRIES = 2  # a task that killed its worker is run alone this many more times before the run gives up
+
+
+def chunk_size(n_items: int, workers: int, per_worker: int = 8, largest: int = 32) -> int:
+    """Items per task: enough tasks per worker to balance load, few enough to amortise dispatch."""
+    return max(1, min(largest, n_items // max(1, workers * per_worker)))
+
+
+class WorkerCrashes(RuntimeError):
+    """One task killed its worker on every attempt: the run cannot complete without its result."""
+
+
+def map_surviving_crashes(executor: Executor, task: Callable, chunks: list[list], sink: Callable[[list], None],
+                          on_crash: Callable[[Any], object]) -> None:
+    """Run `task` over chunks of items (paths); if a worker dies, recover the pool and go on.
+
+    `map` yields in order, so when the pool breaks every chunk before the failed one is done. The
+    failed chunk is retried one item per task, which pins the crash on its item (whose result becomes
+    `on_crash(item)`); the rest go back through `map`. Each crash costs one recovery and at most one
+    chunk of single-item tasks. For stages where one lost item is acceptable (loading a file).
+    """
+    queue = list(chunks)
+    while queue:
+        done = 0
+        try:
+            for result in executor.map(task, queue):
+                sink(result)
+                done += 1
+            return
+        except BrokenExecutor:
+            executor.recover()
+        suspect, queue = queue[done], queue[done + 1 :]
+        for item in suspect:
+            try:
+                sink(executor.submit(task, [item]).result())
+            except BrokenExecutor:
+                executor.recover()
+                sink([on_crash(item)])
+
+
+def map_retrying(executor: Executor, task: Callable, items: Sequence, retries: int = TASK_RETRIES) -> Iterator:
+    """`executor.map(task, items)` in order, surviving dead workers: recover the pool and retry.
+
+    When the pool breaks, the first unfinished item is the suspect: it is run alone (so a crash is
+    pinned on it) up to `retries` times, then the rest go back through `map`. For stages that need
+    every result (compare tiles, prefilter tiles, verification).
+    """
+    position = 0
+    while position < len(items):
+        try:
+            for result in executor.map(task, items[position:]):
+                yield result
+                position += 1
+            return
+        except BrokenExecutor:
+            executor.recover()
+        for _attempt in range(retries + 1):
+            try:
+                result = executor.submit(task, items[position]).result()
+                break
+            except BrokenExecutor:
+                executor.recover()
+        else:
+            raise WorkerCrashes(
+                f"a {getattr(task, 'func', task).__name__} task killed its worker process {retries + 2} times "
+                f"(out of memory or a native crash); the run cannot complete without it"
+            )
+        yield result
+        position += 1
+
+
+class RetryingExecutor(Executor):
+    """An executor whose `map` is `map_retrying`: what the compare stage is given, so its code stays one path."""
+
+    def __init__(self, executor: Executor, retries: int = TASK_RETRIES) -> None:
+        self._executor, self._retries = executor, retries
+        self.loses_workers = executor.loses_workers
+
+    def share(self, array: Any) -> object:
+        return self._executor.share(array)
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any):
+        return self._executor.submit(fn, *args, **kwargs)
+
+    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None, chunksize: int = 1) -> Iterator[Any]:
+        if not self._executor.loses_workers or len(iterables) != 1:
+            return self._executor.map(fn, *iterables)
+        return map_retrying(self._executor, fn, list(iterables[0]), self._retries)

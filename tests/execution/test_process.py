@@ -1,0 +1,32 @@
+import subprocess
+
+import threading
+
+import psutil
+import pytest
+
+from dupbench.config import ExecutionConfig
+from dupbench.execution import make_executor
+from dupbench.execution.serial import SerialExecutor
+
+
+def square(x):
+    return x * x
+
+
+def test_serial_starts_no_thread_and_no_process():
+    threads = threading.active_count()
+    children = {p.pid for p in psutil.Process().children(recursive=True)}
+    with make_executor(ExecutionConfig(mode="serial")) as executor:
+        assert isinstance(executor, SerialExecutor)
+        list(executor.map(square, range(10)))
+        assert threading.active_count() == threads
+        assert {p.pid for p in psutil.Process().children(recursive=True)} <= children
+
+
+@pytest.mark.parametrize("start_method", ["fork", "forkserver", "spawn"])
+def test_process_pool_workers_are_gone_after_the_block(start_method):
+    with make_executor(ExecutionConfig(mode="process", workers=2, start_method=start_method)) as executor:
+        list(executor.map(square, range(10)))
+        pids = executor.worker_pids()
+    assert len(pids) == 2 and not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)
