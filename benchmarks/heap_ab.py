@@ -31,8 +31,27 @@ def run_once(dataset: Path, mode: str, workers: int, defaults: str) -> dict[str,
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "report.json"
         env = {**os.environ, "DUPBENCH_MALLOC_DEFAULTS": defaults}
-        subprocess.run([sys.executable, "-m", "dupbench", "run", str(dataset), "--mode", mode, "--workers", str(workers),
-                        "--pairs", "all", "--no-cache", "--quiet", "--output", str(out)], check=True, env=env)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dupbench",
+                "run",
+                str(dataset),
+                "--mode",
+                mode,
+                "--workers",
+                str(workers),
+                "--pairs",
+                "all",
+                "--no-cache",
+                "--quiet",
+                "--output",
+                str(out),
+            ],
+            check=True,
+            env=env,
+        )
         stages = json.loads(out.read_text())["stages"]
     return {"load": stages["load"], "compare": stages["compare"] - stages.get("pixel_checks", 0.0), "total": stages["total"]}
 
@@ -49,18 +68,18 @@ def main() -> None:
             for mode in MODES:
                 times[(heap, mode)].append(run_once(args.dataset, mode, 1 if mode == "serial" else args.workers, flag))
     meta = collect_metadata(Path(__file__).resolve().parents[1])
-    print(f"# command: python benchmarks/heap_ab.py {' '.join(sys.argv[1:])} (commit {meta['git']['short_commit']}"
-          f"{', dirty' if meta['git']['dirty'] else ''})")
-    print(f"# {meta['machine']} ({meta['cpu_model']}), {len(meta['allowed_cores'])} cores, Python {meta['python']['version']}, "
-          f"{args.workers} workers, --pairs all, medians of {args.repeats} interleaved runs")
+    print(f"# command: python benchmarks/heap_ab.py {' '.join(sys.argv[1:])} (commit {meta['git']['short_commit']}{', dirty' if meta['git']['dirty'] else ''})")
+    print(
+        f"# {meta['machine']} ({meta['cpu_model']}), {len(meta['allowed_cores'])} cores, Python {meta['python']['version']}, "
+        f"{args.workers} workers, --pairs all, medians of {args.repeats} interleaved runs"
+    )
     print(f"{'heap':14s} {'mode':8s} {'load s':>8s} {'compare s':>10s} {'total s':>8s} {'load x':>7s} {'compare x':>10s} {'total x':>8s}")
     for heap in HEAPS:
         median = {m: {k: statistics.median(r[k] for r in times[(heap, m)]) for k in ("load", "compare", "total")} for m in MODES}
         for mode in MODES:
             row = median[mode]
             ratios = [median["serial"][k] / row[k] for k in ("load", "compare", "total")]
-            print(f"{heap:14s} {mode:8s} {row['load']:8.2f} {row['compare']:10.2f} {row['total']:8.2f} "
-                  f"{ratios[0]:6.2f}x {ratios[1]:9.2f}x {ratios[2]:7.2f}x")
+            print(f"{heap:14s} {mode:8s} {row['load']:8.2f} {row['compare']:10.2f} {row['total']:8.2f} {ratios[0]:6.2f}x {ratios[1]:9.2f}x {ratios[2]:7.2f}x")
 
 
 if __name__ == "__main__":

@@ -123,8 +123,26 @@ def chunks(items: list, pieces: int) -> list[list]:
 def run_detector(dataset: Path, mode: str, workers: int, pairs: str) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "report.json"
-        subprocess.run([sys.executable, "-m", "dupbench", "run", str(dataset), "--mode", mode, "--workers", str(workers),
-                        "--pairs", pairs, "--no-cache", "--quiet", "--output", str(out)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dupbench",
+                "run",
+                str(dataset),
+                "--mode",
+                mode,
+                "--workers",
+                str(workers),
+                "--pairs",
+                pairs,
+                "--no-cache",
+                "--quiet",
+                "--output",
+                str(out),
+            ],
+            check=True,
+        )
         return json.loads(out.read_text())
 
 
@@ -148,8 +166,11 @@ def main() -> None:
     full_s = pool_rate(_full_decode, tasks, n)
     load_s = pool_rate(_load_work, tasks, n)
     rng = np.random.default_rng(0)
-    thumbs = np.stack([cv2.resize(rng.random((6, 6), dtype=np.float32) * 255, (32, 32), interpolation=cv2.INTER_CUBIC)
-                       for _ in range(2 * BLOCK)]).clip(0, 255).astype(np.uint8)
+    thumbs = (
+        np.stack([cv2.resize(rng.random((6, 6), dtype=np.float32) * 255, (32, 32), interpolation=cv2.INTER_CUBIC) for _ in range(2 * BLOCK)])
+        .clip(0, 255)
+        .astype(np.uint8)
+    )
     ssim_s = pool_rate(_ssim_tiles, [(thumbs, 20)] * (4 * n), n)
     from dupbench.detector.prefilter import candidate_pairs, signatures
 
@@ -182,34 +203,56 @@ def main() -> None:
     for pairs in ("all", "pruned"):
         key = f"process {pairs}"
         load_rate = median_of(key, lambda w, r: r["counts"]["images"] / r["stages"]["load"])
-        rows.append((f"dupbench load stage (--pairs {pairs})", f"{load_rate:,.0f} images/s", f"{load_rate / load_s:.0%}",
-                     verdict(load_rate >= GOAL_SHARE * load_s)))
+        rows.append(
+            (f"dupbench load stage (--pairs {pairs})", f"{load_rate:,.0f} images/s", f"{load_rate / load_s:.0%}", verdict(load_rate >= GOAL_SHARE * load_s))
+        )
     rate = median_of("process all", lambda w, r: r["counts"]["pairs_compared"] / (r["stages"]["compare"] - r["stages"].get("pixel_checks", 0.0)))
     pixel_s = median_of("process all", lambda w, r: r["stages"].get("pixel_checks", 0.0))
     pixel_files = runs["process all"][0][1]["counts"].get("pixel_checks", 0)
-    rows.append(("dupbench compare stage (--pairs all, without pixel checks)",
-                 f"{rate:,.0f} pairs/s (+{pixel_s:.2f} s pixel checks of {pixel_files} files)",
-                 f"{rate / ssim_s:.0%}", verdict(rate >= GOAL_SHARE * ssim_s)))
+    rows.append(
+        (
+            "dupbench compare stage (--pairs all, without pixel checks)",
+            f"{rate:,.0f} pairs/s (+{pixel_s:.2f} s pixel checks of {pixel_files} files)",
+            f"{rate / ssim_s:.0%}",
+            verdict(rate >= GOAL_SHARE * ssim_s),
+        )
+    )
     outside = median_of("process all", lambda w, r: w - r["stages"]["total"])
-    rows.append(("start-up and exit outside the stages (process, --pairs all)",
-                 f"{outside:.2f} s (interpreter, imports, report; the stages' total includes pool start)", "", ""))
+    rows.append(
+        (
+            "start-up and exit outside the stages (process, --pairs all)",
+            f"{outside:.2f} s (interpreter, imports, report; the stages' total includes pool start)",
+            "",
+            "",
+        )
+    )
     if args.speedup:
         serial_s, process_s = median_of("serial all", lambda w, r: w), median_of("process all", lambda w, r: w)
         ratio = serial_s / process_s
-        rows.append((f"end to end, process {n} workers vs serial (--pairs all, median of {args.repeats})",
-                     f"serial {serial_s:.2f} s, process {process_s:.2f} s", f"{ratio:.3f}x", verdict(ratio >= GOAL_SPEEDUP)))
+        rows.append(
+            (
+                f"end to end, process {n} workers vs serial (--pairs all, median of {args.repeats})",
+                f"serial {serial_s:.2f} s, process {process_s:.2f} s",
+                f"{ratio:.3f}x",
+                verdict(ratio >= GOAL_SPEEDUP),
+            )
+        )
 
     from dupbench.harness.metadata import collect_metadata, machine_name
 
     machine = machine_name()
     meta = collect_metadata(Path(__file__).resolve().parents[1])
     libraries = meta["libraries"]
-    lines = [f"Limits on {machine} ({meta['cpu_model']}, {len(meta['allowed_cores'])} cores allowed), "
-             f"{len(paths):,} files in `{args.dataset.name}`, {n} workers, commit {meta['git']['short_commit']}"
-             f"{' (dirty)' if meta['git']['dirty'] else ''}; Python {meta['python']['version']}, numpy {libraries['numpy']}, "
-             f"OpenCV {libraries.get('opencv_runtime')} (`python benchmarks/limits.py {' '.join(sys.argv[1:])}`):", "",
-             "| what | measured | share of ceiling | goal |", "|---|---|---:|---|",
-             *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]]
+    lines = [
+        f"Limits on {machine} ({meta['cpu_model']}, {len(meta['allowed_cores'])} cores allowed), "
+        f"{len(paths):,} files in `{args.dataset.name}`, {n} workers, commit {meta['git']['short_commit']}"
+        f"{' (dirty)' if meta['git']['dirty'] else ''}; Python {meta['python']['version']}, numpy {libraries['numpy']}, "
+        f"OpenCV {libraries.get('opencv_runtime')} (`python benchmarks/limits.py {' '.join(sys.argv[1:])}`):",
+        "",
+        "| what | measured | share of ceiling | goal |",
+        "|---|---|---:|---|",
+        *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows],
+    ]
     markdown = "\n".join(lines) + "\n"
     print(markdown)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

@@ -123,8 +123,21 @@ def _limit_address_space() -> None:
 
 def peak_run(folder: Path, mode: str, workers: int) -> dict:
     """Run `dupbench run` on `folder`; the peak summed RSS of its process tree and of its largest process."""
-    command = [sys.executable, "-m", "dupbench", "run", str(folder), "--mode", mode, "--workers", str(workers),
-               "--no-cache", "--quiet", "--output", str(folder.parent / f"report-{mode}.json")]
+    command = [
+        sys.executable,
+        "-m",
+        "dupbench",
+        "run",
+        str(folder),
+        "--mode",
+        mode,
+        "--workers",
+        str(workers),
+        "--no-cache",
+        "--quiet",
+        "--output",
+        str(folder.parent / f"report-{mode}.json"),
+    ]
     started = time.perf_counter()
     child = subprocess.Popen(command, preexec_fn=_limit_address_space, stderr=subprocess.PIPE, text=True)
     root = psutil.Process(child.pid)
@@ -146,9 +159,16 @@ def peak_run(folder: Path, mode: str, workers: int) -> dict:
     import json
 
     report = json.loads((folder.parent / f"report-{mode}.json").read_text()) if child.returncode == 0 else {}
-    return {"rc": child.returncode, "stderr": stderr[-500:], "seconds": time.perf_counter() - started,
-            "peak_tree": peak_tree, "peak_single": peak_single, "skipped": report.get("skipped", []),
-            "images": report.get("counts", {}).get("images"), "pixel_checks": report.get("counts", {}).get("pixel_checks")}
+    return {
+        "rc": child.returncode,
+        "stderr": stderr[-500:],
+        "seconds": time.perf_counter() - started,
+        "peak_tree": peak_tree,
+        "peak_single": peak_single,
+        "skipped": report.get("skipped", []),
+        "images": report.get("counts", {}).get("images"),
+        "pixel_checks": report.get("counts", {}).get("pixel_checks"),
+    }
 
 
 def main() -> None:
@@ -170,21 +190,31 @@ def main() -> None:
             budget = base["peak_tree"] + concurrency * per_decode
             rows.append((mode, concurrency, base, run, budget))
     meta = collect_metadata(Path(__file__).resolve().parents[1])
-    print(f"# command: python benchmarks/memory_bound.py {' '.join(sys.argv[1:])} (commit {meta['git']['short_commit']}"
-          f"{', dirty' if meta['git']['dirty'] else ''}), {meta['collected_utc']}")
-    print(f"# {meta['machine']} ({meta['cpu_model']}), {len(meta['allowed_cores'])} cores, "
-          f"{meta['memory_total_bytes'] / 2**30:.0f} GiB, Python {meta['python']['version']}, "
-          f"OpenCV {cv2.__version__}, numpy {np.__version__}, Pillow {Image.__version__}, psutil {psutil.__version__}")
-    print(f"# budget per concurrent decode: --max-file-size {DEFAULT_MAX_FILE_SIZE // MIB} MiB + {OPAQUE_BYTES_PER_PIXEL} B x "
-          f"{config.max_pixels} pixels = {per_decode / MIB:.0f} MiB; budget = base (same mode, small photos only) + "
-          f"concurrency x that")
+    print(
+        f"# command: python benchmarks/memory_bound.py {' '.join(sys.argv[1:])} (commit {meta['git']['short_commit']}"
+        f"{', dirty' if meta['git']['dirty'] else ''}), {meta['collected_utc']}"
+    )
+    print(
+        f"# {meta['machine']} ({meta['cpu_model']}), {len(meta['allowed_cores'])} cores, "
+        f"{meta['memory_total_bytes'] / 2**30:.0f} GiB, Python {meta['python']['version']}, "
+        f"OpenCV {cv2.__version__}, numpy {np.__version__}, Pillow {Image.__version__}, psutil {psutil.__version__}"
+    )
+    print(
+        f"# budget per concurrent decode: --max-file-size {DEFAULT_MAX_FILE_SIZE // MIB} MiB + {OPAQUE_BYTES_PER_PIXEL} B x "
+        f"{config.max_pixels} pixels = {per_decode / MIB:.0f} MiB; budget = base (same mode, small photos only) + "
+        f"concurrency x that"
+    )
     print(f"# files: {'; '.join(names)}")
-    print(f"{'mode':8s} {'conc':>4s} {'base MiB':>9s} {'peak MiB':>9s} {'largest proc':>12s} {'budget MiB':>10s} {'within':>6s} "
-          f"{'wall s':>7s} {'images':>6s} {'skipped':>7s} {'rc':>3s}")
+    print(
+        f"{'mode':8s} {'conc':>4s} {'base MiB':>9s} {'peak MiB':>9s} {'largest proc':>12s} {'budget MiB':>10s} {'within':>6s} "
+        f"{'wall s':>7s} {'images':>6s} {'skipped':>7s} {'rc':>3s}"
+    )
     for mode, concurrency, base, run, budget in rows:
-        print(f"{mode:8s} {concurrency:4d} {base['peak_tree'] / MIB:9.0f} {run['peak_tree'] / MIB:9.0f} "
-              f"{run['peak_single'] / MIB:12.0f} {budget / MIB:10.0f} {'yes' if run['peak_tree'] <= budget else 'NO':>6s} "
-              f"{run['seconds']:7.1f} {run['images']!s:>6s} {len(run['skipped']):7d} {run['rc']:3d}")
+        print(
+            f"{mode:8s} {concurrency:4d} {base['peak_tree'] / MIB:9.0f} {run['peak_tree'] / MIB:9.0f} "
+            f"{run['peak_single'] / MIB:12.0f} {budget / MIB:10.0f} {'yes' if run['peak_tree'] <= budget else 'NO':>6s} "
+            f"{run['seconds']:7.1f} {run['images']!s:>6s} {len(run['skipped']):7d} {run['rc']:3d}"
+        )
     print("# skip reasons (last mode):")
     for item in rows[-1][3]["skipped"]:
         print(f"#   {os.path.basename(item['path'])}: {item['reason']}")

@@ -49,15 +49,16 @@ def setup() -> None:
 
 
 def peer_versions() -> dict[str, str]:
-    code = ("import importlib.metadata as m, json; print(json.dumps({p: m.version(p) for p in "
-            "('difPy', 'imagededup', 'torch', 'numpy', 'Pillow', 'PyWavelets', 'scipy')}))")
+    code = (
+        "import importlib.metadata as m, json; print(json.dumps({p: m.version(p) for p in "
+        "('difPy', 'imagededup', 'torch', 'numpy', 'Pillow', 'PyWavelets', 'scipy')}))"
+    )
     return json.loads(subprocess.run([str(PEER_PYTHON), "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
 def command_for(tool: str, dataset: Path, report: Path) -> list[str]:
     if tool.startswith("dupbench-"):
-        return [sys.executable, "-m", "dupbench", "run", str(dataset), "--mode", tool.split("-", 1)[1],
-                "--no-cache", "--quiet", "--output", str(report)]
+        return [sys.executable, "-m", "dupbench", "run", str(dataset), "--mode", tool.split("-", 1)[1], "--no-cache", "--quiet", "--output", str(report)]
     return [str(PEER_PYTHON), str(HERE / "peer_runner.py"), tool, str(dataset)]
 
 
@@ -96,44 +97,70 @@ def pairs_to_report(pairs: list[list[str]], dataset: Path, tool: str) -> dict:
     from dupbench.evaluate import connected_clusters
 
     members = [sorted(c) for c in connected_clusters(pairs) if len(c) > 1]
-    return {"version": 1, "roots": [str(dataset)], "settings": {"tool": tool}, "mode": tool, "workers": 1,
-            "skipped": [], "stages": {}, "counts": {},
-            "groups": [{"kind": "near", "keeper": g[0], "members": [{"path": p, "ssim": 0.0, "match": "ssim", "same_as": None}
-                                                                    for p in g[1:]]} for g in sorted(members)]}
+    return {
+        "version": 1,
+        "roots": [str(dataset)],
+        "settings": {"tool": tool},
+        "mode": tool,
+        "workers": 1,
+        "skipped": [],
+        "stages": {},
+        "counts": {},
+        "groups": [
+            {"kind": "near", "keeper": g[0], "members": [{"path": p, "ssim": 0.0, "match": "ssim", "same_as": None} for p in g[1:]]} for g in sorted(members)
+        ],
+    }
 
 
 def evaluate(dataset: Path, report: dict, scratch: Path) -> dict:
     report_path, scores_path = scratch / "report.json", scratch / "scores.json"
     report_path.write_text(json.dumps(report))
-    subprocess.run([sys.executable, "-m", "dupbench", "evaluate", str(dataset), str(report_path), "--json", str(scores_path),
-                    "--quiet"], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "dupbench", "evaluate", str(dataset), str(report_path), "--json", str(scores_path), "--quiet"], check=True, capture_output=True
+    )
     return json.loads(scores_path.read_text())["evaluation"]
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| tool | wall s (median) | peak MiB | any P | any R | any F1 | exact F1 | near F1 | upright P | upright R "
-             "| turned R | false pairs | largest group | worst group joins | files grouped |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| tool | wall s (median) | peak MiB | any P | any R | any F1 | exact F1 | near F1 | upright P | upright R "
+        "| turned R | false pairs | largest group | worst group joins | files grouped |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         kinds = f"{r['exact_f1']:.3f} | {r['near_f1']:.3f}" if r["tool"].startswith("dupbench") else "n/a | n/a"
         turned = f"{r['orientation_r']:.3f}" if r["orientation_pairs"] else "n/a"
-        lines.append(f"| {r['tool']} | {r['wall_s']:.2f} | {r['peak_mib']:.0f} | {r['any_p']:.3f} | {r['any_r']:.3f} | "
-                     f"{r['any_f1']:.3f} | {kinds} | {r['upright_p']:.3f} | {r['upright_r']:.3f} | {turned} | "
-                     f"{r['false_pairs']} | {r['largest_group']} | {r['worst_group_originals']} | "
-                     f"{r['files_grouped_share']:.1%} |")
+        lines.append(
+            f"| {r['tool']} | {r['wall_s']:.2f} | {r['peak_mib']:.0f} | {r['any_p']:.3f} | {r['any_r']:.3f} | "
+            f"{r['any_f1']:.3f} | {kinds} | {r['upright_p']:.3f} | {r['upright_r']:.3f} | {turned} | "
+            f"{r['false_pairs']} | {r['largest_group']} | {r['worst_group_originals']} | "
+            f"{r['files_grouped_share']:.1%} |"
+        )
     return "\n".join(lines)
 
 
 def score_row(tool: str, walls: list[float], peaks: list[int], scores: dict) -> dict:
     harm = scores["harm"]
-    return {"tool": tool, "wall_s": statistics.median(walls), "walls": walls, "peak_mib": max(peaks) / 2**20,
-            "any_p": scores["any"]["precision"], "any_r": scores["any"]["recall"], "any_f1": scores["any"]["f1"],
-            "exact_f1": scores["exact"]["f1"], "near_f1": scores["near"]["f1"],
-            "upright_p": scores["upright"]["precision"], "upright_r": scores["upright"]["recall"],
-            "orientation_r": scores["orientation"]["recall"], "orientation_pairs": scores["orientation"]["true_pairs"],
-            "false_pairs": harm["false_pairs"], "largest_group": harm["largest_group"],
-            "worst_group_originals": harm["worst_group_originals"], "groups_joining_several": harm["groups_joining_several"],
-            "files_grouped_share": harm["files_grouped_share"]}
+    return {
+        "tool": tool,
+        "wall_s": statistics.median(walls),
+        "walls": walls,
+        "peak_mib": max(peaks) / 2**20,
+        "any_p": scores["any"]["precision"],
+        "any_r": scores["any"]["recall"],
+        "any_f1": scores["any"]["f1"],
+        "exact_f1": scores["exact"]["f1"],
+        "near_f1": scores["near"]["f1"],
+        "upright_p": scores["upright"]["precision"],
+        "upright_r": scores["upright"]["recall"],
+        "orientation_r": scores["orientation"]["recall"],
+        "orientation_pairs": scores["orientation"]["true_pairs"],
+        "false_pairs": harm["false_pairs"],
+        "largest_group": harm["largest_group"],
+        "worst_group_originals": harm["worst_group_originals"],
+        "groups_joining_several": harm["groups_joining_several"],
+        "files_grouped_share": harm["files_grouped_share"],
+    }
 
 
 def main() -> None:
@@ -143,8 +170,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tools", default=",".join(TOOLS))
     parser.add_argument("--out", type=Path, default=Path("results/peers"))
-    parser.add_argument("--name", default=None,
-                        help="write into OUT/MACHINE/NAME/ (e.g. real-photos-holdout) instead of OUT/MACHINE/")
+    parser.add_argument("--name", default=None, help="write into OUT/MACHINE/NAME/ (e.g. real-photos-holdout) instead of OUT/MACHINE/")
     args = parser.parse_args()
     if args.setup:
         setup()
@@ -188,13 +214,15 @@ def main() -> None:
     meta = collect_metadata(HERE.parent)
     versions = peer_versions()
     ours = meta["libraries"]
-    markdown = (f"Peers on {machine} ({meta['cpu_model']}, {len(meta['allowed_cores'])} cores), "
-                f"`{args.dataset.name}` ({truth['n_images']} images), median of "
-                f"{args.repeats} interleaved runs each (`python benchmarks/peers.py {' '.join(sys.argv[1:])}`, "
-                f"commit {meta['git']['short_commit']}). Versions: dupbench on Python {meta['python']['version']} "
-                f"with numpy {ours.get('numpy')}, OpenCV {ours.get('opencv')}; peers' venv: difPy {versions['difPy']}, "
-                f"imagededup {versions['imagededup']}, numpy {versions['numpy']}, Pillow {versions['Pillow']}.\n\n"
-                f"{table(rows)}\n")
+    markdown = (
+        f"Peers on {machine} ({meta['cpu_model']}, {len(meta['allowed_cores'])} cores), "
+        f"`{args.dataset.name}` ({truth['n_images']} images), median of "
+        f"{args.repeats} interleaved runs each (`python benchmarks/peers.py {' '.join(sys.argv[1:])}`, "
+        f"commit {meta['git']['short_commit']}). Versions: dupbench on Python {meta['python']['version']} "
+        f"with numpy {ours.get('numpy')}, OpenCV {ours.get('opencv')}; peers' venv: difPy {versions['difPy']}, "
+        f"imagededup {versions['imagededup']}, numpy {versions['numpy']}, Pillow {versions['Pillow']}.\n\n"
+        f"{table(rows)}\n"
+    )
     print(markdown)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     directory = args.out / machine / args.name if args.name else args.out / machine
@@ -203,9 +231,15 @@ def main() -> None:
     stem.with_suffix(".md").write_text(markdown)
     # Every tool's groups and full scores beside the table, so a merged group can be looked at later.
     Path(f"{stem}-reports.json").write_text(json.dumps({"reports": reports, "evaluations": evaluations}) + "\n")
-    meta.update(command="python benchmarks/peers.py " + " ".join(sys.argv[1:]), peers=versions, rows=rows,
-                dataset=str(args.dataset), dataset_settings=truth.get("settings", {}), dataset_sources=truth.get("sources"),
-                dataset_profile=truth.get("profile"))
+    meta.update(
+        command="python benchmarks/peers.py " + " ".join(sys.argv[1:]),
+        peers=versions,
+        rows=rows,
+        dataset=str(args.dataset),
+        dataset_settings=truth.get("settings", {}),
+        dataset_sources=truth.get("sources"),
+        dataset_profile=truth.get("profile"),
+    )
     stem.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
     print(f"wrote {stem}.md/.json")
 

@@ -50,8 +50,8 @@ def synthetic_thumbnails(n: int, seed: int = 0, chunk: int = 10_000) -> np.ndarr
 
 def measure_one(n: int, pairs: str) -> dict:
     """Run in a child: the detector's compare stage on n synthetic thumbnails."""
-    from dupbench.detector.compare import near_pairs
     from dupbench.config import DetectorConfig
+    from dupbench.detector.compare import near_pairs
     from dupbench.execution.native import prepare_process
     from dupbench.execution.serial import SerialExecutor
 
@@ -60,12 +60,18 @@ def measure_one(n: int, pairs: str) -> dict:
     thumbs = synthetic_thumbnails(n)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     start = time.perf_counter()
-    near = near_pairs(thumbs, lambda a: a, pairs, config.threshold, SerialExecutor(), block=config.block_size,
-                      workers=1, radius=config.prefilter_radius)
+    near = near_pairs(thumbs, lambda a: a, pairs, config.threshold, SerialExecutor(), block=config.block_size, workers=1, radius=config.prefilter_radius)
     wall = time.perf_counter() - start
-    return {"n": n, "pairs": pairs, "wall_s": wall, "candidates": near.candidates, "pairs_compared": near.compared,
-            "near_pairs": len(near.scores), "rss_before_bytes": before,
-            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    return {
+        "n": n,
+        "pairs": pairs,
+        "wall_s": wall,
+        "candidates": near.candidates,
+        "pairs_compared": near.compared,
+        "near_pairs": len(near.scores),
+        "rss_before_bytes": before,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
 
 
 def growth_exponent(frame: pd.DataFrame) -> float:
@@ -79,16 +85,23 @@ def top_slope(frame: pd.DataFrame) -> float:
 
 def to_markdown(frame: pd.DataFrame, slopes: dict[str, float], tops: dict[str, float], meta: dict) -> str:
     libraries = meta["libraries"]
-    lines = [f"Compare stage, serial, synthetic 32 px thumbnails, on {meta['machine']} ({meta['cpu_model']}), commit "
-             f"{meta['git']['short_commit']}{' (dirty)' if meta['git']['dirty'] else ''}, Python {meta['python']['version']}, "
-             f"numpy {libraries['numpy']}, OpenCV {libraries.get('opencv_runtime')} "
-             f"(`python benchmarks/scale.py {' '.join(sys.argv[1:])}`):", "",
-             "| images | pairs | wall s | candidates | pairs compared | peak RSS MiB |", "|---:|---|---:|---:|---:|---:|"]
+    lines = [
+        f"Compare stage, serial, synthetic 32 px thumbnails, on {meta['machine']} ({meta['cpu_model']}), commit "
+        f"{meta['git']['short_commit']}{' (dirty)' if meta['git']['dirty'] else ''}, Python {meta['python']['version']}, "
+        f"numpy {libraries['numpy']}, OpenCV {libraries.get('opencv_runtime')} "
+        f"(`python benchmarks/scale.py {' '.join(sys.argv[1:])}`):",
+        "",
+        "| images | pairs | wall s | candidates | pairs compared | peak RSS MiB |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
     for row in frame.itertuples():
-        lines.append(f"| {row.n:,} | {row.pairs} | {row.wall_s:.2f} | {row.candidates:,} | {row.pairs_compared:,} | "
-                     f"{row.peak_rss_bytes / 2**20:.0f} |")
-    lines += ["", "Growth of wall time, log-log: " + ", ".join(
-        f"`--pairs {p}` n^{s:.2f} fitted over all sizes, n^{tops[p]:.2f} between the two largest" for p, s in slopes.items()) + "."]
+        lines.append(f"| {row.n:,} | {row.pairs} | {row.wall_s:.2f} | {row.candidates:,} | {row.pairs_compared:,} | {row.peak_rss_bytes / 2**20:.0f} |")
+    lines += [
+        "",
+        "Growth of wall time, log-log: "
+        + ", ".join(f"`--pairs {p}` n^{s:.2f} fitted over all sizes, n^{tops[p]:.2f} between the two largest" for p, s in slopes.items())
+        + ".",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -20,10 +20,10 @@ import skimage
 from skimage import data
 from skimage.metrics import structural_similarity
 
-from dupbench.execution.native import prepare_process
-from dupbench.harness.metadata import git_state
 from dupbench.config import DetectorConfig
 from dupbench.detector.ssim import match_one_to_many, ssim_one_to_many, ssim_terms
+from dupbench.execution.native import prepare_process
+from dupbench.harness.metadata import git_state
 
 PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "rocket", "coins", "hubble_deep_field", "moon")
 
@@ -76,16 +76,16 @@ def main() -> None:
         # What the compare stage runs: float32 terms, SSIM and structure-weighted SSIM from one map.
         results["detector score"].append(per_pair_batched(thumbs, args.block, np.float32, match_one_to_many))
     git = git_state(Path(__file__).resolve().parents[1])
-    print(f"# command: python benchmarks/ssim_batched.py {' '.join(sys.argv[1:])} "
-          f"(commit {git['short_commit']}{', dirty' if git['dirty'] else ''})")
-    print(f"# {platform.node()} {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
-          f"numpy {np.__version__}, OpenCV {cv2.__version__}, scikit-image {skimage.__version__}")
+    print(f"# command: python benchmarks/ssim_batched.py {' '.join(sys.argv[1:])} (commit {git['short_commit']}{', dirty' if git['dirty'] else ''})")
+    print(
+        f"# {platform.node()} {platform.processor() or platform.machine()}, Python {platform.python_version()}, "
+        f"numpy {np.__version__}, OpenCV {cv2.__version__}, scikit-image {skimage.__version__}"
+    )
     print(f"# {args.images} real-photo thumbnails {args.size}x{args.size}, block {args.block}, {args.repeats} repeats, medians")
     reference = statistics.median(results["skimage"])
     for name, values in results.items():
         median = statistics.median(values)
-        print(f"{name:16s} {median * 1e6:8.1f} us/pair   {reference / median:6.1f}x vs skimage   "
-              f"(min {min(values) * 1e6:.1f}, max {max(values) * 1e6:.1f})")
+        print(f"{name:16s} {median * 1e6:8.1f} us/pair   {reference / median:6.1f}x vs skimage   (min {min(values) * 1e6:.1f}, max {max(values) * 1e6:.1f})")
 
 
 if __name__ == "__main__":

@@ -23,8 +23,26 @@ SETTINGS = (1, 4, 8)
 
 
 def one_run(folder: str, mode: str, pairs: str, orientations: int, out: Path) -> dict:
-    subprocess.run([sys.executable, "-m", "dupbench", "run", folder, "--mode", mode, "--pairs", pairs, "--no-cache",
-                    "--quiet", "--orientations", str(orientations), "--output", str(out)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dupbench",
+            "run",
+            folder,
+            "--mode",
+            mode,
+            "--pairs",
+            pairs,
+            "--no-cache",
+            "--quiet",
+            "--orientations",
+            str(orientations),
+            "--output",
+            str(out),
+        ],
+        check=True,
+    )
     report = json.loads(out.read_text())
     return {**report["stages"], "groups": report["counts"]["groups"]}
 
@@ -43,16 +61,20 @@ def main() -> None:
                 runs[k].append(one_run(args.folder, args.mode, args.pairs, k, Path(tmp) / "report.json"))
     meta = collect_metadata(Path(__file__).resolve().parent)
     libraries = ", ".join(f"{k} {meta['libraries'][k]}" for k in ("numpy", "opencv", "scikit_image") if k in meta["libraries"])
-    print(f"# machine {meta['machine']} ({meta['cpu_model']}, {len(meta['allowed_cores'])} cores allowed), commit "
-          f"{meta['git']['short_commit']}{' (dirty)' if meta['git']['dirty'] else ''}, Python {meta['python']['version']}, {libraries}")
+    print(
+        f"# machine {meta['machine']} ({meta['cpu_model']}, {len(meta['allowed_cores'])} cores allowed), commit "
+        f"{meta['git']['short_commit']}{' (dirty)' if meta['git']['dirty'] else ''}, Python {meta['python']['version']}, {libraries}"
+    )
     print(f"# python benchmarks/verify_cost.py {args.folder} --mode {args.mode} --pairs {args.pairs} --repeats {args.repeats}")
     median = {k: {s: statistics.median(r[s] for r in runs[k]) for s in ("total", "compare", "verify")} for k in SETTINGS}
     print("| orientations | groups | total s | compare s | verify s | verify share of total | compare vs 1 | total vs 1 |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for k in SETTINGS:
         m = median[k]
-        print(f"| {k} | {runs[k][0]['groups']} | {m['total']:.2f} | {m['compare']:.2f} | {m['verify']:.3f} | "
-              f"{m['verify'] / m['total']:.1%} | {m['compare'] / median[1]['compare']:.2f}x | {m['total'] / median[1]['total']:.2f}x |")
+        print(
+            f"| {k} | {runs[k][0]['groups']} | {m['total']:.2f} | {m['compare']:.2f} | {m['verify']:.3f} | "
+            f"{m['verify'] / m['total']:.1%} | {m['compare'] / median[1]['compare']:.2f}x | {m['total'] / median[1]['total']:.2f}x |"
+        )
 
 
 if __name__ == "__main__":

@@ -24,8 +24,18 @@ from dupbench import __version__
 from dupbench.datasets import DEMO_IMAGES, DEMO_SEED, make_dataset
 
 REPO = Path(__file__).resolve().parents[1]
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--virtual-time-budget=5000")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--virtual-time-budget=5000",
+)
 COLOURS = 128  # a palette PNG: a few hundred KB instead of a few MB, still legible
 
 
@@ -38,8 +48,12 @@ def screenshot(page: Path, png: Path, work: Path, size: tuple[int, int]) -> str:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         sys.exit("chromium is not installed (Debian package 'chromium')")
-    subprocess.run([browser, *FLAGS, f"--user-data-dir={work / 'profile'}", f"--window-size={size[0]},{size[1]}",
-                    f"--screenshot={png}", page.as_uri()], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [browser, *FLAGS, f"--user-data-dir={work / 'profile'}", f"--window-size={size[0]},{size[1]}", f"--screenshot={png}", page.as_uri()],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return run([browser, "--version"]).strip()
 
 

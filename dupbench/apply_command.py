@@ -46,7 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--to", type=Path, metavar="DIR", help="where move puts files, keeping their paths relative to their root")
     parser.add_argument("--yes", action="store_true", help="confirm delete")
     parser.add_argument("--dry-run", action="store_true", help="print the exact plan and change nothing")
-    parser.add_argument("--manifest", type=Path, metavar="FILE", help="where to write the undo manifest (default: in --to DIR for move, else the current directory)")
+    parser.add_argument(
+        "--manifest", type=Path, metavar="FILE", help="where to write the undo manifest (default: in --to DIR for move, else the current directory)"
+    )
     parser.add_argument("--report", type=Path, metavar="FILE", help="the run's report, if it is no longer where the plan says (it must be the same file)")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     parser.set_defaults(func=run_apply)
@@ -61,8 +63,7 @@ def run_apply(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     action = args.action or plan.action
     # A reviewed plan names each file a person ticked, near duplicates included.
-    acting = argparse.Namespace(action=action, to=args.to, yes=args.yes, dry_run=args.dry_run, manifest=args.manifest,
-                                quiet=args.quiet, include_near=True)
+    acting = argparse.Namespace(action=action, to=args.to, yes=args.yes, dry_run=args.dry_run, manifest=args.manifest, quiet=args.quiet, include_near=True)
     error = check_action_arguments(acting)
     if error:
         print(f"dupbench apply: {error}", file=sys.stderr)

@@ -72,10 +72,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser for the command `argv` names; every command's when `argv` is None."""
     parser = argparse.ArgumentParser(
         prog="dupbench",
-        description=(
-            "Find exact and near-duplicate images, and measure how serial, thread-pool and "
-            "process-pool execution of the same detector compare."
-        ),
+        description=("Find exact and near-duplicate images, and measure how serial, thread-pool and process-pool execution of the same detector compare."),
         epilog=EXIT_STATUS_HELP,
         formatter_class=HelpFormatter,
     )

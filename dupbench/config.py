@@ -10,8 +10,9 @@ Mode = Literal["serial", "thread", "process", "dask"]
 PairStrategy = Literal["all", "pruned"]
 
 # HEIC/HEIF/AVIF are listed so they are reported as skipped (with a reason) rather than silently ignored.
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".heic", ".heif", ".avif",
-                              ".ppm", ".pgm", ".pbm", ".pnm", ".jp2", ".j2k"})
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".heic", ".heif", ".avif", ".ppm", ".pgm", ".pbm", ".pnm", ".jp2", ".j2k"}
+)
 MODES: tuple[str, ...] = ("serial", "thread", "process", "dask")
 START_METHODS: tuple[str, ...] = ("fork", "forkserver", "spawn")
 
@@ -142,5 +143,7 @@ class ExecutionConfig:
         """A note for the user when `workers` was above the cap, else None."""
         if self.mode == "serial" or self.workers is None or self.workers <= worker_cap():
             return None
-        return (f"--workers {self.workers} capped at {worker_cap()} ({WORKERS_PER_CPU_CAP} per usable CPU, at least "
-                f"{MIN_WORKER_CAP}): more only add start-up time and memory")
+        return (
+            f"--workers {self.workers} capped at {worker_cap()} ({WORKERS_PER_CPU_CAP} per usable CPU, at least "
+            f"{MIN_WORKER_CAP}): more only add start-up time and memory"
+        )

@@ -10,15 +10,14 @@ which pairs are truly exact (equal decoded pixels) or near (see `dupbench.datase
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from itertools import combinations
 from math import comb
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -28,8 +27,8 @@ from dupbench.config import DetectorConfig, available_cpus
 from dupbench.datasets.ground_truth import FILENAME, GroundTruth, read_ground_truth
 from dupbench.detector.decode import decode_image
 from dupbench.detector.features import thumbnail
-from dupbench.result import DuplicateReport, load_report, write_json_atomic
 from dupbench.detector.ssim import match_one_to_many, ssim_matrix, ssim_terms
+from dupbench.result import DuplicateReport, load_report, write_json_atomic
 
 Pair = tuple[str, str]
 OTHER = "(originals and copies)"
@@ -217,10 +216,15 @@ def group_harm(truth: GroundTruth, report: DuplicateReport, root: Path, false_pa
         sizes.append(len(members))
         joined.append(len({picture.get(p, p) for p in members}))
         grouped |= members
-    return GroupHarm(predicted_groups=len(report.groups), files_grouped=len(grouped),
-                     files_grouped_share=len(grouped) / max(1, len(truth.images)), largest_group=max(sizes, default=0),
-                     worst_group_originals=max(joined, default=0), groups_joining_several=sum(j > 1 for j in joined),
-                     false_pairs=false_pairs)
+    return GroupHarm(
+        predicted_groups=len(report.groups),
+        files_grouped=len(grouped),
+        files_grouped_share=len(grouped) / max(1, len(truth.images)),
+        largest_group=max(sizes, default=0),
+        worst_group_originals=max(joined, default=0),
+        groups_joining_several=sum(j > 1 for j in joined),
+        false_pairs=false_pairs,
+    )
 
 
 def orientation_paths(truth: GroundTruth) -> set[str]:
@@ -246,9 +250,7 @@ def evaluate(truth: GroundTruth, report: DuplicateReport, root: Path) -> Evaluat
         if entry.role == "copy":
             found = entry.path in cluster_of and cluster_of[entry.path] == cluster_of.get(entry.derived_from)
             per_transform[entry.kind].append(found)
-    transforms = tuple(
-        TransformRow(kind, len(v), sum(v), sum(v) / len(v)) for kind, v in sorted(per_transform.items())
-    )
+    transforms = tuple(TransformRow(kind, len(v), sum(v), sum(v) / len(v)) for kind, v in sorted(per_transform.items()))
 
     false_pairs = predicted - set(true_pairs)
     negatives_by_kind: dict[str, list[str]] = defaultdict(list)
@@ -258,8 +260,7 @@ def evaluate(truth: GroundTruth, report: DuplicateReport, root: Path) -> Evaluat
     rows = []
     for kind, paths in sorted(negatives_by_kind.items()):
         flagged = sum(p in cluster_of for p in paths)
-        pairs = sum(1 for a, b in false_pairs if known.get(a) and known[a].kind == kind or
-                    known.get(b) and known[b].kind == kind)
+        pairs = sum(1 for a, b in false_pairs if known.get(a) and known[a].kind == kind or known.get(b) and known[b].kind == kind)
         rows.append(NegativeRow(kind, len(paths), flagged, flagged / len(paths), pairs))
     other = [pair for pair in false_pairs if all(known.get(p) is None or known[p].role != "hard_negative" for p in pair)]
     flagged_other = {p for pair in other for p in pair}
@@ -298,8 +299,7 @@ def format_evaluation(result: Evaluation) -> str:
     pairs = pd.DataFrame([asdict(m) for m in rows]).set_index("kind")
     harm = result.harm
     lines = [
-        "pair-level scores" + (" (upright: no turned or mirrored copy in the pair; orientation: one in it)"
-                               if len(rows) > 3 else ""),
+        "pair-level scores" + (" (upright: no turned or mirrored copy in the pair; orientation: one in it)" if len(rows) > 3 else ""),
         pairs.to_string(float_format=lambda x: f"{x:.4f}"),
         "",
         f"predicted groups: {harm.predicted_groups} with {harm.files_grouped} files ({harm.files_grouped_share:.1%} of "
@@ -343,8 +343,7 @@ class SweepScores:
     negative_pairs: tuple[Pair, ...]
 
 
-def load_thumbnails(truth: GroundTruth, root: Path, thumb_size: int, jobs: int | None = None,
-                    progress: bool = False) -> np.ndarray:
+def load_thumbnails(truth: GroundTruth, root: Path, thumb_size: int, jobs: int | None = None, progress: bool = False) -> np.ndarray:
     """Decode every file with the detector's decoder and thumbnail; threads suffice (OpenCV drops the GIL)."""
 
     def one(path: str) -> np.ndarray:
@@ -352,13 +351,13 @@ def load_thumbnails(truth: GroundTruth, root: Path, thumb_size: int, jobs: int |
 
     with ThreadPoolExecutor(jobs or available_cpus()) as pool:
         results = pool.map(one, [e.path for e in truth.images])
-        bar = tqdm(results, total=len(truth.images), desc="thumbnails", unit="img", file=sys.stderr,
-                   disable=not (progress and sys.stderr.isatty()), leave=False)
+        bar = tqdm(
+            results, total=len(truth.images), desc="thumbnails", unit="img", file=sys.stderr, disable=not (progress and sys.stderr.isatty()), leave=False
+        )
         return np.stack(list(bar))
 
 
-def pair_scores(truth: GroundTruth, thumbs: np.ndarray, floor: float = 0.3, block: int = 32,
-                progress: bool = False) -> SweepScores:
+def pair_scores(truth: GroundTruth, thumbs: np.ndarray, floor: float = 0.3, block: int = 32, progress: bool = False) -> SweepScores:
     """All-pairs match scores, kept as labelled pairs.
 
     The score is the detector's (`ssim.match_one_to_many`: the lower of SSIM and structure-weighted
@@ -376,8 +375,7 @@ def pair_scores(truth: GroundTruth, thumbs: np.ndarray, floor: float = 0.3, bloc
             positives[ordered(e.path, e.derived_from)] = e.kind
     terms = ssim_terms(thumbs, np.float32)
     pos_scores, pos_kinds, neg_scores, neg_kinds, neg_pairs = [], [], [], [], []
-    bar = tqdm(total=n, desc="all-pairs SSIM", unit="img", file=sys.stderr,
-               disable=not (progress and sys.stderr.isatty()), leave=False)
+    bar = tqdm(total=n, desc="all-pairs SSIM", unit="img", file=sys.stderr, disable=not (progress and sys.stderr.isatty()), leave=False)
     for start in range(0, n, block):
         stop = min(n, start + block)
         scores = ssim_matrix(terms.take(slice(start, stop)), terms.take(slice(start, n)), score=match_one_to_many)
@@ -396,8 +394,7 @@ def pair_scores(truth: GroundTruth, thumbs: np.ndarray, floor: float = 0.3, bloc
                     pos_kinds.append(positives[key])
         bar.update(stop - start)
     bar.close()
-    return SweepScores(thumbs.shape[1], floor, np.array(pos_scores), tuple(pos_kinds), np.array(neg_scores),
-                       tuple(neg_kinds), tuple(neg_pairs))
+    return SweepScores(thumbs.shape[1], floor, np.array(pos_scores), tuple(pos_kinds), np.array(neg_scores), tuple(neg_kinds), tuple(neg_pairs))
 
 
 def threshold_sweep(scores: SweepScores, thresholds: np.ndarray = DEFAULT_THRESHOLDS) -> pd.DataFrame:
@@ -412,8 +409,7 @@ def threshold_sweep(scores: SweepScores, thresholds: np.ndarray = DEFAULT_THRESH
         precision = tp / (tp + fp) if tp + fp else 1.0
         recall = tp / total if total else 1.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        rows.append({"threshold": float(t), "tp": tp, "fp": fp, "fn": total - tp, "precision": precision,
-                     "recall": recall, "f1": f1})
+        rows.append({"threshold": float(t), "tp": tp, "fp": fp, "fn": total - tp, "precision": precision, "recall": recall, "f1": f1})
     return pd.DataFrame(rows)
 
 
@@ -429,13 +425,22 @@ def sweep_by_kind(scores: SweepScores, threshold: float) -> pd.DataFrame:
     kinds = np.array(scores.positive_kinds)
     for kind in sorted(set(scores.positive_kinds)):
         s = scores.positive_scores[kinds == kind]
-        rows.append({"kind": kind, "pairs": len(s), "min_ssim": s.min(), "median_ssim": float(np.median(s)),
-                     "recall": float((s >= threshold).mean()), "false_pairs": 0})
+        rows.append(
+            {"kind": kind, "pairs": len(s), "min_ssim": s.min(), "median_ssim": float(np.median(s)), "recall": float((s >= threshold).mean()), "false_pairs": 0}
+        )
     neg_kinds = np.array(scores.negative_kinds)
     for kind in sorted(set(scores.negative_kinds)):
         s = scores.negative_scores[neg_kinds == kind]
-        rows.append({"kind": f"negative: {kind}", "pairs": len(s), "min_ssim": np.nan,
-                     "median_ssim": np.nan, "recall": np.nan, "false_pairs": int((s >= threshold).sum())})
+        rows.append(
+            {
+                "kind": f"negative: {kind}",
+                "pairs": len(s),
+                "min_ssim": np.nan,
+                "median_ssim": np.nan,
+                "recall": np.nan,
+                "false_pairs": int((s >= threshold).sum()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -449,8 +454,7 @@ def plot_sweep(sweep: pd.DataFrame, path: Path, title: str = "") -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for column in ("precision", "recall", "f1"):
         ax.plot(sweep["threshold"], sweep[column], label=column)
-    ax.axvline(best["threshold"], color="grey", linestyle="--", linewidth=1,
-               label=f"best F1 {best['f1']:.3f} at {best['threshold']:.2f}")
+    ax.axvline(best["threshold"], color="grey", linestyle="--", linewidth=1, label=f"best F1 {best['f1']:.3f} at {best['threshold']:.2f}")
     ax.set_xlabel("SSIM threshold")
     ax.set_ylabel("near-duplicate links")
     ax.set_ylim(0, 1.02)
@@ -493,14 +497,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
             sweep.to_csv(stem.with_suffix(".csv"), index=False)
             table.to_csv(Path(f"{stem}-by-kind.csv"), index=False)
             plot_sweep(sweep, stem.with_suffix(".png"), f"{truth.profile}, {truth.n_images} images, {size}px thumbnails")
-            print(f"\nthreshold sweep, {size}px thumbnails: best near-duplicate F1 {best['f1']:.4f} at SSIM "
-                  f">= {best['threshold']:.2f} (precision {best['precision']:.4f}, recall {best['recall']:.4f})")
+            print(
+                f"\nthreshold sweep, {size}px thumbnails: best near-duplicate F1 {best['f1']:.4f} at SSIM "
+                f">= {best['threshold']:.2f} (precision {best['precision']:.4f}, recall {best['recall']:.4f})"
+            )
             print(sweep.iloc[::5].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
             print(f"\nat {best['threshold']:.2f}:")
             print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
             print(f"wrote {stem}.csv, {stem}-by-kind.csv and {stem}.png")
-            output["sweeps"].append({"thumb_size": size, "best": {k: float(v) for k, v in best.items()},
-                                     "sweep": sweep.to_dict(orient="records")})
+            output["sweeps"].append({"thumb_size": size, "best": {k: float(v) for k, v in best.items()}, "sweep": sweep.to_dict(orient="records")})
     if args.json is not None:
         write_json_atomic(output, args.json)
     return 0
@@ -518,22 +523,34 @@ def parse_sizes(text: str) -> list[int]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "evaluate", help="score a detector report against a dataset's ground truth",
+        "evaluate",
+        help="score a detector report against a dataset's ground truth",
         description=(
             "Score `dupbench run --output` JSON against a generated dataset: pair-level precision, recall and "
             "F1 for exact and near duplicates, group agreement (adjusted Rand index, share of groups found "
             "exactly), recall per transformation and false positives per hard-negative kind. With "
             "--threshold-sweep, compute all-pairs SSIM of the thumbnails once and report precision/recall of "
-            "near-duplicate links at every threshold, the F1-maximising one, a CSV and a plot."))
-    parser.add_argument("ground_truth", metavar="GROUND_TRUTH", type=Path,
-                        help=f"the dataset folder or its {FILENAME}")
-    parser.add_argument("report", metavar="REPORT.json", type=Path, nargs="?", default=None,
-                        help="detector report from `dupbench run --output` (optional with --threshold-sweep)")
+            "near-duplicate links at every threshold, the F1-maximising one, a CSV and a plot."
+        ),
+    )
+    parser.add_argument("ground_truth", metavar="GROUND_TRUTH", type=Path, help=f"the dataset folder or its {FILENAME}")
+    parser.add_argument(
+        "report",
+        metavar="REPORT.json",
+        type=Path,
+        nargs="?",
+        default=None,
+        help="detector report from `dupbench run --output` (optional with --threshold-sweep)",
+    )
     parser.add_argument("--threshold-sweep", action="store_true", help="also sweep the SSIM threshold")
-    parser.add_argument("--thumb-sizes", type=parse_sizes, default=[DetectorConfig().thumb_size], metavar="N,N",
-                        help=f"thumbnail sizes to sweep (default: {DetectorConfig().thumb_size})")
-    parser.add_argument("--sweep-prefix", type=Path, default=None,
-                        help="path prefix for the sweep CSV and PNG (default: beside the report)")
+    parser.add_argument(
+        "--thumb-sizes",
+        type=parse_sizes,
+        default=[DetectorConfig().thumb_size],
+        metavar="N,N",
+        help=f"thumbnail sizes to sweep (default: {DetectorConfig().thumb_size})",
+    )
+    parser.add_argument("--sweep-prefix", type=Path, default=None, help="path prefix for the sweep CSV and PNG (default: beside the report)")
     parser.add_argument("--json", type=Path, default=None, help="also write the scores as JSON here")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run_evaluate)

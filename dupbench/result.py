@@ -87,10 +87,7 @@ class DuplicateReport:
             "version": SCHEMA_VERSION,
             "roots": self.roots,
             "settings": self.settings,
-            "groups": [
-                {"kind": g.kind, "keeper": g.keeper, "members": [asdict(m) for m in g.members]}
-                for g in self.groups
-            ],
+            "groups": [{"kind": g.kind, "keeper": g.keeper, "members": [asdict(m) for m in g.members]} for g in self.groups],
             "skipped": [asdict(s) for s in self.skipped],
             "stages": self.stages,
             "mode": self.mode,
@@ -102,7 +99,7 @@ class DuplicateReport:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "DuplicateReport":
+    def from_json(cls, data: dict[str, Any]) -> DuplicateReport:
         if not isinstance(data, dict):
             raise ValueError("not a dupbench report (expected a JSON object)")
         if data.get("version") != SCHEMA_VERSION:

@@ -12,11 +12,21 @@ from pathlib import Path
 
 from dupbench.actions import add_action_arguments, check_action_arguments, perform_actions, rekey_groups
 from dupbench.actions.plan import is_within, show
-from dupbench.detector.cache import FeatureCache, default_cache_path
 from dupbench.cli import EXIT_STATUS_HELP, HelpFormatter
-from dupbench.config import DEFAULT_MAX_FILE_SIZE, IMAGE_EXTENSIONS, MAX_THUMB_SIZE, MODES, START_METHODS, DetectorConfig, ExecutionConfig, available_cpus, worker_cap
-from dupbench.execution.dask import DaskUnavailable
+from dupbench.config import (
+    DEFAULT_MAX_FILE_SIZE,
+    IMAGE_EXTENSIONS,
+    MAX_THUMB_SIZE,
+    MODES,
+    START_METHODS,
+    DetectorConfig,
+    ExecutionConfig,
+    available_cpus,
+    worker_cap,
+)
+from dupbench.detector.cache import FeatureCache, default_cache_path
 from dupbench.detector.pipeline import cache_settings_key, find_duplicates
+from dupbench.execution.dask import DaskUnavailable
 from dupbench.execution.tasks import WorkerCrashes
 from dupbench.result import DuplicateReport, json_text, write_json_atomic
 from dupbench.table import human_bytes, write_csv
@@ -62,30 +72,90 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="folders or files to search (default: the demo set)")
     parser.add_argument("--mode", choices=MODES, default="process", help="how to run the detector's stages")
-    parser.add_argument("--workers", type=int, default=None, help=f"pool size (default: the CPUs this process may use, here {available_cpus()}; capped at {worker_cap()}, 8 per CPU: more only add start-up time and memory)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help=f"pool size (default: the CPUs this process may use, here {available_cpus()}; capped at {worker_cap()}, 8 per CPU: more only add start-up time and memory)",
+    )
     parser.add_argument("--start-method", choices=START_METHODS, default="forkserver", help="how process workers are started")
-    parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None, help="with --mode dask: use this running Dask scheduler instead of starting a local cluster")
+    parser.add_argument(
+        "--scheduler", metavar="tcp://HOST:PORT", default=None, help="with --mode dask: use this running Dask scheduler instead of starting a local cluster"
+    )
     parser.add_argument("--threshold", type=float, default=defaults.threshold, help="SSIM at or above which two images are near duplicates")
-    parser.add_argument("--pairs", choices=("pruned", "all"), default=defaults.pairs, help="'all' compares every pair (O(n^2)); 'pruned' compares only pairs a cheap DCT signature index finds close")
-    parser.add_argument("--orientations", type=int, choices=(1, 4, 8), default=defaults.orientations,
-                        help="1: compare pictures as stored (EXIF orientation applied); 4: also find copies turned by "
-                             "90/180/270 degrees; 8: also mirrored ones. The compare stage does up to 4x or 8x the work "
-                             "(README, 'Orientations', has the measured cost)")
-    parser.add_argument("--thumb-size", type=int, default=defaults.thumb_size, help=f"side of the grayscale thumbnail SSIM compares, in pixels (16 to {MAX_THUMB_SIZE}: larger adds no accuracy to SSIM near-duplicate detection and costs n x size^2 bytes of memory)")
-    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
-                        help="leave out files and folders whose path below its root, or whose name, matches GLOB "
-                             "(repeatable; e.g. --exclude '.thumbnails' --exclude '*_small.jpg'); counted, not skipped")
+    parser.add_argument(
+        "--pairs",
+        choices=("pruned", "all"),
+        default=defaults.pairs,
+        help="'all' compares every pair (O(n^2)); 'pruned' compares only pairs a cheap DCT signature index finds close",
+    )
+    parser.add_argument(
+        "--orientations",
+        type=int,
+        choices=(1, 4, 8),
+        default=defaults.orientations,
+        help="1: compare pictures as stored (EXIF orientation applied); 4: also find copies turned by "
+        "90/180/270 degrees; 8: also mirrored ones. The compare stage does up to 4x or 8x the work "
+        "(README, 'Orientations', has the measured cost)",
+    )
+    parser.add_argument(
+        "--thumb-size",
+        type=int,
+        default=defaults.thumb_size,
+        help=f"side of the grayscale thumbnail SSIM compares, in pixels (16 to {MAX_THUMB_SIZE}: larger adds no accuracy to SSIM near-duplicate detection and costs n x size^2 bytes of memory)",
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="leave out files and folders whose path below its root, or whose name, matches GLOB "
+        "(repeatable; e.g. --exclude '.thumbnails' --exclude '*_small.jpg'); counted, not skipped",
+    )
     parser.add_argument("--min-size", type=parse_size, default=0, metavar="BYTES", help="leave out files smaller than this (K, M, G suffixes)")
     parser.add_argument("--max-size", type=parse_size, default=None, metavar="BYTES", help="leave out files larger than this (K, M, G suffixes)")
-    parser.add_argument("--extensions", type=parse_extensions, default=None, metavar="LIST",
-                        help=f"comma-separated file extensions to look at (default: {','.join(sorted(e[1:] for e in IMAGE_EXTENSIONS))})")
-    parser.add_argument("--max-file-size", type=parse_size, default=DEFAULT_MAX_FILE_SIZE, metavar="BYTES", help="skip (with a reason) files larger than this, unread; suffixes K, M, G (powers of 1024). Each worker may hold one whole file in memory while decoding it; see README, 'Memory'")
-    parser.add_argument("--decoder", choices=("auto", "opencv", "pillow"), default="auto", help="image decoder; 'auto' is OpenCV where it can be imported (it has no free-threaded build), else Pillow")
+    parser.add_argument(
+        "--extensions",
+        type=parse_extensions,
+        default=None,
+        metavar="LIST",
+        help=f"comma-separated file extensions to look at (default: {','.join(sorted(e[1:] for e in IMAGE_EXTENSIONS))})",
+    )
+    parser.add_argument(
+        "--max-file-size",
+        type=parse_size,
+        default=DEFAULT_MAX_FILE_SIZE,
+        metavar="BYTES",
+        help="skip (with a reason) files larger than this, unread; suffixes K, M, G (powers of 1024). Each worker may hold one whole file in memory while decoding it; see README, 'Memory'",
+    )
+    parser.add_argument(
+        "--decoder",
+        choices=("auto", "opencv", "pillow"),
+        default="auto",
+        help="image decoder; 'auto' is OpenCV where it can be imported (it has no free-threaded build), else Pillow",
+    )
     parser.add_argument("--follow-symlinks", action="store_true", help="descend into symlinked directories (each directory is visited once)")
-    parser.add_argument("--cache", type=Path, default=None, help="feature cache file (default: dupbench/features.sqlite in your cache directory); a second run over unchanged files skips decoding")
-    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the feature cache (what the benchmark harness uses, to measure the real work)")
-    parser.add_argument("--output", type=Path, metavar="FILE", help="write the full report as JSON to FILE (see README, 'JSON output'); its folder must exist and be writable (checked before scanning); '-' writes it to stdout, and the printed report goes to stderr")
-    parser.add_argument("--csv", type=Path, metavar="FILE", help="write the groups as a flat table to FILE, one row per file (group, kind, role, path, match, ssim, size, resolution, digest); checked like --output")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="feature cache file (default: dupbench/features.sqlite in your cache directory); a second run over unchanged files skips decoding",
+    )
+    parser.add_argument(
+        "--no-cache", action="store_true", help="neither read nor write the feature cache (what the benchmark harness uses, to measure the real work)"
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="write the full report as JSON to FILE (see README, 'JSON output'); its folder must exist and be writable (checked before scanning); '-' writes it to stdout, and the printed report goes to stderr",
+    )
+    parser.add_argument(
+        "--csv",
+        type=Path,
+        metavar="FILE",
+        help="write the groups as a flat table to FILE, one row per file (group, kind, role, path, match, ssim, size, resolution, digest); checked like --output",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars and no printed report")
     add_action_arguments(parser)
     parser.set_defaults(func=run)
@@ -117,9 +187,22 @@ def parse_extensions(text: str) -> frozenset[str]:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        filters = {"exclude": tuple(args.exclude), "min_size": args.min_size, "max_size": args.max_size,
-                   **({"extensions": args.extensions} if args.extensions else {})}
-        config = DetectorConfig(threshold=args.threshold, thumb_size=args.thumb_size, pairs=args.pairs, follow_symlinks=args.follow_symlinks, decoder=args.decoder, orientations=args.orientations, max_file_size=args.max_file_size, **filters)
+        filters = {
+            "exclude": tuple(args.exclude),
+            "min_size": args.min_size,
+            "max_size": args.max_size,
+            **({"extensions": args.extensions} if args.extensions else {}),
+        }
+        config = DetectorConfig(
+            threshold=args.threshold,
+            thumb_size=args.thumb_size,
+            pairs=args.pairs,
+            follow_symlinks=args.follow_symlinks,
+            decoder=args.decoder,
+            orientations=args.orientations,
+            max_file_size=args.max_file_size,
+            **filters,
+        )
         execution = ExecutionConfig(mode=args.mode, workers=args.workers, start_method=args.start_method, scheduler=args.scheduler)
     except ValueError as exc:
         print(f"dupbench run: {exc}", file=sys.stderr)
@@ -257,8 +340,11 @@ def format_report(report: DuplicateReport, output: Path | None = None, acting: b
         f"{len(report.groups) - exact} near), {c.get('skipped', 0)} skipped; "
         f"{c.get('pairs_compared', 0)} SSIM pairs compared"
     )
-    ignored = [(c.get("ignored_other_extensions", 0), "for their extension (--extensions)"),
-               (c.get("ignored_excluded", 0), "by --exclude"), (c.get("ignored_size", 0), "by --min-size/--max-size")]
+    ignored = [
+        (c.get("ignored_other_extensions", 0), "for their extension (--extensions)"),
+        (c.get("ignored_excluded", 0), "by --exclude"),
+        (c.get("ignored_size", 0), "by --min-size/--max-size"),
+    ]
     if any(n for n, _ in ignored):
         lines.append("files left out: " + "; ".join(f"{n} {why}" for n, why in ignored if n))
     if report.skipped:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from dupbench.result import DuplicateReport
 
@@ -16,9 +16,7 @@ CSV_COLUMNS = ("group", "kind", "role", "path", "match", "ssim", "same_as", "wid
 def file_rows(report: DuplicateReport) -> Iterator[dict[str, object]]:
     """The keeper, then each member, of every group; size, resolution and digest blank where the report has none."""
     for index, group in enumerate(report.groups):
-        entries = [(group.keeper, "keeper", "", "", "")] + [
-            (m.path, "member", m.match, f"{m.ssim:.4f}", m.same_as or "") for m in group.members
-        ]
+        entries = [(group.keeper, "keeper", "", "", "")] + [(m.path, "member", m.match, f"{m.ssim:.4f}", m.same_as or "") for m in group.members]
         for path, role, match, ssim, same_as in entries:
             info = report.files.get(path)
             yield {

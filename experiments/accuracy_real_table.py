@@ -29,10 +29,12 @@ def rows_for(folder: Path) -> list[str]:
     lines = []
     for r in run["rows"]:
         turned = f"{r['orientation_r']:.3f}" if r.get("orientation_pairs") else "n/a"
-        lines.append(f"| {folder.name[5:]} | {files} | {r['tool']} | {r['any_p']:.3f} | {r['any_r']:.3f} | {r['any_f1']:.3f} | "
-                     f"{r['upright_p']:.3f} | {r['upright_r']:.3f} | {turned} | {r['false_pairs']} | {r['largest_group']} | "
-                     f"{r['worst_group_originals']} | {r['files_grouped_share']:.1%} | {r['wall_s']:.1f} | "
-                     f"{run['git']['short_commit']} |")
+        lines.append(
+            f"| {folder.name[5:]} | {files} | {r['tool']} | {r['any_p']:.3f} | {r['any_r']:.3f} | {r['any_f1']:.3f} | "
+            f"{r['upright_p']:.3f} | {r['upright_r']:.3f} | {turned} | {r['false_pairs']} | {r['largest_group']} | "
+            f"{r['worst_group_originals']} | {r['files_grouped_share']:.1%} | {r['wall_s']:.1f} | "
+            f"{run['git']['short_commit']} |"
+        )
     return lines
 
 
@@ -44,8 +46,10 @@ def dataset_table(data_root: Path) -> str:
     from dupbench.datasets import read_ground_truth
     from dupbench.datasets.real import summary
 
-    lines = ["| set | files | originals | copies (planted or natural) | hard negatives | true groups (>1 file) | "
-             "true pairs (exact) | kinds |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        "| set | files | originals | copies (planted or natural) | hard negatives | true groups (>1 file) | true pairs (exact) | kinds |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for name in CLASS_ORDER:
         for split in ("tune", "holdout"):
             root = data_root / f"{name}-{split}"
@@ -56,9 +60,11 @@ def dataset_table(data_root: Path) -> str:
             roles = counts["roles"]
             multi = sum(len(g) > 1 for g in truth.groups().values())
             kinds = ", ".join(f"{k} {n}" for k, n in counts["kinds"].items() if k != "original")
-            lines.append(f"| {name}-{split} | {counts['files']} | {roles.get('original', 0)} | {roles.get('copy', 0)} | "
-                         f"{roles.get('hard_negative', 0)} | {multi} | {counts['true_pairs']} ({counts['exact_pairs']}) | "
-                         f"{kinds} |")
+            lines.append(
+                f"| {name}-{split} | {counts['files']} | {roles.get('original', 0)} | {roles.get('copy', 0)} | "
+                f"{roles.get('hard_negative', 0)} | {multi} | {counts['true_pairs']} ({counts['exact_pairs']}) | "
+                f"{kinds} |"
+            )
     return "\n".join(lines)
 
 
@@ -72,9 +78,11 @@ def main() -> None:
         from dupbench.harness.metadata import machine_name
 
         base = Path("results/accuracy") / machine_name()
-    header = ["| set | files | tool | any P | any R | any F1 | upright P | upright R | turned R | false pairs | "
-              "largest group | worst group joins | files grouped | wall s | commit |",
-              "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    header = [
+        "| set | files | tool | any P | any R | any F1 | upright P | upright R | turned R | false pairs | "
+        "largest group | worst group joins | files grouped | wall s | commit |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     order = {name: k for k, name in enumerate(CLASS_ORDER)}
     folders = sorted(base.glob("real-*-*"), key=lambda p: (order.get(p.name.split("-")[1], 9), not p.name.endswith("tune")))
     print("\n".join(header + [line for folder in folders for line in rows_for(folder)]))

@@ -6,9 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-
 from planted import build_planted_folder
-
 
 # Every execution mode, dask where its optional extra is installed: tests that take the `mode` fixture run
 # once per mode, as CPython's executor tests run each test class over every executor.

@@ -39,12 +39,22 @@ def plan_for(report: Path, data: dict, picks: dict[int, list[str]], action: str 
     groups = []
     for index, paths in picks.items():
         keeper = keepers.get(index, data["groups"][index]["keeper"])
-        groups.append({"group": index, "kind": data["groups"][index]["kind"],
-                       "keeper": {"path": keeper, "digest": files[keeper]["digest"]},
-                       "remove": [{"path": p, "digest": files[p]["digest"]} for p in paths]})
-    return {"format": "dupbench-plan", "version": 1, "action": action,
-            "report": {"path": str(report), "sha256": hashlib.sha256(report.read_bytes()).hexdigest()},
-            "roots": data["roots"], "groups": groups}
+        groups.append(
+            {
+                "group": index,
+                "kind": data["groups"][index]["kind"],
+                "keeper": {"path": keeper, "digest": files[keeper]["digest"]},
+                "remove": [{"path": p, "digest": files[p]["digest"]} for p in paths],
+            }
+        )
+    return {
+        "format": "dupbench-plan",
+        "version": 1,
+        "action": action,
+        "report": {"path": str(report), "sha256": hashlib.sha256(report.read_bytes()).hexdigest()},
+        "roots": data["roots"],
+        "groups": groups,
+    }
 
 
 def write_plan(tmp_path: Path, plan: dict) -> Path:
@@ -141,16 +151,19 @@ def test_a_changed_keeper_leaves_its_group_alone(run, tmp_path):
     assert all(Path(p).exists() for p in members(data, 0))
 
 
-@pytest.mark.parametrize("tamper, message", [
-    (lambda plan, data: plan["groups"][0]["remove"].append({"path": "/etc/hostname", "digest": "0" * 32}), "is not in group 0"),
-    (lambda plan, data: plan["groups"][0]["remove"].append(dict(plan["groups"][0]["keeper"])), "listed more than once"),
-    (lambda plan, data: plan["groups"][0]["remove"][0].update(digest="f" * 32), "not the one the scan saw"),
-    (lambda plan, data: plan["groups"][0].update(group=999), "group 999 is not in the report"),
-    (lambda plan, data: plan["report"].update(sha256="0" * 64), "not the report this plan was made from"),
-    (lambda plan, data: plan.update(format="something-else"), "not a dupbench plan"),
-    (lambda plan, data: plan.update(action="shred"), "unknown action"),
-    (lambda plan, data: plan["groups"][0]["keeper"].update(digest="not hex"), "not a 32-digit hex"),
-])
+@pytest.mark.parametrize(
+    "tamper, message",
+    [
+        (lambda plan, data: plan["groups"][0]["remove"].append({"path": "/etc/hostname", "digest": "0" * 32}), "is not in group 0"),
+        (lambda plan, data: plan["groups"][0]["remove"].append(dict(plan["groups"][0]["keeper"])), "listed more than once"),
+        (lambda plan, data: plan["groups"][0]["remove"][0].update(digest="f" * 32), "not the one the scan saw"),
+        (lambda plan, data: plan["groups"][0].update(group=999), "group 999 is not in the report"),
+        (lambda plan, data: plan["report"].update(sha256="0" * 64), "not the report this plan was made from"),
+        (lambda plan, data: plan.update(format="something-else"), "not a dupbench plan"),
+        (lambda plan, data: plan.update(action="shred"), "unknown action"),
+        (lambda plan, data: plan["groups"][0]["keeper"].update(digest="not hex"), "not a 32-digit hex"),
+    ],
+)
 def test_a_plan_that_does_not_fit_its_report_is_refused_before_anything_changes(run, tmp_path, capsys, tamper, message):
     root, report, data = run
     before = tree_bytes(root)

@@ -12,11 +12,10 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from planted import photo
 
 from dupbench.config import DetectorConfig, ExecutionConfig
 from dupbench.detector.pipeline import find_duplicates
-
-from planted import photo
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +77,7 @@ def test_every_file_is_used_or_skipped_with_a_reason(messy, mode):
     # the same picture under another name and extension, at 16 bits, with an opaque alpha channel, in CMYK,
     # as a GIF's first frame and a TIFF's first page: all decoded and all grouped with the photo. The
     # grayscale copy lost its colour and the see-through copy is lighter on any background: not the picture.
-    assert names == {"good photo ü.png", "line\nbreak copy.png", "wrong extension.jpg", "sixteen.png", "alpha.png",
-                     "cmyk.jpg", "animated.gif", "pages.tiff"}
+    assert names == {"good photo ü.png", "line\nbreak copy.png", "wrong extension.jpg", "sixteen.png", "alpha.png", "cmyk.jpg", "animated.gif", "pages.tiff"}
     matches = {os.path.basename(m.path): m.match for m in group.members}
     matches[os.path.basename(group.keeper)] = "keeper"
     for name in ("line\nbreak copy.png", "wrong extension.jpg", "sixteen.png", "alpha.png", "pages.tiff"):

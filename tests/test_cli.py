@@ -9,8 +9,10 @@ from dupbench import cli
 
 
 def test_run_does_not_import_the_report_stack():
-    code = ("import sys; from dupbench.cli import build_parser; build_parser(['run', '.']); "
-            "print(sorted(m for m in ('pandas', 'matplotlib', 'dupbench.report.render') if m in sys.modules))")
+    code = (
+        "import sys; from dupbench.cli import build_parser; build_parser(['run', '.']); "
+        "print(sorted(m for m in ('pandas', 'matplotlib', 'dupbench.report.render') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

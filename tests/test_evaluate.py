@@ -28,8 +28,22 @@ ROOT = Path("/data/set")
 
 
 def image(path: str, role: str, kind: str, group: int | None, pixels: str, of: str | None = None) -> ImageEntry:
-    return ImageEntry(path=path, role=role, kind=kind, group=group, derived_from=of, source=None, region=None,
-                      flip=False, params={}, width=8, height=8, size_bytes=1, file_digest=pixels, pixel_digest=pixels)
+    return ImageEntry(
+        path=path,
+        role=role,
+        kind=kind,
+        group=group,
+        derived_from=of,
+        source=None,
+        region=None,
+        flip=False,
+        params={},
+        width=8,
+        height=8,
+        size_bytes=1,
+        file_digest=pixels,
+        pixel_digest=pixels,
+    )
 
 
 @pytest.fixture()
@@ -44,13 +58,22 @@ def truth() -> GroundTruth:
         image("sky1.png", "hard_negative", "night_sky", None, "S1"),
         image("sky2.png", "hard_negative", "night_sky", None, "S2"),
     )
-    return GroundTruth(profile="demo", seed=1, n_images=len(images), threshold=0.75, thumb_size=64,
-                       distinct_below=0.6, distinct_check="all pairs", libraries={}, sources=[], images=images)
+    return GroundTruth(
+        profile="demo",
+        seed=1,
+        n_images=len(images),
+        threshold=0.75,
+        thumb_size=64,
+        distinct_below=0.6,
+        distinct_check="all pairs",
+        libraries={},
+        sources=[],
+        images=images,
+    )
 
 
 def report(*groups: Group) -> DuplicateReport:
-    return DuplicateReport(roots=[str(ROOT)], settings={}, groups=list(groups), skipped=[], stages={}, mode="serial",
-                           workers=1)
+    return DuplicateReport(roots=[str(ROOT)], settings={}, groups=list(groups), skipped=[], stages={}, mode="serial", workers=1)
 
 
 def group(kind: str, keeper: str, *members: tuple[str, str]) -> Group:
@@ -134,8 +157,7 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_threshold_sweep_on_a_generated_set(tiny_dataset: Path, tmp_path: Path) -> None:
     truth = read_ground_truth(tiny_dataset)
     scores = pair_scores(truth, load_thumbnails(truth, tiny_dataset, 32))
-    near_links = sum(1 for e in truth.images if e.role == "copy"
-                     and e.pixel_digest != truth.by_path()[e.derived_from].pixel_digest)
+    near_links = sum(1 for e in truth.images if e.role == "copy" and e.pixel_digest != truth.by_path()[e.derived_from].pixel_digest)
     assert len(scores.positive_scores) == near_links > 0
     sweep = threshold_sweep(scores, np.array([0.3, 0.5, 0.75, 0.99]))
     assert list(sweep["threshold"]) == [0.3, 0.5, 0.75, 0.99]
@@ -148,16 +170,31 @@ def test_threshold_sweep_on_a_generated_set(tiny_dataset: Path, tmp_path: Path) 
 def test_cli_with_a_perfect_report(tiny_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     truth = read_ground_truth(tiny_dataset)
     groups = [
-        {"kind": "near", "keeper": str(tiny_dataset / members[0].path),
-         "members": [{"path": str(tiny_dataset / m.path), "ssim": 1.0,
-                      "match": "pixels" if m.pixel_digest == members[0].pixel_digest else "ssim"} for m in members[1:]]}
+        {
+            "kind": "near",
+            "keeper": str(tiny_dataset / members[0].path),
+            "members": [
+                {"path": str(tiny_dataset / m.path), "ssim": 1.0, "match": "pixels" if m.pixel_digest == members[0].pixel_digest else "ssim"}
+                for m in members[1:]
+            ],
+        }
         for members in truth.groups().values()
     ]
-    data = {"version": 1, "roots": [str(tiny_dataset)], "settings": {}, "groups": groups, "skipped": [],
-            "stages": {}, "mode": "serial", "workers": 1}
+    data = {"version": 1, "roots": [str(tiny_dataset)], "settings": {}, "groups": groups, "skipped": [], "stages": {}, "mode": "serial", "workers": 1}
     (tmp_path / "r.json").write_text(json.dumps(data))
-    code = main(["evaluate", str(tiny_dataset), str(tmp_path / "r.json"), "--json", str(tmp_path / "scores.json"),
-                 "--threshold-sweep", "--thumb-sizes", "32", "--quiet"])
+    code = main(
+        [
+            "evaluate",
+            str(tiny_dataset),
+            str(tmp_path / "r.json"),
+            "--json",
+            str(tmp_path / "scores.json"),
+            "--threshold-sweep",
+            "--thumb-sizes",
+            "32",
+            "--quiet",
+        ]
+    )
     assert code == 0
     scores = json.loads((tmp_path / "scores.json").read_text())
     assert scores["evaluation"]["any"]["f1"] == 1.0
@@ -184,8 +221,7 @@ def test_perfect_report_does_no_harm(truth: GroundTruth) -> None:
 
 def test_orientation_copies_are_scored_apart(truth: GroundTruth) -> None:
     turned = image("a turned.jpg", "copy", "turn_90", 1, "AT", "a.jpg")
-    with_turn = replace(truth, images=(*truth.images, turned), n_images=truth.n_images + 1,
-                        settings={"orientation_kinds": ["turn_90"]})
+    with_turn = replace(truth, images=(*truth.images, turned), n_images=truth.n_images + 1, settings={"orientation_kinds": ["turn_90"]})
     missed = evaluate(with_turn, report(*perfect()), ROOT)
     # the turned copy makes 3 true pairs (with a, a copy, a40), none found; upright pairs are all found
     assert (missed.orientation.true_pairs, missed.orientation.recall) == (3, 0.0)

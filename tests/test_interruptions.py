@@ -9,12 +9,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Callable
 
 import psutil
 import pytest
 from PIL import Image, PngImagePlugin
+from planted import build_planted_folder
 
 import dupbench.detector.compare
 import dupbench.detector.load
@@ -22,8 +23,6 @@ import dupbench.detector.verify
 from dupbench.config import DetectorConfig, ExecutionConfig
 from dupbench.detector.pipeline import WORKER_DIED, find_duplicates
 from dupbench.execution.tasks import WorkerCrashes
-
-from planted import build_planted_folder
 
 
 def crash_on_marked_files(data: bytes, *args, **kwargs):
@@ -68,8 +67,24 @@ def tree(pid: int) -> list[psutil.Process]:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_stops_the_run_leaving_no_process_and_no_output(big_folder, tmp_path, mode, sig):
     output = tmp_path / "out.json"
-    command = [sys.executable, "-m", "dupbench", "run", str(big_folder), "--mode", mode, "--workers", "2",
-               "--pairs", "all", "--thumb-size", "128", "--output", str(output), "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "dupbench",
+        "run",
+        str(big_folder),
+        "--mode",
+        mode,
+        "--workers",
+        "2",
+        "--pairs",
+        "all",
+        "--thumb-size",
+        "128",
+        "--output",
+        str(output),
+        "--quiet",
+    ]
     child = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 20
     seen: dict[int, psutil.Process] = {}
@@ -164,8 +179,25 @@ def test_the_cli_reports_a_task_that_keeps_killing_workers_without_a_traceback(p
 
 def start_run(folder, start_method: str) -> tuple[subprocess.Popen, dict[int, psutil.Process]]:
     """A process-mode run in a child, returned once its pool is up (every helper process seen)."""
-    command = [sys.executable, "-m", "dupbench", "run", str(folder), "--mode", "process", "--workers", "2",
-               "--start-method", start_method, "--pairs", "all", "--thumb-size", "128", "--no-cache", "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "dupbench",
+        "run",
+        str(folder),
+        "--mode",
+        "process",
+        "--workers",
+        "2",
+        "--start-method",
+        start_method,
+        "--pairs",
+        "all",
+        "--thumb-size",
+        "128",
+        "--no-cache",
+        "--quiet",
+    ]
     child = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     wanted = {"fork": 2, "forkserver": 4, "spawn": 3}[start_method]  # workers, plus tracker and server
     seen: dict[int, psutil.Process] = {}

@@ -10,8 +10,6 @@ import subprocess
 
 import pytest
 
-import pytest
-
 from dupbench.cli import main
 
 
@@ -105,9 +103,7 @@ def test_move_into_a_folder_inside_the_scanned_tree_twice_moves_no_original(plan
     capsys.readouterr()
     assert main(command) == 0  # the reproduction: the second run moved nine originals into dupes/
     assert non_keepers(tmp_path / "act1") == originals
-    assert {k: v for k, v in tree_bytes(tmp_path / "act1" / "dupes").items() if k.suffix != ".json"} == {
-        k: v for k, v in moved.items() if k.suffix != ".json"
-    }
+    assert {k: v for k, v in tree_bytes(tmp_path / "act1" / "dupes").items() if k.suffix != ".json"} == {k: v for k, v in moved.items() if k.suffix != ".json"}
     assert "the --to folder of this move: never scanned" in capsys.readouterr().out
 
 
@@ -163,7 +159,7 @@ def test_a_file_name_with_a_newline_cannot_forge_a_report_line(planted_folder, t
     os.symlink("nowhere", root / "broken\n    FORGED-SKIP.jpg")  # a skipped file: its name is printed too
     assert main(["run", str(root), "--mode", "serial", "--no-cache"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert not [line for line in lines if "FORGED" in line and not ("\\n" in line)]
+    assert not [line for line in lines if "FORGED" in line and "\\n" not in line]
     assert any("\\n[exact] keep FORGED.png" in line for line in lines)  # shown, escaped
 
 

@@ -51,7 +51,7 @@ class ReviewPlan:
 
 def _file(data: Any, where: str) -> PlannedFile:
     if not isinstance(data, dict) or not isinstance(data.get("path"), str) or not isinstance(data.get("digest"), str):
-        raise PlanError(f"{where}: expected {{\"path\": ..., \"digest\": ...}}")
+        raise PlanError(f'{where}: expected {{"path": ..., "digest": ...}}')
     if not DIGEST.fullmatch(data["digest"]):
         raise PlanError(f"{where}: digest {data['digest']!r} is not a 32-digit hex BLAKE2b-128 digest")
     return PlannedFile(data["path"], data["digest"])
@@ -73,7 +73,7 @@ def parse_plan(data: Any) -> ReviewPlan:
     groups = []
     for n, group in enumerate(data["groups"]):
         if not isinstance(group, dict) or not isinstance(group.get("group"), int) or not isinstance(group.get("remove"), list):
-            raise PlanError(f"groups[{n}]: expected {{\"group\": N, \"keeper\": ..., \"remove\": [...]}}")
+            raise PlanError(f'groups[{n}]: expected {{"group": N, "keeper": ..., "remove": [...]}}')
         keeper = _file(group.get("keeper"), f"groups[{n}].keeper")
         remove = tuple(_file(f, f"groups[{n}].remove[{i}]") for i, f in enumerate(group["remove"]))
         groups.append(PlannedGroup(group["group"], keeper, remove))

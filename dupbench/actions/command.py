@@ -1,8 +1,8 @@
 """The `dupbench run` options that act on the duplicates found, as three calls for the run command.
 
-    add_action_arguments(parser)                     # when building the parser
-    error = check_action_arguments(args)             # before scanning: refuse early, exit 2
-    status = perform_actions(report, args, ...)      # after the report is printed
+add_action_arguments(parser)                     # when building the parser
+error = check_action_arguments(args)             # before scanning: refuse early, exit 2
+status = perform_actions(report, args, ...)      # after the report is printed
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Mapping, Sequence, TextIO
+from pathlib import Path
+from typing import TextIO
 
 from dupbench.actions.execute import apply_plan
-from dupbench.actions.leftovers import action_folders, remove_stale_temporaries
 from dupbench.actions.keep import KEEP_RULES, check_keep_rule, protect_references
+from dupbench.actions.leftovers import action_folders, remove_stale_temporaries
 from dupbench.actions.manifest import name_taken
 from dupbench.actions.plan import ACTIONS, format_plan, make_plan, show, summary
 from dupbench.actions.trash import system_trash_available
@@ -37,17 +38,26 @@ def add_action_arguments(parser: argparse.ArgumentParser) -> None:
         help="move: non-keepers into --to DIR; delete: to the system trash (needs --yes); "
         "hardlink: byte-identical copies become hard links to their keeper. Each writes a manifest for `dupbench undo`",
     )
-    group.add_argument("--include-near", action="store_true",
-                       help="also act on near duplicates (by default an action touches only copies identical to another "
-                            "file: equal bytes or pixels; near groups are for review first: dupbench review REPORT.json)")
-    group.add_argument("--reference", action="append", default=[], metavar="DIR",
-                       help="a folder whose files are never moved, trashed or linked (repeatable); a group with a file "
-                            "in one keeps that file")
+    group.add_argument(
+        "--include-near",
+        action="store_true",
+        help="also act on near duplicates (by default an action touches only copies identical to another "
+        "file: equal bytes or pixels; near groups are for review first: dupbench review REPORT.json)",
+    )
+    group.add_argument(
+        "--reference",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder whose files are never moved, trashed or linked (repeatable); a group with a file in one keeps that file",
+    )
     group.add_argument("--to", type=Path, metavar="DIR", help="where --action move puts files, keeping their paths relative to their root")
     group.add_argument("--yes", action="store_true", help="confirm --action delete")
     group.add_argument("--dry-run", action="store_true", help="print the exact plan and change nothing")
     group.add_argument("--keep", type=_keep_rule, metavar="RULE", help=f"which copy to keep instead of the highest-resolution one: {', '.join(KEEP_RULES)}")
-    group.add_argument("--manifest", type=Path, metavar="FILE", help="where to write the undo manifest (default: in --to DIR for move, else the current directory)")
+    group.add_argument(
+        "--manifest", type=Path, metavar="FILE", help="where to write the undo manifest (default: in --to DIR for move, else the current directory)"
+    )
 
 
 def _keep_rule(text: str) -> str:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 from dupbench.actions.files import Unusable, difference, link_replace, make_parents, move_file, read_state, remove_empty_dirs
 from dupbench.actions.manifest import Entry, ManifestWriter
@@ -122,4 +122,3 @@ def _identity(path: str) -> tuple[int, int]:
 def describe(exc: OSError) -> str:
     message = exc.strerror or str(exc)
     return f"{message}: {exc.filename}" if exc.filename else message
-

@@ -9,9 +9,9 @@ detector's keeper when called from `rekey_groups`.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Sequence
 
 from dupbench.result import Group, Member
 
@@ -25,7 +25,7 @@ def check_keep_rule(rule: str) -> str:
     """Return `rule` if it is valid, else raise ValueError naming the valid ones."""
     if rule in ("largest", "oldest", "newest"):
         return rule
-    if rule.startswith(PREFIX) and rule[len(PREFIX):]:
+    if rule.startswith(PREFIX) and rule[len(PREFIX) :]:
         return rule
     raise ValueError(f"unknown keeper rule {rule!r}; choose one of {', '.join(KEEP_RULES)}")
 
@@ -36,7 +36,7 @@ def choose_keeper(paths: Sequence[str], rule: str, stat: Stat = os.stat) -> str:
         raise ValueError("choose_keeper needs at least one path")
     check_keep_rule(rule)
     if rule.startswith(PREFIX):
-        prefix = Path(os.path.abspath(rule[len(PREFIX):]))
+        prefix = Path(os.path.abspath(rule[len(PREFIX) :]))
         under = [p for p in paths if Path(os.path.abspath(p)).is_relative_to(prefix)]
         return under[0] if under else paths[0]
     stats: dict[str, os.stat_result] = {}

@@ -16,7 +16,7 @@ import ctypes
 import errno
 import os
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from dupbench.stale import remove_dead_runs_files
 

@@ -22,9 +22,10 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from dupbench.actions.plan import Op, Skip
 from dupbench.actions.seal import key_path, load_key, seal, sealed
@@ -65,7 +66,7 @@ class Entry:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Entry":
+    def from_json(cls, data: dict[str, Any]) -> Entry:
         return cls(
             op=data["op"],
             source=_text(data["source"]),
@@ -172,7 +173,7 @@ class ManifestWriter:
         self._key = b""
         self._context = ""
 
-    def __enter__(self) -> "ManifestWriter":
+    def __enter__(self) -> ManifestWriter:
         if os.path.lexists(self.path):
             raise FileExistsError(f"manifest {self.path} already exists; not overwritten")
         self._key = load_key(create=True) or b""

@@ -17,8 +17,9 @@ resolved), the form the manifest records, so `dupbench undo` can recompute and c
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Mapping, Sequence
+from typing import Literal
 
 from dupbench.actions.files import FileState, Unusable, read_state
 from dupbench.actions.trash import trash_can_for

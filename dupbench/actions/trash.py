@@ -132,7 +132,7 @@ def trash_info_path(info_path: str) -> str:
         raise ValueError("not a trash info file")
     for line in lines[1:]:
         if line.startswith("Path="):
-            return os.fsdecode(urllib.parse.unquote_to_bytes(line[len("Path="):]))
+            return os.fsdecode(urllib.parse.unquote_to_bytes(line[len("Path=") :]))
     raise ValueError("no Path= line")
 
 

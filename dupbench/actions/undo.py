@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 from dupbench.actions.execute import describe
 from dupbench.actions.files import Unusable, make_parents, move_file, read_state, remove_empty_dirs, unlink_replace_copy
@@ -282,4 +283,3 @@ def _restore(entry: Entry) -> None:
         raise
     if entry.op == "move":
         remove_empty_dirs(entry.created_dirs)
-

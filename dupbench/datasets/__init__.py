@@ -15,8 +15,22 @@ DEMO_IMAGES = 60
 DEMO_SEED = 2026
 
 __all__ = [
-    "DEMO_IMAGES", "DEMO_NAME", "DEMO_SEED", "FILENAME", "GroundTruth", "ImageEntry", "PROFILES", "Profile",
-    "default_cache_dir", "demo_folder", "demo_ready", "ensure_demo", "get_profile", "make_dataset", "read_ground_truth", "write_ground_truth",
+    "DEMO_IMAGES",
+    "DEMO_NAME",
+    "DEMO_SEED",
+    "FILENAME",
+    "GroundTruth",
+    "ImageEntry",
+    "PROFILES",
+    "Profile",
+    "default_cache_dir",
+    "demo_folder",
+    "demo_ready",
+    "ensure_demo",
+    "get_profile",
+    "make_dataset",
+    "read_ground_truth",
+    "write_ground_truth",
 ]
 
 

@@ -11,12 +11,12 @@ import os
 import platform
 import shutil
 import sys
-from contextlib import contextmanager
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from contextlib import contextmanager
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -50,8 +50,7 @@ from dupbench.detector.features import file_digest, pixel_digest, thumbnail
 from dupbench.detector.ssim import SsimTerms, ssim_matrix, ssim_terms
 
 # Folders a phone/desktop photo collection typically has; copies land in them like real ones do.
-FOLDERS: tuple[str, ...] = ("DCIM/Camera", "Pictures/Edited", "Downloads", "WhatsApp Images", "Backup/2023",
-                            "Pictures/Shared albums")
+FOLDERS: tuple[str, ...] = ("DCIM/Camera", "Pictures/Edited", "Downloads", "WhatsApp Images", "Backup/2023", "Pictures/Shared albums")
 # Above this many originals the all-pairs distinctness check (~40 us a pair) would dominate generation, so
 # only originals cut from the same scene (where near-duplicates actually arise) are compared.
 FULL_DISTINCT_CHECK_MAX = 2000
@@ -149,8 +148,14 @@ class TermsBank:
 
 
 def select_originals(
-    photos: list[SourcePhoto], count: int, profile: Profile, seed: int, limit: float, thumb_size: int,
-    full_check: bool, bar: tqdm | None = None,
+    photos: list[SourcePhoto],
+    count: int,
+    profile: Profile,
+    seed: int,
+    limit: float,
+    thumb_size: int,
+    full_check: bool,
+    bar: tqdm | None = None,
 ) -> list[Region]:
     """Draw crops until ``count`` are pairwise below ``limit`` SSIM on thumbnails (drop and redraw).
 
@@ -198,19 +203,37 @@ def store(pixels: np.ndarray, ext: str, quality: int | None, rng: np.random.Gene
     return StoredImage(data, ext, decode_image(data), quality)
 
 
-def write_entry(root: Path, path: str, data: bytes, role: str, kind: str, group: int | None,
-                derived_from: str | None = None, source: str | None = None, region: Region | None = None,
-                params: dict | None = None) -> ImageEntry:
+def write_entry(
+    root: Path,
+    path: str,
+    data: bytes,
+    role: str,
+    kind: str,
+    group: int | None,
+    derived_from: str | None = None,
+    source: str | None = None,
+    region: Region | None = None,
+    params: dict | None = None,
+) -> ImageEntry:
     target = root / path
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
     pixels = decode_image(data)
     return ImageEntry(
-        path=path, role=role, kind=kind, group=group, derived_from=derived_from, source=source,
+        path=path,
+        role=role,
+        kind=kind,
+        group=group,
+        derived_from=derived_from,
+        source=source,
         region=(region.x, region.y, region.w, region.h) if region is not None else None,
-        flip=bool(region.flip) if region is not None else False, params=params or {},
-        width=int(pixels.shape[1]), height=int(pixels.shape[0]), size_bytes=len(data),
-        file_digest=file_digest(data).hex(), pixel_digest=pixel_digest(pixels).hex(),
+        flip=bool(region.flip) if region is not None else False,
+        params=params or {},
+        width=int(pixels.shape[1]),
+        height=int(pixels.shape[0]),
+        size_bytes=len(data),
+        file_digest=file_digest(data).hex(),
+        pixel_digest=pixel_digest(pixels).hex(),
     )
 
 
@@ -226,23 +249,30 @@ def render_original(task: OriginalTask, state: WorkerState) -> list[ImageEntry]:
     pixels = resize_to(crop(photos, task.region), width, height)
     original = store(pixels, ext_of(task.path), task.quality, rng, profile.grain_sigma)
     source = photos[task.region.source].name
-    entries = [write_entry(state.root, task.path, original.data, "original", "original", task.group,
-                           source=source, region=task.region)]
+    entries = [write_entry(state.root, task.path, original.data, "original", "original", task.group, source=source, region=task.region)]
     for placement in task.copies:
         encoded: Encoded = COPY_TRANSFORMS[placement.kind](original, rng, strength())
-        entries.append(write_entry(state.root, placement.path, encoded.data, "copy", placement.kind, task.group,
-                                   derived_from=task.path, params=encoded.params))
+        entries.append(write_entry(state.root, placement.path, encoded.data, "copy", placement.kind, task.group, derived_from=task.path, params=encoded.params))
     for placement in task.edits:
         edited = EDIT_NEGATIVES[placement.kind](original, rng, strength())
         data = encode(edited, original.ext, original.quality)
-        entries.append(write_entry(state.root, placement.path, data, "hard_negative", placement.kind, None,
-                                   derived_from=task.path))
+        entries.append(write_entry(state.root, placement.path, data, "hard_negative", placement.kind, None, derived_from=task.path))
     for region, path in task.overlaps:
-        shifted = store(resize_to(crop(photos, region), width, height), ext_of(path), task.quality, rng,
-                        profile.grain_sigma)
-        entries.append(write_entry(state.root, path, shifted.data, "hard_negative", "overlap_crop", None,
-                                   derived_from=task.path, source=source, region=region,
-                                   params={"iou": round(region.overlap(task.region), 4)}))
+        shifted = store(resize_to(crop(photos, region), width, height), ext_of(path), task.quality, rng, profile.grain_sigma)
+        entries.append(
+            write_entry(
+                state.root,
+                path,
+                shifted.data,
+                "hard_negative",
+                "overlap_crop",
+                None,
+                derived_from=task.path,
+                source=source,
+                region=region,
+                params={"iou": round(region.overlap(task.region), 4)},
+            )
+        )
     return entries
 
 
@@ -292,14 +322,20 @@ class Namer:
 
 
 def copy_ext(kind: str, original_ext: str) -> str:
-    return {"reencode_png": ".png", "reencode_bmp": ".bmp", "reencode_tiff": ".tif", "jpeg_q85": ".jpg",
-            "jpeg_q60": ".jpg", "jpeg_q40": ".jpg", "exif_orientation": ".jpg", "format_jpeg": ".jpg",
-            "format_webp": ".webp"}.get(kind, original_ext)
+    return {
+        "reencode_png": ".png",
+        "reencode_bmp": ".bmp",
+        "reencode_tiff": ".tif",
+        "jpeg_q85": ".jpg",
+        "jpeg_q60": ".jpg",
+        "jpeg_q40": ".jpg",
+        "exif_orientation": ".jpg",
+        "format_jpeg": ".jpg",
+        "format_webp": ".webp",
+    }.get(kind, original_ext)
 
 
-def plan_tasks(
-    photos: list[SourcePhoto], n_images: int, seed: int, profile: Profile, regions: list[Region]
-) -> list[OriginalTask | LookalikeTask]:
+def plan_tasks(photos: list[SourcePhoto], n_images: int, seed: int, profile: Profile, regions: list[Region]) -> list[OriginalTask | LookalikeTask]:
     """Decide every file's name, role and kind, in one fixed order (the rendering may run anywhere)."""
     rng = np.random.default_rng([seed, 0])
     n_originals, n_copies, n_hard = plan_counts(n_images, profile)
@@ -339,17 +375,23 @@ def plan_tasks(
     lookalikes: list[LookalikeTask] = []
     for kind in hard_kinds:
         if kind in LOOKALIKE_NEGATIVES:
-            lookalikes.append(LookalikeTask(
-                index=len(lookalikes), kind=kind, path=namer.new(original_ext()), quality=_quality(rng, profile),
-                long_side=_long_side(rng, profile), aspect=ASPECTS[int(rng.integers(len(ASPECTS)))]))
+            lookalikes.append(
+                LookalikeTask(
+                    index=len(lookalikes),
+                    kind=kind,
+                    path=namer.new(original_ext()),
+                    quality=_quality(rng, profile),
+                    long_side=_long_side(rng, profile),
+                    aspect=ASPECTS[int(rng.integers(len(ASPECTS)))],
+                )
+            )
             continue
         slot = int(rng.integers(n_originals))
         if kind in EDIT_NEGATIVES:
             edits.setdefault(slot, []).append(Placement(namer.new(ext_of(paths[slot])), kind))
             continue
         for _ in range(8 * n_originals):  # an overlapping crop needs room beside the original's window
-            shifted = shifted_region(rng, regions[slot], photos[regions[slot].source].pixels.shape,
-                                     float(rng.uniform(*profile.strength)))
+            shifted = shifted_region(rng, regions[slot], photos[regions[slot].source].pixels.shape, float(rng.uniform(*profile.strength)))
             if shifted is not None:
                 overlaps.setdefault(slot, []).append((shifted, namer.new(ext_of(paths[slot]))))
                 break
@@ -358,10 +400,19 @@ def plan_tasks(
             raise RuntimeError("no original leaves room for an overlapping crop; lower crop_scale")
     tasks: list[OriginalTask | LookalikeTask] = []
     for k in range(n_originals):
-        tasks.append(OriginalTask(
-            index=k, region=regions[k], path=paths[k], quality=_quality(rng, profile) if paths[k].endswith(".jpg") else None,
-            long_side=_long_side(rng, profile), group=k + 1 if k in copies else None,
-            copies=tuple(copies.get(k, ())), edits=tuple(edits.get(k, ())), overlaps=tuple(overlaps.get(k, ()))))
+        tasks.append(
+            OriginalTask(
+                index=k,
+                region=regions[k],
+                path=paths[k],
+                quality=_quality(rng, profile) if paths[k].endswith(".jpg") else None,
+                long_side=_long_side(rng, profile),
+                group=k + 1 if k in copies else None,
+                copies=tuple(copies.get(k, ())),
+                edits=tuple(edits.get(k, ())),
+                overlaps=tuple(overlaps.get(k, ())),
+            )
+        )
     return tasks + lookalikes
 
 
@@ -404,8 +455,7 @@ def render_all(tasks: list[OriginalTask | LookalikeTask], state: WorkerState, jo
         yield from map(_render, tasks)
         return
     # fork: the worker state (source photos, a few MB) is inherited, not pickled per task.
-    with ProcessPoolExecutor(jobs, mp_context=get_context("fork"), initializer=_init_worker,
-                             initargs=(state,)) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=get_context("fork"), initializer=_init_worker, initargs=(state,)) as pool:
         yield from pool.map(_render, tasks, chunksize=4)
 
 
@@ -413,8 +463,13 @@ def library_versions() -> dict[str, str]:
     import PIL
     import skimage
 
-    return {"python": platform.python_version(), "numpy": np.__version__, "opencv": cv2.__version__,
-            "pillow": PIL.__version__, "scikit-image": skimage.__version__}
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+        "pillow": PIL.__version__,
+        "scikit-image": skimage.__version__,
+    }
 
 
 def make_dataset(
@@ -441,14 +496,12 @@ def make_dataset(
         return _build(out, n_images, seed, chosen, photos, source, jobs, show)
 
 
-def _build(out: Path, n_images: int, seed: int, chosen: Profile, photos: list[SourcePhoto], source: Path | None,
-           jobs: int | None, show: bool) -> GroundTruth:
+def _build(out: Path, n_images: int, seed: int, chosen: Profile, photos: list[SourcePhoto], source: Path | None, jobs: int | None, show: bool) -> GroundTruth:
     config = DetectorConfig()
     limit = config.threshold - chosen.distinct_margin
     n_originals, _, _ = plan_counts(n_images, chosen)
     full_check = n_originals <= FULL_DISTINCT_CHECK_MAX
-    with tqdm(total=n_originals, desc="choosing originals", unit="img", disable=not show, file=sys.stderr,
-              leave=False) as bar:
+    with tqdm(total=n_originals, desc="choosing originals", unit="img", disable=not show, file=sys.stderr, leave=False) as bar:
         regions = select_originals(photos, n_originals, chosen, seed, limit, config.thumb_size, full_check, bar)
     tasks = plan_tasks(photos, n_images, seed, chosen, regions)
     staging = out.parent / f".{out.name}.tmp-{os.getpid()}"
@@ -463,14 +516,23 @@ def _build(out: Path, n_images: int, seed: int, chosen: Profile, photos: list[So
                 entries.extend(rendered)
                 bar.update(len(rendered))
         truth = GroundTruth(
-            profile=chosen.name, seed=seed, n_images=len(entries), threshold=config.threshold,
-            thumb_size=config.thumb_size, distinct_below=round(limit, 6),
+            profile=chosen.name,
+            seed=seed,
+            n_images=len(entries),
+            threshold=config.threshold,
+            thumb_size=config.thumb_size,
+            distinct_below=round(limit, 6),
             distinct_check="all pairs" if full_check else "pairs from the same scene",
-            libraries=library_versions(), sources=[p.name for p in photos],
+            libraries=library_versions(),
+            sources=[p.name for p in photos],
             images=tuple(sorted(entries, key=lambda e: e.path)),
-            settings={"long_side": list(chosen.long_side), "jpeg_quality": list(chosen.jpeg_quality),
-                      "strength": list(chosen.strength), "grain_sigma": chosen.grain_sigma,
-                      "source": "scikit-image bundled photos" if source is None else "user folder"},
+            settings={
+                "long_side": list(chosen.long_side),
+                "jpeg_quality": list(chosen.jpeg_quality),
+                "strength": list(chosen.strength),
+                "grain_sigma": chosen.grain_sigma,
+                "source": "scikit-image bundled photos" if source is None else "user folder",
+            },
         )
         write_ground_truth(truth, staging / FILENAME)
         if out.exists():

@@ -91,18 +91,14 @@ class GroundTruth:
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "GroundTruth":
+    def from_json(cls, data: dict[str, Any]) -> GroundTruth:
         if data.get("schema") != SCHEMA or data.get("version") != SCHEMA_VERSION:
-            raise ValueError(
-                f"not a dupbench ground truth of version {SCHEMA_VERSION} "
-                f"(schema={data.get('schema')!r}, version={data.get('version')!r})"
-            )
-        images = tuple(
-            ImageEntry(**{**item, "region": tuple(item["region"]) if item["region"] is not None else None})
-            for item in data["images"]
-        )
-        fields = {k: data[k] for k in ("profile", "seed", "n_images", "threshold", "thumb_size", "distinct_below",
-                                       "distinct_check", "libraries", "sources", "settings")}
+            raise ValueError(f"not a dupbench ground truth of version {SCHEMA_VERSION} (schema={data.get('schema')!r}, version={data.get('version')!r})")
+        images = tuple(ImageEntry(**{**item, "region": tuple(item["region"]) if item["region"] is not None else None}) for item in data["images"])
+        fields = {
+            k: data[k]
+            for k in ("profile", "seed", "n_images", "threshold", "thumb_size", "distinct_below", "distinct_check", "libraries", "sources", "settings")
+        }
         return cls(images=images, **fields)
 
 

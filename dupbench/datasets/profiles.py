@@ -55,7 +55,7 @@ class Profile:
             if name not in HARD_NEGATIVE_KINDS:
                 raise ValueError(f"unknown hard-negative kind {name!r}")
 
-    def with_long_side(self, low: int, high: int) -> "Profile":
+    def with_long_side(self, low: int, high: int) -> Profile:
         return replace(self, long_side=(low, high))
 
 

@@ -24,16 +24,16 @@ siblings are always on the same side.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import re
 import shutil
 import struct
 import zlib
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -42,7 +42,7 @@ from PIL import Image
 from dupbench.config import DetectorConfig
 from dupbench.datasets.generate import library_versions
 from dupbench.datasets.ground_truth import FILENAME, GroundTruth, ImageEntry, write_ground_truth
-from dupbench.datasets.real_sources import CLASSES, COLOUR_TWINS, SKIMAGE, TWIN_SIZES, Fetched, SourceSpec, fetch, key
+from dupbench.datasets.real_sources import CLASSES, COLOUR_TWINS, TWIN_SIZES, Fetched, SourceSpec, fetch, key
 from dupbench.datasets.transforms import COPY_TRANSFORMS, Encoded, StoredImage, encode, lerp, resize_to
 from dupbench.detector.features import file_digest, pixel_digest
 
@@ -66,8 +66,22 @@ VARIANT_MIN_CONTENT = 0.02
 # are listed for review in the dataset notes instead of being guessed.
 VARIANT_CLASSES: tuple[str, ...] = ()
 ORIENTATION_KINDS = ("turn_90", "turn_180", "turn_270", "mirror", "mirror_turn_90")
-PLANTED_KINDS = ("jpeg_q85", "jpeg_q60", "jpeg_q40", "downscale", "small_crop", "brightness", "contrast", "gamma",
-                 "reencode_png", "reencode_bmp", "reencode_tiff", "format_webp", "metadata_edit", "upscale_blur")
+PLANTED_KINDS = (
+    "jpeg_q85",
+    "jpeg_q60",
+    "jpeg_q40",
+    "downscale",
+    "small_crop",
+    "brightness",
+    "contrast",
+    "gamma",
+    "reencode_png",
+    "reencode_bmp",
+    "reencode_tiff",
+    "format_webp",
+    "metadata_edit",
+    "upscale_blur",
+)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
 
@@ -106,7 +120,7 @@ def stable_hash(*parts: object) -> int:
 
 
 def split_of(family: str, seed: int, tune_share: float = TUNE_SHARE) -> str:
-    """"tune" or "holdout" for a family, from a hash of (seed, family): the same family, the same side."""
+    """ "tune" or "holdout" for a family, from a hash of (seed, family): the same family, the same side."""
     return "tune" if stable_hash("split", seed, family) / 2**64 < tune_share else "holdout"
 
 
@@ -120,8 +134,7 @@ def image_size(path: Path) -> tuple[int, int] | None:
 
 def list_candidates(spec: SourceSpec, root: Path, skipped: dict[str, int]) -> list[Candidate]:
     """The files of one source, one per picture (variant), sampled down to the caps; sorted, deterministic."""
-    files = sorted({p for pattern in spec.patterns for p in root.glob(pattern)
-                    if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES})
+    files = sorted({p for pattern in spec.patterns for p in root.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES})
     by_variant: dict[str, list[Candidate]] = defaultdict(list)
     for path in files:
         relative = path.relative_to(root).as_posix()
@@ -133,8 +146,7 @@ def list_candidates(spec: SourceSpec, root: Path, skipped: dict[str, int]) -> li
             continue
         variant = key(spec.variant, relative)
         family = key(spec.family, relative) if spec.family else variant
-        by_variant[variant].append(Candidate(spec.package, relative, f"{spec.package}:{family}",
-                                             f"{spec.package}:{variant}", path, *size))
+        by_variant[variant].append(Candidate(spec.package, relative, f"{spec.package}:{family}", f"{spec.package}:{variant}", path, *size))
     sign = -1 if spec.prefer == "largest" else 1
     chosen = [min(group, key=lambda c: (sign * c.width * c.height, c.relative)) for group in by_variant.values()]
     chosen.sort(key=lambda c: stable_hash("cap", c.relative))
@@ -206,8 +218,7 @@ def is_figure(pixels: np.ndarray) -> bool:
     return min(pixels.shape[:2]) >= 64
 
 
-CLASS_FILTERS: dict[str, Callable[[np.ndarray], bool]] = {
-    "photos": is_photo, "astro": is_dark, "clipart": is_transparent_drawing, "diagrams": is_figure}
+CLASS_FILTERS: dict[str, Callable[[np.ndarray], bool]] = {"photos": is_photo, "astro": is_dark, "clipart": is_transparent_drawing, "diagrams": is_figure}
 
 
 def signature(pixels: np.ndarray) -> np.ndarray:
@@ -222,7 +233,7 @@ def same_picture_pairs(signatures: np.ndarray, aspects: np.ndarray) -> list[tupl
     pairs = []
     for start in range(0, len(signatures), 256):
         block = signatures[start : start + 256].astype(np.float64)
-        distance = (squares[start : start + 256, None] + squares[None, :] - 2 * block @ signatures.T.astype(np.float64))
+        distance = squares[start : start + 256, None] + squares[None, :] - 2 * block @ signatures.T.astype(np.float64)
         rms = np.sqrt(np.maximum(distance, 0) / signatures.shape[1])
         close = np.abs(np.log(aspects[start : start + 256, None] / aspects[None, :])) < SAME_ASPECT
         for i, j in zip(*np.nonzero((rms < SAME_PICTURE_RMS) & close)):
@@ -289,8 +300,7 @@ def natural_variants(picked: list[Picked]) -> None:
             firsts[j] = False
 
 
-def gather(class_name: str, fetched: Fetched, skipped: dict[str, int], long_side: int | None = None,
-           limit: int | None = None) -> list[Picked]:
+def gather(class_name: str, fetched: Fetched, skipped: dict[str, int], long_side: int | None = None, limit: int | None = None) -> list[Picked]:
     """Decoded, filtered, collapsed candidates of a class (every split: the split comes after)."""
     accept = CLASS_FILTERS[class_name]
     picked: list[Picked] = []
@@ -306,8 +316,7 @@ def gather(class_name: str, fetched: Fetched, skipped: dict[str, int], long_side
             if long_side is not None and max(pixels.shape[:2]) > long_side:
                 h, w = pixels.shape[:2]
                 scale = long_side / max(h, w)
-                pixels = cv2.resize(pixels, (max(16, round(w * scale)), max(16, round(h * scale))),
-                                    interpolation=cv2.INTER_AREA)
+                pixels = cv2.resize(pixels, (max(16, round(w * scale)), max(16, round(h * scale))), interpolation=cv2.INTER_AREA)
             if not accept(pixels):
                 skipped[f"not {class_name}-like"] = skipped.get(f"not {class_name}-like", 0) + 1
                 continue
@@ -340,18 +349,39 @@ class Writer:
         self.taken.add(path.lower())
         return path
 
-    def write(self, path: str, data: bytes, role: str, kind: str, group: int | None, derived_from: str | None = None,
-              source: str | None = None, params: dict[str, Any] | None = None) -> ImageEntry:
+    def write(
+        self,
+        path: str,
+        data: bytes,
+        role: str,
+        kind: str,
+        group: int | None,
+        derived_from: str | None = None,
+        source: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> ImageEntry:
         target = self.root / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         pixels = load_pixels(target)
         if pixels is None:
             raise RuntimeError(f"wrote {path} but cannot decode it back")
-        entry = ImageEntry(path=path, role=role, kind=kind, group=group, derived_from=derived_from, source=source,
-                           region=None, flip=False, params=params or {}, width=int(pixels.shape[1]),
-                           height=int(pixels.shape[0]), size_bytes=len(data), file_digest=file_digest(data).hex(),
-                           pixel_digest=pixel_digest(pixels).hex())
+        entry = ImageEntry(
+            path=path,
+            role=role,
+            kind=kind,
+            group=group,
+            derived_from=derived_from,
+            source=source,
+            region=None,
+            flip=False,
+            params=params or {},
+            width=int(pixels.shape[1]),
+            height=int(pixels.shape[0]),
+            size_bytes=len(data),
+            file_digest=file_digest(data).hex(),
+            pixel_digest=pixel_digest(pixels).hex(),
+        )
         self.entries.append(entry)
         return entry
 
@@ -414,8 +444,7 @@ ORIENT: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 
 def oriented(original: StoredImage, kind: str) -> Encoded:
     """Pixels turned or mirrored (no EXIF tag): the copy a rotate-and-save tool writes."""
-    return Encoded(encode(ORIENT[kind](original.pixels), original.ext, original.quality or 92), original.ext,
-                   {"orientation": kind})
+    return Encoded(encode(ORIENT[kind](original.pixels), original.ext, original.quality or 92), original.ext, {"orientation": kind})
 
 
 def planted(kind: str, original: StoredImage, rng: np.random.Generator) -> Encoded:
@@ -475,16 +504,23 @@ def plant_photo(writer: Writer, item: Picked, group: int, seed: int, family_role
         kinds.append(ORIENTATION_KINDS[int(rng.integers(len(ORIENTATION_KINDS)))])
     for kind in kinds:
         copy = planted(kind, stored, rng)
-        writer.write(writer.name(folder, stem, copy.ext), copy.data, "copy", kind, group,
-                     derived_from=original.path, params=copy.params)
+        writer.write(writer.name(folder, stem, copy.ext), copy.data, "copy", kind, group, derived_from=original.path, params=copy.params)
     if rng.random() < 0.12 and colourful(stored.pixels):
         shifted, params = hue_shift(stored.pixels, rng)
-        writer.write(writer.name(folder, stem, ext), encode(shifted, ext, quality), "hard_negative", "hue_shift",
-                     None, derived_from=original.path, params=params)
+        writer.write(
+            writer.name(folder, stem, ext), encode(shifted, ext, quality), "hard_negative", "hue_shift", None, derived_from=original.path, params=params
+        )
     if rng.random() < 0.12:
         cut, params = strip(stored.pixels, rng)
-        writer.write(writer.name(folder, stem, ".jpg"), encode(np.ascontiguousarray(cut), ".jpg", 92), "hard_negative",
-                     "strip_45", None, derived_from=original.path, params=params)
+        writer.write(
+            writer.name(folder, stem, ".jpg"),
+            encode(np.ascontiguousarray(cut), ".jpg", 92),
+            "hard_negative",
+            "strip_45",
+            None,
+            derived_from=original.path,
+            params=params,
+        )
 
 
 def build_photos(writer: Writer, picked: list[Picked], seed: int) -> None:
@@ -498,12 +534,12 @@ def build_photos(writer: Writer, picked: list[Picked], seed: int) -> None:
 # --- distinct classes ------------------------------------------------------------------------------
 
 
-def copy_bytes(writer: Writer, item: Picked, role: str, kind: str, group: int | None,
-               derived_from: str | None = None) -> ImageEntry:
+def copy_bytes(writer: Writer, item: Picked, role: str, kind: str, group: int | None, derived_from: str | None = None) -> ImageEntry:
     c = item.candidate
     ext = c.path.suffix.lower()
-    return writer.write(writer.name(c.package, Path(c.relative).stem, ext), c.path.read_bytes(), role, kind, group,
-                        derived_from=derived_from, source=c.relative)
+    return writer.write(
+        writer.name(c.package, Path(c.relative).stem, ext), c.path.read_bytes(), role, kind, group, derived_from=derived_from, source=c.relative
+    )
 
 
 def twin(item: Picked, fetched: Fetched) -> tuple[str, Path] | None:
@@ -550,19 +586,30 @@ def build_distinct(writer: Writer, picked: list[Picked], fetched: Fetched, seed:
         if with_twin and sized is not None:
             pixels = load_pixels(sized[1])
             if pixels is not None:
-                writer.write(writer.name(item.candidate.package, sized[1].stem, sized[1].suffix.lower()),
-                             sized[1].read_bytes(), "copy", "other_size", group, derived_from=entry.path,
-                             source=sized[1].as_posix().split("/extracted/")[-1])
+                writer.write(
+                    writer.name(item.candidate.package, sized[1].stem, sized[1].suffix.lower()),
+                    sized[1].read_bytes(),
+                    "copy",
+                    "other_size",
+                    group,
+                    derived_from=entry.path,
+                    source=sized[1].as_posix().split("/extracted/")[-1],
+                )
         if coloured is not None:
-            writer.write(writer.name("gnome-noble-icon-theme", coloured.stem, ".png"), coloured.read_bytes(),
-                         "hard_negative", "colour_variant", None, derived_from=entry.path)
+            writer.write(
+                writer.name("gnome-noble-icon-theme", coloured.stem, ".png"),
+                coloured.read_bytes(),
+                "hard_negative",
+                "colour_variant",
+                None,
+                derived_from=entry.path,
+            )
 
 
 # --- flat class (generated) ------------------------------------------------------------------------
 
 FLAT_KINDS = ("solid", "near_flat", "two_colour", "strip", "silhouette")
-FLAT_SIZES = ((500, 500), (640, 480), (480, 640), (1024, 768), (161, 1), (1, 200), (300, 20), (20, 300), (800, 200),
-              (64, 64), (1200, 900))
+FLAT_SIZES = ((500, 500), (640, 480), (480, 640), (1024, 768), (161, 1), (1, 200), (300, 20), (20, 300), (800, 200), (64, 64), (1200, 900))
 
 
 def distinct_colour(rng: np.random.Generator, used: list[np.ndarray], spacing: int = 12) -> np.ndarray:
@@ -608,9 +655,11 @@ def build_flat(writer: Writer, seed: int, split: str, count: int) -> None:
     for index in range(count):
         rng = np.random.default_rng([seed, 11, index])
         kind = FLAT_KINDS[index % len(FLAT_KINDS)]
-        size = FLAT_SIZES[int(rng.integers(len(FLAT_SIZES)))] if kind != "strip" else (
-            (int(rng.integers(100, 400)), int(rng.integers(1, 6))) if rng.random() < 0.5 else
-            (int(rng.integers(1, 6)), int(rng.integers(100, 400))))
+        size = (
+            FLAT_SIZES[int(rng.integers(len(FLAT_SIZES)))]
+            if kind != "strip"
+            else ((int(rng.integers(100, 400)), int(rng.integers(1, 6))) if rng.random() < 0.5 else (int(rng.integers(1, 6)), int(rng.integers(100, 400))))
+        )
         if kind in ("two_colour", "silhouette") and min(size) < 16:
             size = (500, 500)
         pixels = flat_image(kind, rng, size, used)
@@ -622,16 +671,15 @@ def build_flat(writer: Writer, seed: int, split: str, count: int) -> None:
         folder = f"flat/{kind}"
         roll = rng.random()
         group = index if roll < 0.3 else None
-        original = writer.write(writer.name(folder, f"{kind}_{index:04d}", ext), data, "original", kind, group,
-                                params={"size": list(size)})
+        original = writer.write(writer.name(folder, f"{kind}_{index:04d}", ext), data, "original", kind, group, params={"size": list(size)})
         if roll < 0.15:  # identical pixels in a lossless format of their own: an exact duplicate
             decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
             other = ".bmp" if ext != ".bmp" else ".tif"
-            writer.write(writer.name(folder, f"{kind}_{index:04d}", other), encode(decoded, other), "copy",
-                         f"reencode_{other[1:]}", group, derived_from=original.path)
+            writer.write(
+                writer.name(folder, f"{kind}_{index:04d}", other), encode(decoded, other), "copy", f"reencode_{other[1:]}", group, derived_from=original.path
+            )
         elif roll < 0.3:
-            writer.write(writer.name(folder, f"{kind}_{index:04d}", ".jpg"), encode(pixels, ".jpg", 80), "copy",
-                         "jpeg_q80", group, derived_from=original.path)
+            writer.write(writer.name(folder, f"{kind}_{index:04d}", ".jpg"), encode(pixels, ".jpg", 80), "copy", "jpeg_q80", group, derived_from=original.path)
 
 
 # --- the dataset -----------------------------------------------------------------------------------
@@ -647,8 +695,9 @@ def packages_for(class_name: str) -> list[str]:
     return names
 
 
-def build_real(out: Path, class_name: str, split: str, seed: int = 1, cache: Path | None = None,
-               offline: bool = False, limit: int | None = None) -> BuildReport:
+def build_real(
+    out: Path, class_name: str, split: str, seed: int = 1, cache: Path | None = None, offline: bool = False, limit: int | None = None
+) -> BuildReport:
     """Write the ``split`` half of one class to OUT (created; must not exist or be empty) with its truth.
 
     ``limit`` caps the originals taken before the split (for quick builds); ``offline`` uses only packages
@@ -684,16 +733,29 @@ def build_real(out: Path, class_name: str, split: str, seed: int = 1, cache: Pat
             raise ValueError(f"no {class_name} images could be built (missing sources: {fetched.missing or 'none'})")
         config = DetectorConfig()
         truth = GroundTruth(
-            profile=f"real-{class_name}", seed=seed, n_images=len(writer.entries), threshold=config.threshold,
-            thumb_size=config.thumb_size, distinct_below=SAME_PICTURE_RMS,
-            distinct_check=(f"source files with equal pixels, or the same aspect (within {SAME_ASPECT:.0%}) and 16 px "
-                            f"colour thumbnails under {SAME_PICTURE_RMS} RMS, were collapsed to one"),
-            libraries=library_versions(), sources=sorted(f"{k} {v}" for k, v in fetched.versions.items()),
+            profile=f"real-{class_name}",
+            seed=seed,
+            n_images=len(writer.entries),
+            threshold=config.threshold,
+            thumb_size=config.thumb_size,
+            distinct_below=SAME_PICTURE_RMS,
+            distinct_check=(
+                f"source files with equal pixels, or the same aspect (within {SAME_ASPECT:.0%}) and 16 px "
+                f"colour thumbnails under {SAME_PICTURE_RMS} RMS, were collapsed to one"
+            ),
+            libraries=library_versions(),
+            sources=sorted(f"{k} {v}" for k, v in fetched.versions.items()),
             images=tuple(sorted(writer.entries, key=lambda e: e.path)),
-            settings={"class": class_name, "split": split, "tune_share": TUNE_SHARE, "limit": limit,
-                      "photo_long_side": PHOTO_LONG_SIDE if class_name == "photos" else None,
-                      "orientation_kinds": list(ORIENTATION_KINDS), "skipped_source_files": skipped,
-                      "missing_sources": fetched.missing},
+            settings={
+                "class": class_name,
+                "split": split,
+                "tune_share": TUNE_SHARE,
+                "limit": limit,
+                "photo_long_side": PHOTO_LONG_SIDE if class_name == "photos" else None,
+                "orientation_kinds": list(ORIENTATION_KINDS),
+                "skipped_source_files": skipped,
+                "missing_sources": fetched.missing,
+            },
         )
         write_ground_truth(truth, staging / FILENAME)
         if out.exists():
@@ -714,13 +776,17 @@ def summary(truth: GroundTruth) -> dict[str, Any]:
         roles[e.role] += 1
         kinds[e.kind] += 1
     pairs = truth.true_pairs()
-    return {"files": truth.n_images, "roles": dict(roles), "kinds": dict(sorted(kinds.items())),
-            "true_groups": len(truth.groups()), "true_pairs": len(pairs),
-            "exact_pairs": sum(k == "exact" for k in pairs.values())}
+    return {
+        "files": truth.n_images,
+        "roles": dict(roles),
+        "kinds": dict(sorted(kinds.items())),
+        "true_groups": len(truth.groups()),
+        "true_pairs": len(pairs),
+        "exact_pairs": sum(k == "exact" for k in pairs.values()),
+    }
 
 
-def contact_sheet(paths: Iterable[Path], target: Path, cell: int = 96, columns: int = 16,
-                  labels: Iterable[str] | None = None) -> None:
+def contact_sheet(paths: Iterable[Path], target: Path, cell: int = 96, columns: int = 16, labels: Iterable[str] | None = None) -> None:
     """A PNG of thumbnails (alpha on a checkerboard) for checking a 'distinct' set by eye."""
     paths = list(paths)
     names = list(labels) if labels is not None else [p.name for p in paths]

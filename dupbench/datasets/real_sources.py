@@ -56,61 +56,105 @@ ICON_NAME = r"/(?:\d+x\d+|scalable)/([^/]+/[^/.]+)\."
 
 CLASSES: dict[str, tuple[SourceSpec, ...]] = {
     "photos": (
-        SourceSpec(SKIMAGE, ("*.png",), family=r"^(motorcycle)_|^([a-z_]+)\.png$",
-                   note="scikit-image's bundled photos (the stereo motorcycle pair is one family)"),
-        SourceSpec("opencv-doc", (OPENCV_DATA + "*.jpg", OPENCV_DATA + "*.png"),
-                   family=r"data/(aloe|aero|basketball|graf|leuven|ela|Blender_Suzanne|left|right|pic|home|box)",
-                   exclude=r"(GT|chessboard|digits|gradient|mask|logo|notes|ml\.png|Text|detect_blob|pca_test|cards|"
-                           r"ellipses|left\d|right\d|lena|smarties|stuff|pic\d|box\.png|board|ela_modified)",
-                   note="OpenCV's sample photos (stereo and sequence shots of one scene are one family; "
-                        "ela_modified, a spliced edit of ela_original, is left out as neither copy nor distinct)"),
+        SourceSpec(
+            SKIMAGE, ("*.png",), family=r"^(motorcycle)_|^([a-z_]+)\.png$", note="scikit-image's bundled photos (the stereo motorcycle pair is one family)"
+        ),
+        SourceSpec(
+            "opencv-doc",
+            (OPENCV_DATA + "*.jpg", OPENCV_DATA + "*.png"),
+            family=r"data/(aloe|aero|basketball|graf|leuven|ela|Blender_Suzanne|left|right|pic|home|box)",
+            exclude=r"(GT|chessboard|digits|gradient|mask|logo|notes|ml\.png|Text|detect_blob|pca_test|cards|"
+            r"ellipses|left\d|right\d|lena|smarties|stuff|pic\d|box\.png|board|ela_modified)",
+            note="OpenCV's sample photos (stereo and sequence shots of one scene are one family; "
+            "ela_modified, a spliced edit of ela_original, is left out as neither copy nor distinct)",
+        ),
         SourceSpec("forensics-samples-files", ("**/IMG*.jpg", "**/IMG*.JPG"), note="phone JPEGs with EXIF"),
-        SourceSpec("libjxl-testdata", ("**/*_srgb8.png", "**/flower.png"), variant=r"/([^/]+)_srgb8\.png$|/(flower)\.png$",
-                   note="libjxl's test photos, the sRGB 8-bit original of each (not its other encodings)"),
-        SourceSpec("gnome-backgrounds", ("usr/share/backgrounds/gnome/*.webp",), family=r"gnome/([a-z]+)-[ld]\.webp$",
-                   note="GNOME wallpapers; a light and a dark version of one design are one family"),
-        SourceSpec("mate-backgrounds", ("usr/share/backgrounds/mate/**/*.jpg", "usr/share/backgrounds/mate/**/*.png"),
-                   family=r"/(Ubuntu-Mate|MATE-Stripes)|/([A-Za-z]+)(?:_\d+x\d+)?\.\w+$",
-                   variant=r"/([A-Za-z-]+?)(?:_\d+x\d+)?\.\w+$", note="MATE wallpapers"),
-        SourceSpec("plasma-workspace-wallpapers", ("usr/share/wallpapers/*/contents/images*/*.*",),
-                   family=r"wallpapers/([^/]+)/", variant=r"wallpapers/([^/]+)/contents/(images[^/]*)/",
-                   note="KDE Plasma wallpapers: one resolution per picture; a dark version is the same family"),
-        SourceSpec("desktop-base", ("usr/share/desktop-base/*-theme/grub/grub-16x9.png",),
-                   note="Debian themes' boot pictures (their login previews are the wallpaper under a login box: "
-                        "neither clearly a copy nor clearly distinct, so left out)"),
+        SourceSpec(
+            "libjxl-testdata",
+            ("**/*_srgb8.png", "**/flower.png"),
+            variant=r"/([^/]+)_srgb8\.png$|/(flower)\.png$",
+            note="libjxl's test photos, the sRGB 8-bit original of each (not its other encodings)",
+        ),
+        SourceSpec(
+            "gnome-backgrounds",
+            ("usr/share/backgrounds/gnome/*.webp",),
+            family=r"gnome/([a-z]+)-[ld]\.webp$",
+            note="GNOME wallpapers; a light and a dark version of one design are one family",
+        ),
+        SourceSpec(
+            "mate-backgrounds",
+            ("usr/share/backgrounds/mate/**/*.jpg", "usr/share/backgrounds/mate/**/*.png"),
+            family=r"/(Ubuntu-Mate|MATE-Stripes)|/([A-Za-z]+)(?:_\d+x\d+)?\.\w+$",
+            variant=r"/([A-Za-z-]+?)(?:_\d+x\d+)?\.\w+$",
+            note="MATE wallpapers",
+        ),
+        SourceSpec(
+            "plasma-workspace-wallpapers",
+            ("usr/share/wallpapers/*/contents/images*/*.*",),
+            family=r"wallpapers/([^/]+)/",
+            variant=r"wallpapers/([^/]+)/contents/(images[^/]*)/",
+            note="KDE Plasma wallpapers: one resolution per picture; a dark version is the same family",
+        ),
+        SourceSpec(
+            "desktop-base",
+            ("usr/share/desktop-base/*-theme/grub/grub-16x9.png",),
+            note="Debian themes' boot pictures (their login previews are the wallpaper under a login box: "
+            "neither clearly a copy nor clearly distinct, so left out)",
+        ),
         SourceSpec("ukui-wallpapers", ("usr/share/backgrounds/*.jpg", "usr/share/backgrounds/*.png"), note="UKUI wallpapers"),
         SourceSpec("lomiri-wallpapers-16.04", ("usr/share/backgrounds/*.jpg",), note="Ubuntu Touch 16.04 wallpapers"),
         SourceSpec("lomiri-wallpapers-20.04", ("usr/share/backgrounds/*.jpg",), note="Ubuntu Touch 20.04 wallpapers"),
     ),
     "astro": (
-        SourceSpec("stellarium-data", ("usr/share/stellarium/nebulae/default/*.png",),
-                   note="Stellarium's deep-sky object photos (small subjects on black)"),
-        SourceSpec("kstars-data", ("usr/share/kstars/textures/*.png", "usr/share/doc/HTML/en/kstars/*.png"),
-                   note="KStars textures and English handbook screenshots (dark ones only)"),
+        SourceSpec("stellarium-data", ("usr/share/stellarium/nebulae/default/*.png",), note="Stellarium's deep-sky object photos (small subjects on black)"),
+        SourceSpec(
+            "kstars-data",
+            ("usr/share/kstars/textures/*.png", "usr/share/doc/HTML/en/kstars/*.png"),
+            note="KStars textures and English handbook screenshots (dark ones only)",
+        ),
         SourceSpec(SKIMAGE, ("hubble_deep_field.png",), note="scikit-image's Hubble deep field"),
     ),
     "clipart": (
-        SourceSpec("openclipart-png", ("usr/share/openclipart/png/**/*.png",), cap=900, per_folder=12,
-                   note="Open Clip Art Library drawings"),
-        SourceSpec("tango-icon-theme", ("usr/share/icons/Tango/32x32/*/*.png",), family=ICON_NAME, cap=220,
-                   note="Tango icons at 32 px (some also at 22 px: a labelled group)"),
-        SourceSpec("gnome-icon-theme", ("usr/share/icons/gnome/48x48/*/*.png",), family=ICON_NAME, cap=220,
-                   note="GNOME icons at 48 px (some also at 256 px: a labelled group)"),
-        SourceSpec("gnome-wise-icon-theme", ("usr/share/icons/gnome-wise/32x32/*/*.png",), family=ICON_NAME, cap=60,
-                   note="GNOME-Colors green icons; their purple twins (gnome-noble) are colour-variant negatives"),
+        SourceSpec("openclipart-png", ("usr/share/openclipart/png/**/*.png",), cap=900, per_folder=12, note="Open Clip Art Library drawings"),
+        SourceSpec(
+            "tango-icon-theme",
+            ("usr/share/icons/Tango/32x32/*/*.png",),
+            family=ICON_NAME,
+            cap=220,
+            note="Tango icons at 32 px (some also at 22 px: a labelled group)",
+        ),
+        SourceSpec(
+            "gnome-icon-theme",
+            ("usr/share/icons/gnome/48x48/*/*.png",),
+            family=ICON_NAME,
+            cap=220,
+            note="GNOME icons at 48 px (some also at 256 px: a labelled group)",
+        ),
+        SourceSpec(
+            "gnome-wise-icon-theme",
+            ("usr/share/icons/gnome-wise/32x32/*/*.png",),
+            family=ICON_NAME,
+            cap=60,
+            note="GNOME-Colors green icons; their purple twins (gnome-noble) are colour-variant negatives",
+        ),
     ),
     "diagrams": (
-        SourceSpec("opencv-doc", ("usr/share/doc/opencv-doc/opencv4/html/**/*.png",
-                                  "usr/share/doc/opencv-doc/opencv4/html/**/*.jpg"),
-                   exclude=r"(/search/|form_\d|inherit_graph|_(?:coll|inherit|dep|incl)__graph|closed\.png|open\.png|"
-                           r"bc_s|bdwn|doc\.png|folder|nav_|splitbar|sync_|tab_|arrow|/(?:class|struct)[^/]*\.png$)",
-                   cap=600, note="OpenCV documentation figures"),
-        SourceSpec("opencv-doc", ("usr/share/doc/opencv-doc/opencv4/html/**/classcv*.png",
-                                  "usr/share/doc/opencv-doc/opencv4/html/**/structcv*.png"),
-                   exclude=r"(__graph|_coll_|_inherit_)", cap=60,
-                   note="OpenCV's Doxygen class diagrams (capped: thousands of near-empty boxes would drown the rest)"),
-        SourceSpec("gimp-help-en", ("usr/share/gimp/2.0/help/en/images/**/*.png",), cap=600, per_folder=40,
-                   note="GIMP manual screenshots and figures"),
+        SourceSpec(
+            "opencv-doc",
+            ("usr/share/doc/opencv-doc/opencv4/html/**/*.png", "usr/share/doc/opencv-doc/opencv4/html/**/*.jpg"),
+            exclude=r"(/search/|form_\d|inherit_graph|_(?:coll|inherit|dep|incl)__graph|closed\.png|open\.png|"
+            r"bc_s|bdwn|doc\.png|folder|nav_|splitbar|sync_|tab_|arrow|/(?:class|struct)[^/]*\.png$)",
+            cap=600,
+            note="OpenCV documentation figures",
+        ),
+        SourceSpec(
+            "opencv-doc",
+            ("usr/share/doc/opencv-doc/opencv4/html/**/classcv*.png", "usr/share/doc/opencv-doc/opencv4/html/**/structcv*.png"),
+            exclude=r"(__graph|_coll_|_inherit_)",
+            cap=60,
+            note="OpenCV's Doxygen class diagrams (capped: thousands of near-empty boxes would drown the rest)",
+        ),
+        SourceSpec("gimp-help-en", ("usr/share/gimp/2.0/help/en/images/**/*.png",), cap=600, per_folder=40, note="GIMP manual screenshots and figures"),
         SourceSpec("python3.11-doc", ("usr/share/doc/python3.11/html/_images/*.png",), note="Python documentation figures"),
         SourceSpec("octave-doc", ("**/*.png",), note="GNU Octave manual plots"),
         SourceSpec("gnuplot-doc", ("**/*.png",), note="gnuplot documentation figures"),
@@ -171,8 +215,7 @@ def fetch_package(package: str, cache: Path, offline: bool) -> Path:
             raise LookupError(f"apt-get download failed: {(done.stderr or done.stdout).strip()[-300:]}")
     staging = extracted.with_name(package + ".staging")
     shutil.rmtree(staging, ignore_errors=True)
-    unpacked = subprocess.run(["dpkg", "-x", str(sorted(debs.glob(f"{package}_*.deb"))[-1]), str(staging)],
-                              capture_output=True, text=True)
+    unpacked = subprocess.run(["dpkg", "-x", str(sorted(debs.glob(f"{package}_*.deb"))[-1]), str(staging)], capture_output=True, text=True)
     if unpacked.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
         raise LookupError(f"dpkg -x failed: {unpacked.stderr.strip()[-300:]}")

@@ -57,7 +57,7 @@ class Region:
     h: int
     flip: bool
 
-    def overlap(self, other: "Region") -> float:
+    def overlap(self, other: Region) -> float:
         """Intersection over union of two regions of the same photo (mirroring ignored)."""
         if self.source != other.source:
             return 0.0

@@ -10,8 +10,9 @@ counts as a duplicate; for hard negatives, 1 is the *most similar* edit that sti
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -139,8 +140,7 @@ def small_crop(original: StoredImage, rng: np.random.Generator, strength: float)
     top, bottom = int(sides[0] * h), h - int(sides[1] * h)
     left, right = int(sides[2] * w), w - int(sides[3] * w)
     pixels = original.pixels[top:bottom, left:right]
-    params = {"top": round(float(sides[0]), 4), "bottom": round(float(sides[1]), 4),
-              "left": round(float(sides[2]), 4), "right": round(float(sides[3]), 4)}
+    params = {"top": round(float(sides[0]), 4), "bottom": round(float(sides[1]), 4), "left": round(float(sides[2]), 4), "right": round(float(sides[3]), 4)}
     return Encoded(encode(pixels, original.ext, original.quality), original.ext, params)
 
 
@@ -230,8 +230,7 @@ def logo_overlay(original: StoredImage, rng: np.random.Generator, strength: floa
     letter = "ABDKMPRSWZ"[int(rng.integers(10))]
     scale = radius / 22.0
     (tw, th), _ = cv2.getTextSize(letter, cv2.FONT_HERSHEY_SIMPLEX, scale, max(1, radius // 8))
-    cv2.putText(pixels, letter, (cx - tw // 2, cy + th // 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
-                max(1, radius // 8), cv2.LINE_AA)
+    cv2.putText(pixels, letter, (cx - tw // 2, cy + th // 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), max(1, radius // 8), cv2.LINE_AA)
     area = np.pi * radius * radius / (w * h)
     return Encoded(encode(pixels, original.ext, original.quality), original.ext, {"letter": letter, "area": round(area, 4)})
 
@@ -346,8 +345,7 @@ def product_on_white(rng: np.random.Generator, width: int, height: int, strength
     size = short * rng.uniform(0.12, 0.3)
     cx, cy = width * rng.uniform(0.3, 0.7), height * rng.uniform(0.3, 0.7)
     shadow = np.zeros((height, width), dtype=np.float32)
-    cv2.ellipse(shadow, (round(cx), round(cy + size * 0.55)), (round(size * 0.6), max(2, round(size * 0.12))),
-                0, 0, 360, 1.0, -1)
+    cv2.ellipse(shadow, (round(cx), round(cy + size * 0.55)), (round(size * 0.6), max(2, round(size * 0.12))), 0, 0, 360, 1.0, -1)
     shadow = cv2.GaussianBlur(shadow, (0, 0), sigmaX=max(1.0, size * 0.08))
     pixels = (pixels.astype(np.float32) * (1 - 0.35 * shadow[:, :, None])).astype(np.uint8)
     corners = int(rng.integers(3, 9))
@@ -357,8 +355,7 @@ def product_on_white(rng: np.random.Generator, width: int, height: int, strength
     colour = tuple(int(c) for c in rng.integers(0, 220, size=3))
     cv2.fillPoly(pixels, [polygon], colour, cv2.LINE_AA)
     highlight = tuple(min(255, c + 60) for c in colour)
-    cv2.circle(pixels, (round(cx - size * 0.1), round(cy - size * 0.1)), max(1, round(size * 0.08)), highlight, -1,
-               cv2.LINE_AA)
+    cv2.circle(pixels, (round(cx - size * 0.1), round(cy - size * 0.1)), max(1, round(size * 0.08)), highlight, -1, cv2.LINE_AA)
     return pixels
 
 

@@ -15,9 +15,9 @@ import io
 import os
 import sqlite3
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -177,8 +177,19 @@ class FeatureCache:
         if self._db is None:
             return
         rows = [
-            (k.path, k.size, k.mtime_ns, self.settings_key, f.width, f.height, f.file_digest, f.pixel_digest,
-             np.ascontiguousarray(f.thumb).tobytes(), f.thumb.shape[0], pack_extra(f))
+            (
+                k.path,
+                k.size,
+                k.mtime_ns,
+                self.settings_key,
+                f.width,
+                f.height,
+                f.file_digest,
+                f.pixel_digest,
+                np.ascontiguousarray(f.thumb).tobytes(),
+                f.thumb.shape[0],
+                pack_extra(f),
+            )
             for f in features
             if (k := keys.get(f.path)) is not None and k.size == f.size_bytes
         ]
@@ -198,7 +209,7 @@ class FeatureCache:
                 pass
             self._db = None
 
-    def __enter__(self) -> "FeatureCache":
+    def __enter__(self) -> FeatureCache:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -8,19 +8,18 @@ keeper and takes every unplaced picture it matched. A matched pair whose ends en
 groups (or one of them in none) is returned as left out, so it can be reviewed, never silently lost.
 """
 
-
 from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 
 from dupbench.detector.features import ImageFeatures
-from dupbench.result import Group, Member
 from dupbench.detector.ssim import ssim_one_to_many, ssim_terms
+from dupbench.result import Group, Member
 
 
 class UnionFind:

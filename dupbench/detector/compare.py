@@ -9,10 +9,10 @@ or above the threshold.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -109,8 +109,7 @@ def score_tile(thumbs: np.ndarray, tile: Tile, threshold: float, rows_per_call: 
         turns.append(turn[hit])
     if not lefts:
         return _empty_scores()
-    return (np.concatenate(lefts).astype(np.int64), np.concatenate(rights).astype(np.int64), np.concatenate(scores),
-            compared, np.concatenate(turns))
+    return (np.concatenate(lefts).astype(np.int64), np.concatenate(rights).astype(np.int64), np.concatenate(scores), compared, np.concatenate(turns))
 
 
 def score_candidates(thumbs: np.ndarray, pairs: tuple[np.ndarray, np.ndarray], threshold: float, orientations: int = 1) -> PairScores:
@@ -188,8 +187,9 @@ def near_pairs(
     return NearPairs(left, right, scores, compared, len(cand_left), turn)
 
 
-def oriented_candidates(thumbs: np.ndarray, share: Callable[[np.ndarray], object], executor: Executor, radius: float,
-                        orientations: int) -> tuple[np.ndarray, np.ndarray]:
+def oriented_candidates(
+    thumbs: np.ndarray, share: Callable[[np.ndarray], object], executor: Executor, radius: float, orientations: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Candidate pairs i < j whose signatures lie within `radius`, with j as stored or (orientations 4, 8)
     turned or mirrored: each turn is one more signature matrix and one more full square of tiles."""
     n = len(thumbs)

@@ -7,7 +7,6 @@ on lossy formats (their IDCTs differ), so one run uses one decoder throughout.
 
 from __future__ import annotations
 
-import os
 import re
 
 import numpy as np
@@ -141,8 +140,9 @@ def align_alpha(colour: np.ndarray, bgra: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def decode_colour(data: bytes, decoder: str = "opencv", size: tuple[int, int] | None = None, min_side: int = 0,
-                  has_alpha: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+def decode_colour(
+    data: bytes, decoder: str = "opencv", size: tuple[int, int] | None = None, min_side: int = 0, has_alpha: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Decode for features: (h, w, 3) uint8 BGR with transparency composited on white, and the alpha plane
     (None when the image is opaque), EXIF orientation applied.
 

@@ -101,8 +101,7 @@ def colour_grid(image: np.ndarray, use_cv2: bool = True) -> np.ndarray:
     from skimage.color import rgb2lab
 
     bgr = image[..., :3].astype(np.float32)
-    small = np.stack([area_weights(bgr.shape[0], COLOUR_GRID) @ bgr[..., c] @ area_weights(bgr.shape[1], COLOUR_GRID).T
-                      for c in (2, 1, 0)], axis=-1)
+    small = np.stack([area_weights(bgr.shape[0], COLOUR_GRID) @ bgr[..., c] @ area_weights(bgr.shape[1], COLOUR_GRID).T for c in (2, 1, 0)], axis=-1)
     return rgb2lab(np.clip(np.rint(small), 0, 255) / 255.0)[..., 1:].astype(np.float32)
 
 
@@ -130,9 +129,72 @@ def jpeg_quality(data: bytes) -> int | None:
     return int(min(100, max(1, round(quality))))
 
 
-IJG_LUMA = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
-            14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-            49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99)
+IJG_LUMA = (
+    16,
+    11,
+    10,
+    16,
+    24,
+    40,
+    51,
+    61,
+    12,
+    12,
+    14,
+    19,
+    26,
+    58,
+    60,
+    55,
+    14,
+    13,
+    16,
+    24,
+    40,
+    57,
+    69,
+    56,
+    14,
+    17,
+    22,
+    29,
+    51,
+    87,
+    80,
+    62,
+    18,
+    22,
+    37,
+    56,
+    68,
+    109,
+    103,
+    77,
+    24,
+    35,
+    55,
+    64,
+    81,
+    104,
+    113,
+    92,
+    49,
+    64,
+    78,
+    87,
+    103,
+    121,
+    120,
+    101,
+    72,
+    92,
+    95,
+    98,
+    112,
+    100,
+    103,
+    99,
+)
 
 
 def _luma_table(data: bytes) -> list[int] | None:

@@ -11,13 +11,23 @@ from __future__ import annotations
 import io
 import os
 import stat
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Callable, Sequence
 
 import numpy as np
 
 from dupbench.config import DEFAULT_MAX_FILE_SIZE, DetectorConfig
-from dupbench.detector.decode import OPAQUE_BYTES_PER_PIXEL, DecodeError, decode_colour, decoded_bytes_per_pixel, is_float_format, looks_truncated, opencv_only_size, resolve_decoder, undecodable_reason
+from dupbench.detector.decode import (
+    OPAQUE_BYTES_PER_PIXEL,
+    DecodeError,
+    decode_colour,
+    decoded_bytes_per_pixel,
+    is_float_format,
+    looks_truncated,
+    opencv_only_size,
+    resolve_decoder,
+    undecodable_reason,
+)
 from dupbench.detector.features import ImageFeatures, colour_grid, file_digest, jpeg_quality, luma, pixel_digest_with_alpha, resize_plane
 from dupbench.result import Skipped
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -30,7 +30,6 @@ from dupbench.execution.tasks import RetryingExecutor, chunk_size, map_surviving
 from dupbench.progress import progress_bar
 from dupbench.result import DuplicateReport, FileInfo, Group, Skipped
 from dupbench.runtime import gil_state
-
 
 
 class StageClock:
@@ -71,14 +70,22 @@ def load_all(paths: Sequence[str], config: DetectorConfig, executor: Executor, w
     return [i for i in ordered if not isinstance(i, Skipped)], [i for i in ordered if isinstance(i, Skipped)]
 
 
-def take_pixel_digests(features: list[ImageFeatures], candidates: Sequence[int], config: DetectorConfig, executor: Executor, workers: int) -> list[ImageFeatures]:
+def take_pixel_digests(
+    features: list[ImageFeatures], candidates: Sequence[int], config: DetectorConfig, executor: Executor, workers: int
+) -> list[ImageFeatures]:
     """`features` with the full-resolution pixel digest of each candidate and of its byte-identical copies."""
     if not candidates:
         return features
     items = [(features[i].path, features[i].file_digest) for i in candidates]
     size = chunk_size(len(items), workers)
     digests: list[bytes | None] = []
-    map_surviving_crashes(executor, pixel_digest_task(config.decoder, config.max_file_size), [items[i : i + size] for i in range(0, len(items), size)], digests.extend, on_crash=lambda item: None)
+    map_surviving_crashes(
+        executor,
+        pixel_digest_task(config.decoder, config.max_file_size),
+        [items[i : i + size] for i in range(0, len(items), size)],
+        digests.extend,
+        on_crash=lambda item: None,
+    )
     by_bytes = {features[i].file_digest: d for i, d in zip(candidates, digests) if d is not None}
     return [replace(f, pixel_digest=by_bytes[f.file_digest]) if f.file_digest in by_bytes else f for f in features]
 
@@ -105,7 +112,9 @@ def cache_settings_key(config: DetectorConfig) -> str:
     return f"thumb{config.thumb_size}-{resolve_decoder(config.decoder)}-reduced-colour"
 
 
-def load_with_cache(paths: Sequence[str], config: DetectorConfig, executor: Executor, workers: int, show: bool, cache: FeatureCache | None) -> tuple[list[ImageFeatures], list[Skipped]]:
+def load_with_cache(
+    paths: Sequence[str], config: DetectorConfig, executor: Executor, workers: int, show: bool, cache: FeatureCache | None
+) -> tuple[list[ImageFeatures], list[Skipped]]:
     """Cached features for unchanged files; the rest loaded in the executor and stored."""
     if cache is None:
         return load_all(paths, config, executor, workers, show)
@@ -130,8 +139,7 @@ def find_duplicates(
     started = time.perf_counter()
     workers = execution.resolved_workers
     with clock.stage("scan"):
-        found = scan(roots, config.extensions, config.follow_symlinks, exclude,
-                     ScanFilters(tuple(config.exclude), config.min_size, config.max_size))
+        found = scan(roots, config.extensions, config.follow_symlinks, exclude, ScanFilters(tuple(config.exclude), config.min_size, config.max_size))
     with make_executor(execution) as executor:
         with clock.stage("load"):
             features, load_skipped = load_with_cache(found.files, config, executor, workers, show_progress, cache)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 from dupbench.result import Skipped
 
@@ -129,7 +129,7 @@ def scan(
                 result.skipped.append(Skipped(root, "no such file or directory"))
             continue
 
-        def on_error(exc: OSError) -> None:
+        def on_error(exc: OSError, root: str = root) -> None:
             result.skipped.append(Skipped(exc.filename or root, f"unreadable directory: {exc.strerror}"))
 
         for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=follow_symlinks):

@@ -60,7 +60,7 @@ class SsimTerms:
     def __len__(self) -> int:
         return len(self.pixels)
 
-    def take(self, index: np.ndarray | slice) -> "SsimTerms":
+    def take(self, index: np.ndarray | slice) -> SsimTerms:
         return SsimTerms(self.pixels[index], self.mu[index], self.mu2[index], self.var[index])
 
 

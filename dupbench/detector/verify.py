@@ -21,14 +21,14 @@ The checks are vectorised over chunks of pairs and run in the executor like the 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Sequence
 
 import numpy as np
 
-from dupbench.detector.compare import oriented
 from dupbench.config import DetectorConfig
+from dupbench.detector.compare import oriented
 from dupbench.detector.ssim import match_one_to_many, ssim_pairs, ssim_terms
 
 try:
@@ -125,8 +125,7 @@ class VerifyInputs:
     background: np.ndarray  # (n,) float32
 
 
-def gather_evidence(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, screen: np.ndarray,
-                    config: DetectorConfig) -> PairEvidence:
+def gather_evidence(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, screen: np.ndarray, config: DetectorConfig) -> PairEvidence:
     """Each check's measurement for pairs (left, right turned by `turn`)."""
     arr = {name: np.asarray(getattr(inputs, name)) for name in ("aspect", "opaque", "information", "background")}
     swapped = np.where(turn % 2 == 1, -1.0, 1.0)  # a quarter turn swaps width and height: log aspect negates
@@ -162,19 +161,34 @@ def decide(evidence: PairEvidence, config: DetectorConfig) -> np.ndarray:
     flat = evidence.information < config.flat_floor
     weak = (np.nan_to_num(evidence.detail) < config.detail_threshold) | (evidence.screen < config.low_information_threshold)
     detail_fails = (low & weak) | (flat & (evidence.level > config.level_tolerance))
-    for code, failed in reversed(list(enumerate((
-        evidence.aspect > np.log(config.aspect_tolerance),
-        evidence.alpha < config.alpha_threshold,
-        evidence.colour > config.colour_tolerance,
-        detail_fails,
-    ), start=1))):
+    for code, failed in reversed(
+        list(
+            enumerate(
+                (
+                    evidence.aspect > np.log(config.aspect_tolerance),
+                    evidence.alpha < config.alpha_threshold,
+                    evidence.colour > config.colour_tolerance,
+                    detail_fails,
+                ),
+                start=1,
+            )
+        )
+    ):
         reason[failed] = code
     return reason
 
 
-def verify_chunk(aspect: np.ndarray, colour: np.ndarray, alpha: np.ndarray, opaque: np.ndarray, detail: np.ndarray,
-                 information: np.ndarray, background: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-                 config: DetectorConfig) -> np.ndarray:
+def verify_chunk(
+    aspect: np.ndarray,
+    colour: np.ndarray,
+    alpha: np.ndarray,
+    opaque: np.ndarray,
+    detail: np.ndarray,
+    information: np.ndarray,
+    background: np.ndarray,
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    config: DetectorConfig,
+) -> np.ndarray:
     """A task for `executor.map`: the reason code of each pair of one chunk.
 
     The arrays come as separate arguments (not one VerifyInputs) so an executor can resolve each shared
@@ -186,11 +200,18 @@ def verify_chunk(aspect: np.ndarray, colour: np.ndarray, alpha: np.ndarray, opaq
     return decide(gather_evidence(inputs, left, right, turn, screen, config), config)
 
 
-def verify_pairs(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, screen: np.ndarray,
-                 config: DetectorConfig, map_chunks: Callable[[Callable, list], Sequence[np.ndarray]], per_task: int = 2048) -> np.ndarray:
+def verify_pairs(
+    inputs: VerifyInputs,
+    left: np.ndarray,
+    right: np.ndarray,
+    turn: np.ndarray,
+    screen: np.ndarray,
+    config: DetectorConfig,
+    map_chunks: Callable[[Callable, list], Sequence[np.ndarray]],
+    per_task: int = 2048,
+) -> np.ndarray:
     """Reason codes for all pairs (0 = kept), chunks run through `map_chunks(task, chunks)` in order."""
-    chunks = [(left[s : s + per_task], right[s : s + per_task], turn[s : s + per_task], screen[s : s + per_task])
-              for s in range(0, len(left), per_task)]
+    chunks = [(left[s : s + per_task], right[s : s + per_task], turn[s : s + per_task], screen[s : s + per_task]) for s in range(0, len(left), per_task)]
     if not chunks:
         return np.empty(0, np.int8)
     arrays = [getattr(inputs, name) for name in VerifyInputs.__dataclass_fields__]

@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from dupbench.config import ExecutionConfig
 from dupbench.execution.interface import Executor

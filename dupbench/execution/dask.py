@@ -10,9 +10,10 @@ detector's crash handling works unchanged; Dask's nannies restart workers by the
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import BrokenExecutor, Future
 from functools import partial
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from dupbench.config import ExecutionConfig
 from dupbench.execution.interface import Executor
@@ -52,8 +53,11 @@ class DaskExecutor(Executor):
                 self._client = distributed.Client(execution.scheduler, timeout=CONNECT_TIMEOUT_S)
             else:
                 self._cluster = distributed.LocalCluster(
-                    n_workers=execution.resolved_workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.ERROR,
+                    n_workers=execution.resolved_workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
                 )
                 self._client = distributed.Client(self._cluster)
         except (OSError, TimeoutError) as exc:

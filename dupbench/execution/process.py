@@ -14,10 +14,11 @@ import os
 import select
 import signal
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -130,8 +131,12 @@ class ProcessExecutor(Executor):
         if self._execution.start_method == "forkserver":
             base.set_forkserver_preload(FORKSERVER_PRELOAD)  # type: ignore[attr-defined]
         context = TrackingContext(base)
-        pool = ProcessPoolExecutor(self._execution.resolved_workers, mp_context=context,  # type: ignore[arg-type]
-                                   initializer=_worker_init, initargs=(os.getpid(),))
+        pool = ProcessPoolExecutor(
+            self._execution.resolved_workers,
+            mp_context=context,  # type: ignore[arg-type]
+            initializer=_worker_init,
+            initargs=(os.getpid(),),
+        )
         return context, pool
 
     def share(self, array: np.ndarray) -> object:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from dupbench.execution.interface import Executor
 from dupbench.execution.native import prepare_process

@@ -18,9 +18,9 @@ import re
 import tempfile
 from functools import lru_cache
 
-from dupbench.stale import remove_dead_runs_files
-
 import numpy as np
+
+from dupbench.stale import remove_dead_runs_files
 
 PREFIX = "dupbench-"
 SUFFIX = ".npy"
@@ -95,7 +95,7 @@ class SharedArray:
     def close(self) -> None:
         _unlink(self.path)
 
-    def __enter__(self) -> "SharedArray":
+    def __enter__(self) -> SharedArray:
         return self
 
     def __exit__(self, *exc: object) -> None:

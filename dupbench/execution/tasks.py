@@ -6,8 +6,9 @@ never taken, so every mode runs the same code.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import BrokenExecutor
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from dupbench.execution.interface import Executor
 
@@ -23,8 +24,7 @@ class WorkerCrashes(RuntimeError):
     """One task killed its worker on every attempt: the run cannot complete without its result."""
 
 
-def map_surviving_crashes(executor: Executor, task: Callable, chunks: list[list], sink: Callable[[list], None],
-                          on_crash: Callable[[Any], object]) -> None:
+def map_surviving_crashes(executor: Executor, task: Callable, chunks: list[list], sink: Callable[[list], None], on_crash: Callable[[Any], object]) -> None:
     """Run `task` over chunks of items (paths); if a worker dies, recover the pool and go on.
 
     `map` yields in order, so when the pool breaks every chunk before the failed one is done. The

@@ -11,8 +11,9 @@ from dupbench.gil.cli import DESCRIPTION, EPILOG, add_arguments, run_gil_command
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dupbench.gil", description=DESCRIPTION, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m dupbench.gil", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_arguments(parser)
     return run_gil_command(parser.parse_args(argv))
 

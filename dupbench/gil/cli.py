@@ -65,33 +65,47 @@ def parse_workers(text: str) -> tuple[int, ...]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=parse_workers, default=(1, 2, 4), metavar="N,N,...",
-                        help="pool sizes to try (default 1,2,4)")
-    parser.add_argument("--python", action="append", default=[], metavar="PATH",
-                        help="run under this interpreter (repeatable); interpreters take turns, one "
-                             "repeat per round, and the results are put side by side")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
-                        help="where results.json, gil.png and summary.txt go "
-                             "(default results/gil/<machine>/<timestamp>-<commit>)")
+    parser.add_argument("--workers", type=parse_workers, default=(1, 2, 4), metavar="N,N,...", help="pool sizes to try (default 1,2,4)")
+    parser.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="run under this interpreter (repeatable); interpreters take turns, one repeat per round, and the results are put side by side",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where results.json, gil.png and summary.txt go (default results/gil/<machine>/<timestamp>-<commit>)",
+    )
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per configuration (median)")
     parser.add_argument("--kernels", default=None, metavar="NAME,...", help="subset of kernels to run")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every kernel's task count")
-    parser.add_argument("--start-method", default="fork", choices=("fork", "forkserver", "spawn"),
-                        help="process pool start method for the kernel runs (default fork)")
-    parser.add_argument("--backend", choices=("cv2", "pillow"), default=None,
-                        help="decode/resize with OpenCV or Pillow (default: OpenCV if importable)")
+    parser.add_argument(
+        "--start-method", default="fork", choices=("fork", "forkserver", "spawn"), help="process pool start method for the kernel runs (default fork)"
+    )
+    parser.add_argument("--backend", choices=("cv2", "pillow"), default=None, help="decode/resize with OpenCV or Pillow (default: OpenCV if importable)")
     parser.add_argument("--no-overheads", action="store_true", help="skip pool start-up and payload measurements")
-    parser.add_argument("--render", type=Path, default=None, metavar="RESULTS_JSON",
-                        help="measure nothing: rewrite summary.txt, gil.png and the explanations of an "
-                             "existing results.json (into --out, default its own directory)")
-    parser.add_argument("--json", action="store_true",
-                        help="print one run's results as JSON on stdout (progress goes to stderr); writes no files")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        default=None,
+        metavar="RESULTS_JSON",
+        help="measure nothing: rewrite summary.txt, gil.png and the explanations of an existing results.json (into --out, default its own directory)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one run's results as JSON on stdout (progress goes to stderr); writes no files")
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser("gil", help="show which work the GIL serialises: serial vs threads vs processes",
-                                   description=DESCRIPTION, epilog=EPILOG,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "gil",
+        help="show which work the GIL serialises: serial vs threads vs processes",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_arguments(parser)
     parser.set_defaults(func=run_gil_command)
     return parser
@@ -99,8 +113,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def _child_arguments(args: argparse.Namespace, overheads: bool) -> list[str]:
     """Options for one round in a child interpreter: one repeat, overheads only when asked."""
-    argv = ["--json", "--workers", ",".join(map(str, args.workers)), "--repeats", "1",
-            "--scale", str(args.scale), "--start-method", args.start_method]
+    argv = ["--json", "--workers", ",".join(map(str, args.workers)), "--repeats", "1", "--scale", str(args.scale), "--start-method", args.start_method]
     if args.kernels:
         argv += ["--kernels", args.kernels]
     if args.backend:
@@ -149,8 +162,7 @@ def run_in_interpreter(python: str, argv: Sequence[str]) -> dict[str, Any]:
     source_root = str(Path(dupbench.__file__).resolve().parent.parent)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root, env.get("PYTHONPATH")) if p)
-    completed = subprocess.run([python, "-m", "dupbench.gil", *argv], stdout=subprocess.PIPE, env=env,
-                               text=True, check=False)
+    completed = subprocess.run([python, "-m", "dupbench.gil", *argv], stdout=subprocess.PIPE, env=env, text=True, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"{python} exited with status {completed.returncode}")
     return json.loads(completed.stdout)
@@ -162,10 +174,13 @@ def run_local(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     from dupbench.gil.kernels import KERNELS, default_backend
 
     config = DemoConfig(
-        workers=args.workers, repeats=args.repeats,
+        workers=args.workers,
+        repeats=args.repeats,
         kernels=tuple(args.kernels.split(",")) if args.kernels else tuple(KERNELS),
-        start_method=args.start_method, backend=args.backend or default_backend(),
-        task_scale=args.scale, overheads=not args.no_overheads,
+        start_method=args.start_method,
+        backend=args.backend or default_backend(),
+        task_scale=args.scale,
+        overheads=not args.no_overheads,
     )
     results = run_demo(config, log=log, command=sys.argv)
     results["explanation"] = explain(results)
@@ -184,8 +199,7 @@ def rerender(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     rendered = []
     for run in runs:
-        kernels = [{**k, "backend": k.get("backend") if k["name"] not in KERNELS or KERNELS[k["name"]].uses_backend
-                    else None} for k in run["kernels"]]
+        kernels = [{**k, "backend": k.get("backend") if k["name"] not in KERNELS or KERNELS[k["name"]].uses_backend else None} for k in run["kernels"]]
         run = {**run, "kernels": kernels}
         rendered.append({**run, "explanation": explain(run), "stages": stage_table(run)})
     return rendered
@@ -238,9 +252,13 @@ def run_gil_command(args: argparse.Namespace) -> int:
 
     out = args.out or default_out_dir()
     out.mkdir(parents=True, exist_ok=True)
-    record = {"schema": SCHEMA_MULTI, "command": command, "runs": runs,
-              "rendered_by": {"command": sys.argv, "git_commit": machine_info()["git_commit"]} if args.render else None,
-              "comparison": explain_comparison(runs) if len(runs) > 1 else None}
+    record = {
+        "schema": SCHEMA_MULTI,
+        "command": command,
+        "runs": runs,
+        "rendered_by": {"command": sys.argv, "git_commit": machine_info()["git_commit"]} if args.render else None,
+        "comparison": explain_comparison(runs) if len(runs) > 1 else None,
+    }
     (out / "results.json").write_text(json.dumps(record, indent=1) + "\n")
     (out / "summary.txt").write_text(text + "\n")
     plot_results(runs, out / "gil.png")

@@ -17,14 +17,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from dupbench.gil import kernels as work
 from dupbench.config import available_cpus
+from dupbench.gil import kernels as work
 from dupbench.gil.interpreter import gil_warning, interpreter_info, interpreter_record, machine_info
 from dupbench.gil.overheads import overheads_record
 
@@ -38,8 +38,7 @@ class SerialExecutor(Executor):
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - unused
         raise NotImplementedError("SerialExecutor only maps")
 
-    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None,
-            chunksize: int = 1) -> Iterator[Any]:
+    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None, chunksize: int = 1) -> Iterator[Any]:
         return iter(list(map(fn, *iterables)))
 
 
@@ -139,11 +138,17 @@ def summarise(rows: Sequence[RunRow]) -> list[dict[str, Any]]:
         walls = sorted(r.wall_s for r in group)
         q1, q3 = (walls[0], walls[-1]) if len(walls) < 4 else tuple(statistics.quantiles(walls, n=4)[::2])
         median = statistics.median(walls)
-        summary.append({
-            "mode": mode, "workers": workers, "median_wall_s": median, "q1_wall_s": q1, "q3_wall_s": q3,
-            "speedup": serial / median if median > 0 else 0.0,
-            "cpu_cores": statistics.median(r.cpu_cores for r in group),
-        })
+        summary.append(
+            {
+                "mode": mode,
+                "workers": workers,
+                "median_wall_s": median,
+                "q1_wall_s": q1,
+                "q3_wall_s": q3,
+                "speedup": serial / median if median > 0 else 0.0,
+                "cpu_cores": statistics.median(r.cpu_cores for r in group),
+            }
+        )
     order = {mode: i for i, mode in enumerate(MODES)}
     return sorted(summary, key=lambda s: (order[s["mode"]], s["workers"]))
 
@@ -156,8 +161,7 @@ def _gil_check(when: str, log: Callable[[str], None]) -> dict[str, Any]:
     return {"when": when, "gil_enabled": info.gil_enabled, "warning": warning}
 
 
-def run_demo(config: DemoConfig, log: Callable[[str], None] = lambda _msg: None,
-             command: Sequence[str] = ()) -> dict[str, Any]:
+def run_demo(config: DemoConfig, log: Callable[[str], None] = lambda _msg: None, command: Sequence[str] = ()) -> dict[str, Any]:
     """Measure every kernel in every mode; return the results structure (plain data, JSON-ready)."""
     thread_limits = work.limit_library_threads()
     gil_checks = [_gil_check("after imports", log)]
@@ -178,9 +182,9 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = lambda _msg: None,
         # Process pools first: forking once threads exist is unsafe (and deprecated from 3.12).
         executors: dict[tuple[str, int], Executor] = {("serial", 1): SerialExecutor()}
         for workers in config.workers:
-            pool = stack.enter_context(ProcessPoolExecutor(
-                max_workers=workers, mp_context=mp.get_context(method),
-                initializer=work.worker_initializer, initargs=(workloads,)))
+            pool = stack.enter_context(
+                ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method), initializer=work.worker_initializer, initargs=(workloads,))
+            )
             _warm_process_pool(pool, workers)
             executors[("process", workers)] = pool
         for workers in config.workers:
@@ -204,17 +208,19 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = lambda _msg: None,
         overheads = overheads_record(min(max(config.workers), max(2, available_cpus())), config.overhead_repeats, 5)
     results = {
         "schema": SCHEMA,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": list(command),
         "interpreter": interpreter_record(),
         "machine": machine_info(),
-        "settings": {**asdict(config), "start_method": method, "thread_limits": thread_limits,
-                     "pool_startup_timed": False, "kernel_seconds": measured_s},
+        "settings": {**asdict(config), "start_method": method, "thread_limits": thread_limits, "pool_startup_timed": False, "kernel_seconds": measured_s},
         "gil_checks": gil_checks,
         "kernels": [
             {
-                "name": w.kernel, "stage": work.KERNELS[w.kernel].stage, "label": work.KERNELS[w.kernel].label,
-                "expected_gil": work.KERNELS[w.kernel].gil, "tasks": w.tasks,
+                "name": w.kernel,
+                "stage": work.KERNELS[w.kernel].stage,
+                "label": work.KERNELS[w.kernel].label,
+                "expected_gil": work.KERNELS[w.kernel].gil,
+                "tasks": w.tasks,
                 "backend": w.backend if work.KERNELS[w.kernel].uses_backend else None,
                 "outputs_match_serial": w.kernel not in mismatched,
                 "summary": summarise([r for r in rows if r.kernel == w.kernel]),
@@ -240,11 +246,14 @@ def merge_rounds(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     merged = dict(parts[0])
     merged["gil_checks"] = [check for part in parts for check in part["gil_checks"]]
     merged["overheads"] = next((p["overheads"] for p in parts if p.get("overheads")), None)
-    merged["settings"] = {**parts[0]["settings"], "repeats": sum(p["settings"]["repeats"] for p in parts),
-                          "rounds": len(parts), "kernel_seconds": sum(p["settings"]["kernel_seconds"] for p in parts)}
+    merged["settings"] = {
+        **parts[0]["settings"],
+        "repeats": sum(p["settings"]["repeats"] for p in parts),
+        "rounds": len(parts),
+        "kernel_seconds": sum(p["settings"]["kernel_seconds"] for p in parts),
+    }
     # The interpreter record of the part with the GIL on, if any: a re-enabled GIL must not be hidden.
-    merged["interpreter"] = next((p["interpreter"] for p in parts if p["interpreter"]["gil_enabled"]),
-                                 parts[0]["interpreter"])
+    merged["interpreter"] = next((p["interpreter"] for p in parts if p["interpreter"]["gil_enabled"]), parts[0]["interpreter"])
     kernels_out = []
     for kernel in parts[0]["kernels"]:
         rows: list[RunRow] = []
@@ -256,8 +265,7 @@ def merge_rounds(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
             part_rows = [RunRow(**row) for row in same["runs"]]
             rows += [RunRow(r.kernel, r.mode, r.workers, r.repeat + offset, r.wall_s, r.cpu_s) for r in part_rows]
             offset += part["settings"]["repeats"]
-        kernels_out.append({**kernel, "outputs_match_serial": match, "summary": summarise(rows),
-                            "runs": [asdict(r) for r in rows]})
+        kernels_out.append({**kernel, "outputs_match_serial": match, "summary": summarise(rows), "runs": [asdict(r) for r in rows]})
     merged["kernels"] = kernels_out
     merged.pop("explanation", None)
     merged.pop("stages", None)

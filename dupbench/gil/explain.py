@@ -69,13 +69,11 @@ def kernel_verdict(kernel: Mapping[str, Any], cores: int) -> KernelVerdict:
     summary = kernel["summary"]
     workers = sorted({row["workers"] for row in summary if row["mode"] != "serial"})
     ref = reference_workers(workers, cores)
-    thread_row, process_row, serial_row = _row(summary, "thread", ref), _row(summary, "process", ref), \
-        _row(summary, "serial", 1)
+    thread_row, process_row, serial_row = _row(summary, "thread", ref), _row(summary, "process", ref), _row(summary, "serial", 1)
     thread, proc = float(thread_row["speedup"]), float(process_row["speedup"])
     best = max((row for row in summary if row["mode"] == "thread"), key=lambda row: row["speedup"])
     computes = float(serial_row["cpu_cores"]) >= WAITING_CORES
-    one_core = {mode: computes and float(row["cpu_cores"]) < PARALLEL_CORES
-                for mode, row in (("thread", thread_row), ("process", process_row))}
+    one_core = {mode: computes and float(row["cpu_cores"]) < PARALLEL_CORES for mode, row in (("thread", thread_row), ("process", process_row))}
     if ref >= 2 and one_core["process"]:
         # Processes cannot be held back by the GIL: if they used one core, another program had the rest.
         verdict = "busy"
@@ -90,11 +88,20 @@ def kernel_verdict(kernel: Mapping[str, Any], cores: int) -> KernelVerdict:
         verdict = "gil"
     else:
         verdict = "partial"
-    return KernelVerdict(kernel["name"], kernel["label"], ref, thread, proc, float(best["speedup"]),
-                         int(best["workers"]), verdict,
-                         None if verdict == "busy" else released_fraction(thread, proc),
-                         float(thread_row["cpu_cores"]), float(process_row["cpu_cores"]),
-                         float(serial_row["cpu_cores"]))
+    return KernelVerdict(
+        kernel["name"],
+        kernel["label"],
+        ref,
+        thread,
+        proc,
+        float(best["speedup"]),
+        int(best["workers"]),
+        verdict,
+        None if verdict == "busy" else released_fraction(thread, proc),
+        float(thread_row["cpu_cores"]),
+        float(process_row["cpu_cores"]),
+        float(serial_row["cpu_cores"]),
+    )
 
 
 def stage_table(results: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -104,10 +111,19 @@ def stage_table(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     table = []
     for kernel in results["kernels"]:
         v = kernel_verdict(kernel, cores)
-        table.append({"kernel": v.kernel, "stage": kernel["stage"], "workers": v.workers,
-                      "thread_speedup": v.thread_speedup, "process_speedup": v.process_speedup,
-                      "thread_cores": v.thread_cores, "process_cores": v.process_cores,
-                      "released_fraction": v.released_fraction, "verdict": v.verdict})
+        table.append(
+            {
+                "kernel": v.kernel,
+                "stage": kernel["stage"],
+                "workers": v.workers,
+                "thread_speedup": v.thread_speedup,
+                "process_speedup": v.process_speedup,
+                "thread_cores": v.thread_cores,
+                "process_cores": v.process_cores,
+                "released_fraction": v.released_fraction,
+                "verdict": v.verdict,
+            }
+        )
     return table
 
 
@@ -129,38 +145,41 @@ def _bytes(size: int) -> str:
 def interpreter_sentence(interpreter: Mapping[str, Any]) -> str:
     name = f"{interpreter['implementation']} {interpreter['version']}"
     if interpreter["build_free_threaded"] and interpreter["gil_enabled"]:
-        return (f"WARNING: {name} is a free-threaded build but its GIL was ENABLED during this run "
-                "(a module re-enabled it, or PYTHON_GIL=1), so threads below show GIL behaviour.")
+        return (
+            f"WARNING: {name} is a free-threaded build but its GIL was ENABLED during this run "
+            "(a module re-enabled it, or PYTHON_GIL=1), so threads below show GIL behaviour."
+        )
     if interpreter["build_free_threaded"]:
         return f"{name} is a free-threaded build and its GIL stayed off for the whole run."
     return f"{name} runs with a GIL: only one thread executes Python bytecode at a time."
 
 
 def kernel_sentence(v: KernelVerdict, gil_enabled: bool, cores: int) -> str:
-    head = (f"{v.label}: with {v.workers} workers threads gave {_x(v.thread_speedup)} and processes "
-            f"{_x(v.process_speedup)} (keeping {v.thread_cores:.1f} and {v.process_cores:.1f} cores busy)")
+    head = (
+        f"{v.label}: with {v.workers} workers threads gave {_x(v.thread_speedup)} and processes "
+        f"{_x(v.process_speedup)} (keeping {v.thread_cores:.1f} and {v.process_cores:.1f} cores busy)"
+    )
     if v.verdict == "busy":
-        return (f"{head}; processes never kept two cores busy, so another program had the rest of the machine "
-                "during this run and these numbers cannot tell how the work scales: run it again when quiet.")
+        return (
+            f"{head}; processes never kept two cores busy, so another program had the rest of the machine "
+            "during this run and these numbers cannot tell how the work scales: run it again when quiet."
+        )
     if v.verdict == "none":
-        return (f"{head}; neither scaled, so the cores they kept busy went on overhead (dispatching tasks, "
-                "moving data) or were shared with another program.")
+        return f"{head}; neither scaled, so the cores they kept busy went on overhead (dispatching tasks, moving data) or were shared with another program."
     if v.verdict == "gil":
         if v.thread_speedup >= SCALES:
-            head += (f"; the threads' apparent gain came from a slowed serial run, since they kept only "
-                     f"{v.thread_cores:.1f} cores busy")
+            head += f"; the threads' apparent gain came from a slowed serial run, since they kept only {v.thread_cores:.1f} cores busy"
         if gil_enabled:
             return f"{head}: the GIL serialises this work, so only processes run it in parallel."
-        return (f"{head}: threads did not scale even without a GIL, so something else serialises them "
-                "(a lock, or contention on shared objects).")
+        return f"{head}: threads did not scale even without a GIL, so something else serialises them (a lock, or contention on shared objects)."
     if v.verdict == "partial":
         share = f"about {v.released_fraction:.0%}" if v.released_fraction is not None else "part"
-        cause = "runs with the GIL released; the rest holds it" if gil_enabled else \
-            "runs in parallel in threads; the rest is still serialised"
+        cause = "runs with the GIL released; the rest holds it" if gil_enabled else "runs in parallel in threads; the rest is still serialised"
         return f"{head}: threads fall short, as if {share} of the time {cause}."
     if v.waits:
-        why = ("it waits (sleeping or blocked in I/O) with the GIL released" if gil_enabled
-               else "it mostly waits, and there is no GIL on this interpreter anyway")
+        why = (
+            "it waits (sleeping or blocked in I/O) with the GIL released" if gil_enabled else "it mostly waits, and there is no GIL on this interpreter anyway"
+        )
     elif gil_enabled:
         why = "this work spends its time in C with the GIL released"
     else:
@@ -169,8 +188,10 @@ def kernel_sentence(v: KernelVerdict, gil_enabled: bool, cores: int) -> str:
     if v.thread_speedup > v.process_speedup / CLOSE:
         text += " Threads even beat processes here (processes also pay to move tasks and results between interpreters)."
     if v.waits:
-        text += (f" Serially it kept only {v.serial_cores:.2f} cores busy: the time is spent waiting, not computing, "
-                 f"so {v.best_workers} threads on {cores} cores reached {_x(v.best_speedup)}.")
+        text += (
+            f" Serially it kept only {v.serial_cores:.2f} cores busy: the time is spent waiting, not computing, "
+            f"so {v.best_workers} threads on {cores} cores reached {_x(v.best_speedup)}."
+        )
     return text
 
 
@@ -181,8 +202,10 @@ def startup_sentence(rows: Sequence[Mapping[str, Any]]) -> str | None:
     parts = ", ".join(f"{_ms(r['median_s'])} with {r['start_method']}" for r in ranked)
     text = f"Starting a pool of {ranked[0]['workers']} processes and shutting it down took {parts}"
     if len(ranked) > 1 and ranked[0]["median_s"] > 0:
-        text += (f": {ranked[-1]['start_method']} cost {ranked[-1]['median_s'] / ranked[0]['median_s']:.0f}x "
-                 f"{ranked[0]['start_method']}, a price paid before any work")
+        text += (
+            f": {ranked[-1]['start_method']} cost {ranked[-1]['median_s'] / ranked[0]['median_s']:.0f}x "
+            f"{ranked[0]['start_method']}, a price paid before any work"
+        )
     return text + "."
 
 
@@ -196,8 +219,10 @@ def payload_sentence(rows: Sequence[Mapping[str, Any]]) -> str | None:
             verdict = f"data kept in shared memory was {pickled / resident:.1f}x cheaper to hand over than pickled data"
         else:
             verdict = f"pickling was {resident / pickled:.1f}x cheaper than even data already in shared memory"
-        clauses.append(f"{_bytes(row['payload_bytes'])} took {_ms(pickled)} pickled, {_ms(resident)} already in "
-                       f"shared memory and {_ms(fresh)} copied into a fresh segment ({verdict})")
+        clauses.append(
+            f"{_bytes(row['payload_bytes'])} took {_ms(pickled)} pickled, {_ms(resident)} already in "
+            f"shared memory and {_ms(fresh)} copied into a fresh segment ({verdict})"
+        )
     return "Sending one task its data: " + "; ".join(clauses) + "."
 
 
@@ -232,8 +257,7 @@ def explain_comparison(runs: Sequence[Mapping[str, Any]]) -> str:
                 continue
             v = kernel_verdict(match, int(run["machine"]["usable_cpus"]))
             verdicts.append((v.verdict, bool(run["interpreter"]["gil_enabled"])))
-            parts.append(f"threads {_x(v.thread_speedup)} vs processes {_x(v.process_speedup)} "
-                         f"on {run['interpreter']['short_name']}")
+            parts.append(f"threads {_x(v.thread_speedup)} vs processes {_x(v.process_speedup)} on {run['interpreter']['short_name']}")
         serial = [_serial_seconds(run, kernel["name"]) for run in runs]
         text = f"{kernel['label']}: " + ", ".join(parts)
         if all(s is not None and s > 0 for s in serial) and len(serial) > 1:

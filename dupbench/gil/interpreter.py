@@ -92,9 +92,7 @@ def library_versions() -> dict[str, str | None]:
 
 def _git_commit(start: Path) -> str | None:
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=start, capture_output=True, text=True, timeout=10
-        )
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=start, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None

@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -224,22 +224,19 @@ def _run_io(path: str, backend: str) -> tuple[int, int]:
 KERNELS: dict[str, KernelSpec] = {
     spec.name: spec
     for spec in (
-        KernelSpec("pure_python", "compare (pure Python)", "per-pixel Python loop, 64x64 thumbnails",
-                   "holds", 16, _build_pure_python, _run_pure_python),
-        KernelSpec("decode", "decode", "decode 0.8 MP JPEG/PNG bytes", "releases", 16, _build_decode, _run_decode,
-                   uses_backend=True),
-        KernelSpec("resize", "thumbnail", "grayscale + area resize 4 x 0.8 MP -> 64x64", "releases", 24,
-                   _build_resize, _run_resize, uses_backend=True),
-        KernelSpec("ssim", "compare (batched SSIM)", "batched SSIM, 1 thumbnail vs 64", "releases", 48,
-                   _build_ssim, _run_ssim, uses_backend=True),
+        KernelSpec("pure_python", "compare (pure Python)", "per-pixel Python loop, 64x64 thumbnails", "holds", 16, _build_pure_python, _run_pure_python),
+        KernelSpec("decode", "decode", "decode 0.8 MP JPEG/PNG bytes", "releases", 16, _build_decode, _run_decode, uses_backend=True),
+        KernelSpec("resize", "thumbnail", "grayscale + area resize 4 x 0.8 MP -> 64x64", "releases", 24, _build_resize, _run_resize, uses_backend=True),
+        KernelSpec("ssim", "compare (batched SSIM)", "batched SSIM, 1 thumbnail vs 64", "releases", 48, _build_ssim, _run_ssim, uses_backend=True),
         KernelSpec("hash", "exact digest", "blake2b of an 8 MB buffer", "releases", 16, _build_hash, _run_hash),
-        KernelSpec("io_wait", "read", f"read 256 KB file + {SIMULATED_DISK_LATENCY_S * 1000:.0f} ms simulated "
-                   "disk latency (sleep)", "waits", 20, _build_io, _run_io),
+        KernelSpec(
+            "io_wait", "read", f"read 256 KB file + {SIMULATED_DISK_LATENCY_S * 1000:.0f} ms simulated disk latency (sleep)", "waits", 20, _build_io, _run_io
+        ),
     )
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def prepared_inputs(workload: Workload) -> Sequence[Any]:
     """Inputs of a workload, built once per process and then shared by all its tasks (and threads)."""
     return KERNELS[workload.kernel].build(workload)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
+from functools import partial
 from multiprocessing import shared_memory
 from typing import Any
 
@@ -127,9 +128,7 @@ def _timed(call: Callable[[], int], expected: int, what: str) -> float:
     return time.perf_counter() - begin
 
 
-def measure_payloads(
-    sizes: tuple[int, ...] = DEFAULT_PAYLOAD_BYTES, runs: int = 5, start_method: str = "fork"
-) -> list[PayloadRow]:
+def measure_payloads(sizes: tuple[int, ...] = DEFAULT_PAYLOAD_BYTES, runs: int = 5, start_method: str = "fork") -> list[PayloadRow]:
     """Median round trip of one task receiving a payload of each size: pickled vs shared memory."""
     context = mp.get_context(start_method if start_method in mp.get_all_start_methods() else None)
     rows = []
@@ -142,14 +141,12 @@ def measure_payloads(
             try:
                 timings: dict[str, list[float]] = {"pickle": [], "shm": [], "shm_copy": []}
                 for _ in range(runs):  # interleaved, so background load hits all three alike
-                    timings["pickle"].append(_timed(lambda: _send_by_pickle(pool, array), expected, "pickle"))
-                    timings["shm"].append(_timed(lambda: _send_name(pool, resident, array), expected, "shm"))
-                    timings["shm_copy"].append(
-                        _timed(lambda: _send_by_fresh_segment(pool, array), expected, "fresh shm"))
+                    timings["pickle"].append(_timed(partial(_send_by_pickle, pool, array), expected, "pickle"))
+                    timings["shm"].append(_timed(partial(_send_name, pool, resident, array), expected, "shm"))
+                    timings["shm_copy"].append(_timed(partial(_send_by_fresh_segment, pool, array), expected, "fresh shm"))
             finally:
                 _free(resident)
-            rows.append(PayloadRow(size, *(statistics.median(timings[k]) for k in ("pickle", "shm", "shm_copy")),
-                                   runs))
+            rows.append(PayloadRow(size, *(statistics.median(timings[k]) for k in ("pickle", "shm", "shm_copy")), runs))
     return rows
 
 

@@ -18,8 +18,7 @@ def format_kernel_table(kernel: Mapping[str, Any]) -> str:
     ]
     for row in kernel["summary"]:
         iqr = f"{row['q1_wall_s']:.3f}-{row['q3_wall_s']:.3f}"
-        lines.append(f"  {row['mode']:<8}{row['workers']:>8}{row['median_wall_s']:>11.3f}{iqr:>16}"
-                     f"{row['speedup']:>9.2f}x{row['cpu_cores']:>11.2f}")
+        lines.append(f"  {row['mode']:<8}{row['workers']:>8}{row['median_wall_s']:>11.3f}{iqr:>16}{row['speedup']:>9.2f}x{row['cpu_cores']:>11.2f}")
     if not kernel.get("outputs_match_serial", True):
         lines.append("  WARNING: outputs differ from the serial run")
     return "\n".join(lines)
@@ -29,34 +28,40 @@ def format_overheads(overheads: Mapping[str, Any] | None) -> str:
     if not overheads:
         return ""
     lines = ["Process pool start-up + shut-down (median):"]
-    lines += [f"  {r['start_method']:<11} {r['workers']} workers  {r['median_s'] * 1000:8.1f} ms"
-              for r in overheads["startup"]]
+    lines += [f"  {r['start_method']:<11} {r['workers']} workers  {r['median_s'] * 1000:8.1f} ms" for r in overheads["startup"]]
     lines.append("Sending one task a payload (median round trip):")
     lines.append(f"  {'bytes':>12}{'pickle ms':>12}{'in shm ms':>12}{'copy to new shm ms':>20}")
-    lines += [f"  {r['payload_bytes']:>12}{r['pickle_s'] * 1000:>12.2f}{r['shared_memory_s'] * 1000:>12.2f}"
-              f"{r['shared_memory_copy_s'] * 1000:>20.2f}" for r in overheads["payload"]]
+    lines += [
+        f"  {r['payload_bytes']:>12}{r['pickle_s'] * 1000:>12.2f}{r['shared_memory_s'] * 1000:>12.2f}{r['shared_memory_copy_s'] * 1000:>20.2f}"
+        for r in overheads["payload"]
+    ]
     return "\n".join(lines)
 
 
 def format_stages(stages: Sequence[Mapping[str, Any]]) -> str:
     """Thread vs process per detector stage, with the Amdahl estimate of the GIL-released share."""
-    lines = ["Per stage, at the core count (threads/processes; share of time threads ran in parallel):",
-             f"  {'kernel':<13}{'stage':<24}{'threads':>9}{'processes':>11}{'ratio':>8}{'parallel share':>16}  verdict"]
+    lines = [
+        "Per stage, at the core count (threads/processes; share of time threads ran in parallel):",
+        f"  {'kernel':<13}{'stage':<24}{'threads':>9}{'processes':>11}{'ratio':>8}{'parallel share':>16}  verdict",
+    ]
     for row in stages:
         ratio = row["thread_speedup"] / row["process_speedup"] if row["process_speedup"] else float("nan")
         share = "-" if row["released_fraction"] is None else f"{row['released_fraction']:.0%}"
-        lines.append(f"  {row['kernel']:<13}{row['stage']:<24}{row['thread_speedup']:>8.2f}x{row['process_speedup']:>10.2f}x"
-                     f"{ratio:>8.2f}{share:>16}  {row['verdict']}")
+        lines.append(
+            f"  {row['kernel']:<13}{row['stage']:<24}{row['thread_speedup']:>8.2f}x{row['process_speedup']:>10.2f}x{ratio:>8.2f}{share:>16}  {row['verdict']}"
+        )
     return "\n".join(lines)
 
 
 def format_run(results: Mapping[str, Any]) -> str:
     interpreter = results["interpreter"]
     settings = results["settings"]
-    header = (f"Interpreter: {interpreter['short_name']}  ({interpreter['executable']})\n"
-              f"cores usable: {results['machine']['usable_cpus']}; process start method: {settings['start_method']} "
-              f"(pool start-up not in these times); library threads: {settings['thread_limits']}; "
-              f"repeats: {settings['repeats']}")
+    header = (
+        f"Interpreter: {interpreter['short_name']}  ({interpreter['executable']})\n"
+        f"cores usable: {results['machine']['usable_cpus']}; process start method: {settings['start_method']} "
+        f"(pool start-up not in these times); library threads: {settings['thread_limits']}; "
+        f"repeats: {settings['repeats']}"
+    )
     if not interpreter["cv2_available"]:
         header += "\nOpenCV is not installed here: decode and resize use Pillow, SSIM uses the numpy box filter."
     warnings = [c["warning"] for c in results.get("gil_checks", ()) if c.get("warning")]
@@ -83,10 +88,8 @@ def format_side_by_side(runs: Sequence[Mapping[str, Any]]) -> str:
             cells = []
             for run in runs:
                 match = _summary_row(run, kernel["name"], row["mode"], row["workers"])
-                cells.append("-" if match is None else
-                             f"{match['speedup']:.2f}x {match['median_wall_s']:.3f}s {match['cpu_cores']:.1f}cpu")
-            lines.append(f"{kernel['name']:<14}{row['mode']:<8}{row['workers']:>7}  "
-                         + "".join(f"{c:>{width}}" for c in cells))
+                cells.append("-" if match is None else f"{match['speedup']:.2f}x {match['median_wall_s']:.3f}s {match['cpu_cores']:.1f}cpu")
+            lines.append(f"{kernel['name']:<14}{row['mode']:<8}{row['workers']:>7}  " + "".join(f"{c:>{width}}" for c in cells))
     return "\n".join(lines)
 
 
@@ -151,8 +154,7 @@ def _plot_startup(ax: Any, runs: Sequence[Mapping[str, Any]]) -> None:
     width = 0.8 / max(1, len(runs))
     for i, (colour, run) in enumerate(zip(COLOURS, runs)):
         rows = (run.get("overheads") or {}).get("startup", [])
-        ax.bar([j + i * width for j in range(len(rows))], [r["median_s"] * 1000 for r in rows], width,
-               color=colour, label=run["interpreter"]["short_name"])
+        ax.bar([j + i * width for j in range(len(rows))], [r["median_s"] * 1000 for r in rows], width, color=colour, label=run["interpreter"]["short_name"])
         ax.set_xticks([j + 0.4 - width / 2 for j in range(len(rows))], [r["start_method"] for r in rows])
     ax.set_ylabel("ms")
 
@@ -165,8 +167,7 @@ def _plot_payload(ax: Any, runs: Sequence[Mapping[str, Any]]) -> None:
             sizes = [r["payload_bytes"] for r in rows]
             ax.plot(sizes, [r["pickle_s"] * 1000 for r in rows], "-o", color=colour, label="pickle")
             ax.plot(sizes, [r["shared_memory_s"] * 1000 for r in rows], "--s", color=colour, label="in shared memory")
-            ax.plot(sizes, [r["shared_memory_copy_s"] * 1000 for r in rows], ":^", color=colour,
-                    label="copied to new shared memory")
+            ax.plot(sizes, [r["shared_memory_copy_s"] * 1000 for r in rows], ":^", color=colour, label="copied to new shared memory")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("bytes (solid: pickle, dashed: in shm, dotted: new shm)", fontsize=8)

@@ -54,11 +54,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("sweep_file", type=Path, metavar="SWEEP.toml", help="the sweep to run, e.g. experiments/smoke.toml")
     sweep.add_argument("--out", type=Path, default=Path("results"), help="results root (default: results/)")
     sweep.add_argument(
-        "--resume", nargs="?", const="latest", default=None, metavar="CSV",
+        "--resume",
+        nargs="?",
+        const="latest",
+        default=None,
+        metavar="CSV",
         help="skip runs already in CSV (default: the newest results file written by this same sweep file)",
     )
-    sweep.add_argument("--datasets", type=Path, default=None,
-                       help="dataset cache (default: $DUPBENCH_DATASET_CACHE or ~/.cache/dupbench/datasets)")
+    sweep.add_argument("--datasets", type=Path, default=None, help="dataset cache (default: $DUPBENCH_DATASET_CACHE or ~/.cache/dupbench/datasets)")
     sweep.add_argument("--machine", default=None, help="results sub-directory name (default: the host name)")
     sweep.add_argument("--dry-run", action="store_true", help="print the planned runs and exit")
     sweep.add_argument("--no-summary", action="store_true", help="do not print the summary at the end")
@@ -72,8 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     summary.add_argument("results", nargs="+", type=Path, metavar="RESULTS.csv")
     summary.add_argument("--metric", default="wall_s", help="column to summarize (default: wall_s; e.g. compare_s)")
-    summary.add_argument("--exclude-disturbed", action="store_true",
-                         help="leave out runs during which other work used >10%% of the run's cores")
+    summary.add_argument("--exclude-disturbed", action="store_true", help="leave out runs during which other work used >10%% of the run's cores")
     summary.set_defaults(func=run_summary_command)
 
 
@@ -107,8 +109,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     elif args.resume:
         resume = Path(args.resume)
     try:
-        result = run_sweep(spec, args.out, sweep_path=str(args.sweep_file), resume=resume,
-                           dataset_cache=args.datasets, machine=machine)
+        result = run_sweep(spec, args.out, sweep_path=str(args.sweep_file), resume=resume, dataset_cache=args.datasets, machine=machine)
     except ValueError as exc:
         print(f"dupbench sweep: {exc}", file=sys.stderr)
         return 2

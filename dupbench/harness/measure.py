@@ -19,10 +19,10 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from dupbench.harness.monitor import TreeMonitor, TreeUsage, read_stat
 
@@ -183,7 +183,12 @@ def measure_command(
             start_epoch = time.time()
             started = time.perf_counter()
             proc = subprocess.Popen(
-                list(command), stdout=subprocess.DEVNULL, stderr=stderr, preexec_fn=_pin(cores), env=env, cwd=cwd,
+                list(command),
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                preexec_fn=_pin(cores),
+                env=env,
+                cwd=cwd,
                 process_group=0,  # its own process group, so a timeout can kill the whole tree
             )
         monitor = TreeMonitor(proc.pid, interval=interval_s, harness_cores=harness_cores, run_cores=cores)

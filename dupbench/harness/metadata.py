@@ -14,7 +14,6 @@ import re
 import socket
 import subprocess
 import sys
-import sysconfig
 import time
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -68,10 +67,7 @@ def library_settings() -> dict[str, Any]:
         import numpy  # noqa: F401  (loads its BLAS so threadpoolctl can see it)
         from threadpoolctl import threadpool_info
 
-        info["blas_threads"] = [
-            {k: pool.get(k) for k in ("internal_api", "num_threads", "version", "filepath")}
-            for pool in threadpool_info()
-        ]
+        info["blas_threads"] = [{k: pool.get(k) for k in ("internal_api", "num_threads", "version", "filepath")} for pool in threadpool_info()]
     except ImportError:  # pragma: no cover
         info["blas_threads"] = None
     return info
@@ -83,8 +79,7 @@ def find_repo(start: Path) -> Path:
     Asking git rather than counting parent folders keeps this true whatever the package layout."""
     start = start if start.is_dir() else start.parent
     try:
-        out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=start,
-                             capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=start, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return Path.cwd()
     return Path(out.stdout.strip()) if out.returncode == 0 else Path.cwd()
@@ -133,8 +128,7 @@ def collect_metadata(repo: Path, sweep_text: str = "", sweep_path: str = "") -> 
             **gil_state(),
         },
         "libraries": library_settings(),
-        "multiprocessing_default_start_method": multiprocessing.get_start_method(allow_none=True)
-        or multiprocessing.get_context().get_start_method(),
+        "multiprocessing_default_start_method": multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_context().get_start_method(),
         "git": git_state(repo),
         "sweep_path": sweep_path,
         "sweep_text": sweep_text,

@@ -322,19 +322,14 @@ class TreeMonitor:
             dt = now - self._last_t
             cpu_pct = 100.0 * (tree_cpu - self._last_cpu) / dt if dt > 0 else 0.0
             cores_now = per_core_times(self.harness_cores)
-            core_pct = tuple(
-                100.0 * (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
-                for (b0, t0, _), (b1, t1, _) in zip(self._last_cores, cores_now)
-            )
+            core_pct = tuple(100.0 * (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0 for (b0, t0, _), (b1, t1, _) in zip(self._last_cores, cores_now))
             self._last_cores, self._last_t, self._last_cpu = cores_now, now, tree_cpu
             self._peak_rss = max(self._peak_rss, rss)
             if uss is not None:
                 self._peak_uss = max(self._peak_uss or 0, uss)
             self._max_threads = max(self._max_threads, threads)
             self._max_processes = max(self._max_processes, processes)
-            self._samples.append(
-                Sample(now - self._t0, time.time(), tree_cpu, cpu_pct, rss, uss, threads, processes, core_pct)
-            )
+            self._samples.append(Sample(now - self._t0, time.time(), tree_cpu, cpu_pct, rss, uss, threads, processes, core_pct))
 
     def pids(self) -> list[int]:
         """Every process of the tree seen so far, alive or not."""

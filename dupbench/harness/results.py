@@ -13,9 +13,10 @@ import dataclasses
 import gzip
 import json
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,7 +37,16 @@ MIN_RUNS_FOR_CI = 3
 # A run is flagged disturbed when other processes used more than this share of its cores during it.
 DISTURBED_FOREIGN_FRACTION = 0.10
 CELL_COLUMNS = (
-    "profile", "images", "dataset_seed", "mode", "workers", "cores", "pairs", "thumb_size", "start_method", "python",
+    "profile",
+    "images",
+    "dataset_seed",
+    "mode",
+    "workers",
+    "cores",
+    "pairs",
+    "thumb_size",
+    "start_method",
+    "python",
 )
 
 
@@ -187,11 +197,20 @@ def append_timeline(path: Path, run_id: str, samples: Sequence[Sample], harness_
         if new:
             writer.writerow([*TIMELINE_COLUMNS, *(f"core{c}_pct" for c in harness_cores)])
         for s in samples:
-            writer.writerow([
-                run_id, round(s.t, 4), round(s.epoch, 4), round(s.tree_cpu_s, 3), round(s.tree_cpu_pct, 1),
-                s.rss_bytes, "" if s.uss_bytes is None else s.uss_bytes, s.threads, s.processes,
-                *(round(p, 1) for p in s.core_pct),
-            ])
+            writer.writerow(
+                [
+                    run_id,
+                    round(s.t, 4),
+                    round(s.epoch, 4),
+                    round(s.tree_cpu_s, 3),
+                    round(s.tree_cpu_pct, 1),
+                    s.rss_bytes,
+                    "" if s.uss_bytes is None else s.uss_bytes,
+                    s.threads,
+                    s.processes,
+                    *(round(p, 1) for p in s.core_pct),
+                ]
+            )
 
 
 def read_run_ids(csv_path: Path) -> set[str]:
@@ -275,19 +294,21 @@ def summarize(frame: pd.DataFrame, metric: str = "wall_s") -> pd.DataFrame:
     for key, group in ok.groupby(list(CELL_COLUMNS), sort=True, dropna=False):
         values = group[metric].astype(float).to_numpy()
         low, high = bootstrap_ci(values)
-        rows.append({
-            **dict(zip(CELL_COLUMNS, key)),
-            "runs": len(values),
-            "median": float(np.median(values)),
-            "q25": float(np.percentile(values, 25)),
-            "q75": float(np.percentile(values, 75)),
-            "ci_low": low,
-            "ci_high": high,
-            "cpu_utilization": float(group["cpu_utilization"].median()),
-            "peak_rss_mb": float(group["peak_rss_bytes"].median()) / 2**20,
-            "disturbed": int(group["disturbed"].sum()),
-            "_values": values,
-        })
+        rows.append(
+            {
+                **dict(zip(CELL_COLUMNS, key)),
+                "runs": len(values),
+                "median": float(np.median(values)),
+                "q25": float(np.percentile(values, 25)),
+                "q75": float(np.percentile(values, 75)),
+                "ci_low": low,
+                "ci_high": high,
+                "cpu_utilization": float(group["cpu_utilization"].median()),
+                "peak_rss_mb": float(group["peak_rss_bytes"].median()) / 2**20,
+                "disturbed": int(group["disturbed"].sum()),
+                "_values": values,
+            }
+        )
     summary = pd.DataFrame(rows)
     if summary.empty:
         return summary
@@ -299,7 +320,11 @@ def summarize(frame: pd.DataFrame, metric: str = "wall_s") -> pd.DataFrame:
         if base.empty:
             base = same.nsmallest(1, "median")
         if base.empty:
-            speedups.append(np.nan); lows.append(np.nan); highs.append(np.nan); verdicts.append("n/a"); efficiencies.append(np.nan)
+            speedups.append(np.nan)
+            lows.append(np.nan)
+            highs.append(np.nan)
+            verdicts.append("n/a")
+            efficiencies.append(np.nan)
             continue
         baseline = base.iloc[0]
         speedup = baseline["median"] / row["median"]
@@ -322,9 +347,7 @@ def format_summary(summary: pd.DataFrame, failures: pd.DataFrame | None = None) 
     if summary.empty:
         return "no successful measured runs"
     table = summary.copy()
-    table["wall median [IQR]"] = [
-        f"{m:.3f} [{a:.3f}-{b:.3f}]" for m, a, b in zip(table["median"], table["q25"], table["q75"])
-    ]
+    table["wall median [IQR]"] = [f"{m:.3f} [{a:.3f}-{b:.3f}]" for m, a, b in zip(table["median"], table["q25"], table["q75"])]
     table["speedup (95% CI)"] = [
         "-" if np.isnan(s) else (f"{s:.2f}" if np.isnan(lo) else f"{s:.2f} ({lo:.2f}-{hi:.2f})")
         for s, lo, hi in zip(table["speedup"], table["speedup_ci_low"], table["speedup_ci_high"])
@@ -332,13 +355,30 @@ def format_summary(summary: pd.DataFrame, failures: pd.DataFrame | None = None) 
     table["eff"] = [f"{e:.2f}" if not np.isnan(e) else "-" for e in table["efficiency"]]
     table["cpu util"] = [f"{u:.2f}" for u in table["cpu_utilization"]]
     table["rss MB"] = [f"{r:.0f}" for r in table["peak_rss_mb"]]
-    columns = ["images", "pairs", "thumb_size", "mode", "workers", "cores", "start_method", "runs",
-               "wall median [IQR]", "speedup (95% CI)", "vs_serial", "eff", "cpu util", "rss MB", "disturbed"]
+    columns = [
+        "images",
+        "pairs",
+        "thumb_size",
+        "mode",
+        "workers",
+        "cores",
+        "start_method",
+        "runs",
+        "wall median [IQR]",
+        "speedup (95% CI)",
+        "vs_serial",
+        "eff",
+        "cpu util",
+        "rss MB",
+        "disturbed",
+    ]
     if "python" in table and table["python"].nunique(dropna=False) > 1:  # interpreters side by side: say which is which
         columns.insert(0, "python")
     text = table[columns].to_string(index=False)
-    note = (f"\nspeed-up = serial median / cell median (same dataset, same cores); 'faster'/'slower' only when the "
-            f"bootstrap 95% CI clears 1 +/- {FASTER_THRESHOLD:.2f}; efficiency = speed-up / min(workers, cores).")
+    note = (
+        f"\nspeed-up = serial median / cell median (same dataset, same cores); 'faster'/'slower' only when the "
+        f"bootstrap 95% CI clears 1 +/- {FASTER_THRESHOLD:.2f}; efficiency = speed-up / min(workers, cores)."
+    )
     if failures is not None and len(failures):
         counts = failures.groupby("status").size().to_dict()
         note += f"\nruns not in the table: {counts}"
@@ -362,4 +402,3 @@ def describe_sessions(csv_path: Path) -> list[str]:
             f"monitor overhead {'n/a' if overhead is None else f'{overhead:.2%}'} of wall"
         )
     return lines
-

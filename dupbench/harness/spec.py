@@ -36,9 +36,10 @@ import hashlib
 import itertools
 import random
 import tomllib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 MODES = ("serial", "thread", "process", "dask")
 DEFAULT_MODES = ("serial", "thread", "process")  # dask needs the optional extra: a sweep names it explicitly
@@ -254,9 +255,7 @@ def expand_grid(spec: SweepSpec, available_cores: int) -> tuple[list[Cell], list
     return cells, notes
 
 
-def plan_runs(
-    cells: Sequence[Cell], repeats: int, warmups: int, order: str, seed: int, warmup_scope: str = "cell"
-) -> list[PlannedRun]:
+def plan_runs(cells: Sequence[Cell], repeats: int, warmups: int, order: str, seed: int, warmup_scope: str = "cell") -> list[PlannedRun]:
     """Order the runs so slow drift on a shared machine does not favour one configuration.
 
     - interleaved: round after round, every cell once per round, in a fresh shuffled order each round;

@@ -16,9 +16,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,6 @@ from tqdm import tqdm
 from dupbench.harness import metadata as meta
 from dupbench.harness.measure import Measurement, allowed_cores, cores_for, measure_command
 from dupbench.harness.monitor import Sample
-from dupbench.result import STAGES
 from dupbench.harness.results import (
     DISTURBED_FOREIGN_FRACTION,
     RESULTS_SCHEMA_VERSION,
@@ -42,6 +42,7 @@ from dupbench.harness.results import (
     write_metadata,
 )
 from dupbench.harness.spec import CURRENT_PYTHON, Cell, PlannedRun, SweepSpec, estimate_run_seconds, expand_grid, plan_runs
+from dupbench.result import STAGES
 
 CommandBuilder = Callable[[Cell, Path, Path], list[str]]
 DatasetMaker = Callable[[Path, int, int, str], None]
@@ -84,8 +85,7 @@ def probe_python(python: str, cwd: Path | None = None) -> dict[str, Any]:
         raise ValueError(f"sweep: grid.pythons: cannot run {python!r}: {exc.strerror or exc}") from None
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise ValueError(f"sweep: grid.pythons: {python!r} cannot import dupbench ({tail[0]}); "
-                         f"install it there first: {executable} -m pip install -e .")
+        raise ValueError(f"sweep: grid.pythons: {python!r} cannot import dupbench ({tail[0]}); install it there first: {executable} -m pip install -e .")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -95,19 +95,30 @@ def check_same_code(probes: dict[str, dict[str, Any]]) -> None:
     for name, probe in probes.items():
         theirs = str(Path(probe["dupbench_path"]).resolve().parent)
         if theirs != own:
-            raise ValueError(f"sweep: grid.pythons: {name!r} imports dupbench from {theirs}, not from this tree ({own}); "
-                             f"reinstall it: {probe['executable']} -m pip install -e {Path(own).parent}")
+            raise ValueError(
+                f"sweep: grid.pythons: {name!r} imports dupbench from {theirs}, not from this tree ({own}); "
+                f"reinstall it: {probe['executable']} -m pip install -e {Path(own).parent}"
+            )
 
 
 def build_run_command(cell: Cell, dataset_dir: Path, report_json: Path) -> list[str]:
     """The measured child: `dupbench run` on one dataset with the cell's settings, report to JSON."""
     command = [
-        python_executable(cell.python), "-m", "dupbench", "run", str(dataset_dir),
-        "--mode", cell.mode,
-        "--workers", str(cell.workers),
-        "--pairs", cell.pairs,
-        "--thumb-size", str(cell.thumb_size),
-        "--output", str(report_json),
+        python_executable(cell.python),
+        "-m",
+        "dupbench",
+        "run",
+        str(dataset_dir),
+        "--mode",
+        cell.mode,
+        "--workers",
+        str(cell.workers),
+        "--pairs",
+        cell.pairs,
+        "--thumb-size",
+        str(cell.thumb_size),
+        "--output",
+        str(report_json),
         "--quiet",
         "--no-cache",  # studies measure the real work, never the feature cache
     ]
@@ -188,9 +199,7 @@ def control_measurement(repeats: int = CONTROL_REPEATS) -> dict[str, float]:
     return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}
 
 
-def stage_cpu_utilization(
-    samples: Sequence[Sample], window: Sequence[float], cores: int, interval_s: float
-) -> float | None:
+def stage_cpu_utilization(samples: Sequence[Sample], window: Sequence[float], cores: int, interval_s: float) -> float | None:
     """CPU seconds of the tree inside a stage's [start, end] (epoch seconds) / (stage wall x cores).
 
     The tree's cumulative CPU is interpolated between samples; a stage shorter than two sampling intervals
@@ -265,10 +274,7 @@ def make_row(
     pairs = _number(counts.get("pairs_compared", counts.get("pairs")))
     foreign = max(0.0, usage.run_cores_busy_s - (usage.user_s + usage.system_s) - usage.monitor_cpu_s)
     foreign_fraction = foreign / (usage.monitored_wall_s * cell.cores) if usage.monitored_wall_s > 0 else 0.0
-    stage_util = {
-        stage: stage_cpu_utilization(usage.samples, stages_wall.get(stage, ()), cell.cores, interval_s)
-        for stage in STAGES
-    }
+    stage_util = {stage: stage_cpu_utilization(usage.samples, stages_wall.get(stage, ()), cell.cores, interval_s) for stage in STAGES}
     workers = execution.get("workers", (report or {}).get("workers"))
     return RunRow(
         schema_version=RESULTS_SCHEMA_VERSION,
@@ -337,19 +343,35 @@ def make_row(
 def cell_columns(cell: Cell) -> dict[str, Any]:
     """The grid-cell columns every row carries, measured or not."""
     return dict(
-        profile=cell.profile, images=cell.images, dataset_seed=cell.dataset_seed, mode=cell.mode,
-        workers=cell.workers, cores=cell.cores, pairs=cell.pairs, thumb_size=cell.thumb_size,
-        start_method=cell.start_method, oversubscribed=cell.oversubscribed, python=cell.python,
+        profile=cell.profile,
+        images=cell.images,
+        dataset_seed=cell.dataset_seed,
+        mode=cell.mode,
+        workers=cell.workers,
+        cores=cell.cores,
+        pairs=cell.pairs,
+        thumb_size=cell.thumb_size,
+        start_method=cell.start_method,
+        oversubscribed=cell.oversubscribed,
+        python=cell.python,
     )
 
 
 def skipped_row(*, sweep: str, planned: PlannedRun, run_index: int, commit: str, reason: str) -> RunRow:
     cell = planned.cell
     return RunRow(
-        schema_version=RESULTS_SCHEMA_VERSION, sweep=sweep, run_id=planned.run_id, cell_id=cell.cell_id,
-        run_index=run_index, warmup=planned.warmup, repeat=planned.repeat, status="skipped",
-        **cell_columns(cell), commit=commit,
-        started_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), error=reason,
+        schema_version=RESULTS_SCHEMA_VERSION,
+        sweep=sweep,
+        run_id=planned.run_id,
+        cell_id=cell.cell_id,
+        run_index=run_index,
+        warmup=planned.warmup,
+        repeat=planned.repeat,
+        status="skipped",
+        **cell_columns(cell),
+        commit=commit,
+        started_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        error=reason,
     )
 
 
@@ -424,8 +446,7 @@ def run_sweep(
     else:
         csv_path = new_results_path(out, machine, commit)
         done = set()
-        metadata = {"results_schema_version": RESULTS_SCHEMA_VERSION, **info, "sweep": spec.to_json(),
-                    "sessions": []}
+        metadata = {"results_schema_version": RESULTS_SCHEMA_VERSION, **info, "sweep": spec.to_json(), "sessions": []}
     session: dict[str, Any] = {
         "started_utc": info["collected_utc"],
         "commit": info["git"]["commit"],
@@ -454,8 +475,15 @@ def run_sweep(
     # The bar advances by each run's estimated seconds, not by 1, so the ETA weighs a 5,000-image run
     # more than a 6-image one; tqdm rescales the model by the observed rate.
     estimates = [estimate_run_seconds(run.cell) for run in plan]
-    bar = tqdm(total=round(sum(estimates), 1), unit="s", unit_scale=False, disable=not show, file=sys.stderr,
-               dynamic_ncols=True, bar_format="{l_bar}{bar}| est. work {n:.0f}/{total:.0f}s [{elapsed}<{remaining}]{postfix}")
+    bar = tqdm(
+        total=round(sum(estimates), 1),
+        unit="s",
+        unit_scale=False,
+        disable=not show,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        bar_format="{l_bar}{bar}| est. work {n:.0f}/{total:.0f}s [{elapsed}<{remaining}]{postfix}",
+    )
     with tempfile.TemporaryDirectory(prefix="dupbench-sweep-") as scratch:
         for run_index, planned in enumerate(plan):
             bar.set_postfix_str(f"run {run_index + 1}/{len(plan)} {planned.run_id}", refresh=False)
@@ -464,8 +492,9 @@ def run_sweep(
                 continue
             cell = planned.cell
             if cell.cell_id in timed_out:
-                append_row(csv_path, skipped_row(sweep=spec.name, planned=planned, run_index=run_index,
-                                                 commit=commit, reason="an earlier run of this cell timed out"))
+                append_row(
+                    csv_path, skipped_row(sweep=spec.name, planned=planned, run_index=run_index, commit=commit, reason="an earlier run of this cell timed out")
+                )
                 bar.update(estimates[run_index])
                 continue
             key = (cell.profile, cell.images, cell.dataset_seed)
@@ -488,9 +517,16 @@ def run_sweep(
                 cwd=repo,
             )
             report = read_report(report_json) if measurement.status == "ok" else None
-            row = make_row(sweep=spec.name, planned=planned, run_index=run_index, commit=commit,
-                           measurement=measurement, report=report, dataset=dataset,
-                           interval_s=spec.sample_interval_s)
+            row = make_row(
+                sweep=spec.name,
+                planned=planned,
+                run_index=run_index,
+                commit=commit,
+                measurement=measurement,
+                report=report,
+                dataset=dataset,
+                interval_s=spec.sample_interval_s,
+            )
             append_row(csv_path, row)
             append_timeline(timeline_path(csv_path), planned.run_id, measurement.usage.samples, harness_cores)
             monitor_cpu += measurement.usage.monitor_cpu_s
@@ -510,6 +546,5 @@ def run_sweep(
     session["control_drift"] = drift
     write_metadata(metadata_path(csv_path), metadata)
     if abs(drift) > 0.10:
-        log(f"sweep: warning: the control loop changed by {drift:+.0%} between start and end: the machine's "
-            "speed drifted during the sweep")
+        log(f"sweep: warning: the control loop changed by {drift:+.0%} between start and end: the machine's speed drifted during the sweep")
     return SweepResult(csv_path, metadata_path(csv_path), load_results([csv_path]))

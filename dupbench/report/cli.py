@@ -23,14 +23,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS.csv")
     parser.add_argument("--out", type=Path, default=Path("report"), help="output folder (default: report/)")
-    parser.add_argument("--accuracy", type=Path, metavar="CSV",
-                        help="threshold-sweep CSV from `dupbench evaluate --threshold-sweep` (without it the report says accuracy is absent)")
-    parser.add_argument("--gil", type=Path, metavar="results.json",
-                        help="results.json of a `dupbench gil` run, for the per-kernel GIL measurements in the 'why' section")
-    parser.add_argument("--scale", type=Path, metavar="CSV",
-                        help="CSV from benchmarks/scale.py: the compare stage's time and memory up to 100,000 images, both pair strategies")
-    parser.add_argument("--table", type=Path, action="append", default=[], metavar="MD",
-                        help="a Markdown table written by a benchmark script (benchmarks/limits.py, benchmarks/peers.py), included as it is; repeatable")
+    parser.add_argument(
+        "--accuracy",
+        type=Path,
+        metavar="CSV",
+        help="threshold-sweep CSV from `dupbench evaluate --threshold-sweep` (without it the report says accuracy is absent)",
+    )
+    parser.add_argument(
+        "--gil", type=Path, metavar="results.json", help="results.json of a `dupbench gil` run, for the per-kernel GIL measurements in the 'why' section"
+    )
+    parser.add_argument(
+        "--scale", type=Path, metavar="CSV", help="CSV from benchmarks/scale.py: the compare stage's time and memory up to 100,000 images, both pair strategies"
+    )
+    parser.add_argument(
+        "--table",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="MD",
+        help="a Markdown table written by a benchmark script (benchmarks/limits.py, benchmarks/peers.py), included as it is; repeatable",
+    )
     parser.set_defaults(func=run)
 
 

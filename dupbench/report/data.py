@@ -25,8 +25,7 @@ class StudyInputs:
     tables: list[tuple[str, str]] = field(default_factory=list)  # (path, markdown) written by benchmark scripts
 
 
-def load_inputs(results: list[Path], accuracy: Path | None = None, gil: Path | None = None,
-                scale: Path | None = None, tables: list[Path] = ()) -> StudyInputs:
+def load_inputs(results: list[Path], accuracy: Path | None = None, gil: Path | None = None, scale: Path | None = None, tables: list[Path] = ()) -> StudyInputs:
     """Sweep CSVs (with the metadata JSON and timeline beside each), plus optional accuracy and GIL files."""
     metadata, timelines, frames = [], [], []
     for path in results:

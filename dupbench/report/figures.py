@@ -18,8 +18,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from dupbench.result import STAGES  # noqa: E402
 from dupbench.report.data import amdahl_serial_fraction, cell_stats, growth_exponent  # noqa: E402
+from dupbench.result import STAGES  # noqa: E402
 
 MODE_COLORS = {"serial": "#444444", "thread": "#1f77b4", "process": "#d62728", "dask": "#2ca02c"}
 
@@ -74,8 +74,7 @@ def by_source(data: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     if "source" not in data or data["source"].nunique() <= 1:
         return [("", "-", data)]
     sources = sorted(data["source"].unique())
-    return [(f" ({Path(source).stem})", SOURCE_STYLES[i % len(SOURCE_STYLES)], data[data["source"] == source])
-            for i, source in enumerate(sources)]
+    return [(f" ({Path(source).stem})", SOURCE_STYLES[i % len(SOURCE_STYLES)], data[data["source"] == source]) for i, source in enumerate(sources)]
 
 
 def time_vs_size(runs: pd.DataFrame, directory: Path) -> Drawn:
@@ -86,17 +85,21 @@ def time_vs_size(runs: pd.DataFrame, directory: Path) -> Drawn:
     fig, ax = plt.subplots(figsize=(7.5, 5))
     for suffix, style, rows in by_source(data):
         for mode, part in cell_stats(rows, "wall_s", ["mode", "images"]).groupby("mode"):
-            median_iqr(ax, part, "images", marker="o", capsize=3, linestyle=style, label=mode + suffix,
-                       color=MODE_COLORS.get(mode))
+            median_iqr(ax, part, "images", marker="o", capsize=3, linestyle=style, label=mode + suffix, color=MODE_COLORS.get(mode))
     serial = stats[stats["mode"] == "serial"].sort_values("images")
     if len(serial):
         n0, t0 = serial["images"].iloc[-1], serial["median"].iloc[-1]
         n = np.geomspace(stats["images"].min(), stats["images"].max(), 50)
         ax.plot(n, t0 * n / n0, "k:", lw=1, label="O(n) guide")
         ax.plot(n, t0 * (n / n0) ** 2, "k--", lw=1, label="O(n²) guide")
-    ax.set(xscale="log", yscale="log", xlabel="dataset size (images)", ylabel="wall time (s)",
-           title=f"Total time, all pairs, {int(data['cores'].max())} cores",
-           ylim=(0.5 * stats["q1"].min(), 2 * stats["q3"].max()))
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="dataset size (images)",
+        ylabel="wall time (s)",
+        title=f"Total time, all pairs, {int(data['cores'].max())} cores",
+        ylim=(0.5 * stats["q1"].min(), 2 * stats["q3"].max()),
+    )
     ax.legend()
     return _save(fig, directory, "time_vs_size")
 
@@ -131,17 +134,21 @@ def speedup_vs_workers(runs: pd.DataFrame, directory: Path) -> tuple[Drawn, list
                 continue
             stats = cell_stats(part.assign(speedup=serial / part["wall_s"]), "speedup", ["workers"])
             style = "-" if cores == most_cores else ":"
-            median_iqr(ax, stats, "workers",
-                        marker="o", capsize=3, ls=style, color=MODE_COLORS[mode], label=f"{mode}, {cores} core(s)")
-            ax_eff.plot(stats["workers"], stats["median"] / np.minimum(stats["workers"], cores), marker="o", ls=style,
-                        color=MODE_COLORS[mode], label=f"{mode}, {cores} core(s)")
+            median_iqr(ax, stats, "workers", marker="o", capsize=3, ls=style, color=MODE_COLORS[mode], label=f"{mode}, {cores} core(s)")
+            ax_eff.plot(
+                stats["workers"],
+                stats["median"] / np.minimum(stats["workers"], cores),
+                marker="o",
+                ls=style,
+                color=MODE_COLORS[mode],
+                label=f"{mode}, {cores} core(s)",
+            )
             if cores == most_cores:
                 fraction = amdahl_serial_fraction(np.minimum(stats["workers"], cores), stats["median"])
                 fits.append(AmdahlFit(mode, fraction, int(size), most_cores, tuple(int(w) for w in stats["workers"])))
     by_cores = speedup_by_cores(data)
     for mode, part in by_cores.groupby("mode"):
-        median_iqr(ax_cores, part, "cores",
-                          marker="o", capsize=3, color=MODE_COLORS[mode], label=mode)
+        median_iqr(ax_cores, part, "cores", marker="o", capsize=3, color=MODE_COLORS[mode], label=mode)
     workers = np.array(sorted(data["workers"].unique()))
     ax.plot(workers, np.minimum(workers, most_cores), "k--", lw=1, label="ideal")
     core_counts = np.array(sorted(data["cores"].unique()))
@@ -149,12 +156,10 @@ def speedup_vs_workers(runs: pd.DataFrame, directory: Path) -> tuple[Drawn, list
     fit_text = "\n".join(f"{f.mode}: serial fraction {f.serial_fraction:.2f}" for f in fits)
     ax.set(xlabel="workers", ylabel="speed-up over serial (x)", title=f"vs workers: {size} images, all pairs", xticks=workers)
     ax.text(0.02, 0.98, f"Amdahl fit, {most_cores} cores:\n{fit_text}", transform=ax.transAxes, va="top", fontsize=8)
-    ax_cores.set(xlabel="cores allowed (workers = cores)", ylabel="speed-up over serial on 1 core (x)",
-                 title="vs cores", xticks=core_counts)
+    ax_cores.set(xlabel="cores allowed (workers = cores)", ylabel="speed-up over serial on 1 core (x)", title="vs cores", xticks=core_counts)
     if by_cores.empty:
         ax_cores.text(0.5, 0.5, "no 1-core serial baseline", transform=ax_cores.transAxes, ha="center")
-    ax_eff.set(xlabel="workers", ylabel="speed-up / min(workers, cores)", ylim=(0, 1.1), xticks=workers,
-               title="Parallel efficiency")
+    ax_eff.set(xlabel="workers", ylabel="speed-up / min(workers, cores)", ylim=(0, 1.1), xticks=workers, title="Parallel efficiency")
     ax.legend(fontsize=8, loc="lower right")
     ax_cores.legend(fontsize=8, loc="lower right")
     ax_eff.legend(fontsize=8, loc="lower left")
@@ -216,10 +221,8 @@ def memory_vs_size(runs: pd.DataFrame, directory: Path) -> Drawn:
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for suffix, style, rows in by_source(data):
         for mode, part in cell_stats(rows, "peak_rss_mb", ["mode", "images"]).groupby("mode"):
-            median_iqr(ax, part, "images", marker="o", capsize=3, linestyle=style, label=mode + suffix,
-                       color=MODE_COLORS.get(mode))
-    ax.set(xscale="log", xlabel="dataset size (images)", ylabel="peak RSS of the process tree (MiB)",
-           title="Peak memory (process pools pay per worker)")
+            median_iqr(ax, part, "images", marker="o", capsize=3, linestyle=style, label=mode + suffix, color=MODE_COLORS.get(mode))
+    ax.set(xscale="log", xlabel="dataset size (images)", ylabel="peak RSS of the process tree (MiB)", title="Peak memory (process pools pay per worker)")
     ax.legend(fontsize="small")
     return _save(fig, directory, "memory")
 
@@ -233,8 +236,7 @@ def throughput(runs: pd.DataFrame, directory: Path) -> Drawn:
         for mode, part in rows.groupby("mode"):
             for ax, column in ((ax_load, "load_images_per_s"), (ax_cmp, "compare_pairs_per_s")):
                 stats = cell_stats(part, column, ["images"])
-                median_iqr(ax, stats, "images", marker="o", capsize=3, linestyle=style, label=mode + suffix,
-                           color=MODE_COLORS.get(mode))
+                median_iqr(ax, stats, "images", marker="o", capsize=3, linestyle=style, label=mode + suffix, color=MODE_COLORS.get(mode))
     ax_load.set(xscale="log", xlabel="dataset size (images)", ylabel="images / s", title="Load stage throughput")
     ax_cmp.set(xscale="log", yscale="log", xlabel="dataset size (images)", ylabel="SSIM pairs / s", title="Compare stage throughput")
     ax_load.legend(fontsize="small")
@@ -247,8 +249,7 @@ def accuracy(sweep: pd.DataFrame | None, directory: Path) -> Drawn:
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for column in ("precision", "recall", "f1"):
         ax.plot(sweep["threshold"], sweep[column], marker=".", label=column)
-    ax.set(xlabel="match-score threshold", ylabel="near-duplicate links", ylim=(0, 1.02),
-           title="Accuracy vs threshold (study set)")
+    ax.set(xlabel="match-score threshold", ylabel="near-duplicate links", ylim=(0, 1.02), title="Accuracy vs threshold (study set)")
     ax.legend()
     return _save(fig, directory, "accuracy")
 

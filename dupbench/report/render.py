@@ -13,8 +13,19 @@ from dupbench.report import figures
 from dupbench.report.data import StudyInputs, interpreter_label, one_source_per_comparison, primary_interpreter
 from dupbench.report.figures import AmdahlFit, Drawn
 from dupbench.report.text import (
-    dask_overhead, findings, growth_claims, interpreter_findings, interpreter_table, method_lines, reproduce_commands,
-    seed_table, stage_speedups, to_markdown, validity, variance_claims, why_gil,
+    dask_overhead,
+    findings,
+    growth_claims,
+    interpreter_findings,
+    interpreter_table,
+    method_lines,
+    reproduce_commands,
+    seed_table,
+    stage_speedups,
+    to_markdown,
+    validity,
+    variance_claims,
+    why_gil,
 )
 
 
@@ -45,18 +56,21 @@ def amdahl_sentence(fits: list[AmdahlFit]) -> str:
     basis = fits[0]
     fitted = "; ".join(f"{f.mode}: fitted serial fraction {f.serial_fraction:.2f}" for f in fits)
     thin = " With two worker counts the fit rests on a single ratio: read it as a summary, not a law." if len(basis.workers) <= 2 else ""
-    return (f"Amdahl's law S(p) = 1 / (f + (1 - f) / p), least squares over workers {', '.join(map(str, basis.workers))} "
-            f"at {basis.images} images on {basis.cores} cores: {fitted}.{thin}")
+    return (
+        f"Amdahl's law S(p) = 1 / (f + (1 - f) / p), least squares over workers {', '.join(map(str, basis.workers))} "
+        f"at {basis.images} images on {basis.cores} cores: {fitted}.{thin}"
+    )
 
 
 def scale_and_tables(inputs: StudyInputs, figure_dir: Path, sources: str, command: str) -> list[str]:
     """The scale figure and the benchmark scripts' own tables, each under the file it came from."""
     drawn = figures.compare_scale(inputs.scale, figure_dir)
-    caption = ("Compare stage at up to 100,000 images of synthetic thumbnails: wall time and peak memory per pair "
-               "strategy, fitted log-log slope in the legend (benchmarks/scale.py).")
+    caption = (
+        "Compare stage at up to 100,000 images of synthetic thumbnails: wall time and peak memory per pair "
+        "strategy, fitted log-log slope in the legend (benchmarks/scale.py)."
+    )
     note = f"**Not drawn: {drawn.missing}.** " if drawn.missing else ""
-    parts = [f"![{caption}](figures/{drawn.png.name})",
-             f"_{note}{caption} Drawn by `dupbench.report.figures.compare_scale`; made by `{command}`._"]
+    parts = [f"![{caption}](figures/{drawn.png.name})", f"_{note}{caption} Drawn by `dupbench.report.figures.compare_scale`; made by `{command}`._"]
     for path, text in inputs.tables:
         parts += [f"From `{path}` (written by the benchmark script named in it):", text.strip()]
     return parts
@@ -71,21 +85,34 @@ def build_report(inputs: StudyInputs, out: Path, command: str) -> Path:
     shown = inputs.runs["interpreter"].iloc[0] if "interpreter" in inputs.runs and len(inputs.runs) else "one interpreter"
     speedup, fits = figures.speedup_vs_workers(inputs.runs, figure_dir)
     made: list[tuple[Drawn, str, str]] = [
-        (figures.time_vs_size(inputs.runs, figure_dir), "time_vs_size",
-         "Total wall time vs dataset size per mode (log-log, all pairs, all cores), with O(n) and O(n²) guides through the largest serial point."),
-        (speedup, "speedup_vs_workers",
-         "Speed-up over serial vs workers (left; dotted: 1 core) and vs cores with workers = cores (middle), ideal lines dashed, "
-         "Amdahl fit printed; parallel efficiency = speed-up / min(workers, cores) (right)."),
-        (figures.stage_breakdown(inputs.runs, figure_dir), "stage_breakdown",
-         "Per-stage wall time (median) per mode at the largest all-pairs dataset; grey: time outside the stages."),
-        (figures.cpu_timeline(inputs.runs, inputs.timelines, figure_dir), "cpu_timeline",
-         "CPU use over one run per mode, sampled from outside the run: per core and the whole process tree (100% = one core)."),
-        (figures.memory_vs_size(inputs.runs, figure_dir), "memory_vs_size",
-         "Peak resident memory of the process tree vs dataset size."),
-        (figures.throughput(inputs.runs, figure_dir), "throughput",
-         "Throughput: images/s in the load stage, SSIM pairs/s in the compare stage."),
-        (figures.accuracy(inputs.accuracy, figure_dir), "accuracy",
-         "Near-duplicate precision, recall and F1 vs match-score threshold (from `dupbench evaluate --threshold-sweep`)."),
+        (
+            figures.time_vs_size(inputs.runs, figure_dir),
+            "time_vs_size",
+            "Total wall time vs dataset size per mode (log-log, all pairs, all cores), with O(n) and O(n²) guides through the largest serial point.",
+        ),
+        (
+            speedup,
+            "speedup_vs_workers",
+            "Speed-up over serial vs workers (left; dotted: 1 core) and vs cores with workers = cores (middle), ideal lines dashed, "
+            "Amdahl fit printed; parallel efficiency = speed-up / min(workers, cores) (right).",
+        ),
+        (
+            figures.stage_breakdown(inputs.runs, figure_dir),
+            "stage_breakdown",
+            "Per-stage wall time (median) per mode at the largest all-pairs dataset; grey: time outside the stages.",
+        ),
+        (
+            figures.cpu_timeline(inputs.runs, inputs.timelines, figure_dir),
+            "cpu_timeline",
+            "CPU use over one run per mode, sampled from outside the run: per core and the whole process tree (100% = one core).",
+        ),
+        (figures.memory_vs_size(inputs.runs, figure_dir), "memory_vs_size", "Peak resident memory of the process tree vs dataset size."),
+        (figures.throughput(inputs.runs, figure_dir), "throughput", "Throughput: images/s in the load stage, SSIM pairs/s in the compare stage."),
+        (
+            figures.accuracy(inputs.accuracy, figure_dir),
+            "accuracy",
+            "Near-duplicate precision, recall and F1 vs match-score threshold (from `dupbench evaluate --threshold-sweep`).",
+        ),
     ]
     sources = ", ".join(f"`{s}`" for s in inputs.sources)
     parts = [
@@ -119,21 +146,23 @@ def build_report(inputs: StudyInputs, out: Path, command: str) -> Path:
     for drawn, function, caption in made:
         parts.append(f"![{caption}](figures/{drawn.png.name})")
         note = f"**Not drawn: {drawn.missing}.** " if drawn.missing else ""
-        parts.append(f"_{note}{caption} Drawn by `dupbench.report.figures.{function}` (PNG and SVG) from {sources}; "
-                     f"made by `{command}`._")
+        parts.append(f"_{note}{caption} Drawn by `dupbench.report.figures.{function}` (PNG and SVG) from {sources}; made by `{command}`._")
     parts += ["## Findings", *[f"- {line}" for line in findings(everything, inputs.accuracy)]]
     parts += ["## Against the published study", *[f"- {line}" for line in growth_claims(everything) + variance_claims(everything)]]
     parts += ["## Performance: scale, limits and peers", *scale_and_tables(inputs, figure_dir, sources, command)]
     parts += ["## Beyond one machine: Dask", *[f"- {line}" for line in dask_overhead(raw)]]
     parts += ["## Why: the GIL, measured", *[f"- {line}" for line in why_gil(everything, inputs.gil)]]
     side_by_side = interpreter_table(raw)
-    parts += ["### The interpreter as a dimension (several interpreters in one sweep)",
-              to_markdown(side_by_side) if not side_by_side.empty else
-              "_No results file here ran several interpreters (`grid.pythons` in a sweep file, e.g. experiments/gil_pythons.toml)._",
-              *[f"- {line}" for line in interpreter_findings(side_by_side)]]
+    parts += [
+        "### The interpreter as a dimension (several interpreters in one sweep)",
+        to_markdown(side_by_side)
+        if not side_by_side.empty
+        else "_No results file here ran several interpreters (`grid.pythons` in a sweep file, e.g. experiments/gil_pythons.toml)._",
+        *[f"- {line}" for line in interpreter_findings(side_by_side)],
+    ]
     parts += ["## Threats to validity", *[f"- {line}" for line in validity(everything, inputs.metadata)]]
     commands = reproduce_commands(inputs.metadata, inputs.accuracy_metadata, inputs.gil, command)
-    parts += ["## How to reproduce", "```bash\npip install -e \".[test]\"\n" + "\n".join(commands) + "\n```"]
+    parts += ["## How to reproduce", '```bash\npip install -e ".[test]"\n' + "\n".join(commands) + "\n```"]
     markdown = "\n\n".join(parts) + "\n"
     out.mkdir(parents=True, exist_ok=True)
     readme = out / "README.md"
@@ -184,8 +213,10 @@ def markdown_to_html(markdown: str, base: Path) -> str:
             body.append(f"<p>{_inline(line)}</p>")
     body += ["</ul>"] if in_list else []
     body += ["</table>"] if in_table else []
-    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
-             "img{max-width:100%}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}")
+    style = (
+        "body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
+        "img{max-width:100%}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
+    )
     return f"<!doctype html><html><head><meta charset='utf-8'><title>dupbench study</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"
 
 

@@ -6,8 +6,8 @@ contradict the numbers beside it: change the numbers and the wording follows (te
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -78,8 +78,22 @@ def seed_table(runs: pd.DataFrame) -> pd.DataFrame:
                 if len(times) == 0:
                     rows.append(dict(zip(columns, [interpreter, images, mode, 0, "not measured", "", "", "", ""])))
                     continue
-                row = dict(zip(columns, [interpreter, images, mode, len(times), f"{np.median(times):.2f}",
-                                         f"{np.quantile(times, 0.25):.2f}-{np.quantile(times, 0.75):.2f}", "", "", ""]))
+                row = dict(
+                    zip(
+                        columns,
+                        [
+                            interpreter,
+                            images,
+                            mode,
+                            len(times),
+                            f"{np.median(times):.2f}",
+                            f"{np.quantile(times, 0.25):.2f}-{np.quantile(times, 0.75):.2f}",
+                            "",
+                            "",
+                            "",
+                        ],
+                    )
+                )
                 rows.append({**row, **speedup_cells(serial, times, mode)})
     return pd.DataFrame(rows, columns=columns)
 
@@ -139,8 +153,10 @@ def findings(runs: pd.DataFrame, accuracy: pd.DataFrame | None = None) -> list[s
         if "thread" in rows and "process" in rows:
             where = f" on {interpreter}" if interpreter else ""
             t, p = (float(rows[m]["speed-up"].rstrip("x")) for m in ("thread", "process"))
-            out.append(f"{images} images{where}: threads {t:.2f}x ({rows['thread']['verdict']}) and processes "
-                       f"{p:.2f}x ({rows['process']['verdict']}) the speed of serial; by the medians, {compare_modes(t, p)}.")
+            out.append(
+                f"{images} images{where}: threads {t:.2f}x ({rows['thread']['verdict']}) and processes "
+                f"{p:.2f}x ({rows['process']['verdict']}) the speed of serial; by the medians, {compare_modes(t, p)}."
+            )
     runs = primary_interpreter(runs)
     for _, row in stage_speedups(runs).iterrows():
         if not pd.isna(row.get("thread speed-up")) and not pd.isna(row.get("process speed-up")):
@@ -189,9 +205,11 @@ def startup_cost(runs: pd.DataFrame) -> list[str]:
     for mode in ("process", "thread"):
         if mode in wall:
             diff = wall[mode] - wall["serial"]
-            pools.append(f"the {mode} pool took {diff:.2f} s longer than serial (its start-up, worker imports and "
-                         f"task hand-over are not repaid by {n} images of work)" if diff > 0 else
-                         f"the {mode} pool still saved {-diff:.2f} s")
+            pools.append(
+                f"the {mode} pool took {diff:.2f} s longer than serial (its start-up, worker imports and task hand-over are not repaid by {n} images of work)"
+                if diff > 0
+                else f"the {mode} pool still saved {-diff:.2f} s"
+            )
     return [
         f"At {n} images, where there is least work to share, the whole run took {wall['serial']:.2f} s serially, "
         + ", ".join(f"{wall[m]:.2f} s with {MODE_NAMES[m]}" for m in ("thread", "process") if m in wall)
@@ -209,8 +227,11 @@ def memory_cost(runs: pd.DataFrame) -> list[str]:
     peak = data.groupby("mode")["peak_rss_bytes"].median() / 2**20
     if "serial" not in peak or len(peak) < 2:
         return []
-    return [f"Peak memory of the process tree at {int(data['images'].max())} images: "
-            + ", ".join(f"{MODE_NAMES[m]} {peak[m]:.0f} MiB ({peak[m] / peak['serial']:.1f}x serial)" for m in MODES if m in peak) + "."]
+    return [
+        f"Peak memory of the process tree at {int(data['images'].max())} images: "
+        + ", ".join(f"{MODE_NAMES[m]} {peak[m]:.0f} MiB ({peak[m] / peak['serial']:.1f}x serial)" for m in MODES if m in peak)
+        + "."
+    ]
 
 
 def dask_overhead(runs: pd.DataFrame) -> list[str]:
@@ -218,7 +239,7 @@ def dask_overhead(runs: pd.DataFrame) -> list[str]:
     workers, cores, pair strategy and dataset (medians), per dataset size, within one results file (a
     process cell of another sweep ran at another time and commit, so it is no baseline)."""
     if "dask" not in set(runs["mode"]):
-        return ["No Dask runs in these results (a sweep with `modes = [..., \"dask\"]` and the `.[dask]` extra adds them)."]
+        return ['No Dask runs in these results (a sweep with `modes = [..., "dask"]` and the `.[dask]` extra adds them).']
     keys = ["source", "images", "workers", "cores", "pairs", "thumb_size"]
     runs = runs if "source" in runs else runs.assign(source="")
     medians = runs[runs["mode"].isin(["process", "dask"])].groupby(keys + ["mode"])["wall_s"].median().unstack("mode")
@@ -228,9 +249,11 @@ def dask_overhead(runs: pd.DataFrame) -> list[str]:
     lines = []
     for (_, images, workers, cores, pairs, _), row in medians.iterrows():
         extra = row["dask"] - row["process"]
-        lines.append(f"{int(images)} images, {int(workers)} workers on {int(cores)} cores, {pairs} pairs: Dask "
-                     f"{row['dask']:.2f} s vs process pool {row['process']:.2f} s "
-                     f"({'+' if extra >= 0 else '-'}{abs(extra):.2f} s, {row['dask'] / row['process']:.2f}x).")
+        lines.append(
+            f"{int(images)} images, {int(workers)} workers on {int(cores)} cores, {pairs} pairs: Dask "
+            f"{row['dask']:.2f} s vs process pool {row['process']:.2f} s "
+            f"({'+' if extra >= 0 else '-'}{abs(extra):.2f} s, {row['dask'] / row['process']:.2f}x)."
+        )
     return lines + [
         "On one machine Dask adds a scheduler, worker processes with their own event loops, and a TCP hop for "
         "every task and result; the process pool has none of these. On a real cluster the trade changes: workers "
@@ -242,12 +265,16 @@ def dask_overhead(runs: pd.DataFrame) -> list[str]:
 def accuracy_findings(accuracy: pd.DataFrame | None) -> list[str]:
     """The threshold with the best F1 in the sweep, and what precision and recall it gives."""
     if accuracy is None or accuracy.empty or "f1" not in accuracy:
-        return ["No accuracy input was given (`--accuracy CSV` from `dupbench evaluate --threshold-sweep`): "
-                "this report says nothing about how accurate the detector is."]
+        return [
+            "No accuracy input was given (`--accuracy CSV` from `dupbench evaluate --threshold-sweep`): "
+            "this report says nothing about how accurate the detector is."
+        ]
     best = accuracy.loc[accuracy["f1"].idxmax()]
-    return [f"Accuracy: the best F1 in the threshold sweep is {best['f1']:.3f} at threshold {best['threshold']:.2f} "
-            f"(precision {best['precision']:.3f}, recall {best['recall']:.3f}), over thresholds "
-            f"{accuracy['threshold'].min():.2f}-{accuracy['threshold'].max():.2f}."]
+    return [
+        f"Accuracy: the best F1 in the threshold sweep is {best['f1']:.3f} at threshold {best['threshold']:.2f} "
+        f"(precision {best['precision']:.3f}, recall {best['recall']:.3f}), over thresholds "
+        f"{accuracy['threshold'].min():.2f}-{accuracy['threshold'].max():.2f}."
+    ]
 
 
 def growth_claims(runs: pd.DataFrame) -> list[str]:
@@ -273,17 +300,22 @@ def growth_claims(runs: pd.DataFrame) -> list[str]:
         keep = medians[column].to_numpy(float) > 0
         if keep.sum() >= 2:
             slopes.append(f"{label} n^{growth_exponent(n[keep], medians[column].to_numpy(float)[keep]):.2f}")
-    out.append(f"Serial time vs images on log-log axes ({int(n.min())}-{int(n.max())} images, {len(n)} sizes{where}): "
-               + ", ".join(slopes) + ". A power law has a constant log-log slope; 1 is linear, 2 quadratic "
-               "(comparing all pairs).")
+    out.append(
+        f"Serial time vs images on log-log axes ({int(n.min())}-{int(n.max())} images, {len(n)} sizes{where}): "
+        + ", ".join(slopes)
+        + ". A power law has a constant log-log slope; 1 is linear, 2 quadratic "
+        "(comparing all pairs)."
+    )
     if len(medians) >= 3:
         (n0, t0), (n1, t1) = [(float(i), float(medians.loc[i, "wall_s"])) for i in medians.index[:2]]
         n_max, measured = float(n[-1]), float(medians["wall_s"].iloc[-1])
         log_predicted = np.log(t1) + np.log(t1 / t0) * (n_max - n1) / (n1 - n0)
         predicted = f"{np.exp(log_predicted):.3g} s" if log_predicted < 700 else f"about 10^{log_predicted / np.log(10):.0f} s"
-        out.append(f"The published study calls serial growth exponential. An exponential through our {int(n0)}- and "
-                   f"{int(n1)}-image serial times ({t0:.2f} s, {t1:.2f} s) predicts {predicted} at {int(n_max)} images; "
-                   f"we measured {measured:.2f} s. The growth is polynomial, not exponential.")
+        out.append(
+            f"The published study calls serial growth exponential. An exponential through our {int(n0)}- and "
+            f"{int(n1)}-image serial times ({t0:.2f} s, {t1:.2f} s) predicts {predicted} at {int(n_max)} images; "
+            f"we measured {measured:.2f} s. The growth is polynomial, not exponential."
+        )
     return out
 
 
@@ -293,12 +325,14 @@ def variance_claims(runs: pd.DataFrame) -> list[str]:
     if data.empty:
         return []
     cells = data.groupby(["interpreter", "images", "mode"])["wall_s"]
-    spread = pd.DataFrame({
-        "runs": cells.count(),
-        "iqr": cells.quantile(0.75) - cells.quantile(0.25),
-        "median": cells.median(),
-        "worst": cells.apply(lambda v: float(np.max(np.abs(v - v.median())))),
-    })
+    spread = pd.DataFrame(
+        {
+            "runs": cells.count(),
+            "iqr": cells.quantile(0.75) - cells.quantile(0.25),
+            "median": cells.median(),
+            "worst": cells.apply(lambda v: float(np.max(np.abs(v - v.median())))),
+        }
+    )
     spread = spread[spread["runs"] >= 2]
     if spread.empty:
         return ["Each configuration was measured once: like the published study, these results carry no variance."]
@@ -320,8 +354,7 @@ def _stage_verdict(row: pd.Series, interpreter: str) -> list[str]:
         return []
     t, p = row["thread speed-up"], row["process speed-up"]
     if p <= 1 + FASTER_THRESHOLD:
-        verdict = ("does not get faster with processes either: it is too small or serial by design here, so "
-                   "this run cannot show whether it holds the GIL")
+        verdict = "does not get faster with processes either: it is too small or serial by design here, so this run cannot show whether it holds the GIL"
     elif t >= p / (1 + FASTER_THRESHOLD):
         verdict = "runs with the GIL released almost throughout (or has no GIL): threads keep up with processes"
     elif t <= 1 + FASTER_THRESHOLD:
@@ -359,15 +392,17 @@ def interpreter_findings(table: pd.DataFrame) -> list[str]:
     for (interpreter, images, pairs, cores), part in table.groupby(["interpreter", "images", "pairs", "cores"]):
         speed = {r["mode"]: float(r["speed-up"].rstrip("x")) for _, r in part.iterrows() if r["speed-up"]}
         if "thread" in speed and "process" in speed:
-            out.append(f"{interpreter}, {images} images ({pairs} pairs) on {cores} cores: threads {speed['thread']:.2f}x, "
-                       f"processes {speed['process']:.2f}x over its own serial run; by the medians, {compare_modes(speed['thread'], speed['process'])}.")
+            out.append(
+                f"{interpreter}, {images} images ({pairs} pairs) on {cores} cores: threads {speed['thread']:.2f}x, "
+                f"processes {speed['process']:.2f}x over its own serial run; by the medians, {compare_modes(speed['thread'], speed['process'])}."
+            )
     return out
 
 
 def why_gil(runs: pd.DataFrame, gil: dict | None) -> list[str]:
     """The GIL explanation, from per-stage thread vs process speed-ups and the `dupbench gil` kernels."""
     out = []
-    for interpreter, part in (runs.groupby("interpreter") if "interpreter" in runs else [("", runs)]):
+    for interpreter, part in runs.groupby("interpreter") if "interpreter" in runs else [("", runs)]:
         for _, row in stage_speedups(part).iterrows():
             out.extend(_stage_verdict(row, interpreter))
     if gil and gil.get("runs"):
@@ -377,8 +412,10 @@ def why_gil(runs: pd.DataFrame, gil: dict | None) -> list[str]:
         if len(gil["runs"]) > 1:
             out.append(explain_comparison(gil["runs"]))
     else:
-        out.append("No `dupbench gil` results were given (`--gil results.json`): the per-kernel measurements of "
-                   "which operations release the GIL are not part of this report.")
+        out.append(
+            "No `dupbench gil` results were given (`--gil results.json`): the per-kernel measurements of "
+            "which operations release the GIL are not part of this report."
+        )
     return out
 
 
@@ -398,8 +435,9 @@ def validity(runs: pd.DataFrame, metadata: list[dict]) -> list[str]:
         "cold-cache numbers would add disk time to the load stage.",
     ]
     if drift:
-        lines.append("Thermal or load drift: a fixed control loop timed before and after each sweep session changed by "
-                     + ", ".join(f"{d:+.0%}" for d in drift) + ".")
+        lines.append(
+            "Thermal or load drift: a fixed control loop timed before and after each sweep session changed by " + ", ".join(f"{d:+.0%}" for d in drift) + "."
+        )
     else:
         lines.append("Thermal or load drift: no before/after control timings were found in the metadata.")
     return lines + baseline_drift(runs)
@@ -418,9 +456,11 @@ def baseline_drift(runs: pd.DataFrame, tolerance: float = FASTER_THRESHOLD) -> l
     if slower.empty:
         return []
     cells = ", ".join(f"{int(images)} images ({pairs} pairs) +{ratio - 1:.0%}" for (images, pairs), ratio in slower.items())
-    return [f"Serial on {most} cores was slower than serial on {one} core, though it uses one either way, in: {cells}. "
-            f"Speed-ups on {most} cores are taken against the {most}-core serial runs, so in these cells they are "
-            "flattered by that much (a point above the ideal line is this, not a superlinear speed-up)."]
+    return [
+        f"Serial on {most} cores was slower than serial on {one} core, though it uses one either way, in: {cells}. "
+        f"Speed-ups on {most} cores are taken against the {most}-core serial runs, so in these cells they are "
+        "flattered by that much (a point above the ideal line is this, not a superlinear speed-up)."
+    ]
 
 
 def method_lines(metadata: list[dict]) -> list[str]:
@@ -453,7 +493,7 @@ def reproduce_commands(metadata: list[dict], accuracy_meta: dict | None, gil: di
         line = f"dupbench sweep {path} --out results/"
         if python.get("py_gil_disabled_build"):
             executable = str(python.get("executable", "python3.13t"))
-            executable = executable[executable.index("experiments/"):] if "experiments/" in executable else executable
+            executable = executable[executable.index("experiments/") :] if "experiments/" in executable else executable
             line = f"{executable} -m dupbench sweep {path} --out results/   # free-threaded {python.get('version')}t"
         if line not in commands:
             commands.append(line)

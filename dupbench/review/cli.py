@@ -29,7 +29,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=HelpFormatter,
     )
     parser.add_argument("report", type=Path, metavar="REPORT", help="a report written by `dupbench run --output REPORT`")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="folder for the page (default: REPORT's name with -review, beside it); refused if it holds anything else")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder for the page (default: REPORT's name with -review, beside it); refused if it holds anything else",
+    )
     parser.add_argument("--thumb-size", type=int, default=160, help="long side of the thumbnails, in pixels")
     parser.set_defaults(func=run_review)
 
@@ -59,8 +65,10 @@ def run_review(args: argparse.Namespace) -> int:
         if len(result.problems) > SHOWN_PROBLEMS:
             print(f"    ... {len(result.problems) - SHOWN_PROBLEMS} more, each marked on the page")
     if result.inside_root is not None:
-        print(f"note: the page is inside the scanned folder {show(result.inside_root)}: a later run there will find its "
-              "thumbnails too (choose --out elsewhere, or delete the page when done)")
+        print(
+            f"note: the page is inside the scanned folder {show(result.inside_root)}: a later run there will find its "
+            "thumbnails too (choose --out elsewhere, or delete the page when done)"
+        )
     print(f"open it in a browser: {result.index.resolve().as_uri()}")
     print("then: export a plan on the page and check it with: dupbench apply dupbench-plan.json --dry-run")
     return EXIT_OK

@@ -102,4 +102,3 @@ def view_file(path: str, thumb_path: Path, thumb_name: str, side: int) -> FileVi
         return replace(base, problem=f"no preview: {type(exc).__name__}: {exc}")
     thumb_path.write_bytes(jpeg)
     return replace(base, thumb=thumb_name)
-

@@ -87,14 +87,16 @@ def page_data(report: DuplicateReport, views: dict[str, FileView], fingerprint: 
     for index, group in enumerate(report.groups):
         files = [file_entry(report, views[group.keeper], "keeper", None)]
         files += [file_entry(report, views[m.path], "member", m) for m in group.members]
-        groups.append({
-            "index": index,
-            "kind": group.kind,
-            "keeper": group.keeper,
-            "score": round(min((m.ssim for m in group.members), default=1.0), 4),
-            "saved": sum(f["size"] or 0 for f in files[1:]),
-            "files": files,
-        })
+        groups.append(
+            {
+                "index": index,
+                "kind": group.kind,
+                "keeper": group.keeper,
+                "score": round(min((m.ssim for m in group.members), default=1.0), 4),
+                "saved": sum(f["size"] or 0 for f in files[1:]),
+                "files": files,
+            }
+        )
     return {
         "format": PAGE_FORMAT,
         "version": PAGE_VERSION,
@@ -139,8 +141,7 @@ def write_review(report_path: Path, out: Path, *, thumb_side: int = 160, workers
     paths = list(dict.fromkeys(p for g in report.groups for p in [g.keeper, *(m.path for m in g.members)]))
     # Decoding and resizing run in OpenCV with the GIL released, so threads use the cores.
     with ThreadPoolExecutor(max_workers=workers or available_cpus()) as pool:
-        views = dict(zip(paths, pool.map(
-            lambda item: view_file(item[1], thumbs / f"{item[0]}.jpg", f"{THUMBS}/{item[0]}.jpg", thumb_side), enumerate(paths))))
+        views = dict(zip(paths, pool.map(lambda item: view_file(item[1], thumbs / f"{item[0]}.jpg", f"{THUMBS}/{item[0]}.jpg", thumb_side), enumerate(paths))))
     html = render_page(page_data(report, views, fingerprint))
     index = out / "index.html"
     tmp = out / ".index.html.tmp"

@@ -57,5 +57,3 @@ def action_args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     add_action_arguments(parser)
     return parser.parse_args(list(argv))
-
-

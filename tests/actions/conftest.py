@@ -7,8 +7,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from action_helpers import exact, near, write
+
 from dupbench.result import Group
 
 
@@ -18,7 +18,6 @@ def private_trash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     data_home = tmp_path / "xdg-data"
     monkeypatch.setenv("XDG_DATA_HOME", str(data_home))
     return data_home / "Trash"
-
 
 
 @pytest.fixture
@@ -41,5 +40,3 @@ def other_filesystem(tmp_path: Path):
     folder = Path(tempfile.mkdtemp(dir=shm))
     yield folder
     shutil.rmtree(folder)
-
-

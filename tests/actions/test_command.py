@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from action_helpers import action_args, exact, make_report, write
 
 from dupbench.actions import (
     check_action_arguments,
@@ -14,7 +15,6 @@ from dupbench.actions import (
     perform_actions,
     undo_manifest,
 )
-from action_helpers import action_args, exact, make_report, write
 from dupbench.result import Group, Member
 
 
@@ -38,7 +38,6 @@ def test_argument_errors_are_caught_before_scanning(argv: tuple[str, ...], messa
     assert message in check_action_arguments(action_args(*argv))
 
 
-
 def test_names_that_are_not_utf8_are_moved_recorded_and_restored(tmp_path: Path) -> None:
     root = tmp_path / "r"
     keeper = write(root / "k.jpg", b"same")
@@ -52,7 +51,6 @@ def test_names_that_are_not_utf8_are_moved_recorded_and_restored(tmp_path: Path)
     assert Path(member).read_bytes() == b"same"
 
 
-
 def test_an_action_touches_only_identical_copies_unless_near_groups_are_included(tmp_path: Path) -> None:
     root = tmp_path / "r"
     keeper = write(root / "k.jpg", b"picture")
@@ -60,8 +58,10 @@ def test_an_action_touches_only_identical_copies_unless_near_groups_are_included
     similar = write(root / "k small.jpg", b"a smaller picture")
     other = write(root / "o.jpg", b"other")
     other_similar = write(root / "o edited.jpg", b"other, edited")
-    groups = [Group("near", keeper, (Member(same, 1.0, "bytes", keeper), Member(similar, 0.9, "ssim"))),
-              Group("near", other, (Member(other_similar, 0.9, "ssim"),))]
+    groups = [
+        Group("near", keeper, (Member(same, 1.0, "bytes", keeper), Member(similar, 0.9, "ssim"))),
+        Group("near", other, (Member(other_similar, 0.9, "ssim"),)),
+    ]
     out = io.StringIO()
     args = action_args("--action", "move", "--to", str(tmp_path / "moved"))
     assert perform_actions(make_report([root], groups), args, out=out) == 0

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from action_helpers import contents, exact, snapshot, write
 
 from dupbench.actions import (
     apply_plan,
@@ -16,8 +17,6 @@ from dupbench.actions import (
 )
 from dupbench.detector.features import file_digest
 from dupbench.result import Group, Member
-from action_helpers import contents, exact, snapshot, write
-
 
 # --- move and undo ------------------------------------------------------------------------------
 
@@ -40,7 +39,6 @@ def test_move_then_undo_restores_every_file_byte_for_byte(tmp_path: Path, photos
     assert contents(root) == before
     assert sorted(snapshot(root)) == before_paths  # same paths, directories included
     assert not to.exists()  # the directories the move created (DIR too, here) are gone again
-
 
 
 def test_undo_refuses_to_overwrite_a_file_now_at_the_original_path(tmp_path: Path) -> None:
@@ -68,7 +66,6 @@ def test_move_across_filesystems_copies_verifies_and_undo_restores(tmp_path: Pat
     assert not [p for p in to.rglob("*") if p.name.endswith("dupbench-tmp")]
     assert len(undo_manifest(tmp_path / "manifest.json").restored) == 1
     assert contents(root) == before
-
 
 
 # --- changed files ------------------------------------------------------------------------------
@@ -113,7 +110,6 @@ def test_the_digest_is_the_detectors_file_digest(tmp_path: Path) -> None:
     assert read_state(write(tmp_path / "big.jpg", data), follow_symlinks=False).digest == file_digest(data)
 
 
-
 # --- hardlink -----------------------------------------------------------------------------------
 
 
@@ -140,7 +136,6 @@ def test_hardlink_links_byte_identical_copies_and_undo_separates_them(tmp_path: 
         assert after[name][:4] == entry[:4]  # bytes, mode and mtime; the copy has a new inode
 
 
-
 def test_undo_leaves_a_hardlinked_path_that_was_replaced(tmp_path: Path) -> None:
     keeper = write(tmp_path / "k.jpg", b"same")
     copy = write(tmp_path / "c.jpg", b"same")
@@ -151,13 +146,11 @@ def test_undo_leaves_a_hardlinked_path_that_was_replaced(tmp_path: Path) -> None
     assert not undone.restored and Path(copy).read_bytes() == b"the user's new file"
 
 
-
 def test_hardlink_across_filesystems_is_skipped(tmp_path: Path, other_filesystem: Path) -> None:
     keeper = write(tmp_path / "k.jpg", b"same")
     member = write(other_filesystem / "m.jpg", b"same")
     plan = make_plan([exact(keeper, member)], [str(tmp_path), str(other_filesystem)], "hardlink")
     assert not plan.steps and "another filesystem" in plan.skipped[0].reason
-
 
 
 # --- an edit made while a copy is being replaced by a hard link ---------------------------------

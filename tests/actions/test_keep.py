@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from action_helpers import exact, write
 
 from dupbench.actions import (
     apply_plan,
@@ -15,8 +16,6 @@ from dupbench.actions import (
     rekey_groups,
 )
 from dupbench.result import Group, Member
-from action_helpers import exact, write
-
 
 # --- keeper rules -------------------------------------------------------------------------------
 
@@ -68,6 +67,3 @@ def test_a_keep_rule_changes_which_file_stays(tmp_path: Path) -> None:
     groups = rekey_groups([exact(keeper, preferred)], f"path-prefix={tmp_path / 'best'}")
     apply_plan(make_plan(groups, [str(tmp_path)], "delete"), tmp_path / "m.json")
     assert Path(preferred).exists() and not Path(keeper).exists()
-
-
-

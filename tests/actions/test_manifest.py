@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from action_helpers import action_args, snapshot, write
 
 from dupbench.actions import (
     apply_plan,
@@ -18,8 +19,6 @@ from dupbench.actions import (
 from dupbench.actions.command import default_manifest_path
 from dupbench.actions.manifest import Entry, ManifestWriter
 from dupbench.detector.features import file_digest
-from action_helpers import action_args, snapshot, write
-
 
 # --- manifest -----------------------------------------------------------------------------------
 
@@ -48,7 +47,6 @@ def test_a_manifest_is_never_overwritten(tmp_path: Path, photos) -> None:
         apply_plan(make_plan(groups, [str(root)], "delete"), tmp_path / "m.json")
     assert snapshot(root) == before
     assert "already exists" in check_action_arguments(action_args("--action", "delete", "--yes", "--manifest", str(tmp_path / "m.json")))
-
 
 
 def test_a_symlink_planted_at_the_journal_name_is_never_written_through(tmp_path: Path, photos) -> None:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from action_helpers import CHANGING_ACTIONS, action_args, exact, make_report, snapshot, write
 
 from dupbench.actions import (
     apply_plan,
@@ -14,8 +15,6 @@ from dupbench.actions import (
     make_plan,
     perform_actions,
 )
-from action_helpers import CHANGING_ACTIONS, action_args, exact, make_report, snapshot, write
-
 
 # --- dry run and report -------------------------------------------------------------------------
 
@@ -53,7 +52,6 @@ def test_plan_lists_every_operation_exactly(tmp_path: Path, photos) -> None:
     assert text.count("\nmove ") + text.startswith("move ") == 3
 
 
-
 def test_move_under_two_roots_uses_the_first_root_and_separates_roots(tmp_path: Path) -> None:
     outer = tmp_path / "a"
     inner = outer / "sub"
@@ -75,7 +73,6 @@ def test_move_never_overwrites_an_existing_destination(tmp_path: Path) -> None:
     assert not plan.steps and "already exists" in plan.skipped[0].reason
     apply_plan(plan, tmp_path / "manifest.json")
     assert Path(member).read_bytes() == b"same" and Path(occupied).read_bytes() == b"someone else's file"
-
 
 
 # --- keepers are never lost ---------------------------------------------------------------------
@@ -162,13 +159,11 @@ def test_symlinks_and_fifos_named_like_images_are_skipped(tmp_path: Path) -> Non
     assert [s.reason.split(" (")[0] for s in plan.skipped] == ["is a symbolic link", "not a regular file"]
 
 
-
 def test_hardlink_ignores_match_labels_and_compares_bytes(tmp_path: Path) -> None:
     keeper = write(tmp_path / "k.jpg", b"keeper")
     mislabelled = write(tmp_path / "m.jpg", b"not the same at all")
     plan = make_plan([exact(keeper, mislabelled, match="bytes")], [str(tmp_path)], "hardlink")
     assert not plan.steps
-
 
 
 def test_a_name_in_a_skip_reason_cannot_forge_a_plan_line(tmp_path: Path) -> None:

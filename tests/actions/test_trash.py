@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from action_helpers import action_args, contents, exact, make_report, snapshot, write
 
 from dupbench.actions import (
     apply_plan,
@@ -17,8 +18,6 @@ from dupbench.actions import (
     perform_actions,
     undo_manifest,
 )
-from action_helpers import action_args, contents, exact, make_report, snapshot, write
-
 
 # --- delete -------------------------------------------------------------------------------------
 
@@ -36,7 +35,9 @@ def test_delete_goes_to_the_trash_and_undo_restores_it(tmp_path: Path, photos, p
     root, groups = photos
     before = contents(root)
     out = io.StringIO()
-    status = perform_actions(make_report([root], groups), action_args("--action", "delete", "--yes", "--include-near", "--manifest", str(tmp_path / "m.json")), out=out)
+    status = perform_actions(
+        make_report([root], groups), action_args("--action", "delete", "--yes", "--include-near", "--manifest", str(tmp_path / "m.json")), out=out
+    )
     assert status == 0
     manifest = load_manifest(tmp_path / "m.json")
     assert manifest.finished and [e.op for e in manifest.entries] == ["trash"] * 3
@@ -72,7 +73,6 @@ def test_permanent_delete_where_there_is_no_trash_cannot_be_undone(tmp_path: Pat
     assert not undone.restored and "cannot be restored" in undone.skipped[0].reason
 
 
-
 def test_trash_on_another_filesystem_uses_its_top_directory(tmp_path: Path, other_filesystem: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("dupbench.actions.trash.mount_point", lambda path: str(other_filesystem))  # stands in for the mount's top
     keeper = write(other_filesystem / "k.jpg", b"same")
@@ -83,6 +83,3 @@ def test_trash_on_another_filesystem_uses_its_top_directory(tmp_path: Path, othe
     assert "Path=sub/m.jpg\n" in Path(entry.trash_info).read_text()  # relative to the top directory
     undo_manifest(tmp_path / "m.json")
     assert Path(member).read_bytes() == b"same"
-
-
-

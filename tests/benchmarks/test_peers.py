@@ -23,16 +23,19 @@ def test_pairs_merge_into_connected_groups_in_the_report_format(tmp_path):
 
 def evaluation(any_p=1.0, any_r=0.5, turned_pairs=0):
     metrics = lambda p, r, n=4: {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, "true_pairs": n}  # noqa: E731
-    return {"any": metrics(any_p, any_r), "exact": metrics(1.0, 1.0), "near": metrics(1.0, 0.5),
-            "upright": metrics(any_p, 1.0), "orientation": metrics(1.0, 0.0, turned_pairs),
-            "harm": {"false_pairs": 3, "largest_group": 7, "worst_group_originals": 4, "groups_joining_several": 1,
-                     "files_grouped_share": 0.25}}
+    return {
+        "any": metrics(any_p, any_r),
+        "exact": metrics(1.0, 1.0),
+        "near": metrics(1.0, 0.5),
+        "upright": metrics(any_p, 1.0),
+        "orientation": metrics(1.0, 0.0, turned_pairs),
+        "harm": {"false_pairs": 3, "largest_group": 7, "worst_group_originals": 4, "groups_joining_several": 1, "files_grouped_share": 0.25},
+    }
 
 
 def test_table_marks_kinds_a_peer_cannot_tell():
     ours = peers.score_row("dupbench-process", [1.234, 2.0, 1.0], [100 * 2**20], evaluation())
     theirs = peers.score_row("imagededup-phash", [1.234], [100 * 2**20], evaluation(turned_pairs=3))
     lines = peers.table([ours, theirs]).splitlines()
-    assert lines[2] == ("| dupbench-process | 1.23 | 100 | 1.000 | 0.500 | 0.667 | 1.000 | 0.667 | 1.000 | 1.000 | n/a "
-                        "| 3 | 7 | 4 | 25.0% |")
+    assert lines[2] == ("| dupbench-process | 1.23 | 100 | 1.000 | 0.500 | 0.667 | 1.000 | 0.667 | 1.000 | 1.000 | n/a | 3 | 7 | 4 | 25.0% |")
     assert "| n/a | n/a | 1.000 | 1.000 | 0.000 | 3 |" in lines[3]  # peers cannot tell exact from near

@@ -167,8 +167,12 @@ def test_originals_do_not_repeat_regions(dataset: Path) -> None:
 def test_cli_make_and_profiles(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from dupbench.cli import main
 
-    assert main(["dataset", "make", str(tmp_path / "cli"), "--images", "10", "--seed", "2", "--profile", "demo",
-                 "--long-side", "96-128", "--jobs", "1", "--quiet"]) == 0
+    assert (
+        main(
+            ["dataset", "make", str(tmp_path / "cli"), "--images", "10", "--seed", "2", "--profile", "demo", "--long-side", "96-128", "--jobs", "1", "--quiet"]
+        )
+        == 0
+    )
     truth = read_ground_truth(tmp_path / "cli")
     assert truth.n_images == 10 and truth.settings["long_side"] == [96, 128]
     assert main(["dataset", "profiles"]) == 0

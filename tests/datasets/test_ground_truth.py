@@ -11,9 +11,22 @@ from dupbench.datasets.ground_truth import GroundTruth, ImageEntry, read_ground_
 
 
 def entry(path: str, role: str, kind: str, group: int | None, pixels: str, of: str | None = None) -> ImageEntry:
-    return ImageEntry(path=path, role=role, kind=kind, group=group, derived_from=of, source="camera" if of is None else None,
-                      region=(1, 2, 30, 40) if role == "original" else None, flip=False, params={"q": 40},
-                      width=30, height=40, size_bytes=100, file_digest=path, pixel_digest=pixels)
+    return ImageEntry(
+        path=path,
+        role=role,
+        kind=kind,
+        group=group,
+        derived_from=of,
+        source="camera" if of is None else None,
+        region=(1, 2, 30, 40) if role == "original" else None,
+        flip=False,
+        params={"q": 40},
+        width=30,
+        height=40,
+        size_bytes=100,
+        file_digest=path,
+        pixel_digest=pixels,
+    )
 
 
 def small_truth() -> GroundTruth:
@@ -25,8 +38,18 @@ def small_truth() -> GroundTruth:
         entry("c.jpg", "original", "original", None, "C"),
         entry("n.png", "hard_negative", "night_sky", None, "N"),
     )
-    return GroundTruth(profile="demo", seed=3, n_images=len(images), threshold=0.75, thumb_size=64, distinct_below=0.6,
-                       distinct_check="all pairs", libraries={"numpy": "2"}, sources=["camera"], images=images)
+    return GroundTruth(
+        profile="demo",
+        seed=3,
+        n_images=len(images),
+        threshold=0.75,
+        thumb_size=64,
+        distinct_below=0.6,
+        distinct_check="all pairs",
+        libraries={"numpy": "2"},
+        sources=["camera"],
+        images=images,
+    )
 
 
 def test_round_trip(tmp_path: Path) -> None:

@@ -14,9 +14,9 @@ from dupbench.datasets.real import (
     ORIENT,
     ORIENTATION_KINDS,
     SAME_PICTURE_RMS,
+    Picked,
     build_real,
     collapse,
-    Picked,
     split_of,
     summary,
 )
@@ -71,8 +71,7 @@ def photo_sets(photo_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> d
 
 
 def test_every_source_picture_lands_in_exactly_one_split(photo_sets: dict[str, Path]) -> None:
-    sources = {split: {e.source for e in read_ground_truth(path).images if e.role != "copy" and e.derived_from is None}
-               for split, path in photo_sets.items()}
+    sources = {split: {e.source for e in read_ground_truth(path).images if e.role != "copy" and e.derived_from is None} for split, path in photo_sets.items()}
     assert not sources["tune"] & sources["holdout"]
     everything = sources["tune"] | sources["holdout"]
     # 8 fake photos + aloeL/R + one of the two same-picture files (the other is collapsed away)
@@ -141,8 +140,12 @@ def test_split_is_a_stable_hash_near_the_tune_share() -> None:
 
 def test_collapse_keeps_one_of_two_resized_files_but_not_two_colour_variants() -> None:
     base = texture(7)
-    items = [Picked(None, base), Picked(None, cv2.resize(base, (160, 120), interpolation=cv2.INTER_AREA)),  # type: ignore[arg-type]
-             Picked(None, base[:, :, ::-1].copy()), Picked(None, base.copy())]  # type: ignore[arg-type]
+    items = [
+        Picked(None, base),
+        Picked(None, cv2.resize(base, (160, 120), interpolation=cv2.INTER_AREA)),  # type: ignore[arg-type]
+        Picked(None, base[:, :, ::-1].copy()),
+        Picked(None, base.copy()),
+    ]  # type: ignore[arg-type]
     skipped: dict[str, int] = {}
     kept = collapse(items, skipped)
     assert len(kept) == 2 and kept[0] is items[0] and kept[1] is items[2]
@@ -206,8 +209,7 @@ def test_flat_exact_copies_have_equal_pixels_and_colours_differ(tmp_path: Path) 
 
 
 def test_missing_sources_offline_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    code = main(["dataset", "real", str(tmp_path / "out"), "--class", "astro", "--cache-dir", str(tmp_path / "empty"),
-                 "--offline"])
+    code = main(["dataset", "real", str(tmp_path / "out"), "--class", "astro", "--cache-dir", str(tmp_path / "empty"), "--offline"])
     assert code == 2
     err = capsys.readouterr().err
     assert "no astro images could be built" in err and "--offline" in err
@@ -223,8 +225,7 @@ def test_existing_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_key_joins_the_groups_or_falls_back_to_the_path() -> None:
-    assert key(r"wallpapers/([^/]+)/contents/(images[^/]*)/", "usr/share/wallpapers/Flow/contents/images_dark/a.jpg") \
-        == "Flow/images_dark"
+    assert key(r"wallpapers/([^/]+)/contents/(images[^/]*)/", "usr/share/wallpapers/Flow/contents/images_dark/a.jpg") == "Flow/images_dark"
     assert key(r"nomatch(\d)", "a/b.png") == "a/b"
     assert key(None, "a/b.png") == "a/b"
 
@@ -237,8 +238,10 @@ def test_a_small_edit_is_a_natural_variant_but_a_colour_change_is_not() -> None:
     cv2.rectangle(captioned, (10, 10), (50, 40), (255, 255, 255), -1)  # ~3% of the picture
     recoloured = base[:, :, ::-1].copy()
     unrelated = texture(22, 200, 200)
-    items = [Picked(Candidate("p", f"f{k}.png", f"p:f{k}", f"p:f{k}", Path(f"f{k}.png"), 200, 200), pixels)
-             for k, pixels in enumerate((base, captioned, recoloured, unrelated))]
+    items = [
+        Picked(Candidate("p", f"f{k}.png", f"p:f{k}", f"p:f{k}", Path(f"f{k}.png"), 200, 200), pixels)
+        for k, pixels in enumerate((base, captioned, recoloured, unrelated))
+    ]
     natural_variants(items)
     assert [item.variant_of for item in items] == [None, 0, None, None]
     assert items[1].candidate.family == items[0].candidate.family == "p:f0"

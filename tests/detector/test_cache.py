@@ -6,8 +6,8 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
-from dupbench.detector.cache import FeatureCache
 from dupbench.config import DetectorConfig, ExecutionConfig
+from dupbench.detector.cache import FeatureCache
 from dupbench.detector.pipeline import cache_settings_key, find_duplicates
 
 

@@ -1,12 +1,11 @@
 import numpy as np
 import pytest
+from planted import PHOTOS, photo
 
 from dupbench.detector.compare import exact_edges, near_pairs, score_tile, triangle_tiles
-from dupbench.execution.serial import SerialExecutor
 from dupbench.detector.features import ImageFeatures, thumbnail
 from dupbench.detector.ssim import match_one_to_many, ssim_terms
-
-from planted import PHOTOS, photo
+from dupbench.execution.serial import SerialExecutor
 
 
 def feature(path, file_digest, pixel_digest):
@@ -44,10 +43,7 @@ def test_tile_scores_match_the_full_matrix(thumbs):
 
 
 def test_pruned_finds_what_all_pairs_finds_on_planted_copies(thumbs):
-    results = {
-        strategy: near_pairs(thumbs, lambda a: a, strategy, 0.7, SerialExecutor(), block=5)
-        for strategy in ("all", "pruned")
-    }
+    results = {strategy: near_pairs(thumbs, lambda a: a, strategy, 0.7, SerialExecutor(), block=5) for strategy in ("all", "pruned")}
     found = {s: set(zip(r.left.tolist(), r.right.tolist())) for s, r in results.items()}
     assert found["all"] == {(i, i + len(PHOTOS)) for i in range(4)}
     assert found["pruned"] == found["all"]

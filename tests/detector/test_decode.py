@@ -4,14 +4,13 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from planted import photo
 
 import dupbench.detector.features
 import dupbench.detector.ssim
 from dupbench.config import DetectorConfig, ExecutionConfig
 from dupbench.detector.decode import DecodeError, decode_image, jpeg_reduction, resolve_decoder
 from dupbench.detector.pipeline import find_duplicates
-
-from planted import photo
 
 
 @pytest.fixture

@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
+from planted import photo
 
 from dupbench.detector.features import file_digest, pixel_digest, thumbnail
-
-from planted import photo
 
 
 @pytest.mark.parametrize("width", [160, 97, 64])

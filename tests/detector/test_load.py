@@ -8,14 +8,13 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from planted import photo
 
 import dupbench.detector.load
 from dupbench.config import DetectorConfig
 from dupbench.detector.features import ImageFeatures, thumbnail
 from dupbench.detector.load import load_features, pixel_digest_of
 from dupbench.result import Skipped
-
-from planted import photo
 
 
 @pytest.fixture

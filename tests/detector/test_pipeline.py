@@ -31,7 +31,6 @@ def test_byte_and_lossless_copies_are_exact_matches(serial_report):
 def test_png_of_a_large_jpegs_pixels_is_an_exact_duplicate(tmp_path, mode):
     """The JPEG's thumbnail comes from a reduced decode, the PNG's from a full one; the pixels are the same."""
     import cv2
-
     from planted import photo
 
     jpeg = tmp_path / "big.jpg"

@@ -1,9 +1,8 @@
 import numpy as np
+from planted import PHOTOS, photo
 
 from dupbench.detector.features import thumbnail
 from dupbench.detector.prefilter import candidate_pairs, signatures
-
-from planted import PHOTOS, photo
 
 
 def test_signature_ignores_brightness_and_contrast():

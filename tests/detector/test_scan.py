@@ -90,8 +90,15 @@ def test_excluded_folders_are_never_scanned_whatever_path_reaches_them(tmp_path)
 def test_filters_leave_out_globs_sizes_and_are_counted(tmp_path):
     from dupbench.detector.scan import ScanFilters
 
-    for rel, size in [("a.jpg", 10), ("big.jpg", 5000), ("tiny.png", 1), (".thumbnails/t.jpg", 10),
-                      ("sub/b_small.jpg", 10), ("sub/c.ppm", 10), ("notes.txt", 10)]:
+    for rel, size in [
+        ("a.jpg", 10),
+        ("big.jpg", 5000),
+        ("tiny.png", 1),
+        (".thumbnails/t.jpg", 10),
+        ("sub/b_small.jpg", 10),
+        ("sub/c.ppm", 10),
+        ("notes.txt", 10),
+    ]:
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"x" * size)
@@ -109,7 +116,10 @@ def test_the_command_line_filters_reach_the_scan_and_are_printed(tmp_path):
     (tmp_path / "keep" / "x.jpg").write_bytes(b"not really")
     (tmp_path / "skip.jpg").write_bytes(b"not really")
     (tmp_path / "y.png").write_bytes(b"not really")
-    done = subprocess.run([sys.executable, "-m", "dupbench", "run", str(tmp_path), "--mode", "serial", "--no-cache",
-                           "--exclude", "skip.jpg", "--extensions", "jpg"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "dupbench", "run", str(tmp_path), "--mode", "serial", "--no-cache", "--exclude", "skip.jpg", "--extensions", "jpg"],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert "files left out: 1 for their extension (--extensions); 1 by --exclude" in done.stdout

@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
+from planted import PHOTOS, photo
 from skimage.metrics import structural_similarity
 
 from dupbench.detector.features import thumbnail
 from dupbench.detector.ssim import match_one_to_many, ssim_matrix, ssim_one_to_many, ssim_pairs, ssim_terms
-
-from planted import PHOTOS, photo
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from planted import photo
 
 from dupbench.config import DetectorConfig, ExecutionConfig
 from dupbench.detector.pipeline import find_duplicates
 from dupbench.detector.verify import colour_distance, information
-from planted import photo
 
 
 def groups_of(root: Path, mode: str = "serial") -> set[frozenset[str]]:

@@ -20,8 +20,7 @@ distributed = pytest.importorskip("distributed", reason="the optional dask extra
 @pytest.fixture(scope="module")
 def serial_groups(planted_folder):
     root, _ = planted_folder
-    return {pairs: find_duplicates([str(root)], DetectorConfig(pairs=pairs), ExecutionConfig("serial")).groups
-            for pairs in ("all", "pruned")}
+    return {pairs: find_duplicates([str(root)], DetectorConfig(pairs=pairs), ExecutionConfig("serial")).groups for pairs in ("all", "pruned")}
 
 
 def test_local_cluster_gives_the_serial_groups_for_both_pair_strategies(planted_folder, serial_groups):
@@ -40,21 +39,25 @@ def _dask(*args: str, log: Path) -> subprocess.Popen:
 def test_a_separately_started_scheduler_and_two_workers_on_loopback(planted_folder, serial_groups, tmp_path):
     root, _ = planted_folder
     address_file = tmp_path / "scheduler.json"
-    processes = [_dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                       "--scheduler-file", str(address_file), log=tmp_path / "scheduler.log")]
+    processes = [
+        _dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(address_file), log=tmp_path / "scheduler.log")
+    ]
     try:
         deadline = time.monotonic() + 60
         while not address_file.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         address = json.loads(address_file.read_text())["address"]
         assert address.startswith("tcp://127.0.0.1:")
-        processes += [_dask("worker", address, "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1",
-                            log=tmp_path / f"worker{i}.log") for i in range(2)]
+        processes += [_dask("worker", address, "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1", log=tmp_path / f"worker{i}.log") for i in range(2)]
         with distributed.Client(address, timeout=30) as client:
             client.wait_for_workers(2, timeout=60)
         out = tmp_path / "report.json"
-        done = subprocess.run([sys.executable, "-m", "dupbench", "run", str(root), "--mode", "dask", "--scheduler", address,
-                               "--no-cache", "--quiet", "--output", str(out)], capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-m", "dupbench", "run", str(root), "--mode", "dask", "--scheduler", address, "--no-cache", "--quiet", "--output", str(out)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stderr
         report = json.loads(out.read_text())
         assert report["settings"]["execution"]["scheduler"] == address

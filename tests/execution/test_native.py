@@ -37,6 +37,7 @@ print(kept, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 def test_kept_heap_stops_temporaries_from_faulting_in_again():
     """Page faults are counted by the kernel, not timed: without the setting every ~170 KB temporary
     is mmapped afresh and faults its ~43 pages in; with it, freed blocks are reused."""
+
     def faults(arg: str) -> tuple[str, int]:
         out = subprocess.run([sys.executable, "-c", HEAP_PROBE, arg], capture_output=True, text=True, check=True).stdout.split()
         return out[0], int(out[1])

@@ -1,5 +1,3 @@
-import subprocess
-
 import threading
 
 import psutil

@@ -41,8 +41,7 @@ def test_local_run_writes_results_summary_and_figure(tmp_path: Path, capsys: pyt
 
 
 def test_python_option_runs_each_interpreter_and_compares(tmp_path: Path) -> None:
-    argv = [*TINY, "--repeats", "2", "--kernels", "io_wait", "--out", str(tmp_path), "--python", sys.executable,
-            "--python", sys.executable]
+    argv = [*TINY, "--repeats", "2", "--kernels", "io_wait", "--out", str(tmp_path), "--python", sys.executable, "--python", sys.executable]
     assert main(argv) == 0
     record = json.loads((tmp_path / "results.json").read_text())
     assert len(record["runs"]) == 2
@@ -62,8 +61,7 @@ def test_python_option_runs_each_interpreter_and_compares(tmp_path: Path) -> Non
 
 
 def test_a_failing_interpreter_is_reported_not_fatal(tmp_path: Path) -> None:
-    argv = [*TINY, "--kernels", "io_wait", "--out", str(tmp_path), "--python", sys.executable,
-            "--python", str(tmp_path / "no-such-python")]
+    argv = [*TINY, "--kernels", "io_wait", "--out", str(tmp_path), "--python", sys.executable, "--python", str(tmp_path / "no-such-python")]
     assert main(argv) == cli.EXIT_FAILED
     assert len(json.loads((tmp_path / "results.json").read_text())["runs"]) == 1
 

@@ -17,31 +17,49 @@ from dupbench.gil.explain import (
 )
 
 
-def summary(thread: dict[int, float], process: dict[int, float], serial_s: float = 1.0,
-            serial_cores: float = 1.0) -> list[dict[str, Any]]:
-    rows = [{"mode": "serial", "workers": 1, "median_wall_s": serial_s, "q1_wall_s": serial_s,
-             "q3_wall_s": serial_s, "speedup": 1.0, "cpu_cores": serial_cores}]
+def summary(thread: dict[int, float], process: dict[int, float], serial_s: float = 1.0, serial_cores: float = 1.0) -> list[dict[str, Any]]:
+    rows = [
+        {"mode": "serial", "workers": 1, "median_wall_s": serial_s, "q1_wall_s": serial_s, "q3_wall_s": serial_s, "speedup": 1.0, "cpu_cores": serial_cores}
+    ]
     for mode, speedups in (("thread", thread), ("process", process)):
         for workers, speedup in speedups.items():
-            rows.append({"mode": mode, "workers": workers, "median_wall_s": serial_s / speedup,
-                         "q1_wall_s": serial_s / speedup, "q3_wall_s": serial_s / speedup,
-                         "speedup": speedup, "cpu_cores": min(speedup, 2.0) * serial_cores})
+            rows.append(
+                {
+                    "mode": mode,
+                    "workers": workers,
+                    "median_wall_s": serial_s / speedup,
+                    "q1_wall_s": serial_s / speedup,
+                    "q3_wall_s": serial_s / speedup,
+                    "speedup": speedup,
+                    "cpu_cores": min(speedup, 2.0) * serial_cores,
+                }
+            )
     return rows
 
 
-def kernel(name: str, thread: dict[int, float], process: dict[int, float], serial_s: float = 1.0,
-           serial_cores: float = 1.0) -> dict[str, Any]:
-    return {"name": name, "label": f"{name} kernel", "stage": "test", "expected_gil": "holds", "tasks": 8,
-            "backend": "cv2", "outputs_match_serial": True,
-            "summary": summary(thread, process, serial_s, serial_cores)}
+def kernel(name: str, thread: dict[int, float], process: dict[int, float], serial_s: float = 1.0, serial_cores: float = 1.0) -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": f"{name} kernel",
+        "stage": "test",
+        "expected_gil": "holds",
+        "tasks": 8,
+        "backend": "cv2",
+        "outputs_match_serial": True,
+        "summary": summary(thread, process, serial_s, serial_cores),
+    }
 
 
-def results(kernels: list[dict[str, Any]], *, free_threaded: bool = False, gil_enabled: bool = True,
-            overheads: dict[str, Any] | None = None) -> dict[str, Any]:
+def results(kernels: list[dict[str, Any]], *, free_threaded: bool = False, gil_enabled: bool = True, overheads: dict[str, Any] | None = None) -> dict[str, Any]:
     name = "CPython 3.13.15t (GIL off)" if free_threaded else "CPython 3.11.7 (GIL on)"
     return {
-        "interpreter": {"implementation": "CPython", "version": "3.13.15" if free_threaded else "3.11.7",
-                        "build_free_threaded": free_threaded, "gil_enabled": gil_enabled, "short_name": name},
+        "interpreter": {
+            "implementation": "CPython",
+            "version": "3.13.15" if free_threaded else "3.11.7",
+            "build_free_threaded": free_threaded,
+            "gil_enabled": gil_enabled,
+            "short_name": name,
+        },
         "machine": {"usable_cpus": 2},
         "kernels": kernels,
         "overheads": overheads,
@@ -141,8 +159,7 @@ def test_released_fraction_is_undefined_when_processes_did_not_scale() -> None:
 
 
 def test_startup_sentence_orders_by_measured_cost() -> None:
-    rows = [{"start_method": "fork", "workers": 2, "median_s": 0.5},
-            {"start_method": "spawn", "workers": 2, "median_s": 0.02}]
+    rows = [{"start_method": "fork", "workers": 2, "median_s": 0.5}, {"start_method": "spawn", "workers": 2, "median_s": 0.02}]
     text = startup_sentence(rows)
     assert text is not None
     assert text.index("spawn") < text.index("fork")
@@ -150,18 +167,15 @@ def test_startup_sentence_orders_by_measured_cost() -> None:
 
 
 def test_payload_sentence_names_the_measured_winner() -> None:
-    shm_wins = [{"payload_bytes": 10_000_000, "pickle_s": 0.05, "shared_memory_s": 0.005,
-                 "shared_memory_copy_s": 0.02}]
-    pickle_wins = [{"payload_bytes": 10_000, "pickle_s": 0.0004, "shared_memory_s": 0.0008,
-                    "shared_memory_copy_s": 0.001}]
+    shm_wins = [{"payload_bytes": 10_000_000, "pickle_s": 0.05, "shared_memory_s": 0.005, "shared_memory_copy_s": 0.02}]
+    pickle_wins = [{"payload_bytes": 10_000, "pickle_s": 0.0004, "shared_memory_s": 0.0008, "shared_memory_copy_s": 0.001}]
     assert "data kept in shared memory was 10.0x cheaper" in (payload_sentence(shm_wins) or "")
     assert "pickling was 2.0x cheaper" in (payload_sentence(pickle_wins) or "")
 
 
 def test_comparison_says_the_gil_made_the_difference_only_when_it_did() -> None:
     gil_run = results([GIL_BOUND])
-    free_run = results([kernel("loop", {1: 0.99, 2: 1.8, 4: 1.8}, {1: 1.0, 2: 1.9, 4: 1.9}, serial_s=2.0)],
-                       free_threaded=True, gil_enabled=False)
+    free_run = results([kernel("loop", {1: 0.99, 2: 1.8, 4: 1.8}, {1: 1.0, 2: 1.9, 4: 1.9}, serial_s=2.0)], free_threaded=True, gil_enabled=False)
     text = explain_comparison([gil_run, free_run])
     assert "the GIL was what held them back" in text
     assert "2.0x slower" in text

@@ -19,8 +19,18 @@ from dupbench.gil.interpreter import (
 
 def test_record_is_complete_and_matches_this_interpreter() -> None:
     record = interpreter_record()
-    for key in ("executable", "version", "implementation", "build_free_threaded", "py_gil_disabled_config",
-                "gil_enabled", "python_gil_env", "cv2_available", "short_name", "libraries"):
+    for key in (
+        "executable",
+        "version",
+        "implementation",
+        "build_free_threaded",
+        "py_gil_disabled_config",
+        "gil_enabled",
+        "python_gil_env",
+        "cv2_available",
+        "short_name",
+        "libraries",
+    ):
         assert key in record, key
     assert record["version"] == platform.python_version()
     assert record["implementation"] == platform.python_implementation()

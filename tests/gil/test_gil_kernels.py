@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dupbench.gil import kernels
-from dupbench.gil.demo import DemoConfig, SerialExecutor, make_workloads, summarise, RunRow
+from dupbench.gil.demo import DemoConfig, RunRow, SerialExecutor, make_workloads, summarise
 
 BACKENDS = [kernels.BACKEND_PILLOW] + ([kernels.BACKEND_CV2] if kernels.cv2 is not None else [])
 TASKS = 4
@@ -36,8 +36,7 @@ def process_pool() -> ProcessPoolExecutor:
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", list(kernels.KERNELS))
 @pytest.mark.parametrize("mode", ["thread", "process"])
-def test_parallel_modes_return_the_serial_outputs(name: str, backend: str, mode: str, io_dir: Path,
-                                                  process_pool: ProcessPoolExecutor) -> None:
+def test_parallel_modes_return_the_serial_outputs(name: str, backend: str, mode: str, io_dir: Path, process_pool: ProcessPoolExecutor) -> None:
     work = workload(name, backend, io_dir)
     indices = range(work.tasks)
     serial = list(SerialExecutor().map(kernels.run_task, [work] * work.tasks, indices))

@@ -12,8 +12,7 @@ STANDIN = Path(__file__).with_name("standin_child.py")
 
 
 def standin_command(cell, dataset_dir: Path, report_json: Path, loops: int = 300_000, extra: tuple[str, ...] = ()) -> list[str]:
-    return [sys.executable, str(STANDIN), cell.mode, str(cell.workers), cell.start_method, str(loops),
-            str(report_json), *extra]
+    return [sys.executable, str(STANDIN), cell.mode, str(cell.workers), cell.start_method, str(loops), str(report_json), *extra]
 
 
 def write_images(out: Path, n_images: int, seed: int, profile: str = "study") -> None:

@@ -18,8 +18,7 @@ SMOKE = Path(__file__).resolve().parents[2] / "experiments" / "smoke.toml"
 def smoke_results(tmp_path_factory) -> Path:
     """experiments/smoke.toml as CI runs it: real datasets, real `dupbench run` children (~15 s)."""
     tmp = tmp_path_factory.mktemp("smoke")
-    status = main(["sweep", str(SMOKE), "--out", str(tmp / "results"), "--datasets", str(tmp / "datasets"),
-                   "--machine", "ci", "--no-summary"])
+    status = main(["sweep", str(SMOKE), "--out", str(tmp / "results"), "--datasets", str(tmp / "datasets"), "--machine", "ci", "--no-summary"])
     assert status == 0
     (csv_path,) = (tmp / "results" / "ci").glob("*.csv")
     return csv_path

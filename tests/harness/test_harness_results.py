@@ -18,10 +18,29 @@ from dupbench.harness.results import (
 
 def _row(**overrides) -> RunRow:
     base = dict(
-        schema_version=RESULTS_SCHEMA_VERSION, sweep="t", run_id="x", cell_id="c", run_index=0, warmup=False,
-        repeat=0, status="ok", profile="study", images=10, dataset_seed=1, mode="serial", workers=1, cores=2,
-        pairs="all", thumb_size=32, start_method="none", oversubscribed=False, commit="abc",
-        started_utc="2026-01-01T00:00:00Z", wall_s=1.0, cpu_utilization=0.5, peak_rss_bytes=2**20,
+        schema_version=RESULTS_SCHEMA_VERSION,
+        sweep="t",
+        run_id="x",
+        cell_id="c",
+        run_index=0,
+        warmup=False,
+        repeat=0,
+        status="ok",
+        profile="study",
+        images=10,
+        dataset_seed=1,
+        mode="serial",
+        workers=1,
+        cores=2,
+        pairs="all",
+        thumb_size=32,
+        start_method="none",
+        oversubscribed=False,
+        commit="abc",
+        started_utc="2026-01-01T00:00:00Z",
+        wall_s=1.0,
+        cpu_utilization=0.5,
+        peak_rss_bytes=2**20,
     )
     base.update(overrides)
     return RunRow(**base)
@@ -61,8 +80,7 @@ def test_load_results_rejects_another_schema(tmp_path):
 def test_summary_gives_speedup_efficiency_and_leaves_out_warmups_and_failures():
     rows = [_row(run_id=f"s{i}", wall_s=w) for i, w in enumerate([2.0, 2.1, 1.9, 2.0])]
     rows += [_row(run_id="sw", wall_s=50.0, warmup=True), _row(run_id="sf", wall_s=0.1, status="crash")]
-    rows += [_row(run_id=f"p{i}", mode="process", workers=2, start_method="fork", wall_s=w)
-             for i, w in enumerate([1.0, 1.05, 0.95, 1.0])]
+    rows += [_row(run_id=f"p{i}", mode="process", workers=2, start_method="fork", wall_s=w) for i, w in enumerate([1.0, 1.05, 0.95, 1.0])]
     rows += [_row(run_id=f"t{i}", mode="thread", workers=2, wall_s=w) for i, w in enumerate([1.9, 2.1, 2.0, 2.05])]
     summary = summarize(_frame(rows)).set_index("mode")
     assert summary.loc["serial", "runs"] == 4 and summary.loc["serial", "median"] == pytest.approx(2.0)
@@ -89,18 +107,17 @@ def test_version_1_results_files_still_load_with_the_harness_interpreter(tmp_pat
 
     columns = [c for c in RunRow.columns() if c != "python"]
     path = tmp_path / "old.csv"
-    pd.DataFrame([{c: "" for c in columns} | {"schema_version": 1, "warmup": False, "disturbed": False,
-                                              "oversubscribed": False, "affinity_ok": True}]).to_csv(path, index=False)
+    pd.DataFrame([{c: "" for c in columns} | {"schema_version": 1, "warmup": False, "disturbed": False, "oversubscribed": False, "affinity_ok": True}]).to_csv(
+        path, index=False
+    )
     frame = load_results([path])
     assert frame["python"].tolist() == ["current"]
     assert "python" in {f.name for f in dataclasses.fields(RunRow)}
 
 
 def test_summary_names_the_interpreter_when_several_ran_and_baselines_within_each():
-    rows = [_row(run_id=f"{py}s{i}", python=py, wall_s=w) for py, ws in (("current", [2.0] * 3), ("/ft/python", [4.0] * 3))
-            for i, w in enumerate(ws)]
-    rows += [_row(run_id=f"{py}t{i}", python=py, mode="thread", workers=2, wall_s=w)
-             for py, w in (("current", 2.0), ("/ft/python", 2.0)) for i in range(3)]
+    rows = [_row(run_id=f"{py}s{i}", python=py, wall_s=w) for py, ws in (("current", [2.0] * 3), ("/ft/python", [4.0] * 3)) for i, w in enumerate(ws)]
+    rows += [_row(run_id=f"{py}t{i}", python=py, mode="thread", workers=2, wall_s=w) for py, w in (("current", 2.0), ("/ft/python", 2.0)) for i in range(3)]
     summary = summarize(_frame(rows))
     thread = summary[summary["mode"] == "thread"].set_index("python")["speedup"]
     assert thread["current"] == pytest.approx(1.0) and thread["/ft/python"] == pytest.approx(2.0)

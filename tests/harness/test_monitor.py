@@ -23,8 +23,7 @@ LOOPS = 4_000_000
 def _run(tmp_path: Path, method: str, cores: int, workers: int = 2):
     report = tmp_path / f"{method}-{cores}.json"
     affinity_file = tmp_path / f"{method}-{cores}.affinity"
-    command = [sys.executable, str(STANDIN), "process", str(workers), method, str(LOOPS), str(report),
-               "--affinity-file", str(affinity_file)]
+    command = [sys.executable, str(STANDIN), "process", str(workers), method, str(LOOPS), str(report), "--affinity-file", str(affinity_file)]
     measurement = measure_command(command, cores_for(cores), timeout_s=60, stderr_path=tmp_path / "stderr")
     assert measurement.status == "ok", measurement.stderr_tail
     reported = json.loads(affinity_file.read_text())

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from harness_fakes import standin_command, write_images
+
 from dupbench.harness.results import RESULTS_SCHEMA_VERSION, RunRow, load_timeline
 from dupbench.harness.spec import parse_spec
 from dupbench.harness.sweep import build_run_command, ensure_dataset, run_sweep, stage_cpu_utilization
@@ -35,9 +35,17 @@ order = "random"
 
 
 def _sweep(tmp_path: Path, text: str = SPEC, command=standin_command, **kwargs):
-    return run_sweep(parse_spec(text), tmp_path / "results", dataset_cache=tmp_path / "cache",
-                     make_dataset=write_images, command_for=command, progress=False, machine="testbox",
-                     log=lambda message: None, **kwargs)
+    return run_sweep(
+        parse_spec(text),
+        tmp_path / "results",
+        dataset_cache=tmp_path / "cache",
+        make_dataset=write_images,
+        command_for=command,
+        progress=False,
+        machine="testbox",
+        log=lambda message: None,
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +74,18 @@ def test_every_planned_run_is_one_row_of_the_schema(finished):
 def test_metadata_and_timeline_sit_beside_the_results(finished):
     _, result = finished
     metadata = json.loads(result.metadata_path.read_text())
-    for key in ("cpu_model", "logical_cores", "allowed_cores", "memory_total_bytes", "os", "python", "libraries",
-                "git", "sweep_text", "multiprocessing_default_start_method"):
+    for key in (
+        "cpu_model",
+        "logical_cores",
+        "allowed_cores",
+        "memory_total_bytes",
+        "os",
+        "python",
+        "libraries",
+        "git",
+        "sweep_text",
+        "multiprocessing_default_start_method",
+    ):
         assert key in metadata
     assert "gil_enabled" in metadata["python"] and "commit" in metadata["git"]
     assert "opencv_threads" in metadata["libraries"] and "blas_threads" in metadata["libraries"]
@@ -129,8 +147,14 @@ def test_the_real_run_command_has_the_detector_flags():
     cell = Cell("study", 10, 1, "process", 2, 2, "pruned", 64, "spawn")
     command = build_run_command(cell, Path("/d"), Path("/r.json"))
     assert command[1:5] == ["-m", "dupbench", "run", "/d"]
-    for flag, value in [("--mode", "process"), ("--workers", "2"), ("--pairs", "pruned"), ("--thumb-size", "64"),
-                        ("--output", "/r.json"), ("--start-method", "spawn")]:
+    for flag, value in [
+        ("--mode", "process"),
+        ("--workers", "2"),
+        ("--pairs", "pruned"),
+        ("--thumb-size", "64"),
+        ("--output", "/r.json"),
+        ("--start-method", "spawn"),
+    ]:
         assert command[command.index(flag) + 1] == value
     assert "--quiet" in command
     serial = build_run_command(Cell("study", 10, 1, "serial", 1, 1, "all", 64, "none"), Path("/d"), Path("/r"))

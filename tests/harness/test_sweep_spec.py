@@ -52,9 +52,16 @@ def test_exclude_rules_match_every_key():
     assert not [c for c in cells if c.mode == "thread" and c.cores == 1]
 
 
-@pytest.mark.parametrize("bad", [
-    'modes = ["gpu"]', 'workers = [0]', 'cores = ["some"]', 'pairs = ["half"]', 'start_methods = ["vfork"]',
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        'modes = ["gpu"]',
+        "workers = [0]",
+        'cores = ["some"]',
+        'pairs = ["half"]',
+        'start_methods = ["vfork"]',
+    ],
+)
 def test_invalid_values_are_rejected(bad):
     key = bad.split(" = ")[0]
     text = "\n".join(line for line in BASE.splitlines() if not line.startswith(f"{key} ="))
@@ -67,7 +74,7 @@ def test_interleaved_plan_runs_every_cell_once_per_round_warmups_first():
     cells, _ = expand_grid(parse_spec(BASE), available_cores=2)
     plan = plan_runs(cells, repeats=2, warmups=1, order="interleaved", seed=0)
     assert len(plan) == 3 * len(cells)
-    rounds = [plan[i * len(cells):(i + 1) * len(cells)] for i in range(3)]
+    rounds = [plan[i * len(cells) : (i + 1) * len(cells)] for i in range(3)]
     for r in rounds:
         assert {run.cell for run in r} == set(cells)
     assert all(run.warmup for run in rounds[0]) and not any(run.warmup for run in rounds[1] + rounds[2])

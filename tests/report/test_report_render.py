@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dupbench.harness.sweep import run_sweep
-from dupbench.harness.spec import load_spec
 from dupbench.cli import main
+from dupbench.harness.spec import load_spec
+from dupbench.harness.sweep import run_sweep
 from dupbench.report.data import load_inputs
 from dupbench.report.render import build_report
 from dupbench.report.text import PUBLISHED_SIZES, seed_table, stage_speedups
@@ -53,8 +53,16 @@ def test_tables_have_a_row_per_size_and_mode(smoke_results, rendered):
     stages = stage_speedups(runs)
     assert list(stages["stage"]) == ["load (read, digest, decode, thumbnail)", "compare (batched SSIM)", "whole run"]
     text = (rendered / "README.md").read_text()
-    for heading in ("## The question", "## Machine and versions", "## Method", "## Results", "## Findings",
-                    "## Why: the GIL, measured", "## Threats to validity", "## How to reproduce"):
+    for heading in (
+        "## The question",
+        "## Machine and versions",
+        "## Method",
+        "## Results",
+        "## Findings",
+        "## Why: the GIL, measured",
+        "## Threats to validity",
+        "## How to reproduce",
+    ):
         assert heading in text
     for heading in ("## Against the published study",):
         assert heading in text
@@ -72,13 +80,22 @@ def test_missing_data_is_said_in_the_text_not_only_in_a_blank_figure(rendered):
     assert "Only one dataset size was measured" in text
     assert "No `dupbench gil` results were given" in text
     for name in FIGURES:
-        assert f"`dupbench.report.figures." in text and f"figures/{name}.png" in text
+        assert "`dupbench.report.figures." in text and f"figures/{name}.png" in text
 
 
 def test_accuracy_input_is_used_when_given(smoke_results, tmp_path):
     sweep = tmp_path / "threshold-sweep.csv"
-    pd.DataFrame({"threshold": [0.5, 0.7, 0.9], "tp": [9, 8, 4], "fp": [6, 1, 0], "fn": [1, 2, 6],
-                  "precision": [0.6, 0.8889, 1.0], "recall": [0.9, 0.8, 0.4], "f1": [0.72, 0.8421, 0.5714]}).to_csv(sweep, index=False)
+    pd.DataFrame(
+        {
+            "threshold": [0.5, 0.7, 0.9],
+            "tp": [9, 8, 4],
+            "fp": [6, 1, 0],
+            "fn": [1, 2, 6],
+            "precision": [0.6, 0.8889, 1.0],
+            "recall": [0.9, 0.8, 0.4],
+            "f1": [0.72, 0.8421, 0.5714],
+        }
+    ).to_csv(sweep, index=False)
     (tmp_path / "metadata.json").write_text('{"command": "bash experiments/accuracy.sh 20 1"}')
     out = tmp_path / "report"
     status = main(["report", str(smoke_results), "--out", str(out), "--accuracy", str(sweep)])
@@ -95,22 +112,35 @@ def test_cli_refuses_missing_inputs(smoke_results, tmp_path, capsys):
     assert not (tmp_path / "README.md").exists()
 
 
-
-
 def test_index_html_renders_its_figures_in_headless_chromium(rendered, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.skip("chromium is not installed (Debian package 'chromium'; .ci/run installs it in CI)")
     script = tmp_path / "check.html"
     page = (rendered / "index.html").read_text()
-    probe = ("<script>window.onload=()=>{const ok=[...document.images].filter(i=>i.complete&&i.naturalWidth>0).length;"
-             "document.title='figures:'+ok+'/'+document.images.length;}</script>")
+    probe = (
+        "<script>window.onload=()=>{const ok=[...document.images].filter(i=>i.complete&&i.naturalWidth>0).length;"
+        "document.title='figures:'+ok+'/'+document.images.length;}</script>"
+    )
     script.write_text(page.replace("</body>", probe + "</body>"))
     result = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-         "--virtual-time-budget=5000", "--dump-dom", script.as_uri()],
-        capture_output=True, text=True, timeout=120,
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            script.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert f"figures:{len(FIGURES)}/{len(FIGURES)}" in result.stdout
 
@@ -121,8 +151,7 @@ def test_scale_figure_fits_each_pair_strategys_growth(tmp_path):
     from dupbench.report.figures import compare_scale
 
     n = [1000, 10000, 100000]
-    scale = pd.DataFrame({"n": n * 2, "pairs": ["pruned"] * 3 + ["all"] * 3,
-                          "wall_s": [0.1, 1.0, 10.0, 0.5, 50.0, 5000.0], "peak_rss_bytes": [1e8] * 6})
+    scale = pd.DataFrame({"n": n * 2, "pairs": ["pruned"] * 3 + ["all"] * 3, "wall_s": [0.1, 1.0, 10.0, 0.5, 50.0, 5000.0], "peak_rss_bytes": [1e8] * 6})
     drawn = compare_scale(scale, tmp_path)
     assert drawn.missing is None and drawn.png.exists() and drawn.svg.exists()
     svg = drawn.svg.read_text()

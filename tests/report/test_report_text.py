@@ -11,16 +11,25 @@ import pytest
 
 from dupbench.report.data import amdahl_serial_fraction, growth_exponent
 from dupbench.report.text import (
-    PUBLISHED_SIZES, compare_modes, findings, growth_claims, seed_table, speed_verdict, stage_speedups, validity,
-    variance_claims, why_gil,
+    PUBLISHED_SIZES,
+    compare_modes,
+    findings,
+    growth_claims,
+    seed_table,
+    speed_verdict,
+    stage_speedups,
+    validity,
+    variance_claims,
+    why_gil,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZES = (100, 400, 1600)
 
 
-def fake_runs(thread_compare: float, process_compare: float, sizes=SIZES, repeats: int = 3,
-              thread_load: float = 0.5, process_load: float = 0.5) -> pd.DataFrame:
+def fake_runs(
+    thread_compare: float, process_compare: float, sizes=SIZES, repeats: int = 3, thread_load: float = 0.5, process_load: float = 0.5
+) -> pd.DataFrame:
     """Serial spends 0.5 units loading and 1 comparing, times n/100 squared; the pools take the given fractions."""
     rows = []
     for images in sizes:
@@ -28,10 +37,22 @@ def fake_runs(thread_compare: float, process_compare: float, sizes=SIZES, repeat
         for mode, load, compare in (("serial", 1.0, 1.0), ("thread", thread_load, thread_compare), ("process", process_load, process_compare)):
             for repeat in range(repeats):
                 jitter = 1 + 0.01 * repeat
-                rows.append(dict(sweep="seed_study", images=images, mode=mode, pairs="all", cores=2,
-                                 workers=1 if mode == "serial" else 2, repeat=repeat,
-                                 wall_s=scale * (0.5 * load + compare) * jitter + 0.2, load_s=scale * 0.5 * load * jitter,
-                                 compare_s=scale * compare * jitter, scan_s=0.0, cluster_s=0.0))
+                rows.append(
+                    dict(
+                        sweep="seed_study",
+                        images=images,
+                        mode=mode,
+                        pairs="all",
+                        cores=2,
+                        workers=1 if mode == "serial" else 2,
+                        repeat=repeat,
+                        wall_s=scale * (0.5 * load + compare) * jitter + 0.2,
+                        load_s=scale * 0.5 * load * jitter,
+                        compare_s=scale * compare * jitter,
+                        scan_s=0.0,
+                        cluster_s=0.0,
+                    )
+                )
     return pd.DataFrame(rows)
 
 
@@ -69,8 +90,7 @@ def test_ideal_gap_and_startup_cost_follow_the_numbers():
     lines = findings(fake_runs(0.5, 0.5))
     gap = line_starting(lines, "Against the ideal 2x")
     assert "parallel efficiency" in gap
-    slow_processes = fake_runs(0.5, 0.5).assign(
-        wall_s=lambda f: f["wall_s"] + np.where(f["mode"] == "process", 5.0, 0.0))
+    slow_processes = fake_runs(0.5, 0.5).assign(wall_s=lambda f: f["wall_s"] + np.where(f["mode"] == "process", 5.0, 0.0))
     start = line_starting(findings(slow_processes), "At 100 images")
     assert "the process pool took" in start and "longer than serial" in start
     assert "the thread pool still saved" in start
@@ -149,8 +169,7 @@ def test_a_comparison_measured_in_two_files_uses_one_of_them_only():
     from dupbench.report.data import one_source_per_comparison
 
     big = fake_runs(0.6, 0.5, repeats=5).assign(source="grid.csv", profile="study", dataset_seed=1, thumb_size=32, interpreter="A")
-    small = fake_runs(0.9, 0.9, sizes=[100], repeats=3).assign(source="other.csv", profile="study", dataset_seed=1,
-                                                                 thumb_size=32, interpreter="A", wall_s=99.0)
+    small = fake_runs(0.9, 0.9, sizes=[100], repeats=3).assign(source="other.csv", profile="study", dataset_seed=1, thumb_size=32, interpreter="A", wall_s=99.0)
     kept = one_source_per_comparison(pd.concat([big, small]))
     assert set(kept["source"]) == {"grid.csv"} and len(kept) == len(big)
     other_interpreter = small.assign(interpreter="B")

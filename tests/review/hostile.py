@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import cv2
-
 from planted import photo
 
 HOSTILE_NAMES = (

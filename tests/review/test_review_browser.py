@@ -15,13 +15,21 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from dupbench.cli import main
 from hostile import build_hostile_folder
 
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--window-size=1280,900")
+from dupbench.cli import main
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1280,900",
+)
 
 
 def missing_browser() -> str | None:
@@ -107,16 +115,25 @@ def test_tick_export_and_apply_the_plan(browser, planted_folder, tmp_path):
     assert plan["report"]["path"] == str(report.resolve())
     digest = {path: info["digest"] for path, info in data["files"].items()}
     assert plan["groups"] == [
-        {"group": 0, "kind": first["kind"], "keeper": {"path": first["keeper"], "digest": digest[first["keeper"]]},
-         "remove": [{"path": p, "digest": digest[p]} for p in ticked_first]},
-        {"group": 1, "kind": second["kind"], "keeper": {"path": new_keeper, "digest": digest[new_keeper]},
-         "remove": [{"path": second["keeper"], "digest": digest[second["keeper"]]}]},
+        {
+            "group": 0,
+            "kind": first["kind"],
+            "keeper": {"path": first["keeper"], "digest": digest[first["keeper"]]},
+            "remove": [{"path": p, "digest": digest[p]} for p in ticked_first],
+        },
+        {
+            "group": 1,
+            "kind": second["kind"],
+            "keeper": {"path": new_keeper, "digest": digest[new_keeper]},
+            "remove": [{"path": second["keeper"], "digest": digest[second["keeper"]]}],
+        },
     ]
     assert errors(browser) == []
     saved = tmp_path / "dupbench-plan.json"
     saved.write_text(json.dumps(plan))
-    dry = subprocess.run([sys.executable, "-m", "dupbench", "apply", str(saved), "--dry-run", "--to", str(tmp_path / "dupes")],
-                         capture_output=True, text=True, timeout=120)
+    dry = subprocess.run(
+        [sys.executable, "-m", "dupbench", "apply", str(saved), "--dry-run", "--to", str(tmp_path / "dupes")], capture_output=True, text=True, timeout=120
+    )
     assert dry.returncode == 0, dry.stderr
     assert all(f"move     {p} -> " in dry.stdout for p in [*ticked_first, second["keeper"]])
     assert "move: 3 to move" in dry.stdout and "dry run: nothing was changed" in dry.stdout
@@ -164,8 +181,19 @@ def synthetic_report(folder: Path, groups: int) -> Path:
         rows.append({"kind": "near" if n % 3 == 0 else "exact", "keeper": keeper, "members": members})
         for i, path in enumerate([keeper, *(m["path"] for m in members)]):
             files[path] = {"size": 1000 + n * 10 + i, "width": 64, "height": 48, "digest": f"{n:028x}{i:04x}"}
-    report = {"version": 1, "roots": [str(folder)], "settings": {}, "groups": rows, "skipped": [], "stages": {},
-              "mode": "serial", "workers": 1, "counts": {}, "stage_bounds": {}, "files": files}
+    report = {
+        "version": 1,
+        "roots": [str(folder)],
+        "settings": {},
+        "groups": rows,
+        "skipped": [],
+        "stages": {},
+        "mode": "serial",
+        "workers": 1,
+        "counts": {},
+        "stage_bounds": {},
+        "files": files,
+    }
     path = folder.parent / "big.json"
     path.write_text(json.dumps(report))
     return path

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import cv2
 import pytest
+from hostile import build_hostile_folder
 
 from dupbench.cli import main
 from dupbench.review.page import script_json
-from hostile import build_hostile_folder
 
 
 def scan(root: Path, report: Path) -> dict:
