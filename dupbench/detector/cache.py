@@ -29,22 +29,21 @@ CACHE_ERRORS = (sqlite3.Error, OSError, ValueError, KeyError)  # ValueError/KeyE
 
 
 def pack_extra(f: ImageFeatures) -> bytes:
-    """The verification features as one blob (npz): detail, colour, alpha (if any), JPEG quality (if any)."""
-    arrays = {"detail": f.detail, "colour": f.colour}
-    if f.alpha is not None:
-        arrays["alpha"] = f.alpha
+    """The verification features as one blob (npz): each of detail, colour, alpha and JPEG quality the image has."""
+    present = {"detail": f.detail, "colour": f.colour, "alpha": f.alpha}
+    arrays = {name: value for name, value in present.items() if value is not None}
     if f.jpeg_quality is not None:
         arrays["quality"] = np.array(f.jpeg_quality)
     out = io.BytesIO()
-    np.savez(out, **arrays)
+    np.savez(out, **arrays)  # type: ignore[arg-type]  # numpy's stub: a ** dict could name allow_pickle
     return out.getvalue()
 
 
 def unpack_extra(blob: bytes) -> dict:
     with np.load(io.BytesIO(blob)) as data:
         return {
-            "detail": data["detail"],
-            "colour": data["colour"],
+            "detail": data["detail"] if "detail" in data else None,
+            "colour": data["colour"] if "colour" in data else None,
             "alpha": data["alpha"] if "alpha" in data else None,
             "jpeg_quality": int(data["quality"]) if "quality" in data else None,
         }

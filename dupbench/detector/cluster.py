@@ -14,12 +14,13 @@ import os
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from dupbench.detector.features import ImageFeatures
 from dupbench.detector.ssim import ssim_one_to_many, ssim_terms
-from dupbench.result import Group, Member
+from dupbench.result import Group, Match, Member
 
 
 class UnionFind:
@@ -132,11 +133,12 @@ def cluster(features: Sequence[ImageFeatures], exact_edges: Iterable[tuple[int, 
     for keeper, near in stars.items():
         known = {features[best[root]].identity: score[(min(keeper, root), max(keeper, root))] for root in near}
         groups.append(_group(features, [i for root in (keeper, *near) for i in members_of[root]], known))
-    left_out = sorted(
-        (*sorted((features[best[a]].path, features[best[b]].path)), round(value, 6))
-        for (a, b), value in score.items()
-        if group_of.get(a) is None or group_of.get(a) != group_of.get(b)
-    )
+    left_out: list[tuple[str, str, float]] = []
+    for (a, b), value in score.items():
+        if group_of.get(a) is None or group_of.get(a) != group_of.get(b):
+            first, second = sorted((features[best[a]].path, features[best[b]].path))
+            left_out.append((first, second, round(value, 6)))
+    left_out.sort()
     return Clusters(sorted(groups, key=lambda g: g.keeper), left_out)
 
 
@@ -144,7 +146,7 @@ def _group(features: Sequence[ImageFeatures], indices: Sequence[int], known: dic
     ordered = sorted(indices, key=lambda i: keeper_rank(features[i]))
     keeper, others = features[ordered[0]], [features[i] for i in ordered[1:]]
     members = tuple(_members(keeper, others, known or {}))
-    kind = "exact" if all(m.same_as == keeper.path for m in members) else "near"
+    kind: Literal["exact", "near"] = "exact" if all(m.same_as == keeper.path for m in members) else "near"
     return Group(kind=kind, keeper=keeper.path, members=members)
 
 
@@ -175,6 +177,6 @@ def _members(keeper: ImageFeatures, others: list[ImageFeatures], known: dict[byt
         if head is other:
             members.append(Member(other.path, score, "ssim"))
         else:
-            match = "bytes" if other.file_digest == head.file_digest else "pixels"
+            match: Match = "bytes" if other.file_digest == head.file_digest else "pixels"
             members.append(Member(other.path, score, match, same_as=head.path))
     return members

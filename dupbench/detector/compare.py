@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import partial
 
@@ -18,10 +17,12 @@ import numpy as np
 
 from dupbench.detector.decode import dihedral
 from dupbench.detector.features import ImageFeatures
-from dupbench.detector.prefilter import merge_candidates, signature_tiles, signatures, tile_candidates
+from dupbench.detector.prefilter import BLOCK as SIGNATURE_BLOCK
+from dupbench.detector.prefilter import merge_candidates, signatures, tile_candidates
 from dupbench.detector.ssim import match_many_to_many, match_one_to_many, ssim_pairs, ssim_terms
+from dupbench.detector.tiles import Tile, triangle_tiles
+from dupbench.execution.interface import Executor, Shared
 
-Tile = tuple[int, int, int, int]
 # (left, right, score, pairs compared, orientation): `right` matched turned/mirrored by `orientation`
 PairScores = tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]
 
@@ -56,12 +57,6 @@ def pixel_candidates(features: Sequence[ImageFeatures], left: Sequence[int], rig
 
 
 ROWS_PER_CALL = 8  # rows of a tile scored per call: see ssim.ssim_block_map
-
-
-def triangle_tiles(n: int, block: int) -> list[Tile]:
-    """Tiles (r0, r1, c0, c1) covering every pair i < j once."""
-    starts = range(0, n, block)
-    return [(r, min(r + block, n), c, min(c + block, n)) for r in starts for c in starts if c >= r]
 
 
 def _empty_scores() -> PairScores:
@@ -157,7 +152,7 @@ def _gather(results: Iterable[PairScores], on_done: Callable[[int], None]) -> Pa
 
 def near_pairs(
     thumbs: np.ndarray,
-    share: Callable[[np.ndarray], object],
+    share: Callable[[np.ndarray], Shared],
     pairs: str,
     threshold: float,
     executor: Executor,
@@ -188,17 +183,17 @@ def near_pairs(
 
 
 def oriented_candidates(
-    thumbs: np.ndarray, share: Callable[[np.ndarray], object], executor: Executor, radius: float, orientations: int
+    thumbs: np.ndarray, share: Callable[[np.ndarray], Shared], executor: Executor, radius: float, orientations: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidate pairs i < j whose signatures lie within `radius`, with j as stored or (orientations 4, 8)
     turned or mirrored: each turn is one more signature matrix and one more full square of tiles."""
     n = len(thumbs)
     shared_sig = share(signatures(thumbs))
-    parts = list(executor.map(partial(tile_candidates, shared_sig, radius=radius), signature_tiles(n)))
+    parts = list(executor.map(partial(tile_candidates, shared_sig, radius=radius), triangle_tiles(n, SIGNATURE_BLOCK)))
     for k in range(1, orientations):
         shared_turned = share(signatures(oriented(thumbs, k)))
         task = partial(tile_candidates, shared_sig, radius=radius, other=shared_turned)
-        for i, j in executor.map(task, signature_tiles(n, square=True)):
+        for i, j in executor.map(task, triangle_tiles(n, SIGNATURE_BLOCK, square=True)):
             parts.append((np.minimum(i, j), np.maximum(i, j)))
     left, right = merge_candidates(parts)
     if orientations > 1 and len(left):

@@ -14,7 +14,7 @@ import numpy as np
 try:
     import cv2
 except ImportError:  # pragma: no cover - free-threaded interpreters have no cv2 wheel
-    cv2 = None
+    cv2 = None  # type: ignore[assignment]
 
 
 class DecodeError(ValueError):
@@ -183,11 +183,11 @@ def _decode_pillow_colour(data: bytes, reduction: int) -> tuple[np.ndarray, np.n
         with Image.open(io.BytesIO(data)) as image:
             if reduction > 1:
                 image.draft("RGB", (image.width // reduction, image.height // reduction))
-            image = ImageOps.exif_transpose(image)
-            if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
-                rgba = np.asarray(image.convert("RGBA"))
+            turned = ImageOps.exif_transpose(image)
+            if turned.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in turned.info:
+                rgba = np.asarray(turned.convert("RGBA"))
                 return composite(np.ascontiguousarray(rgba[..., [2, 1, 0, 3]]))
-            rgb = np.asarray(image.convert("RGB"))
+            rgb = np.asarray(turned.convert("RGB"))
     except UnidentifiedImageError:
         raise DecodeError(undecodable_reason(data)) from None
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
@@ -250,8 +250,7 @@ def _decode_pillow(data: bytes) -> np.ndarray:
 
     try:
         with Image.open(io.BytesIO(data)) as image:
-            image = ImageOps.exif_transpose(image)
-            rgb = np.asarray(image.convert("RGB"))
+            rgb = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
     except UnidentifiedImageError:
         raise DecodeError(undecodable_reason(data)) from None
     except (OSError, ValueError, Image.DecompressionBombError) as exc:

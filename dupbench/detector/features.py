@@ -10,7 +10,7 @@ import numpy as np
 try:
     import cv2
 except ImportError:  # pragma: no cover - free-threaded interpreters have no cv2 wheel
-    cv2 = None
+    cv2 = None  # type: ignore[assignment]
 
 DIGEST_BYTES = 16
 COLOUR_GRID = 8  # the colour layout is compared on an 8x8 grid of mean chroma

@@ -19,6 +19,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from dupbench.detector.tiles import Tile, triangle_tiles
+
 COEFFS = 8
 CONTRAST_FLOOR = 6.25  # grey levels of standard deviation below which signatures are not rescaled up
 SIGNATURE_CHUNK = 8192
@@ -57,15 +59,7 @@ def signatures(thumbs: np.ndarray) -> np.ndarray:
     return out
 
 
-Tile = tuple[int, int, int, int]  # rows r0:r1 against columns c0:c1, c0 >= r0
 BLOCK = 2048
-
-
-def signature_tiles(n: int, block: int = BLOCK, square: bool = False) -> list[Tile]:
-    """Tiles (r0, r1, c0, c1) of the upper triangle of n x n signature pairs, each pair in exactly one
-    (with `square`, of the whole square)."""
-    starts = range(0, n, block)
-    return [(r, min(r + block, n), c, min(c + block, n)) for r in starts for c in starts if square or c >= r]
 
 
 def tile_candidates(sig: np.ndarray, tile: Tile, radius: float, other: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -102,5 +96,5 @@ def merge_candidates(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.nda
 
 def candidate_pairs(sig: np.ndarray, radius: float, block: int = BLOCK) -> tuple[np.ndarray, np.ndarray]:
     """All pairs i < j with ||sig_i - sig_j|| <= radius, sorted by (i, j), in this thread (the detector
-    maps `tile_candidates` over `signature_tiles` in its executor instead)."""
-    return merge_candidates([tile_candidates(sig, tile, radius) for tile in signature_tiles(len(sig), block)])
+    maps `tile_candidates` over `tiles.triangle_tiles` in its executor instead)."""
+    return merge_candidates([tile_candidates(sig, tile, radius) for tile in triangle_tiles(len(sig), block)])

@@ -18,7 +18,7 @@ import numpy as np
 try:  # OpenCV's box filter is SIMD and releases the GIL; the numpy path serves interpreters without cv2.
     import cv2
 except ImportError:  # pragma: no cover - exercised on the free-threaded build
-    cv2 = None
+    cv2 = None  # type: ignore[assignment]
 
 WIN = 7
 PAD = (WIN - 1) // 2
@@ -68,7 +68,7 @@ def ssim_terms(thumbs: np.ndarray, dtype: type = np.float64, use_cv2: bool = Tru
     """Filter a (k, h, w) stack of thumbnails once: local means and variances."""
     if thumbs.ndim != 3 or min(thumbs.shape[1:]) < WIN:
         raise ValueError(f"thumbnails must be a (k, h, w) stack with h, w >= {WIN}, got {thumbs.shape}")
-    x = thumbs.astype(dtype)
+    x: np.ndarray = thumbs.astype(dtype)
     mu = box_mean_valid(x, use_cv2)
     mu_sq = mu * mu
     var = COV_NORM * (box_mean_valid(x * x, use_cv2) - mu_sq) + C2 / 2

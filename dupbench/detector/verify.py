@@ -21,7 +21,7 @@ The checks are vectorised over chunks of pairs and run in the executor like the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 
@@ -34,7 +34,7 @@ from dupbench.detector.ssim import match_one_to_many, ssim_pairs, ssim_terms
 try:
     import cv2
 except ImportError:  # pragma: no cover - free-threaded interpreters have no cv2 wheel
-    cv2 = None
+    cv2 = None  # type: ignore[assignment]
 
 REASONS = ("kept", "aspect", "alpha", "colour", "detail")
 EDGE_LEVEL = 12.0  # |Laplacian| in grey levels at which a detail-thumbnail pixel counts as an edge
@@ -207,12 +207,13 @@ def verify_pairs(
     turn: np.ndarray,
     screen: np.ndarray,
     config: DetectorConfig,
-    map_chunks: Callable[[Callable, list], Sequence[np.ndarray]],
+    map_chunks: Callable[[Callable, list], Iterable[np.ndarray]],
     per_task: int = 2048,
 ) -> np.ndarray:
     """Reason codes for all pairs (0 = kept), chunks run through `map_chunks(task, chunks)` in order."""
     chunks = [(left[s : s + per_task], right[s : s + per_task], turn[s : s + per_task], screen[s : s + per_task]) for s in range(0, len(left), per_task)]
     if not chunks:
         return np.empty(0, np.int8)
-    arrays = [getattr(inputs, name) for name in VerifyInputs.__dataclass_fields__]
-    return np.concatenate(list(map_chunks(partial(verify_chunk, *arrays, config=config), chunks)))
+    i = inputs
+    task = partial(verify_chunk, i.aspect, i.colour, i.alpha, i.opaque, i.detail, i.information, i.background, config=config)
+    return np.concatenate(list(map_chunks(task, chunks)))

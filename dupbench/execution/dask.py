@@ -99,7 +99,7 @@ class DaskExecutor(Executor):
             cluster.close()
 
 
-def _unwrap(future: Any, killed: type) -> Any:
+def _unwrap(future: Any, killed: type[BaseException]) -> Any:
     try:
         return future.result()
     except killed as exc:  # the worker running it died (more than Dask's allowed failures)
@@ -109,7 +109,7 @@ def _unwrap(future: Any, killed: type) -> Any:
 class _Result(Future):
     """A `concurrent.futures.Future` face on a distributed future, turning KilledWorker into BrokenExecutor."""
 
-    def __init__(self, future: Any, killed: type) -> None:
+    def __init__(self, future: Any, killed: type[BaseException]) -> None:
         super().__init__()
         self._future, self._killed = future, killed
 

@@ -8,8 +8,13 @@ the workers (`share`), and how to go on after a task killed its worker (`loses_w
 from __future__ import annotations
 
 import concurrent.futures
+from typing import Any
 
 import numpy as np
+
+# What a task receives in place of a shared array and uses as that array: the array itself, a RAM file that
+# unpickles to a read-only view of it (process), or a reference the cluster resolves (dask).
+Shared = Any
 
 
 class Executor(concurrent.futures.Executor):
@@ -19,7 +24,7 @@ class Executor(concurrent.futures.Executor):
     #: `recover` makes the executor usable again). Threads and the serial path lose no worker.
     loses_workers: bool = False
 
-    def share(self, array: np.ndarray) -> object:
+    def share(self, array: np.ndarray) -> Shared:
         """What tasks receive instead of `array`, which every task of a stage reads. Valid until shutdown;
         in a task it is used as the array. Here: the array itself (tasks run in this process)."""
         return array

@@ -18,12 +18,12 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from dupbench.config import ExecutionConfig
-from dupbench.execution.interface import Executor
+from dupbench.execution.interface import Executor, Shared
 from dupbench.execution.native import limit_native_threads_of_children, prepare_process
 from dupbench.execution.shared_arrays import SharedArray
 from dupbench.stale import pid_running
@@ -61,11 +61,10 @@ def exit_when_gone(pid: int) -> None:
     threading.Thread(target=watch, name="dupbench-parent-watch", daemon=True).start()
 
 
-def _worker_init(main_pid: int | None = None) -> None:
+def _worker_init(main_pid: int) -> None:
     # Ctrl-C goes to the whole process group; the parent alone decides to stop and ends the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if main_pid is not None:
-        exit_when_gone(main_pid)
+    exit_when_gone(main_pid)
     prepare_process()
 
 
@@ -79,7 +78,7 @@ def stop_helper_processes() -> None:
     """
     from multiprocessing import forkserver, resource_tracker, util
 
-    util._exit_function()  # multiprocessing's own exit clean-up first (it still talks to the tracker); runs once
+    util._exit_function()  # type: ignore[attr-defined]  # multiprocessing's own exit clean-up first (it still talks to the tracker); runs once
     for helper in (getattr(forkserver, "_forkserver", None), getattr(resource_tracker, "_resource_tracker", None)):
         stop = getattr(helper, "_stop", None)
         if stop is not None:
@@ -97,7 +96,7 @@ class TrackingContext:
     without reading the pool's private state."""
 
     def __init__(self, base: BaseContext) -> None:
-        self._base = base
+        self._base: Any = base  # a concrete context (fork, forkserver, spawn): each has a Process class
         self.processes: list[BaseProcess] = []
 
     def Process(self, *args: Any, **kwargs: Any) -> BaseProcess:  # noqa: N802 (multiprocessing's name)
@@ -129,17 +128,17 @@ class ProcessExecutor(Executor):
     def _new_pool(self) -> tuple[TrackingContext, ProcessPoolExecutor]:
         base = multiprocessing.get_context(self._execution.start_method)
         if self._execution.start_method == "forkserver":
-            base.set_forkserver_preload(FORKSERVER_PRELOAD)  # type: ignore[attr-defined]
+            base.set_forkserver_preload(FORKSERVER_PRELOAD)
         context = TrackingContext(base)
         pool = ProcessPoolExecutor(
             self._execution.resolved_workers,
-            mp_context=context,  # type: ignore[arg-type]
+            mp_context=cast(BaseContext, context),  # duck-typed: every attribute but Process is the base's
             initializer=_worker_init,
             initargs=(os.getpid(),),
         )
         return context, pool
 
-    def share(self, array: np.ndarray) -> object:
+    def share(self, array: np.ndarray) -> Shared:
         shared = SharedArray(array)
         self._shared.append(shared)
         return shared

@@ -89,7 +89,7 @@ class RetryingExecutor(Executor):
         self._executor, self._retries = executor, retries
         self.loses_workers = executor.loses_workers
 
-    def share(self, array: Any) -> object:
+    def share(self, array: Any) -> Any:
         return self._executor.share(array)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any):

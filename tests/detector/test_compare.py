@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from planted import PHOTOS, photo
 
-from dupbench.detector.compare import exact_edges, near_pairs, score_tile, triangle_tiles
+from dupbench.detector.compare import exact_edges, near_pairs, score_tile
+from dupbench.detector.tiles import triangle_tiles
 from dupbench.detector.features import ImageFeatures, thumbnail
 from dupbench.detector.ssim import match_one_to_many, ssim_terms
 from dupbench.execution.serial import SerialExecutor
