@@ -50,7 +50,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         text = action.help or ""
         if "default" in text or action.default in (None, False, argparse.SUPPRESS):
             return text
-        return super()._get_help_string(action)
+        return super()._get_help_string(action) or ""
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         paragraphs = []

@@ -212,7 +212,7 @@ def group_harm(truth: GroundTruth, report: DuplicateReport, root: Path, false_pa
     picture = picture_of(truth)
     sizes, joined, grouped = [], [], set()
     for g in report.groups:
-        members = {relative_path(p, root) for p in (g.keeper, *(m.path for m in g.members))} - {None}
+        members = {r for p in (g.keeper, *(m.path for m in g.members)) if (r := relative_path(p, root)) is not None}
         sizes.append(len(members))
         joined.append(len({picture.get(p, p) for p in members}))
         grouped |= members
@@ -248,7 +248,7 @@ def evaluate(truth: GroundTruth, report: DuplicateReport, root: Path) -> Evaluat
     per_transform: dict[str, list[bool]] = defaultdict(list)
     for entry in truth.images:
         if entry.role == "copy":
-            found = entry.path in cluster_of and cluster_of[entry.path] == cluster_of.get(entry.derived_from)
+            found = entry.path in cluster_of and entry.derived_from is not None and cluster_of[entry.path] == cluster_of.get(entry.derived_from)
             per_transform[entry.kind].append(found)
     transforms = tuple(TransformRow(kind, len(v), sum(v), sum(v) / len(v)) for kind, v in sorted(per_transform.items()))
 
@@ -371,7 +371,7 @@ def pair_scores(truth: GroundTruth, thumbs: np.ndarray, floor: float = 0.3, bloc
     digest = [e.pixel_digest for e in entries]
     positives = {}
     for e in entries:
-        if e.role == "copy" and e.pixel_digest != entries[index[e.derived_from]].pixel_digest:
+        if e.role == "copy" and e.derived_from is not None and e.pixel_digest != entries[index[e.derived_from]].pixel_digest:
             positives[ordered(e.path, e.derived_from)] = e.kind
     terms = ssim_terms(thumbs, np.float32)
     pos_scores, pos_kinds, neg_scores, neg_kinds, neg_pairs = [], [], [], [], []

@@ -93,17 +93,20 @@ def _perform(step: Step, to: str | None) -> Entry:
     path = resolved(source.path)
     entry = Entry(step.op, path, step.destination, source.digest.hex(), source.size, source.mode & 0o777, source.mtime_ns, resolved(step.keeper.path))
     if step.op == "move":
-        created = make_parents(step.destination)
+        if step.destination is None:
+            raise ValueError(f"a move of {source.path} planned without a destination")
+        destination = step.destination
+        created = make_parents(destination)
         try:
-            folder = os.path.dirname(step.destination)
+            folder = os.path.dirname(destination)
             if os.path.realpath(folder) != folder:  # a symlink planted inside DIR must not redirect the move
                 raise OSError(errno.ELOOP, "a symbolic link in the destination's folders; not followed", folder)
-            move_file(source.path, step.destination, source.digest)
+            move_file(source.path, destination, source.digest)
         except BaseException:
             remove_empty_dirs(created)
             raise
         recorded = tuple(d for d in created if to is not None and is_within(d, to))  # undo removes only these
-        return replace(entry, created_dirs=recorded, inode=_identity(step.destination))
+        return replace(entry, created_dirs=recorded, inode=_identity(destination))
     if step.op == "trash":
         trashed = send_to_trash(path, trash_can_for(path))
         return replace(entry, destination=trashed.path, trash_info=trashed.info, inode=_identity(trashed.path))

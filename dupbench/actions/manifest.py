@@ -198,6 +198,8 @@ class ManifestWriter:
         self.entries.append(entry)
         data = entry.to_json()
         line = (json.dumps({"entry": data, "seal": seal(self._key, data, f"{self._context}:{len(self.entries)}")}) + "\n").encode("ascii")
+        if self._journal is None:
+            raise ValueError("the journal is closed: nothing more can be recorded")
         written = 0
         while written < len(line):
             written += os.write(self._journal, line[written:])

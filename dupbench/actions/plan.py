@@ -117,6 +117,8 @@ def make_plan(
             destination: str | None = None
             op: Op = "delete"
             if reason is None and action == "move":
+                if real_to is None:
+                    raise ValueError("--action move needs --to DIR")
                 op = "move"
                 destination, reason = _move_destination(member.path, real_roots, real_to)
                 if reason is None and destination in destinations:

@@ -57,7 +57,7 @@ def undo_manifest(manifest_path: str | os.PathLike, *, dry_run: bool = False, lo
     check_header(manifest)
     entries = tuple(reversed(manifest.entries))
     verdicts = [(entry, check_entry(entry, manifest)) for entry in entries]
-    problems = [Skip(entry.source, reason) for entry, (verdict, reason) in verdicts if verdict is None]
+    problems = [Skip(entry.source, reason or "refused") for entry, (verdict, reason) in verdicts if verdict is None]
     problems += _repeats(entries)
     if problems:
         if log:
@@ -142,21 +142,24 @@ def _recorded_problem(entry: Entry, manifest: Manifest) -> str | None:
         return f"mode {entry.mode:#o} (a run records permission bits only)"
     if entry.created_dirs and entry.op != "move":
         return "directories recorded as created by something other than a move"
+    if entry.op != "delete" and entry.destination is None:
+        return f"no destination recorded for a {entry.op}"
+    destination = entry.destination or ""
     if entry.op == "move":
-        if entry.destination != move_destination(entry.source, manifest.roots, manifest.to or ""):
-            return f"{show(entry.destination)} is not where the move put {show(entry.source)}"
+        if destination != move_destination(entry.source, manifest.roots, manifest.to or ""):
+            return f"{show(destination)} is not where the move put {show(entry.source)}"
         if entry.inode is None:
             return "no inode recorded for the moved file"
         for directory in entry.created_dirs:
-            if not (clean(directory) and is_within(directory, manifest.to or "") and is_within(os.path.dirname(entry.destination), directory)):
+            if not (clean(directory) and is_within(directory, manifest.to or "") and is_within(os.path.dirname(destination), directory)):
                 return f"{show(directory)} is not a folder inside DIR on the way to the moved file"
     if entry.op == "trash":
-        if not (clean(entry.destination) and clean(entry.trash_info)) or entry.inode is None:
+        if not (clean(destination) and clean(entry.trash_info)) or entry.inode is None:
             return "no trashed path, trash info and inode"
-        files = os.path.dirname(entry.destination)
+        files = os.path.dirname(destination)
         can = os.path.dirname(files)
-        if os.path.basename(files) != "files" or entry.trash_info != os.path.join(can, "info", os.path.basename(entry.destination) + ".trashinfo"):
-            return f"{show(entry.destination)} and {show(entry.trash_info)} are not a trashed file and its info"
+        if os.path.basename(files) != "files" or entry.trash_info != os.path.join(can, "info", os.path.basename(destination) + ".trashinfo"):
+            return f"{show(destination)} and {show(entry.trash_info)} are not a trashed file and its info"
     if entry.op == "delete" and entry.destination is not None:
         return "a permanent delete with a destination"
     if entry.op == "hardlink" and (entry.destination != entry.keeper or entry.linked_inode is None):

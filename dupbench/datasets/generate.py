@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.metadata import version as package_version
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from dupbench.config import DetectorConfig, available_cpus
-from dupbench.datasets.ground_truth import FILENAME, GroundTruth, ImageEntry, write_ground_truth
+from dupbench.datasets.ground_truth import FILENAME, GroundTruth, ImageEntry, Role, write_ground_truth
 from dupbench.datasets.profiles import Profile, Weights, get_profile
 from dupbench.datasets.sources import (
     ASPECTS,
@@ -207,7 +208,7 @@ def write_entry(
     root: Path,
     path: str,
     data: bytes,
-    role: str,
+    role: Role,
     kind: str,
     group: int | None,
     derived_from: str | None = None,
@@ -461,14 +462,13 @@ def render_all(tasks: list[OriginalTask | LookalikeTask], state: WorkerState, jo
 
 def library_versions() -> dict[str, str]:
     import PIL
-    import skimage
 
     return {
         "python": platform.python_version(),
         "numpy": np.__version__,
         "opencv": cv2.__version__,
         "pillow": PIL.__version__,
-        "scikit-image": skimage.__version__,
+        "scikit-image": package_version("scikit-image"),
     }
 
 

@@ -41,9 +41,9 @@ from PIL import Image
 
 from dupbench.config import DetectorConfig
 from dupbench.datasets.generate import library_versions
-from dupbench.datasets.ground_truth import FILENAME, GroundTruth, ImageEntry, write_ground_truth
+from dupbench.datasets.ground_truth import FILENAME, GroundTruth, ImageEntry, Role, write_ground_truth
 from dupbench.datasets.real_sources import CLASSES, COLOUR_TWINS, TWIN_SIZES, Fetched, SourceSpec, fetch, key
-from dupbench.datasets.transforms import COPY_TRANSFORMS, Encoded, StoredImage, encode, lerp, resize_to
+from dupbench.datasets.transforms import COPY_TRANSFORMS, Encoded, StoredImage, decode, encode, lerp, resize_to
 from dupbench.detector.features import file_digest, pixel_digest
 
 CLASS_NAMES = (*CLASSES, "flat")
@@ -353,7 +353,7 @@ class Writer:
         self,
         path: str,
         data: bytes,
-        role: str,
+        role: Role,
         kind: str,
         group: int | None,
         derived_from: str | None = None,
@@ -492,7 +492,7 @@ def plant_photo(writer: Writer, item: Picked, group: int, seed: int, family_role
     ext = ".jpg" if c.path.suffix.lower() in (".jpg", ".jpeg", ".webp") else ".png"
     quality = 92 if ext == ".jpg" else None
     data = encode(pixels, ext, quality)
-    stored = StoredImage(data, ext, cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), quality)
+    stored = StoredImage(data, ext, decode(data), quality)
     folder, stem = c.package, Path(c.relative).stem
     if family_role == "sibling":
         writer.write(writer.name(folder, stem, ext), data, "hard_negative", "same_scene", None, source=c.relative)
@@ -534,7 +534,7 @@ def build_photos(writer: Writer, picked: list[Picked], seed: int) -> None:
 # --- distinct classes ------------------------------------------------------------------------------
 
 
-def copy_bytes(writer: Writer, item: Picked, role: str, kind: str, group: int | None, derived_from: str | None = None) -> ImageEntry:
+def copy_bytes(writer: Writer, item: Picked, role: Role, kind: str, group: int | None, derived_from: str | None = None) -> ImageEntry:
     c = item.candidate
     ext = c.path.suffix.lower()
     return writer.write(
@@ -673,7 +673,7 @@ def build_flat(writer: Writer, seed: int, split: str, count: int) -> None:
         group = index if roll < 0.3 else None
         original = writer.write(writer.name(folder, f"{kind}_{index:04d}", ext), data, "original", kind, group, params={"size": list(size)})
         if roll < 0.15:  # identical pixels in a lossless format of their own: an exact duplicate
-            decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+            decoded = decode(data)
             other = ".bmp" if ext != ".bmp" else ".tif"
             writer.write(
                 writer.name(folder, f"{kind}_{index:04d}", other), encode(decoded, other), "copy", f"reencode_{other[1:]}", group, derived_from=original.path

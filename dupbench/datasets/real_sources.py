@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from importlib.metadata import version as package_version
 from pathlib import Path
 
 SKIMAGE = "skimage"
@@ -234,9 +235,7 @@ def fetch(packages: list[str], cache: Path, offline: bool) -> Fetched:
             missing[package] = str(error)
             continue
         if package == SKIMAGE:
-            import skimage
-
-            versions[package] = f"scikit-image {skimage.__version__}"
+            versions[package] = f"scikit-image {package_version('scikit-image')}"
         else:
             versions[package] = deb_version(cache / "debs", package)
     return Fetched(roots, versions, missing)

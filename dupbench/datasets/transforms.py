@@ -64,7 +64,10 @@ def encode(pixels: np.ndarray, ext: str, quality: int | None = None) -> bytes:
 
 
 def decode(data: bytes) -> np.ndarray:
-    return cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if pixels is None:
+        raise RuntimeError("OpenCV could not decode an image it wrote")
+    return pixels
 
 
 def resize_to(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -210,7 +213,8 @@ def text_overlay(original: StoredImage, rng: np.random.Generator, strength: floa
     x = round(0.02 * w) if rng.random() < 0.5 else w - box_w - round(0.02 * w)
     y = round(0.02 * h) if rng.random() < 0.5 else h - box_h - round(0.02 * h)
     text = _CAPTIONS[int(rng.integers(len(_CAPTIONS)))]
-    colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
+    red, green, blue = (int(c) for c in rng.integers(0, 256, size=3))
+    colour = (red, green, blue)
     draw_caption(pixels, text, (x, y, box_w, box_h), colour)
     area = box_w * box_h / (w * h)
     return Encoded(encode(pixels, original.ext, original.quality), original.ext, {"text": text, "area": round(area, 4)})
@@ -224,7 +228,8 @@ def logo_overlay(original: StoredImage, rng: np.random.Generator, strength: floa
     margin = radius + round(0.02 * min(w, h))
     cx = margin if rng.random() < 0.5 else w - margin
     cy = margin if rng.random() < 0.5 else h - margin
-    colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
+    red, green, blue = (int(c) for c in rng.integers(0, 256, size=3))
+    colour = (red, green, blue)
     cv2.circle(pixels, (cx, cy), radius, colour, thickness=-1, lineType=cv2.LINE_AA)
     cv2.circle(pixels, (cx, cy), radius, (255, 255, 255), thickness=max(1, radius // 8), lineType=cv2.LINE_AA)
     letter = "ABDKMPRSWZ"[int(rng.integers(10))]
@@ -304,7 +309,8 @@ def heavy_overlay(original: StoredImage, rng: np.random.Generator, strength: flo
     h, w = pixels.shape[:2]
     bar_h = round(h * lerp(0.45, 0.25, strength))
     y = 0 if rng.random() < 0.5 else h - bar_h
-    colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
+    red, green, blue = (int(c) for c in rng.integers(0, 256, size=3))
+    colour = (red, green, blue)
     draw_caption(pixels, _CAPTIONS[int(rng.integers(len(_CAPTIONS)))], (0, y, w, bar_h), colour)
     return pixels
 
@@ -346,8 +352,8 @@ def product_on_white(rng: np.random.Generator, width: int, height: int, strength
     cx, cy = width * rng.uniform(0.3, 0.7), height * rng.uniform(0.3, 0.7)
     shadow = np.zeros((height, width), dtype=np.float32)
     cv2.ellipse(shadow, (round(cx), round(cy + size * 0.55)), (round(size * 0.6), max(2, round(size * 0.12))), 0, 0, 360, 1.0, -1)
-    shadow = cv2.GaussianBlur(shadow, (0, 0), sigmaX=max(1.0, size * 0.08))
-    pixels = (pixels.astype(np.float32) * (1 - 0.35 * shadow[:, :, None])).astype(np.uint8)
+    blurred = cv2.GaussianBlur(shadow, (0, 0), sigmaX=max(1.0, size * 0.08))
+    pixels = (pixels.astype(np.float32) * (1 - 0.35 * blurred[:, :, None])).astype(np.uint8)
     corners = int(rng.integers(3, 9))
     angles = np.sort(rng.uniform(0, 2 * np.pi, corners))
     radii = size / 2 * rng.uniform(0.6, 1.0, corners)
