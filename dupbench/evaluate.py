@@ -25,10 +25,9 @@ from tqdm import tqdm
 
 from dupbench.config import DetectorConfig, available_cpus
 from dupbench.datasets.ground_truth import FILENAME, GroundTruth, read_ground_truth
-from dupbench.detector.decode import decode_image
-from dupbench.detector.features import thumbnail
+from dupbench.detector.load import load_features
 from dupbench.detector.ssim import match_one_to_many, ssim_matrix, ssim_terms
-from dupbench.result import DuplicateReport, load_report, write_json_atomic
+from dupbench.result import DuplicateReport, Skipped, load_report, write_json_atomic
 
 Pair = tuple[str, str]
 OTHER = "(originals and copies)"
@@ -344,10 +343,16 @@ class SweepScores:
 
 
 def load_thumbnails(truth: GroundTruth, root: Path, thumb_size: int, jobs: int | None = None, progress: bool = False) -> np.ndarray:
-    """Decode every file with the detector's decoder and thumbnail; threads suffice (OpenCV drops the GIL)."""
+    """Every file's thumbnail made by the detector's own load path (`load.load_features`: the same reduced
+    JPEG decode, colour handling and resize), so a threshold chosen here is the one the detector applies.
+    Threads suffice (OpenCV drops the GIL)."""
+    config = DetectorConfig(thumb_size=thumb_size)
 
     def one(path: str) -> np.ndarray:
-        return thumbnail(decode_image((root / path).read_bytes()), thumb_size)
+        loaded = load_features(str(root / path), config)
+        if isinstance(loaded, Skipped):
+            raise ValueError(f"{path} in the ground truth cannot be loaded: {loaded.reason}")
+        return loaded.thumb
 
     with ThreadPoolExecutor(jobs or available_cpus()) as pool:
         results = pool.map(one, [e.path for e in truth.images])

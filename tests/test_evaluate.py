@@ -235,3 +235,19 @@ def test_without_orientation_kinds_upright_equals_any(truth: GroundTruth) -> Non
     result = evaluate(truth, report(*perfect(), group("near", "sky1.png", ("sky2.png", "ssim"))), ROOT)
     assert result.upright.precision == result.any.precision and result.upright.recall == result.any.recall
     assert result.orientation.true_pairs == result.orientation.predicted_pairs == 0
+
+
+def test_evaluator_thumbnails_are_the_detectors_own(tmp_path):
+    """A large JPEG is decoded at reduced scale by the detector; the evaluator must see that same thumbnail."""
+    import cv2
+
+    from dupbench.config import DetectorConfig
+    from dupbench.detector.load import load_task
+
+    rng = np.random.default_rng(3)
+    pixels = cv2.GaussianBlur(rng.integers(0, 256, (600, 800, 3), dtype=np.uint8), (0, 0), 3)
+    cv2.imwrite(str(tmp_path / "big.jpg"), pixels, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    entries = (image("big.jpg", "original", "original", None, "aa"),)
+    truth = GroundTruth("demo", 1, 1, 0.75, 32, 0.6, "all pairs", {}, [], entries)
+    detector = load_task(DetectorConfig(thumb_size=32))([str(tmp_path / "big.jpg")])[0]
+    assert np.array_equal(load_thumbnails(truth, tmp_path, 32)[0], detector.thumb)

@@ -81,7 +81,6 @@ class FeatureCache:
         self.settings_key = settings_key
         self.timeout = timeout
         self.hits = 0
-        self.stored = 0
         self._db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -198,7 +197,6 @@ class FeatureCache:
         except CACHE_ERRORS as exc:
             self._give_up(exc)
             return
-        self.stored += len(rows)
 
     def close(self) -> None:
         if self._db is not None:

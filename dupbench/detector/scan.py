@@ -7,7 +7,6 @@ import os
 import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from dupbench.result import Skipped
 
@@ -167,8 +166,3 @@ def scan(
                 else:
                     add_file(full)
     return result
-
-
-def resolve_roots(roots: Sequence[str | os.PathLike]) -> list[str]:
-    """Roots as the user gave them, minus exact repeats."""
-    return list(dict.fromkeys(os.fspath(Path(r)) if str(r) else "." for r in roots))

@@ -3,9 +3,9 @@ import pytest
 from planted import PHOTOS, photo
 
 from dupbench.detector.compare import exact_edges, near_pairs, score_tile
-from dupbench.detector.tiles import triangle_tiles
 from dupbench.detector.features import ImageFeatures, thumbnail
 from dupbench.detector.ssim import match_one_to_many, ssim_terms
+from dupbench.detector.tiles import triangle_tiles
 from dupbench.execution.serial import SerialExecutor
 
 
