@@ -83,7 +83,40 @@ def make_plan(
     real_to = None if to is None else os.path.realpath(to)
     steps: list[Step] = []
     skipped: list[Skip] = []
+    keeper_states = _usable_keepers(groups, expected, real_to, skipped)
+    protected = {state.identity: state.path for state in keeper_states.values()}
+    planned: dict[tuple[int, int], str] = {}
+    destinations: set[str] = set()
+    for index, group in enumerate(groups):
+        keeper = keeper_states.get(index)
+        if keeper is None:
+            continue
+        for member in group.members:
+            try:
+                state = read_state(member.path, follow_symlinks=False)
+            except Unusable as exc:
+                skipped.append(Skip(member.path, str(exc)))
+                continue
+            op: Op = "delete"
+            destination: str | None = None
+            reason = _reason_to_leave(state, expected, protected, planned)
+            if reason is None:
+                op, destination, reason = _operation(action, member.path, state, keeper, real_roots, real_to, use_trash)
+            if reason is None and op == "move" and destination in destinations:
+                reason = f"another file is already planned to move to {destination}"
+            if reason is not None:
+                skipped.append(Skip(member.path, reason))
+                continue
+            planned[state.identity] = member.path
+            if destination is not None:
+                destinations.add(destination)
+            steps.append(Step(op, state, keeper, destination, index))
+    return Plan(action, tuple(steps), tuple(skipped), tuple(g.keeper for g in groups), tuple(real_roots), real_to)
 
+
+def _usable_keepers(groups: Sequence[Group], expected: Mapping[str, bytes], real_to: str | None, skipped: list[Skip]) -> dict[int, FileState]:
+    """Group index -> its keeper's state, for the groups whose keeper can be trusted; the members of the
+    other groups are added to `skipped` with the reason."""
     keeper_states: dict[int, FileState] = {}
     for index, group in enumerate(groups):
         reason = None
@@ -99,47 +132,26 @@ def make_plan(
             keeper_states[index] = state
         else:
             skipped.extend(Skip(m.path, f"group left alone: its keeper {group.keeper} {reason}") for m in group.members)
+    return keeper_states
 
-    protected = {state.identity: state.path for state in keeper_states.values()}
-    planned: dict[tuple[int, int], str] = {}
-    destinations: set[str] = set()
-    for index, group in enumerate(groups):
-        keeper = keeper_states.get(index)
-        if keeper is None:
-            continue
-        for member in group.members:
-            try:
-                state = read_state(member.path, follow_symlinks=False)
-            except Unusable as exc:
-                skipped.append(Skip(member.path, str(exc)))
-                continue
-            reason = _reason_to_leave(state, expected, protected, planned)
-            destination: str | None = None
-            op: Op = "delete"
-            if reason is None and action == "move":
-                if real_to is None:
-                    raise ValueError("--action move needs --to DIR")
-                op = "move"
-                destination, reason = _move_destination(member.path, real_roots, real_to)
-                if reason is None and destination in destinations:
-                    reason = f"another file is already planned to move to {destination}"
-            elif reason is None and action == "delete" and use_trash:
-                op = "trash"
-                try:
-                    destination = trash_can_for(member.path).root
-                except OSError as exc:
-                    reason = f"cannot find its trash: {exc.strerror}"
-            elif reason is None and action == "hardlink":
-                op, destination = "hardlink", keeper.path
-                reason = _hardlink_reason(state, keeper)
-            if reason is not None:
-                skipped.append(Skip(member.path, reason))
-                continue
-            planned[state.identity] = member.path
-            if destination is not None:
-                destinations.add(destination)
-            steps.append(Step(op, state, keeper, destination, index))
-    return Plan(action, tuple(steps), tuple(skipped), tuple(g.keeper for g in groups), tuple(real_roots), real_to)
+
+def _operation(
+    action: Action, path: str, state: FileState, keeper: FileState, real_roots: Sequence[str], real_to: str | None, use_trash: bool
+) -> tuple[Op, str | None, str | None]:
+    """(operation, destination, None) for one member the action may touch, or (_, _, the reason it cannot)."""
+    if action == "move":
+        if real_to is None:
+            raise ValueError("--action move needs --to DIR")
+        destination, reason = _move_destination(path, real_roots, real_to)
+        return "move", destination, reason
+    if action == "delete" and use_trash:
+        try:
+            return "trash", trash_can_for(path).root, None
+        except OSError as exc:
+            return "trash", None, f"cannot find its trash: {exc.strerror}"
+    if action == "hardlink":
+        return "hardlink", keeper.path, _hardlink_reason(state, keeper)
+    return "delete", None, None
 
 
 def _reason_to_leave(

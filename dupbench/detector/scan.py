@@ -92,77 +92,90 @@ def scan(
     whatever path reaches them, each reported as skipped with its reason (dupbench's own outputs).
     `filters`: what the person left out (counted in the result, not reported one by one).
     """
-    extensions = frozenset(e.lower() for e in extensions)
-    result = ScanResult()
-    seen_dirs: set[tuple[int, int]] = set()
-    seen_files: set[str] = set()
-    excluded = _identities(exclude or {})
+    scanner = _Scanner(frozenset(e.lower() for e in extensions), follow_symlinks, _identities(exclude or {}), filters)
+    for root in roots:
+        scanner.scan_root(os.fspath(root))
+    return scanner.result
 
-    def excluded_reason(path: str) -> str | None:
-        if not excluded:
+
+class _Scanner:
+    """The state of one scan: what was found, and which folders and files were already seen."""
+
+    def __init__(self, extensions: frozenset[str], follow_symlinks: bool, excluded: dict[tuple[int, int], str], filters: ScanFilters) -> None:
+        self.extensions, self.follow_symlinks, self.excluded, self.filters = extensions, follow_symlinks, excluded, filters
+        self.result = ScanResult()
+        self.seen_dirs: set[tuple[int, int]] = set()
+        self.seen_files: set[str] = set()
+
+    def scan_root(self, root: str) -> None:
+        if not os.path.isdir(root):
+            if os.path.lexists(root):
+                self.add_file(root)
+            else:
+                self.result.skipped.append(Skipped(root, "no such file or directory"))
+            return
+
+        def on_error(exc: OSError) -> None:
+            self.result.skipped.append(Skipped(exc.filename or root, f"unreadable directory: {exc.strerror}"))
+
+        for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=self.follow_symlinks):
+            if not self.enter(dirpath):
+                dirnames[:] = []
+                continue
+            relative_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
+            prefix = "" if relative_dir == "." else relative_dir + "/"
+            dirnames[:] = sorted(d for d in dirnames if not self.filters.excludes(prefix + d))
+            if not self.follow_symlinks:
+                for name in dirnames:
+                    full = os.path.join(dirpath, name)
+                    if os.path.islink(full):
+                        self.result.skipped.append(Skipped(full, "directory symlink not followed"))
+            for name in sorted(filenames):
+                self.consider(os.path.join(dirpath, name), prefix + name)
+
+    def enter(self, dirpath: str) -> bool:
+        """Whether to list `dirpath`: not when it was entered before (a loop) or is excluded (reported once)."""
+        try:
+            info = os.stat(dirpath)
+        except OSError:
+            return True
+        key = (info.st_dev, info.st_ino)
+        if key in self.seen_dirs:
+            return False
+        self.seen_dirs.add(key)
+        if key in self.excluded:
+            self.result.skipped.append(Skipped(dirpath, self.excluded[key]))
+            return False
+        return True
+
+    def consider(self, full: str, relative: str) -> None:
+        """Count a file the person's filters leave out; otherwise add it."""
+        if not has_image_extension(os.path.basename(full), self.extensions):
+            self.result.ignored_other_extensions += 1
+        elif self.filters.excludes(relative):
+            self.result.ignored_excluded += 1
+        elif not self.filters.size_ok(full):
+            self.result.ignored_size += 1
+        else:
+            self.add_file(full)
+
+    def excluded_reason(self, path: str) -> str | None:
+        if not self.excluded:
             return None
         try:
             info = os.stat(path)
         except OSError:
             return None
-        return excluded.get((info.st_dev, info.st_ino))
+        return self.excluded.get((info.st_dev, info.st_ino))
 
-    def add_file(path: str) -> None:
-        if path in seen_files:
+    def add_file(self, path: str) -> None:
+        if path in self.seen_files:
             return
-        seen_files.add(path)
-        reason = _classify(path, follow_symlinks=False) or excluded_reason(path)
+        self.seen_files.add(path)
+        reason = _classify(path, follow_symlinks=False) or self.excluded_reason(path)
         if reason is None and os.path.isdir(path):
             return
         if reason is None:
-            result.files.append(path)
+            self.result.files.append(path)
         else:
-            result.skipped.append(Skipped(path, reason))
-
-    for root in roots:
-        root = os.fspath(root)
-        if not os.path.isdir(root):
-            if os.path.lexists(root):
-                add_file(root)
-            else:
-                result.skipped.append(Skipped(root, "no such file or directory"))
-            continue
-
-        def on_error(exc: OSError, root: str = root) -> None:
-            result.skipped.append(Skipped(exc.filename or root, f"unreadable directory: {exc.strerror}"))
-
-        for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=follow_symlinks):
-            try:
-                info = os.stat(dirpath)
-                key = (info.st_dev, info.st_ino)
-            except OSError:
-                key = None
-            if key is not None and key in seen_dirs:
-                dirnames[:] = []
-                continue
-            if key is not None and key in excluded:
-                seen_dirs.add(key)  # reported once, whichever path reaches it first
-                result.skipped.append(Skipped(dirpath, excluded[key]))
-                dirnames[:] = []
-                continue
-            if key is not None:
-                seen_dirs.add(key)
-            relative_dir = os.path.relpath(dirpath, root).replace(os.sep, "/")
-            prefix = "" if relative_dir == "." else relative_dir + "/"
-            dirnames[:] = sorted(d for d in dirnames if not filters.excludes(prefix + d))
-            if not follow_symlinks:
-                for name in dirnames:
-                    full = os.path.join(dirpath, name)
-                    if os.path.islink(full):
-                        result.skipped.append(Skipped(full, "directory symlink not followed"))
-            for name in sorted(filenames):
-                full = os.path.join(dirpath, name)
-                if not has_image_extension(name, extensions):
-                    result.ignored_other_extensions += 1
-                elif filters.excludes(prefix + name):
-                    result.ignored_excluded += 1
-                elif not filters.size_ok(full):
-                    result.ignored_size += 1
-                else:
-                    add_file(full)
-    return result
+            self.result.skipped.append(Skipped(path, reason))
