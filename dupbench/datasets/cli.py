@@ -84,6 +84,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     commands = parser.add_subparsers(dest="dataset_command", metavar="ACTION", required=True)
 
+    register_make(commands)
+    register_real(commands)
+    demo = commands.add_parser(
+        "demo",
+        help="build (once) and print the cached demo set's folder",
+        description=(
+            f"Build the demo set ({DEMO_IMAGES} images, profile demo, seed {DEMO_SEED}) in "
+            "$XDG_CACHE_HOME/dupbench (default ~/.cache/dupbench) unless it is there, and print its path."
+        ),
+    )
+    demo.add_argument("--cache-dir", type=Path, default=None, help="cache folder instead of $XDG_CACHE_HOME/dupbench")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo.set_defaults(func=run_demo)
+
+    profiles = commands.add_parser("profiles", help="list the dataset profiles", description="List the profiles.")
+    profiles.set_defaults(func=run_profiles)
+
+
+def register_make(commands: argparse._SubParsersAction) -> None:
     make = commands.add_parser(
         "make",
         help="write N images and OUT/ground_truth.json",
@@ -107,6 +126,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     make.add_argument("--quiet", action="store_true", help="no progress bar")
     make.set_defaults(func=run_make)
 
+
+def register_real(commands: argparse._SubParsersAction) -> None:
     from dupbench.datasets.real import CLASS_NAMES, SPLITS, TUNE_SHARE
 
     real = commands.add_parser(
@@ -129,18 +150,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     real.add_argument("--offline", action="store_true", help="download nothing; use CACHE/extracted only")
     real.add_argument("--limit", type=int, default=None, help="at most this many source pictures (before the split)")
     real.set_defaults(func=run_real)
-
-    demo = commands.add_parser(
-        "demo",
-        help="build (once) and print the cached demo set's folder",
-        description=(
-            f"Build the demo set ({DEMO_IMAGES} images, profile demo, seed {DEMO_SEED}) in "
-            "$XDG_CACHE_HOME/dupbench (default ~/.cache/dupbench) unless it is there, and print its path."
-        ),
-    )
-    demo.add_argument("--cache-dir", type=Path, default=None, help="cache folder instead of $XDG_CACHE_HOME/dupbench")
-    demo.add_argument("--quiet", action="store_true", help="no progress bar")
-    demo.set_defaults(func=run_demo)
-
-    profiles = commands.add_parser("profiles", help="list the dataset profiles", description="List the profiles.")
-    profiles.set_defaults(func=run_profiles)

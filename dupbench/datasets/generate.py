@@ -11,7 +11,7 @@ import os
 import platform
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -336,19 +336,10 @@ def copy_ext(kind: str, original_ext: str) -> str:
     }.get(kind, original_ext)
 
 
-def plan_tasks(photos: list[SourcePhoto], n_images: int, seed: int, profile: Profile, regions: list[Region]) -> list[OriginalTask | LookalikeTask]:
-    """Decide every file's name, role and kind, in one fixed order (the rendering may run anywhere)."""
-    rng = np.random.default_rng([seed, 0])
-    n_originals, n_copies, n_hard = plan_counts(n_images, profile)
-    copy_kinds = [str(k) for k in rng.permutation(allocate(n_copies, profile.copy_weights))]
-    hard_kinds = [str(k) for k in rng.permutation(allocate(n_hard, profile.hard_negative_weights))]
-    namer = Namer(rng, n_images)
-
-    def original_ext() -> str:
-        return ".png" if rng.random() < profile.png_share else ".jpg"
-
-    paths = [namer.new(original_ext()) for _ in range(n_originals)]
-    # Copies go to randomly chosen originals, a few per original, as repeated downloads and edits do.
+def _place_copies(rng: np.random.Generator, namer: Namer, paths: list[str], copy_kinds: list[str], profile: Profile) -> dict[int, list[Placement]]:
+    """Original index -> its copies. Copies go to randomly chosen originals, a few per original, as repeated
+    downloads and edits do."""
+    n_originals = len(paths)
     order = rng.permutation(n_originals)
     copies: dict[int, list[Placement]] = {}
     cursor = 0
@@ -371,6 +362,21 @@ def plan_tasks(photos: list[SourcePhoto], n_images: int, seed: int, profile: Pro
                     path = namer.new(ext)
                 copies.setdefault(int(slot), []).append(Placement(path, kind))
             cursor += take
+    return copies
+
+
+def _place_hard_negatives(
+    rng: np.random.Generator,
+    namer: Namer,
+    paths: list[str],
+    hard_kinds: list[str],
+    profile: Profile,
+    photos: list[SourcePhoto],
+    regions: list[Region],
+    original_ext: Callable[[], str],
+) -> tuple[dict[int, list[Placement]], dict[int, list[tuple[Region, str]]], list[LookalikeTask]]:
+    """Edits and overlapping crops of originals (by original index), and look-alike pictures of their own."""
+    n_originals = len(paths)
     edits: dict[int, list[Placement]] = {}
     overlaps: dict[int, list[tuple[Region, str]]] = {}
     lookalikes: list[LookalikeTask] = []
@@ -399,6 +405,23 @@ def plan_tasks(photos: list[SourcePhoto], n_images: int, seed: int, profile: Pro
             slot = int(rng.integers(n_originals))
         else:
             raise RuntimeError("no original leaves room for an overlapping crop; lower crop_scale")
+    return edits, overlaps, lookalikes
+
+
+def plan_tasks(photos: list[SourcePhoto], n_images: int, seed: int, profile: Profile, regions: list[Region]) -> list[OriginalTask | LookalikeTask]:
+    """Decide every file's name, role and kind, in one fixed order (the rendering may run anywhere)."""
+    rng = np.random.default_rng([seed, 0])
+    n_originals, n_copies, n_hard = plan_counts(n_images, profile)
+    copy_kinds = [str(k) for k in rng.permutation(allocate(n_copies, profile.copy_weights))]
+    hard_kinds = [str(k) for k in rng.permutation(allocate(n_hard, profile.hard_negative_weights))]
+    namer = Namer(rng, n_images)
+
+    def original_ext() -> str:
+        return ".png" if rng.random() < profile.png_share else ".jpg"
+
+    paths = [namer.new(original_ext()) for _ in range(n_originals)]
+    copies = _place_copies(rng, namer, paths, copy_kinds, profile)
+    edits, overlaps, lookalikes = _place_hard_negatives(rng, namer, paths, hard_kinds, profile, photos, regions, original_ext)
     tasks: list[OriginalTask | LookalikeTask] = []
     for k in range(n_originals):
         tasks.append(

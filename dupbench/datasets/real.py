@@ -731,32 +731,7 @@ def build_real(
                 build_distinct(writer, picked, fetched, seed, split)
         if not writer.entries:
             raise ValueError(f"no {class_name} images could be built (missing sources: {fetched.missing or 'none'})")
-        config = DetectorConfig()
-        truth = GroundTruth(
-            profile=f"real-{class_name}",
-            seed=seed,
-            n_images=len(writer.entries),
-            threshold=config.threshold,
-            thumb_size=config.thumb_size,
-            distinct_below=SAME_PICTURE_RMS,
-            distinct_check=(
-                f"source files with equal pixels, or the same aspect (within {SAME_ASPECT:.0%}) and 16 px "
-                f"colour thumbnails under {SAME_PICTURE_RMS} RMS, were collapsed to one"
-            ),
-            libraries=library_versions(),
-            sources=sorted(f"{k} {v}" for k, v in fetched.versions.items()),
-            images=tuple(sorted(writer.entries, key=lambda e: e.path)),
-            settings={
-                "class": class_name,
-                "split": split,
-                "tune_share": TUNE_SHARE,
-                "limit": limit,
-                "photo_long_side": PHOTO_LONG_SIDE if class_name == "photos" else None,
-                "orientation_kinds": list(ORIENTATION_KINDS),
-                "skipped_source_files": skipped,
-                "missing_sources": fetched.missing,
-            },
-        )
+        truth = real_truth(writer, class_name, split, seed, limit, skipped, fetched)
         write_ground_truth(truth, staging / FILENAME)
         if out.exists():
             out.rmdir()
@@ -766,6 +741,36 @@ def build_real(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return BuildReport(truth, skipped, fetched.missing)
+
+
+def real_truth(writer: Writer, class_name: str, split: str, seed: int, limit: int | None, skipped: dict[str, int], fetched: Fetched) -> GroundTruth:
+    """The ground truth of a built class: what was written, from which sources, with which settings."""
+    config = DetectorConfig()
+    return GroundTruth(
+        profile=f"real-{class_name}",
+        seed=seed,
+        n_images=len(writer.entries),
+        threshold=config.threshold,
+        thumb_size=config.thumb_size,
+        distinct_below=SAME_PICTURE_RMS,
+        distinct_check=(
+            f"source files with equal pixels, or the same aspect (within {SAME_ASPECT:.0%}) and 16 px "
+            f"colour thumbnails under {SAME_PICTURE_RMS} RMS, were collapsed to one"
+        ),
+        libraries=library_versions(),
+        sources=sorted(f"{k} {v}" for k, v in fetched.versions.items()),
+        images=tuple(sorted(writer.entries, key=lambda e: e.path)),
+        settings={
+            "class": class_name,
+            "split": split,
+            "tune_share": TUNE_SHARE,
+            "limit": limit,
+            "photo_long_side": PHOTO_LONG_SIDE if class_name == "photos" else None,
+            "orientation_kinds": list(ORIENTATION_KINDS),
+            "skipped_source_files": skipped,
+            "missing_sources": fetched.missing,
+        },
+    )
 
 
 def summary(truth: GroundTruth) -> dict[str, Any]:
