@@ -12,8 +12,8 @@ from dupbench import __version__
 
 # Each module provides `register(subparsers)`, which adds its commands' parsers, whose defaults set
 # `func(args) -> int` (the exit status). Only the named command's module is imported: the report's
-# pandas and matplotlib cost ~0.7 s, which every `dupbench run` (and every measured run of the study)
-# would otherwise pay before its first file.
+# pandas and matplotlib take a noticeable share of a second to import, which every `dupbench run` (and
+# every measured run of the study) would otherwise pay before its first file.
 SUBCOMMANDS: dict[str, str] = {
     "run": "dupbench.run_command",
     "review": "dupbench.review.cli",

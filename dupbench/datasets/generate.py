@@ -52,7 +52,7 @@ from dupbench.detector.ssim import SsimTerms, ssim_matrix, ssim_terms
 
 # Folders a phone/desktop photo collection typically has; copies land in them like real ones do.
 FOLDERS: tuple[str, ...] = ("DCIM/Camera", "Pictures/Edited", "Downloads", "WhatsApp Images", "Backup/2023", "Pictures/Shared albums")
-# Above this many originals the all-pairs distinctness check (~40 us a pair) would dominate generation, so
+# Above this many originals the all-pairs distinctness check (one full SSIM a pair) would dominate generation, so
 # only originals cut from the same scene (where near-duplicates actually arise) are compared.
 FULL_DISTINCT_CHECK_MAX = 2000
 MAX_DRAWS_PER_ORIGINAL = 60

@@ -1,7 +1,7 @@
 """Batched SSIM of grayscale thumbnails, equal to scikit-image's reference.
 
-`skimage.metrics.structural_similarity` costs ~0.5-1 ms per pair, most of it Python glue and the five
-filters it runs on every call. Here the per-image terms (local mean and variance) are filtered once
+`skimage.metrics.structural_similarity` spends most of its time per pair in Python glue and the five
+filters it runs on every call (benchmarks/ssim_batched.py measures both). Here the per-image terms (local mean and variance) are filtered once
 per image, and only the cross term E[xy] is filtered per pair, for a whole block of pairs in one
 sequence of numpy/OpenCV calls. The parameters match skimage's defaults for 2-D uint8 input with
 ``data_range=255``: a 7x7 uniform window, K1=0.01, K2=0.03, sample covariance, and the mean taken
@@ -80,8 +80,8 @@ def ssim_block_map(rows: SsimTerms, cols: SsimTerms, use_cv2: bool = True) -> tu
     sum (the map's structure weight) -> two (len(rows), len(cols), h-6, w-6) arrays.
 
     A block of rows in one call sequence: each numpy/OpenCV call then does R x C pairs of work for one
-    dispatch, so the Python between calls, which holds the GIL, is a smaller share of the time (8 rows:
-    thread speed-up of the tile loop 1.4x -> 1.8x on 2 cores, and 15% less time per pair serially).
+    dispatch, so the Python between calls, which holds the GIL, is a smaller share of the time: threads
+    scale further and serial time per pair falls (README, "How it is built", has the measurement).
     """
     r, c = len(rows), len(cols)
     h, w = rows.mu.shape[1:]
