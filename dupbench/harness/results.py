@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from dupbench.harness.monitor import Sample
+from dupbench.harness.spec import ADDED_IN_SCHEMA, Cell
 
 # 2 added `python` (the interpreter a run used); version 1 files read as "current".
 # 3: `rusage_*` include the orphans the harness reaped as subreaper (a forkserver and the workers it
@@ -36,18 +37,12 @@ FASTER_THRESHOLD = 0.05
 MIN_RUNS_FOR_CI = 3
 # A run is flagged disturbed when other processes used more than this share of its cores during it.
 DISTURBED_FOREIGN_FRACTION = 0.10
-CELL_COLUMNS = (
-    "profile",
-    "images",
-    "dataset_seed",
-    "mode",
-    "workers",
-    "cores",
-    "pairs",
-    "thumb_size",
-    "start_method",
-    "python",
-)
+# The grid's axes: the summary groups runs by them. Defined by Cell's fields.
+CELL_COLUMNS = tuple(f.name for f in dataclasses.fields(Cell))
+# Cell columns a results row places where its `cell` field stands (with `oversubscribed`, derived), and
+# those added later, which come last.
+_CELL_COLUMNS_FIRST = tuple(f.name for f in dataclasses.fields(Cell) if f.metadata.get(ADDED_IN_SCHEMA, 1) == 1)
+_CELL_COLUMNS_LATER = tuple(name for name in CELL_COLUMNS if name not in _CELL_COLUMNS_FIRST)
 
 
 @dataclass(frozen=True)
@@ -66,17 +61,7 @@ class RunRow:
     warmup: bool
     repeat: int
     status: str
-    # the grid cell
-    profile: str
-    images: int
-    dataset_seed: int
-    mode: str
-    workers: int
-    cores: int
-    pairs: str
-    thumb_size: int
-    start_method: str
-    oversubscribed: bool
+    cell: Cell  # its columns (Cell.columns) stand here, those added after schema 1 at the end of the row
     commit: str
     started_utc: str
     returncode: int | None = None
@@ -134,12 +119,19 @@ class RunRow:
     monitor_cpu_s: float | None = None
     monitor_overhead: float | None = None
     error: str = ""
-    # the interpreter: "current" (the harness's own) or the path from the sweep's grid.pythons
-    python: str = "current"
 
     @classmethod
     def columns(cls) -> list[str]:
-        return [f.name for f in dataclasses.fields(cls)]
+        """The CSV header: the fields in order, the cell's columns expanded in place of `cell`."""
+        names: list[str] = []
+        for f in dataclasses.fields(cls):
+            names += [*_CELL_COLUMNS_FIRST, "oversubscribed"] if f.name == "cell" else [f.name]
+        return names + list(_CELL_COLUMNS_LATER)
+
+    def record(self) -> dict[str, Any]:
+        """Column name -> value, in CSV order."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "cell"} | self.cell.columns()
+        return {name: values[name] for name in self.columns()}
 
 
 def _unique(path: Path) -> Path:
@@ -183,7 +175,7 @@ def append_row(csv_path: Path, row: RunRow) -> None:
         writer = csv.writer(fh)
         if new:
             writer.writerow(RunRow.columns())
-        writer.writerow([_csv_value(getattr(row, name)) for name in RunRow.columns()])
+        writer.writerow([_csv_value(value) for value in row.record().values()])
 
 
 TIMELINE_COLUMNS = ("run_id", "t", "epoch", "tree_cpu_s", "tree_cpu_pct", "rss_bytes", "uss_bytes", "threads", "processes")

@@ -37,7 +37,7 @@ import itertools
 import random
 import tomllib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +49,18 @@ WARMUP_SCOPES = ("cell", "dataset")
 NO_START_METHOD = "none"
 
 
+# A Cell field's metadata key: the results schema that added its column. Columns added after schema 1 come
+# last in a results row (in field order), so the columns of older files keep their places.
+ADDED_IN_SCHEMA = "added_in_schema"
+
+
 @dataclass(frozen=True)
 class Cell:
-    """One point of the grid: everything that defines a measured configuration."""
+    """One point of the grid: everything that defines a measured configuration.
+
+    Its fields are the grid's columns in a results row and the summary's group keys (results.CELL_COLUMNS):
+    a new axis is a new field here, marked with the schema that added it.
+    """
 
     profile: str
     images: int
@@ -62,7 +71,7 @@ class Cell:
     pairs: str
     thumb_size: int
     start_method: str
-    python: str = CURRENT_PYTHON
+    python: str = field(default=CURRENT_PYTHON, metadata={ADDED_IN_SCHEMA: 2})
 
     @property
     def cell_id(self) -> str:
@@ -76,6 +85,10 @@ class Cell:
     @property
     def oversubscribed(self) -> bool:
         return self.workers > self.cores
+
+    def columns(self) -> dict[str, Any]:
+        """The cell's values in a results row: its fields, and whether it oversubscribes its cores."""
+        return {**{f.name: getattr(self, f.name) for f in fields(self)}, "oversubscribed": self.oversubscribed}
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from dupbench.harness import metadata as meta
 from dupbench.harness.measure import Measurement, allowed_cores, cores_for, measure_command
-from dupbench.harness.monitor import Sample
+from dupbench.harness.monitor import Sample, TreeUsage
 from dupbench.harness.results import (
     DISTURBED_FOREIGN_FRACTION,
     RESULTS_SCHEMA_VERSION,
@@ -42,12 +42,14 @@ from dupbench.harness.results import (
     write_metadata,
 )
 from dupbench.harness.spec import CURRENT_PYTHON, Cell, PlannedRun, SweepSpec, estimate_run_seconds, expand_grid, plan_runs
-from dupbench.result import STAGES
+from dupbench.result import STAGES, DuplicateReport, load_report
 
 CommandBuilder = Callable[[Cell, Path, Path], list[str]]
 DatasetMaker = Callable[[Path, int, int, str], None]
+DatasetKey = tuple[str, int, int]  # (profile, images, seed)
 CONTROL_LOOP_N = 1_000_000
 CONTROL_REPEATS = 5
+DRIFT_WARNING = 0.10  # a control loop this much slower or faster after the sweep than before is warned about
 
 
 # ---------------------------------------------------------------- the child's command and its dataset
@@ -230,12 +232,21 @@ def _rate(count: float | None, seconds: float | None) -> float | None:
     return count / seconds
 
 
-def read_report(path: Path) -> dict[str, Any] | None:
+def _count(value: Any) -> int | None:
+    number = _number(value)
+    return None if number is None else int(number)
+
+
+def read_report(path: Path) -> DuplicateReport | None:
+    """The child's `--output` report, or None if it wrote none or not a dupbench report (the row says no_report)."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return load_report(path)
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    return data if isinstance(data, dict) else None
+
+
+def _utc(epoch: float | None = None) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 @dataclass(frozen=True)
@@ -246,6 +257,76 @@ class DatasetInfo:
     read_pass_s: float | None
 
 
+def dataset_info(files: Sequence[Path], read_pass_first: bool) -> DatasetInfo:
+    """The dataset a run is given, after the untimed read pass when the sweep asks for one."""
+    pass_s = read_pass(files) if read_pass_first else None
+    return DatasetInfo(len(files), sum(p.stat().st_size for p in files), "read_pass" if read_pass_first else "unknown", pass_s)
+
+
+def reported_columns(report: DuplicateReport | None, usage: TreeUsage, cores: int, interval_s: float) -> dict[str, Any]:
+    """What the child said about itself: stage times, counts and throughput, settings in force; and the CPU
+    use of each stage, from the monitor's samples inside the stage's epoch bounds."""
+    stages: dict[str, Any] = report.stages if report else {}
+    counts: dict[str, Any] = report.counts if report else {}
+    bounds: dict[str, Any] = report.stage_bounds if report else {}
+    execution: dict[str, Any] = (report.settings.get("execution") or {}) if report else {}
+    images, pairs = _count(counts.get("images")), _count(counts.get("pairs_compared"))
+    workers = execution.get("workers")
+    return {
+        "detector_total_s": _number(stages.get("total")),
+        **{f"{stage}_s": _number(stages.get(stage)) for stage in STAGES},
+        **{f"{stage}_cpu_utilization": stage_cpu_utilization(usage.samples, bounds.get(stage, ()), cores, interval_s) for stage in STAGES},
+        "images_counted": images,
+        "pairs_compared": pairs,
+        "load_images_per_s": _rate(images, _number(stages.get("load"))),
+        "compare_pairs_per_s": _rate(pairs, _number(stages.get("compare"))),
+        "reported_workers": int(workers) if isinstance(workers, (int, float)) else None,
+        "reported_start_method": execution.get("start_method"),
+        "reported_execution": json.dumps(execution, sort_keys=True) if execution else "",
+    }
+
+
+def measured_columns(measurement: Measurement, cores: int) -> dict[str, Any]:
+    """What the parent saw of the run: wall clock, CPU and memory of the tree, its processes, the machine around it."""
+    usage = measurement.usage
+    cpu = measurement.cpu_user_s + measurement.cpu_system_s
+    wall = measurement.wall_s
+    foreign = max(0.0, usage.run_cores_busy_s - (usage.user_s + usage.system_s) - usage.monitor_cpu_s)
+    foreign_fraction = foreign / (usage.monitored_wall_s * cores) if usage.monitored_wall_s > 0 else 0.0
+    return {
+        "started_utc": _utc(measurement.start_epoch),
+        "returncode": measurement.returncode,
+        "affinity": ",".join(map(str, measurement.affinity)),
+        "affinity_ok": len(measurement.affinity) == cores,
+        "wall_s": wall,
+        "cpu_user_s": measurement.cpu_user_s,
+        "cpu_system_s": measurement.cpu_system_s,
+        "cpu_s": cpu,
+        "cpu_utilization": cpu / (wall * cores) if wall > 0 else None,
+        "monitor_user_s": usage.user_s,
+        "monitor_system_s": usage.system_s,
+        "rusage_user_s": measurement.rusage_user_s,
+        "rusage_system_s": measurement.rusage_system_s,
+        "peak_rss_bytes": measurement.peak_rss_bytes,
+        "peak_uss_bytes": usage.peak_uss_bytes,
+        "ctx_voluntary": usage.ctx_voluntary,
+        "ctx_involuntary": usage.ctx_involuntary,
+        "max_threads": usage.max_threads,
+        "max_processes": usage.max_processes,
+        "processes_seen": usage.processes_seen,
+        "leftover_processes": len(usage.leftover_pids),
+        "loadavg_before": measurement.loadavg_before,
+        "loadavg_after": measurement.loadavg_after,
+        "foreign_cpu_fraction": foreign_fraction,
+        "steal_s": usage.run_cores_steal_s,
+        "disturbed": foreign_fraction > DISTURBED_FOREIGN_FRACTION,
+        "monitor_samples": len(usage.samples),
+        "monitor_cpu_s": usage.monitor_cpu_s,
+        "monitor_overhead": usage.monitor_cpu_s / usage.monitored_wall_s if usage.monitored_wall_s > 0 else None,
+        "error": measurement.stderr_tail,
+    }
+
+
 def make_row(
     *,
     sweep: str,
@@ -253,29 +334,13 @@ def make_row(
     run_index: int,
     commit: str,
     measurement: Measurement,
-    report: dict[str, Any] | None,
+    report: DuplicateReport | None,
     dataset: DatasetInfo,
     interval_s: float,
 ) -> RunRow:
     """Combine what the parent measured with what the child reported into one row (pure)."""
     cell = planned.cell
-    usage = measurement.usage
-    stages = (report or {}).get("stages") or {}
-    counts = (report or {}).get("counts") or {}
-    execution = (report or {}).get("execution") or ((report or {}).get("settings") or {}).get("execution") or {}
-    # Absolute (epoch) start/end of each stage, if the child reports them: lets samples be attributed to stages.
-    stages_wall = (report or {}).get("stage_bounds") or (report or {}).get("stages_wall") or {}
-    cpu_user, cpu_system = measurement.cpu_user_s, measurement.cpu_system_s
-    wall = measurement.wall_s
-    status = measurement.status
-    if status == "ok" and report is None:
-        status = "no_report"
-    images = _number(counts.get("images", counts.get("files")))
-    pairs = _number(counts.get("pairs_compared", counts.get("pairs")))
-    foreign = max(0.0, usage.run_cores_busy_s - (usage.user_s + usage.system_s) - usage.monitor_cpu_s)
-    foreign_fraction = foreign / (usage.monitored_wall_s * cell.cores) if usage.monitored_wall_s > 0 else 0.0
-    stage_util = {stage: stage_cpu_utilization(usage.samples, stages_wall.get(stage, ()), cell.cores, interval_s) for stage in STAGES}
-    workers = execution.get("workers", (report or {}).get("workers"))
+    status = "no_report" if measurement.status == "ok" and report is None else measurement.status
     return RunRow(
         schema_version=RESULTS_SCHEMA_VERSION,
         sweep=sweep,
@@ -285,75 +350,14 @@ def make_row(
         warmup=planned.warmup,
         repeat=planned.repeat,
         status=status,
-        **cell_columns(cell),
+        cell=cell,
         commit=commit,
-        started_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(measurement.start_epoch)),
-        returncode=measurement.returncode,
-        affinity=",".join(map(str, measurement.affinity)),
-        affinity_ok=len(measurement.affinity) == cell.cores,
         dataset_files=dataset.files,
         dataset_bytes=dataset.bytes,
         cache_state=dataset.cache_state,
         read_pass_s=dataset.read_pass_s,
-        wall_s=wall,
-        detector_total_s=_number(stages.get("total")),
-        scan_s=_number(stages.get("scan")),
-        load_s=_number(stages.get("load")),
-        compare_s=_number(stages.get("compare")),
-        cluster_s=_number(stages.get("cluster")),
-        cpu_user_s=cpu_user,
-        cpu_system_s=cpu_system,
-        cpu_s=cpu_user + cpu_system,
-        cpu_utilization=(cpu_user + cpu_system) / (wall * cell.cores) if wall > 0 else None,
-        monitor_user_s=usage.user_s,
-        monitor_system_s=usage.system_s,
-        rusage_user_s=measurement.rusage_user_s,
-        rusage_system_s=measurement.rusage_system_s,
-        scan_cpu_utilization=stage_util["scan"],
-        load_cpu_utilization=stage_util["load"],
-        compare_cpu_utilization=stage_util["compare"],
-        cluster_cpu_utilization=stage_util["cluster"],
-        peak_rss_bytes=measurement.peak_rss_bytes,
-        peak_uss_bytes=usage.peak_uss_bytes,
-        ctx_voluntary=usage.ctx_voluntary,
-        ctx_involuntary=usage.ctx_involuntary,
-        max_threads=usage.max_threads,
-        max_processes=usage.max_processes,
-        processes_seen=usage.processes_seen,
-        leftover_processes=len(usage.leftover_pids),
-        images_counted=None if images is None else int(images),
-        pairs_compared=None if pairs is None else int(pairs),
-        load_images_per_s=_rate(images, _number(stages.get("load"))),
-        compare_pairs_per_s=_rate(pairs, _number(stages.get("compare"))),
-        reported_workers=int(workers) if isinstance(workers, (int, float)) else None,
-        reported_start_method=execution.get("start_method"),
-        reported_execution=json.dumps(execution, sort_keys=True) if execution else "",
-        loadavg_before=measurement.loadavg_before,
-        loadavg_after=measurement.loadavg_after,
-        foreign_cpu_fraction=foreign_fraction,
-        steal_s=usage.run_cores_steal_s,
-        disturbed=foreign_fraction > DISTURBED_FOREIGN_FRACTION,
-        monitor_samples=len(usage.samples),
-        monitor_cpu_s=usage.monitor_cpu_s,
-        monitor_overhead=usage.monitor_cpu_s / usage.monitored_wall_s if usage.monitored_wall_s > 0 else None,
-        error=measurement.stderr_tail,
-    )
-
-
-def cell_columns(cell: Cell) -> dict[str, Any]:
-    """The grid-cell columns every row carries, measured or not."""
-    return dict(
-        profile=cell.profile,
-        images=cell.images,
-        dataset_seed=cell.dataset_seed,
-        mode=cell.mode,
-        workers=cell.workers,
-        cores=cell.cores,
-        pairs=cell.pairs,
-        thumb_size=cell.thumb_size,
-        start_method=cell.start_method,
-        oversubscribed=cell.oversubscribed,
-        python=cell.python,
+        **measured_columns(measurement, cell.cores),
+        **reported_columns(report, measurement.usage, cell.cores, interval_s),
     )
 
 
@@ -368,9 +372,9 @@ def skipped_row(*, sweep: str, planned: PlannedRun, run_index: int, commit: str,
         warmup=planned.warmup,
         repeat=planned.repeat,
         status="skipped",
-        **cell_columns(cell),
+        cell=cell,
         commit=commit,
-        started_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        started_utc=_utc(),
         error=reason,
     )
 
@@ -385,17 +389,178 @@ class SweepResult:
     frame: pd.DataFrame = field(compare=False)
 
 
+def _read_metadata(csv_path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(metadata_path(csv_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def find_resumable(out: Path, machine: str, spec: SweepSpec) -> Path | None:
     """The newest results file in out/<machine>/ written by the same sweep file (same text)."""
-    candidates = sorted((Path(out) / machine).glob("*.csv"), reverse=True)
-    for path in candidates:
-        try:
-            data = json.loads(metadata_path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if data.get("sweep_text") == spec.text:
+    for path in sorted((Path(out) / machine).glob("*.csv"), reverse=True):
+        data = _read_metadata(path)
+        if data is not None and data.get("sweep_text") == spec.text:
             return path
     return None
+
+
+@dataclass
+class ResultsFile:
+    """Where a sweep writes: the CSV, the runs it already holds, and the metadata written beside it."""
+
+    csv_path: Path
+    done: set[str]
+    metadata: dict[str, Any]
+
+
+def open_results(spec: SweepSpec, out: Path, machine: str, info: dict[str, Any], resume: Path | None) -> ResultsFile:
+    """A new results file under out/<machine>/, or `resume` if the same sweep file wrote it (else ValueError)."""
+    if resume is None:
+        metadata = {"results_schema_version": RESULTS_SCHEMA_VERSION, **info, "sweep": spec.to_json(), "sessions": []}
+        return ResultsFile(new_results_path(out, machine, info["git"]["short_commit"]), set(), metadata)
+    csv_path = Path(resume)
+    previous = _read_metadata(csv_path)
+    if previous is None:
+        raise ValueError(f"cannot resume {csv_path}: no readable metadata beside it ({metadata_path(csv_path)})")
+    if previous.get("sweep_text") != spec.text:
+        raise ValueError(f"{csv_path} was written by a different sweep file; cannot resume it")
+    return ResultsFile(csv_path, read_run_ids(csv_path), previous)
+
+
+def probe_pythons(spec: SweepSpec, repo: Path, log: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+    """Probe every interpreter of the grid in `repo` (where the children run), refusing one that runs other code."""
+    probes = {python: probe_python(python, cwd=repo) for python in spec.pythons}
+    check_same_code(probes)
+    for name, probe in probes.items():
+        if probe["free_threaded_build"] and probe["gil_enabled"]:
+            log(f"sweep: WARNING: {name} is free-threaded but its GIL is ON after importing dupbench")
+    return probes
+
+
+def prepare_datasets(spec: SweepSpec, cache: Path, make_dataset: DatasetMaker, log: Callable[[str], None]) -> dict[DatasetKey, Path]:
+    """Every dataset of the sweep, generated (once, into the cache) before any timing, never inside a measured run."""
+    datasets: dict[DatasetKey, Path] = {}
+    for size in spec.sizes:
+        log(f"sweep: dataset {spec.profile} n={size} seed={spec.dataset_seed} ...")
+        datasets[(spec.profile, size, spec.dataset_seed)] = ensure_dataset(cache, spec.profile, size, spec.dataset_seed, make_dataset)
+    return datasets
+
+
+def start_session(info: dict[str, Any], plan: Sequence[PlannedRun], cells: int, notes: list[str]) -> dict[str, Any]:
+    """This invocation's entry in the metadata's sessions: commit, plan, and the machine before the runs."""
+    return {
+        "started_utc": info["collected_utc"],
+        "commit": info["git"]["commit"],
+        "dirty": info["git"]["dirty"],
+        "planned_runs": len(plan),
+        "cells": cells,
+        "dropped": notes,
+        "control_before": control_measurement(),
+        "loadavg_before": os.getloadavg(),
+    }
+
+
+def finish_session(session: dict[str, Any], monitor_cpu_s: float, monitored_wall_s: float, log: Callable[[str], None]) -> None:
+    """Record the machine after the sweep; warn when the control loop shows its speed drifted."""
+    session["control_after"] = control_measurement()
+    session["loadavg_after"] = os.getloadavg()
+    session["finished_utc"] = _utc()
+    session["monitor_overhead"] = monitor_cpu_s / monitored_wall_s if monitored_wall_s > 0 else None
+    drift = session["control_after"]["median_s"] / session["control_before"]["median_s"] - 1
+    session["control_drift"] = drift
+    if abs(drift) > DRIFT_WARNING:
+        log(f"sweep: warning: the control loop changed by {drift:+.0%} between start and end: the machine's speed drifted during the sweep")
+
+
+@dataclass(frozen=True)
+class Bench:
+    """What every run of one sweep shares: the spec, where rows go, the cores, datasets and child command."""
+
+    spec: SweepSpec
+    csv_path: Path
+    commit: str
+    harness_cores: tuple[int, ...]
+    repo: Path
+    datasets: dict[DatasetKey, Path]
+    files: dict[DatasetKey, list[Path]]
+    scratch: Path
+    command_for: CommandBuilder
+
+
+def run_planned(bench: Bench, planned: PlannedRun, run_index: int) -> tuple[RunRow, Measurement]:
+    """Measure one planned child and append its row and monitor samples."""
+    spec, cell = bench.spec, planned.cell
+    key = (cell.profile, cell.images, cell.dataset_seed)
+    dataset = dataset_info(bench.files[key], spec.read_pass)
+    report_json = bench.scratch / f"{run_index}.json"
+    measurement = measure_command(
+        bench.command_for(cell, bench.datasets[key], report_json),
+        cores_for(cell.cores, bench.harness_cores),
+        timeout_s=spec.timeout_s,
+        interval_s=spec.sample_interval_s,
+        harness_cores=bench.harness_cores,
+        stderr_path=bench.scratch / f"{run_index}.stderr",
+        cwd=bench.repo,
+    )
+    report = read_report(report_json) if measurement.status == "ok" else None
+    row = make_row(
+        sweep=spec.name,
+        planned=planned,
+        run_index=run_index,
+        commit=bench.commit,
+        measurement=measurement,
+        report=report,
+        dataset=dataset,
+        interval_s=spec.sample_interval_s,
+    )
+    append_row(bench.csv_path, row)
+    append_timeline(timeline_path(bench.csv_path), planned.run_id, measurement.usage.samples, bench.harness_cores)
+    return row, measurement
+
+
+def progress_bar(estimates: Sequence[float], show: bool) -> tqdm:
+    """A bar that advances by each run's estimated seconds, not by 1, so the ETA weighs a 5,000-image run
+    more than a 6-image one; tqdm rescales the model by the observed rate."""
+    return tqdm(
+        total=round(sum(estimates), 1),
+        unit="s",
+        unit_scale=False,
+        disable=not show,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        bar_format="{l_bar}{bar}| est. work {n:.0f}/{total:.0f}s [{elapsed}<{remaining}]{postfix}",
+    )
+
+
+def run_plan(bench: Bench, plan: Sequence[PlannedRun], done: set[str], show: bool, log: Callable[[str], None]) -> tuple[float, float]:
+    """Run every planned child not already recorded; a cell whose run timed out gets its later runs skipped.
+
+    Returns the monitor's CPU seconds and the monitored wall seconds, summed over the runs made.
+    """
+    timed_out: set[str] = set()
+    monitor_cpu = wall_total = 0.0
+    estimates = [estimate_run_seconds(run.cell) for run in plan]
+    bar = progress_bar(estimates, show)
+    for run_index, planned in enumerate(plan):
+        bar.set_postfix_str(f"run {run_index + 1}/{len(plan)} {planned.run_id}", refresh=False)
+        if planned.run_id in done:
+            pass
+        elif planned.cell.cell_id in timed_out:
+            reason = "an earlier run of this cell timed out"
+            append_row(bench.csv_path, skipped_row(sweep=bench.spec.name, planned=planned, run_index=run_index, commit=bench.commit, reason=reason))
+        else:
+            row, measurement = run_planned(bench, planned, run_index)
+            monitor_cpu += measurement.usage.monitor_cpu_s
+            wall_total += measurement.usage.monitored_wall_s
+            if row.status == "timeout":
+                timed_out.add(planned.cell.cell_id)
+            if row.status != "ok":
+                log(f"sweep: {planned.run_id}: {row.status} {row.error[-200:]}")
+        bar.update(estimates[run_index])
+    bar.close()
+    return monitor_cpu, wall_total
 
 
 def _log(message: str) -> None:
@@ -423,128 +588,22 @@ def run_sweep(
         log(f"sweep: {note}")
     plan = plan_runs(cells, spec.repeats, spec.warmups, spec.order, spec.order_seed, spec.warmup_scope)
     repo = repo if repo is not None else meta.find_repo(Path(sweep_path) if sweep_path else Path.cwd())
-    machine = machine or meta.machine_name()
-    probes = {python: probe_python(python, cwd=repo) for python in spec.pythons}  # children run in repo too
-    check_same_code(probes)
-    for name, probe in probes.items():
-        if probe["free_threaded_build"] and probe["gil_enabled"]:
-            log(f"sweep: WARNING: {name} is free-threaded but its GIL is ON after importing dupbench")
-    info = meta.collect_metadata(repo, spec.text, sweep_path)
-    info["pythons"] = probes
-    commit = info["git"]["short_commit"]
+    probes = probe_pythons(spec, repo, log)
+    info = {**meta.collect_metadata(repo, spec.text, sweep_path), "pythons": probes}
     if info["git"].get("dirty"):
         log("sweep: warning: the git tree has uncommitted changes; the results will say dirty=true")
-
+    results = open_results(spec, out, machine or meta.machine_name(), info, resume)
     if resume is not None:
-        csv_path = Path(resume)
-        previous = json.loads(metadata_path(csv_path).read_text(encoding="utf-8"))
-        if previous.get("sweep_text") != spec.text:
-            raise ValueError(f"{csv_path} was written by a different sweep file; cannot resume it")
-        done = read_run_ids(csv_path)
-        metadata = previous
-        log(f"sweep: resuming {csv_path}: {len(done)} of {len(plan)} runs already recorded")
-    else:
-        csv_path = new_results_path(out, machine, commit)
-        done = set()
-        metadata = {"results_schema_version": RESULTS_SCHEMA_VERSION, **info, "sweep": spec.to_json(), "sessions": []}
-    session: dict[str, Any] = {
-        "started_utc": info["collected_utc"],
-        "commit": info["git"]["commit"],
-        "dirty": info["git"]["dirty"],
-        "planned_runs": len(plan),
-        "cells": len(cells),
-        "dropped": notes,
-        "control_before": control_measurement(),
-        "loadavg_before": os.getloadavg(),
-    }
-    metadata.setdefault("sessions", []).append(session)
-    write_metadata(metadata_path(csv_path), metadata)
-
-    cache = Path(dataset_cache) if dataset_cache is not None else default_dataset_cache()
-    datasets: dict[tuple[str, int, int], Path] = {}
-    for size in spec.sizes:  # generated before any timing, never inside a measured run
-        key = (spec.profile, size, spec.dataset_seed)
-        log(f"sweep: dataset {spec.profile} n={size} seed={spec.dataset_seed} ...")
-        datasets[key] = ensure_dataset(cache, spec.profile, size, spec.dataset_seed, make_dataset)
+        log(f"sweep: resuming {results.csv_path}: {len(results.done)} of {len(plan)} runs already recorded")
+    session = start_session(info, plan, len(cells), notes)
+    results.metadata.setdefault("sessions", []).append(session)
+    write_metadata(metadata_path(results.csv_path), results.metadata)
+    datasets = prepare_datasets(spec, Path(dataset_cache) if dataset_cache is not None else default_dataset_cache(), make_dataset, log)
     session["datasets"] = {f"{p}-n{n}-s{s}": str(path) for (p, n, s), path in datasets.items()}
-    file_lists = {key: dataset_files(path) for key, path in datasets.items()}
-
-    timed_out: set[str] = set()
-    monitor_cpu = wall_total = 0.0
-    show = sys.stderr.isatty() if progress is None else progress
-    # The bar advances by each run's estimated seconds, not by 1, so the ETA weighs a 5,000-image run
-    # more than a 6-image one; tqdm rescales the model by the observed rate.
-    estimates = [estimate_run_seconds(run.cell) for run in plan]
-    bar = tqdm(
-        total=round(sum(estimates), 1),
-        unit="s",
-        unit_scale=False,
-        disable=not show,
-        file=sys.stderr,
-        dynamic_ncols=True,
-        bar_format="{l_bar}{bar}| est. work {n:.0f}/{total:.0f}s [{elapsed}<{remaining}]{postfix}",
-    )
     with tempfile.TemporaryDirectory(prefix="dupbench-sweep-") as scratch:
-        for run_index, planned in enumerate(plan):
-            bar.set_postfix_str(f"run {run_index + 1}/{len(plan)} {planned.run_id}", refresh=False)
-            if planned.run_id in done:
-                bar.update(estimates[run_index])
-                continue
-            cell = planned.cell
-            if cell.cell_id in timed_out:
-                append_row(
-                    csv_path, skipped_row(sweep=spec.name, planned=planned, run_index=run_index, commit=commit, reason="an earlier run of this cell timed out")
-                )
-                bar.update(estimates[run_index])
-                continue
-            key = (cell.profile, cell.images, cell.dataset_seed)
-            files = file_lists[key]
-            pass_s = read_pass(files) if spec.read_pass else None
-            dataset = DatasetInfo(
-                files=len(files),
-                bytes=sum(p.stat().st_size for p in files),
-                cache_state="read_pass" if spec.read_pass else "unknown",
-                read_pass_s=pass_s,
-            )
-            report_json = Path(scratch) / f"{run_index}.json"
-            measurement = measure_command(
-                command_for(cell, datasets[key], report_json),
-                cores_for(cell.cores, harness_cores),
-                timeout_s=spec.timeout_s,
-                interval_s=spec.sample_interval_s,
-                harness_cores=harness_cores,
-                stderr_path=Path(scratch) / f"{run_index}.stderr",
-                cwd=repo,
-            )
-            report = read_report(report_json) if measurement.status == "ok" else None
-            row = make_row(
-                sweep=spec.name,
-                planned=planned,
-                run_index=run_index,
-                commit=commit,
-                measurement=measurement,
-                report=report,
-                dataset=dataset,
-                interval_s=spec.sample_interval_s,
-            )
-            append_row(csv_path, row)
-            append_timeline(timeline_path(csv_path), planned.run_id, measurement.usage.samples, harness_cores)
-            monitor_cpu += measurement.usage.monitor_cpu_s
-            wall_total += measurement.usage.monitored_wall_s
-            if row.status == "timeout":
-                timed_out.add(cell.cell_id)
-            if row.status not in ("ok",):
-                log(f"sweep: {planned.run_id}: {row.status} {row.error[-200:]}")
-            bar.update(estimates[run_index])
-    bar.close()
-
-    session["control_after"] = control_measurement()
-    session["loadavg_after"] = os.getloadavg()
-    session["finished_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    session["monitor_overhead"] = monitor_cpu / wall_total if wall_total > 0 else None
-    drift = session["control_after"]["median_s"] / session["control_before"]["median_s"] - 1
-    session["control_drift"] = drift
-    write_metadata(metadata_path(csv_path), metadata)
-    if abs(drift) > 0.10:
-        log(f"sweep: warning: the control loop changed by {drift:+.0%} between start and end: the machine's speed drifted during the sweep")
-    return SweepResult(csv_path, metadata_path(csv_path), load_results([csv_path]))
+        files = {key: dataset_files(path) for key, path in datasets.items()}
+        bench = Bench(spec, results.csv_path, info["git"]["short_commit"], harness_cores, repo, datasets, files, Path(scratch), command_for)
+        monitor_cpu, wall_total = run_plan(bench, plan, results.done, sys.stderr.isatty() if progress is None else progress, log)
+    finish_session(session, monitor_cpu, wall_total, log)
+    write_metadata(metadata_path(results.csv_path), results.metadata)
+    return SweepResult(results.csv_path, metadata_path(results.csv_path), load_results([results.csv_path]))

@@ -1,7 +1,8 @@
 """A stand-in for `dupbench run` in harness tests: CPU-bound pure-Python work in a pool, and a report JSON.
 
 usage: standin_child.py MODE WORKERS START_METHOD LOOPS REPORT_JSON [--exit CODE] [--sleep S] [--affinity-file F]
-Each of 2 x WORKERS tasks spins LOOPS iterations; the report mimics the detector's stages and stage_bounds.
+Each of 2 x WORKERS tasks spins LOOPS iterations; the report is a real DuplicateReport (no groups) with the
+detector's stages, counts, stage_bounds and settings.execution.
 """
 
 import json
@@ -10,6 +11,8 @@ import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+
+from dupbench.result import DuplicateReport
 
 
 def burn(loops: int) -> tuple[list[int], float]:
@@ -43,17 +46,20 @@ def main() -> int:
     if "--affinity-file" in options:
         with open(options["--affinity-file"], "w") as fh:
             json.dump({"affinities": [a for a, _ in results], "task_cpu_s": [c for _, c in results]}, fh)
-    data = {
-        "version": 1,
-        "stages": {"scan": 0.0, "load": t1 - t0, "compare": 0.0, "cluster": 0.0, "total": t1 - t0},
-        "stage_bounds": {"load": [t0, t1]},
-        "mode": mode,
-        "workers": workers,
-        "counts": {"images": len(tasks), "pairs_compared": 0},
-        "settings": {"execution": {"mode": mode, "workers": workers, "start_method": method}},
-    }
+    execution = {"mode": mode, "workers": workers, "start_method": method}
+    report_data = DuplicateReport(
+        roots=[],
+        settings={"execution": execution},
+        groups=[],
+        skipped=[],
+        stages={"scan": 0.0, "load": t1 - t0, "compare": 0.0, "cluster": 0.0, "total": t1 - t0},
+        mode=mode,
+        workers=workers,
+        counts={"images": len(tasks), "pairs_compared": 0},
+        stage_bounds={"load": [t0, t1]},
+    )
     with open(report, "w") as fh:
-        json.dump(data, fh)
+        json.dump(report_data.to_json(), fh)
     return 0
 
 

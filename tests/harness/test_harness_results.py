@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,28 +16,22 @@ from dupbench.harness.results import (
     new_results_path,
     summarize,
 )
+from dupbench.harness.spec import Cell
+
+CELL = Cell(profile="study", images=10, dataset_seed=1, mode="serial", workers=1, cores=2, pairs="all", thumb_size=32, start_method="none")
 
 
-def _row(**overrides) -> RunRow:
+def _row(cell: Cell = CELL, **overrides) -> RunRow:
     base = dict(
         schema_version=RESULTS_SCHEMA_VERSION,
         sweep="t",
         run_id="x",
-        cell_id="c",
+        cell_id=cell.cell_id,
         run_index=0,
         warmup=False,
         repeat=0,
         status="ok",
-        profile="study",
-        images=10,
-        dataset_seed=1,
-        mode="serial",
-        workers=1,
-        cores=2,
-        pairs="all",
-        thumb_size=32,
-        start_method="none",
-        oversubscribed=False,
+        cell=cell,
         commit="abc",
         started_utc="2026-01-01T00:00:00Z",
         wall_s=1.0,
@@ -46,8 +42,12 @@ def _row(**overrides) -> RunRow:
     return RunRow(**base)
 
 
+def _cell(**changes) -> Cell:
+    return dataclasses.replace(CELL, **changes)
+
+
 def _frame(rows: list[RunRow]) -> pd.DataFrame:
-    return pd.DataFrame([r.__dict__ for r in rows])
+    return pd.DataFrame([r.record() for r in rows])
 
 
 def test_results_paths_are_never_reused(tmp_path):
@@ -80,8 +80,8 @@ def test_load_results_rejects_another_schema(tmp_path):
 def test_summary_gives_speedup_efficiency_and_leaves_out_warmups_and_failures():
     rows = [_row(run_id=f"s{i}", wall_s=w) for i, w in enumerate([2.0, 2.1, 1.9, 2.0])]
     rows += [_row(run_id="sw", wall_s=50.0, warmup=True), _row(run_id="sf", wall_s=0.1, status="crash")]
-    rows += [_row(run_id=f"p{i}", mode="process", workers=2, start_method="fork", wall_s=w) for i, w in enumerate([1.0, 1.05, 0.95, 1.0])]
-    rows += [_row(run_id=f"t{i}", mode="thread", workers=2, wall_s=w) for i, w in enumerate([1.9, 2.1, 2.0, 2.05])]
+    rows += [_row(_cell(mode="process", workers=2, start_method="fork"), run_id=f"p{i}", wall_s=w) for i, w in enumerate([1.0, 1.05, 0.95, 1.0])]
+    rows += [_row(_cell(mode="thread", workers=2), run_id=f"t{i}", wall_s=w) for i, w in enumerate([1.9, 2.1, 2.0, 2.05])]
     summary = summarize(_frame(rows)).set_index("mode")
     assert summary.loc["serial", "runs"] == 4 and summary.loc["serial", "median"] == pytest.approx(2.0)
     assert summary.loc["serial", "vs_serial"] == "baseline"
@@ -101,10 +101,6 @@ def test_bootstrap_interval_contains_the_median():
 
 
 def test_version_1_results_files_still_load_with_the_harness_interpreter(tmp_path):
-    import dataclasses
-
-    from dupbench.harness.results import load_results
-
     columns = [c for c in RunRow.columns() if c != "python"]
     path = tmp_path / "old.csv"
     pd.DataFrame([{c: "" for c in columns} | {"schema_version": 1, "warmup": False, "disturbed": False, "oversubscribed": False, "affinity_ok": True}]).to_csv(
@@ -112,12 +108,14 @@ def test_version_1_results_files_still_load_with_the_harness_interpreter(tmp_pat
     )
     frame = load_results([path])
     assert frame["python"].tolist() == ["current"]
-    assert "python" in {f.name for f in dataclasses.fields(RunRow)}
+    assert RunRow.columns()[-1] == "python"  # added in schema 2: after every column of version 1 files
 
 
 def test_summary_names_the_interpreter_when_several_ran_and_baselines_within_each():
-    rows = [_row(run_id=f"{py}s{i}", python=py, wall_s=w) for py, ws in (("current", [2.0] * 3), ("/ft/python", [4.0] * 3)) for i, w in enumerate(ws)]
-    rows += [_row(run_id=f"{py}t{i}", python=py, mode="thread", workers=2, wall_s=w) for py, w in (("current", 2.0), ("/ft/python", 2.0)) for i in range(3)]
+    rows = [_row(_cell(python=py), run_id=f"{py}s{i}", wall_s=w) for py, ws in (("current", [2.0] * 3), ("/ft/python", [4.0] * 3)) for i, w in enumerate(ws)]
+    rows += [
+        _row(_cell(python=py, mode="thread", workers=2), run_id=f"{py}t{i}", wall_s=w) for py, w in (("current", 2.0), ("/ft/python", 2.0)) for i in range(3)
+    ]
     summary = summarize(_frame(rows))
     thread = summary[summary["mode"] == "thread"].set_index("python")["speedup"]
     assert thread["current"] == pytest.approx(1.0) and thread["/ft/python"] == pytest.approx(2.0)
