@@ -161,14 +161,70 @@ def _gil_check(when: str, log: Callable[[str], None]) -> dict[str, Any]:
     return {"when": when, "gil_enabled": info.gil_enabled, "warning": warning}
 
 
+def open_executors(config: DemoConfig, workloads: tuple[work.Workload, ...], method: str, stack: ExitStack) -> dict[tuple[str, int], Executor]:
+    """Every (mode, workers) executor, started and warm before any clock runs; closed with `stack`.
+
+    Process pools first: forking once threads exist is unsafe (and deprecated from 3.12).
+    """
+    executors: dict[tuple[str, int], Executor] = {("serial", 1): SerialExecutor()}
+    for workers in config.workers:
+        pool = stack.enter_context(
+            ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method), initializer=work.worker_initializer, initargs=(workloads,))
+        )
+        _warm_process_pool(pool, workers)
+        executors[("process", workers)] = pool
+    for workers in config.workers:
+        executors[("thread", workers)] = stack.enter_context(ThreadPoolExecutor(max_workers=workers))
+    return executors
+
+
+def timed_repeats(
+    config: DemoConfig,
+    workloads: Sequence[work.Workload],
+    executors: dict[tuple[str, int], Executor],
+    reference: dict[str, list[Any]],
+    log: Callable[[str], None],
+) -> tuple[list[RunRow], set[str]]:
+    """Time every workload on every executor, `config.repeats` times; and the kernels whose outputs differed from serial."""
+    process = psutil.Process()
+    rows: list[RunRow] = []
+    mismatched: set[str] = set()
+    configs = _configs(config.workers)
+    for repeat in range(config.repeats):
+        log(f"repeat {repeat + 1}/{config.repeats}")
+        for workload in workloads:
+            # Rotate the order each repeat so drifting background load is spread over all modes.
+            shift = repeat % len(configs)
+            for mode, workers in configs[shift:] + configs[:shift]:
+                wall, cpu, outputs = time_map(executors[(mode, workers)], workload, process)
+                if outputs != reference[workload.kernel]:
+                    mismatched.add(workload.kernel)
+                rows.append(RunRow(workload.kernel, mode, workers, repeat, wall, cpu))
+    return rows, mismatched
+
+
+def kernel_record(workload: work.Workload, rows: Sequence[RunRow], mismatched: set[str]) -> dict[str, Any]:
+    """One kernel's entry in the results: what it is, whether every mode computed the serial outputs, its runs."""
+    kernel = work.KERNELS[workload.kernel]
+    own = [r for r in rows if r.kernel == workload.kernel]
+    return {
+        "name": workload.kernel,
+        "stage": kernel.stage,
+        "label": kernel.label,
+        "expected_gil": kernel.gil,
+        "tasks": workload.tasks,
+        "backend": workload.backend if kernel.uses_backend else None,
+        "outputs_match_serial": workload.kernel not in mismatched,
+        "summary": summarise(own),
+        "runs": [asdict(r) for r in own],
+    }
+
+
 def run_demo(config: DemoConfig, log: Callable[[str], None] = lambda _msg: None, command: Sequence[str] = ()) -> dict[str, Any]:
     """Measure every kernel in every mode; return the results structure (plain data, JSON-ready)."""
     thread_limits = work.limit_library_threads()
     gil_checks = [_gil_check("after imports", log)]
     method = config.start_method if config.start_method in mp.get_all_start_methods() else "spawn"
-    process = psutil.Process()
-    rows: list[RunRow] = []
-    mismatched: set[str] = set()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="dupbench-gil-") as data_dir, ExitStack() as stack:
         workloads = make_workloads(config, data_dir)
@@ -177,36 +233,18 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = lambda _msg: None,
         reference: dict[str, list[Any]] = {}
         for workload in workloads:
             work.prepared_inputs(workload)
-            reference[workload.kernel] = time_map(SerialExecutor(), workload, process)[2]
+            reference[workload.kernel] = time_map(SerialExecutor(), workload, psutil.Process())[2]
         gil_checks.append(_gil_check("after warm-up", log))
-        # Process pools first: forking once threads exist is unsafe (and deprecated from 3.12).
-        executors: dict[tuple[str, int], Executor] = {("serial", 1): SerialExecutor()}
-        for workers in config.workers:
-            pool = stack.enter_context(
-                ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method), initializer=work.worker_initializer, initargs=(workloads,))
-            )
-            _warm_process_pool(pool, workers)
-            executors[("process", workers)] = pool
-        for workers in config.workers:
-            executors[("thread", workers)] = stack.enter_context(ThreadPoolExecutor(max_workers=workers))
-        configs = _configs(config.workers)
-        for repeat in range(config.repeats):
-            log(f"repeat {repeat + 1}/{config.repeats}")
-            for workload in workloads:
-                # Rotate the order each repeat so drifting background load is spread over all modes.
-                shift = repeat % len(configs)
-                for mode, workers in configs[shift:] + configs[:shift]:
-                    wall, cpu, outputs = time_map(executors[(mode, workers)], workload, process)
-                    if outputs != reference[workload.kernel]:
-                        mismatched.add(workload.kernel)
-                    rows.append(RunRow(workload.kernel, mode, workers, repeat, wall, cpu))
+        executors = open_executors(config, workloads, method, stack)
+        rows, mismatched = timed_repeats(config, workloads, executors, reference, log)
     gil_checks.append(_gil_check("after the timed runs", log))
     measured_s = time.perf_counter() - started
     overheads = None
     if config.overheads:
         log("measuring pool start-up and payload costs")
         overheads = overheads_record(min(max(config.workers), max(2, available_cpus())), config.overhead_repeats, 5)
-    results = {
+    # The interpreter record is taken after everything ran, so it shows the GIL state once all was imported.
+    return {
         "schema": SCHEMA,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": list(command),
@@ -214,24 +252,9 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = lambda _msg: None,
         "machine": machine_info(),
         "settings": {**asdict(config), "start_method": method, "thread_limits": thread_limits, "pool_startup_timed": False, "kernel_seconds": measured_s},
         "gil_checks": gil_checks,
-        "kernels": [
-            {
-                "name": w.kernel,
-                "stage": work.KERNELS[w.kernel].stage,
-                "label": work.KERNELS[w.kernel].label,
-                "expected_gil": work.KERNELS[w.kernel].gil,
-                "tasks": w.tasks,
-                "backend": w.backend if work.KERNELS[w.kernel].uses_backend else None,
-                "outputs_match_serial": w.kernel not in mismatched,
-                "summary": summarise([r for r in rows if r.kernel == w.kernel]),
-                "runs": [asdict(r) for r in rows if r.kernel == w.kernel],
-            }
-            for w in workloads
-        ],
+        "kernels": [kernel_record(w, rows, mismatched) for w in workloads],
         "overheads": overheads,
     }
-    # The interpreter record is taken last, so it shows the GIL state after everything was imported.
-    return results
 
 
 def merge_rounds(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -164,6 +164,49 @@ def _tail(path: Path, limit: int = 600) -> str:
     return text[-limit:].strip()
 
 
+def _start(command: Sequence[str], cores: tuple[int, ...], stderr_path: Path, env: dict[str, str] | None, cwd: Path | None) -> subprocess.Popen:
+    """Start the child pinned to `cores`, its stderr to a file, in its own process group (a timeout kills the whole tree)."""
+    with open(stderr_path, "wb") as stderr:
+        return subprocess.Popen(
+            list(command),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            preexec_fn=_pin(cores),
+            env=env,
+            cwd=cwd,
+            process_group=0,
+        )
+
+
+def _wait_or_kill(proc: subprocess.Popen, monitor: TreeMonitor, deadline: float) -> str:
+    """Wait for the child to exit (left unreaped, for wait4); "timeout" once past `deadline`, the tree killed."""
+    try:
+        while not _exited(proc.pid):
+            if time.perf_counter() > deadline:
+                _kill_everything(monitor, proc.pid)
+                os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+                return "timeout"
+            time.sleep(POLL_SECONDS)
+    except BaseException:
+        # Ctrl-C reaches only the harness (the child has its own process group): do not leave the tree running.
+        _kill_everything(monitor, proc.pid)
+        monitor.stop()
+        proc.wait()
+        raise
+    return "ok"
+
+
+def _stop_monitor(monitor: TreeMonitor, root_pid: int) -> TreeUsage:
+    """Take the exited child's final CPU times, give its workers a moment to exit, stop sampling, kill what is left."""
+    monitor.tick()  # the zombie's final CPU times
+    drain_deadline = time.perf_counter() + DRAIN_SECONDS
+    while [p for p in monitor.live_pids() if p != root_pid] and time.perf_counter() < drain_deadline:
+        time.sleep(POLL_SECONDS * 5)
+    usage = monitor.stop()
+    _kill_tree(usage.leftover_pids)
+    return usage
+
+
 def measure_command(
     command: Sequence[str],
     cores: tuple[int, ...],
@@ -179,47 +222,18 @@ def measure_command(
     harness_cores = harness_cores if harness_cores is not None else allowed_cores()
     loadavg_before = os.getloadavg()[0]
     with _as_subreaper():
-        with open(stderr_path, "wb") as stderr:
-            start_epoch = time.time()
-            started = time.perf_counter()
-            proc = subprocess.Popen(
-                list(command),
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-                preexec_fn=_pin(cores),
-                env=env,
-                cwd=cwd,
-                process_group=0,  # its own process group, so a timeout can kill the whole tree
-            )
+        start_epoch = time.time()
+        started = time.perf_counter()
+        proc = _start(command, cores, stderr_path, env, cwd)
         monitor = TreeMonitor(proc.pid, interval=interval_s, harness_cores=harness_cores, run_cores=cores)
         monitor.start(started_at=started)
         try:
             affinity = tuple(sorted(os.sched_getaffinity(proc.pid)))
         except OSError:
             affinity = ()
-        status = "ok"
-        deadline = started + timeout_s
-        try:
-            while not _exited(proc.pid):
-                if time.perf_counter() > deadline:
-                    status = "timeout"
-                    _kill_everything(monitor, proc.pid)
-                    os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
-                    break
-                time.sleep(POLL_SECONDS)
-        except BaseException:
-            # Ctrl-C reaches only the harness (the child has its own process group): do not leave the tree running.
-            _kill_everything(monitor, proc.pid)
-            monitor.stop()
-            proc.wait()
-            raise
+        status = _wait_or_kill(proc, monitor, started + timeout_s)
         wall_s = time.perf_counter() - started
-        monitor.tick()  # the zombie's final CPU times
-        drain_deadline = time.perf_counter() + DRAIN_SECONDS
-        while [p for p in monitor.live_pids() if p != proc.pid] and time.perf_counter() < drain_deadline:
-            time.sleep(POLL_SECONDS * 5)
-        usage = monitor.stop()
-        _kill_tree(usage.leftover_pids)
+        usage = _stop_monitor(monitor, proc.pid)
         _, wait_status, rusage = os.wait4(proc.pid, 0)
         orphan_user, orphan_system, orphan_maxrss = _reap_orphans(monitor.pids())
         proc.returncode = os.waitstatus_to_exitcode(wait_status)
