@@ -61,7 +61,7 @@ class DemoConfig:
         unknown = set(self.kernels) - set(work.KERNELS)
         if unknown:
             raise ValueError(f"unknown kernels {sorted(unknown)}; known: {sorted(work.KERNELS)}")
-        if self.backend == work.BACKEND_CV2 and work.cv2 is None:
+        if self.backend == work.BACKEND_CV2 and not work.HAVE_CV2:
             raise ValueError("backend cv2 requested but OpenCV cannot be imported here")
 
 

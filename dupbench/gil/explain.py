@@ -258,9 +258,9 @@ def explain_comparison(runs: Sequence[Mapping[str, Any]]) -> str:
             v = kernel_verdict(match, int(run["machine"]["usable_cpus"]))
             verdicts.append((v.verdict, bool(run["interpreter"]["gil_enabled"])))
             parts.append(f"threads {_x(v.thread_speedup)} vs processes {_x(v.process_speedup)} on {run['interpreter']['short_name']}")
-        serial = [_serial_seconds(run, kernel["name"]) for run in runs]
+        serial = [s for s in (_serial_seconds(run, kernel["name"]) for run in runs) if s is not None and s > 0]
         text = f"{kernel['label']}: " + ", ".join(parts)
-        if all(s is not None and s > 0 for s in serial) and len(serial) > 1:
+        if len(serial) == len(runs) > 1:
             ratio = serial[-1] / serial[0]
             if 1 / 1.1 < ratio < 1.1:
                 pace = "about as fast"

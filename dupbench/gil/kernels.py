@@ -26,10 +26,12 @@ from PIL import Image
 
 from dupbench.detector.ssim import SsimTerms, ssim_one_to_many, ssim_terms
 
-try:  # OpenCV has no free-threaded wheel; everything below has a Pillow/numpy path.
+try:  # OpenCV has no free-threaded wheel; everything below has a Pillow/numpy path, and uses cv2 only if HAVE_CV2.
     import cv2
+
+    HAVE_CV2 = True
 except ImportError:  # pragma: no cover - exercised on the free-threaded build
-    cv2 = None
+    HAVE_CV2 = False
 
 BACKEND_CV2 = "cv2"
 BACKEND_PILLOW = "pillow"
@@ -39,7 +41,7 @@ SIMULATED_DISK_LATENCY_S = 0.010
 
 def default_backend() -> str:
     """OpenCV where it can be imported, else Pillow/numpy."""
-    return BACKEND_CV2 if cv2 is not None else BACKEND_PILLOW
+    return BACKEND_CV2 if HAVE_CV2 else BACKEND_PILLOW
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,10 @@ def _run_pure_python(item: tuple[tuple[int, ...], tuple[tuple[int, ...], ...]], 
 def decode_bytes(data: bytes, backend: str) -> np.ndarray:
     """JPEG/PNG bytes -> (h, w, 3) uint8, BGR with OpenCV (as the detector), RGB with Pillow."""
     if backend == BACKEND_CV2:
-        return cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+        decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+        if decoded is None:  # OpenCV's answer to bytes it cannot decode
+            raise ValueError("OpenCV could not decode the image bytes")
+        return decoded
     with Image.open(io.BytesIO(data)) as image:
         return np.asarray(image.convert("RGB"))
 
@@ -254,7 +259,7 @@ def limit_library_threads() -> dict[str, Any]:
     cv2 defaults to a thread per core and would make a 'serial' resize use both cores.
     """
     applied: dict[str, Any] = {}
-    if cv2 is not None:
+    if HAVE_CV2:
         cv2.setNumThreads(1)
         applied["cv2_threads"] = cv2.getNumThreads()
     try:

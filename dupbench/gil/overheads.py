@@ -146,7 +146,8 @@ def measure_payloads(sizes: tuple[int, ...] = DEFAULT_PAYLOAD_BYTES, runs: int =
                     timings["shm_copy"].append(_timed(partial(_send_by_fresh_segment, pool, array), expected, "fresh shm"))
             finally:
                 _free(resident)
-            rows.append(PayloadRow(size, *(statistics.median(timings[k]) for k in ("pickle", "shm", "shm_copy")), runs))
+            medians = {k: statistics.median(v) for k, v in timings.items()}
+            rows.append(PayloadRow(size, medians["pickle"], medians["shm"], medians["shm_copy"], runs))
     return rows
 
 

@@ -13,12 +13,13 @@ import dataclasses
 import gzip
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from dupbench.harness.monitor import Sample
@@ -242,7 +243,7 @@ def load_timeline(csv_path: Path) -> pd.DataFrame:
     return pd.read_csv(timeline_path(Path(csv_path)))
 
 
-def bootstrap_ci(values: Sequence[float], statistic=np.median, n: int = 2000, seed: int = 0) -> tuple[float, float]:
+def bootstrap_ci(values: npt.ArrayLike, statistic: Callable[..., np.ndarray] = np.median, n: int = 2000, seed: int = 0) -> tuple[float, float]:
     """95% percentile bootstrap interval of a statistic; (nan, nan) with fewer than MIN_RUNS_FOR_CI values."""
     data = np.asarray(values, dtype=float)
     if len(data) < MIN_RUNS_FOR_CI:
@@ -252,7 +253,7 @@ def bootstrap_ci(values: Sequence[float], statistic=np.median, n: int = 2000, se
     return float(np.percentile(stats, 2.5)), float(np.percentile(stats, 97.5))
 
 
-def speedup_ci(baseline: Sequence[float], candidate: Sequence[float], n: int = 2000, seed: int = 0) -> tuple[float, float]:
+def speedup_ci(baseline: npt.ArrayLike, candidate: npt.ArrayLike, n: int = 2000, seed: int = 0) -> tuple[float, float]:
     """95% bootstrap interval of median(baseline) / median(candidate), resampling both independently."""
     a, b = np.asarray(baseline, dtype=float), np.asarray(candidate, dtype=float)
     if len(a) < MIN_RUNS_FOR_CI or len(b) < MIN_RUNS_FOR_CI:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,9 @@ class StudyInputs:
     tables: list[tuple[str, str]] = field(default_factory=list)  # (path, markdown) written by benchmark scripts
 
 
-def load_inputs(results: list[Path], accuracy: Path | None = None, gil: Path | None = None, scale: Path | None = None, tables: list[Path] = ()) -> StudyInputs:
+def load_inputs(
+    results: list[Path], accuracy: Path | None = None, gil: Path | None = None, scale: Path | None = None, tables: Sequence[Path] = ()
+) -> StudyInputs:
     """Sweep CSVs (with the metadata JSON and timeline beside each), plus optional accuracy and GIL files."""
     metadata, timelines, frames = [], [], []
     for path in results:

@@ -119,7 +119,7 @@ def speedup_vs_workers(runs: pd.DataFrame, directory: Path) -> tuple[Drawn, list
     """Speed-up over serial (same dataset, same cores) vs workers and vs cores, with the ideal line and an
     Amdahl fit per mode; parallel efficiency = speed-up / min(workers, cores) beside it."""
     data = runs[runs["pairs"] == "all"]
-    size = data["images"].max() if len(data) else None
+    size = int(data["images"].max()) if len(data) else 0
     data = data[data["images"] == size]
     if data.empty or data["workers"].nunique() < 2:
         return _no_data(directory, "speedup", "no worker-count sweep in these results"), []
@@ -145,7 +145,7 @@ def speedup_vs_workers(runs: pd.DataFrame, directory: Path) -> tuple[Drawn, list
             )
             if cores == most_cores:
                 fraction = amdahl_serial_fraction(np.minimum(stats["workers"], cores), stats["median"])
-                fits.append(AmdahlFit(mode, fraction, int(size), most_cores, tuple(int(w) for w in stats["workers"])))
+                fits.append(AmdahlFit(mode, fraction, size, most_cores, tuple(int(w) for w in stats["workers"])))
     by_cores = speedup_by_cores(data)
     for mode, part in by_cores.groupby("mode"):
         median_iqr(ax_cores, part, "cores", marker="o", capsize=3, color=MODE_COLORS[mode], label=mode)

@@ -8,6 +8,7 @@ import html
 import re
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -41,7 +42,7 @@ def machine_section(metadata: list[dict]) -> str:
         f"memory {m.get('memory_total_bytes', 0) / 2**30:.1f} GiB; {m.get('os')}",
     ]
     for meta in metadata:
-        python = meta.get("python") if isinstance(meta.get("python"), dict) else {}
+        python: dict[str, Any] = meta["python"] if isinstance(meta.get("python"), dict) else {}
         libraries = meta.get("libraries", {})
         git = meta.get("git") or {}
         lines.append(
@@ -212,7 +213,10 @@ def markdown_to_html(markdown: str, base: Path) -> str:
             level = len(line) - len(line.lstrip("#"))
             body.append(f"<h{level}>{_inline(line[level:].strip())}</h{level}>")
         elif line.startswith("!["):
-            alt, src = re.match(r"!\[(.*)\]\((.*)\)", line).groups()
+            image = re.match(r"!\[(.*)\]\((.*)\)", line)
+            if image is None:
+                raise ValueError(f"report line is not a Markdown image: {line[:80]}")
+            alt, src = image.groups()
             data = base64.b64encode((base / src).read_bytes()).decode()
             body.append(f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></figure>')
         elif line.startswith("|"):

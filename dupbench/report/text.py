@@ -423,13 +423,15 @@ def validity(runs: pd.DataFrame, metadata: list[dict]) -> list[str]:
     """Threats to validity, each with the measured number that bounds it."""
     disturbed = int(runs["disturbed"].fillna(False).astype(bool).sum()) if "disturbed" in runs else 0
     foreign = runs["foreign_cpu_fraction"].median() if "foreign_cpu_fraction" in runs else float("nan")
-    cores = sorted({len(m["allowed_cores"]) if isinstance(m.get("allowed_cores"), list) else m.get("allowed_cores") for m in metadata}) or ["?"]
+    cores = sorted(
+        {len(m["allowed_cores"]) if isinstance(m["allowed_cores"], list) else int(m["allowed_cores"]) for m in metadata if m.get("allowed_cores") is not None}
+    )
     drift = [s.get("control_drift") for m in metadata for s in m.get("sessions", []) if isinstance(s, dict) and s.get("control_drift") is not None]
     warm = int((runs["cache_state"] == "read_pass").sum()) if "cache_state" in runs else 0
     lines = [
         f"{disturbed} of {len(runs)} measured runs were flagged as disturbed (other processes used more than "
         f"{DISTURBED_FOREIGN_FRACTION:.0%} of their cores); the median share of the cores used by other work during a run was {foreign:.1%}.",
-        f"The machine has {', '.join(map(str, cores))} allowed core(s): speed-ups above that cannot show here, and "
+        f"The machine has {', '.join(map(str, cores)) or '?'} allowed core(s): speed-ups above that cannot show here, and "
         "the workers share those cores with the parent process and the monitor.",
         f"Page cache: {warm} of {len(runs)} runs started after the harness had read the whole dataset once (warm cache); "
         "cold-cache numbers would add disk time to the load stage.",

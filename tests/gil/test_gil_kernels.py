@@ -12,7 +12,7 @@ import pytest
 from dupbench.gil import kernels
 from dupbench.gil.demo import DemoConfig, RunRow, SerialExecutor, make_workloads, summarise
 
-BACKENDS = [kernels.BACKEND_PILLOW] + ([kernels.BACKEND_CV2] if kernels.cv2 is not None else [])
+BACKENDS = [kernels.BACKEND_PILLOW] + ([kernels.BACKEND_CV2] if kernels.HAVE_CV2 else [])
 TASKS = 4
 
 
@@ -49,7 +49,7 @@ def test_parallel_modes_return_the_serial_outputs(name: str, backend: str, mode:
     assert len(serial) == TASKS
 
 
-@pytest.mark.skipif(kernels.cv2 is None, reason="OpenCV not installed")
+@pytest.mark.skipif(not kernels.HAVE_CV2, reason="OpenCV not installed")
 def test_pillow_and_opencv_decode_agree_up_to_channel_order() -> None:
     image = kernels.synthetic_photo(48, 64, seed=1)
     data = kernels.encode(image, "PNG")  # lossless: the decoders must agree exactly
@@ -58,7 +58,13 @@ def test_pillow_and_opencv_decode_agree_up_to_channel_order() -> None:
     np.testing.assert_array_equal(via_cv2[..., ::-1], via_pillow)
 
 
-@pytest.mark.skipif(kernels.cv2 is None, reason="OpenCV not installed")
+@pytest.mark.skipif(not kernels.HAVE_CV2, reason="OpenCV not installed")
+def test_opencv_refuses_bytes_it_cannot_decode() -> None:
+    with pytest.raises(ValueError, match="could not decode"):
+        kernels.decode_bytes(b"not an image", kernels.BACKEND_CV2)
+
+
+@pytest.mark.skipif(not kernels.HAVE_CV2, reason="OpenCV not installed")
 def test_pillow_thumbnail_is_close_to_opencv() -> None:
     image = kernels.synthetic_photo(256, 320, seed=2)
     via_cv2 = kernels.gray_thumbnail(image[..., ::-1].copy(), 64, kernels.BACKEND_CV2).astype(int)

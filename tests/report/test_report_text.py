@@ -132,6 +132,13 @@ def test_validity_counts_disturbed_runs():
     assert "+25%" in lines[-1]
 
 
+def test_validity_names_each_core_count_once_and_skips_files_without_one():
+    runs = fake_runs(0.5, 0.5).assign(disturbed=False, foreign_cpu_fraction=0.02)
+    metadata = [{"allowed_cores": [0, 1]}, {"allowed_cores": 4}, {"allowed_cores": [0, 1]}, {}]
+    assert any("The machine has 2, 4 allowed core(s)" in line for line in validity(runs, metadata))
+    assert any("The machine has ? allowed core(s)" in line for line in validity(runs, [{}]))
+
+
 def test_growth_and_amdahl_fits():
     assert growth_exponent([100, 200, 400], [1.0, 4.0, 16.0]) == pytest.approx(2.0)
     assert amdahl_serial_fraction([1, 2, 4], [1.0, 2.0, 4.0]) == pytest.approx(0.0, abs=1e-9)
