@@ -2,8 +2,8 @@
 
 The monitor runs as a thread in the harness (the parent), never inside the measured process, so it does
 not compete for the measured interpreter's GIL. It reads /proc directly rather than through psutil:
-`psutil.Process.children(recursive=True)` rebuilds a ppid map from every /proc/<pid>/stat on each call
-(measured 2.6 ms per call here, i.e. 2.6% of a core at 10 Hz, over the 1% budget). Instead the monitor
+`psutil.Process.children(recursive=True)` rebuilds a ppid map from every /proc/<pid>/stat on each call,
+too slow to call ten times a second within the monitor's CPU budget (README, "The study"). Instead the monitor
 classifies each pid once, when it first appears: a process that is not our descendant can never become
 one (orphans are re-parented to init, never adopted), so only new pids need their parent read. That also
 catches forkserver grandchildren and keeps counting processes orphaned when the child exits.
@@ -127,7 +127,7 @@ def parse_proc_stat(data: bytes) -> dict[int, tuple[float, float, float]]:
 
 
 def per_core_times(cores: tuple[int, ...]) -> list[tuple[float, float, float]]:
-    """(busy, total, steal) seconds for each listed core: one read of /proc/stat (psutil's parse costs 2.5x)."""
+    """(busy, total, steal) seconds for each listed core: one read of /proc/stat, parsed here (psutil's parse costs more)."""
     if not cores:
         return []
     times = parse_proc_stat(_read("/proc/stat"))
@@ -187,11 +187,10 @@ class TreeMonitor:
     `harness_cores` are the cores shown in the timeline (all the harness may use, so work from other
     processes on cores the run was denied is visible too); `run_cores` are the cores the run was pinned to,
     whose busy time over the run lets the harness estimate CPU used by other work (disturbance).
-    USS reads smaps_rollup, which walks every memory mapping (2.4 ms a process once numpy, OpenCV and
-    scikit-image are loaded, 24x a stat read), so USS is read only when its cumulative cost, including the
-    read about to be made, stays under `uss_budget` of the elapsed wall time (0.4%: about every 3 s for a
-    2-worker pool). Peak USS is therefore coarser than peak RSS (read every tick), and runs shorter than a
-    second or so get none.
+    USS reads smaps_rollup, which walks every memory mapping (far dearer than a stat read once numpy,
+    OpenCV and scikit-image are loaded), so USS is read only when its cumulative cost, including the read
+    about to be made, stays under `uss_budget` of the elapsed wall time. Peak USS is therefore coarser than
+    peak RSS (read every tick), and the shortest runs get none.
     """
 
     root_pid: int
