@@ -32,7 +32,6 @@ Example (experiments/smoke.toml)::
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import random
 import tomllib
@@ -128,10 +127,6 @@ class SweepSpec:
     read_pass: bool = True
     exclude: tuple[dict[str, Any], ...] = ()
     text: str = field(default="", compare=False, repr=False)
-
-    @property
-    def text_sha256(self) -> str:
-        return hashlib.sha256(self.text.encode()).hexdigest()
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
