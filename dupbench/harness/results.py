@@ -57,7 +57,7 @@ class RunRow:
     schema_version: int
     sweep: str
     run_id: str
-    cell_id: str
+    cell_id: str = dataclasses.field(init=False)  # the cell's, set from it
     run_index: int
     warmup: bool
     repeat: int
@@ -120,6 +120,9 @@ class RunRow:
     monitor_cpu_s: float | None = None
     monitor_overhead: float | None = None
     error: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cell_id", self.cell.cell_id)
 
     @classmethod
     def columns(cls) -> list[str]:

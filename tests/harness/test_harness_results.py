@@ -26,7 +26,6 @@ def _row(cell: Cell = CELL, **overrides) -> RunRow:
         schema_version=RESULTS_SCHEMA_VERSION,
         sweep="t",
         run_id="x",
-        cell_id=cell.cell_id,
         run_index=0,
         warmup=False,
         repeat=0,
