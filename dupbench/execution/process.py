@@ -15,7 +15,7 @@ import select
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from typing import Any, cast
@@ -26,9 +26,11 @@ from dupbench.config import ExecutionConfig
 from dupbench.execution.interface import Executor, Shared
 from dupbench.execution.native import limit_native_threads_of_children, prepare_process
 from dupbench.execution.shared_arrays import SharedArray
+from dupbench.execution.tasks import WorkersCannotStart
 from dupbench.stale import pid_running
 
 FORKSERVER_PRELOAD = ["dupbench.detector.load", "dupbench.detector.compare"]
+START_TIMEOUT_S = 60.0  # how long a rebuilt pool may take to run its first, empty task
 JOIN_TIMEOUT_S = 5.0  # how long a terminated worker may take to exit before it is killed
 PARENT_POLL_S = 1.0  # where pidfd_open is missing: how often a worker checks that the run is alive
 
@@ -150,9 +152,19 @@ class ProcessExecutor(Executor):
         return self._pool.map(fn, *iterables, timeout=timeout, chunksize=chunksize)
 
     def recover(self) -> None:
+        """A new pool, checked with one empty task: where workers cannot start at all (a main module that
+        multiprocessing cannot re-import, a broken environment), every retry would fail the same way."""
         self._terminate()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._context, self._pool = self._new_pool()
+        try:
+            self._pool.submit(os.getpid).result(timeout=START_TIMEOUT_S)
+        except (BrokenExecutor, TimeoutError) as exc:
+            raise WorkersCannotStart(
+                f"worker processes cannot start ({type(exc).__name__}: {exc}). Called from Python? Run dupbench under "
+                "`if __name__ == '__main__':` in a script file: the process pool starts its workers by re-importing "
+                "the main module (start method forkserver or spawn)"
+            ) from None
 
     def _terminate(self) -> None:
         """Stop every worker now; `shutdown` then joins them (its manager thread reaps the processes)."""

@@ -24,6 +24,10 @@ class WorkerCrashes(RuntimeError):
     """One task killed its worker on every attempt: the run cannot complete without its result."""
 
 
+class WorkersCannotStart(WorkerCrashes):
+    """A freshly started pool could not run even an empty task: retrying the work would only repeat that."""
+
+
 def map_surviving_crashes(executor: Executor, task: Callable, chunks: list[list], sink: Callable[[list], None], on_crash: Callable[[Any], object]) -> None:
     """Run `task` over chunks of items (paths); if a worker dies, recover the pool and go on.
 
