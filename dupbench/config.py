@@ -65,6 +65,7 @@ class DetectorConfig:
     detail_threshold: float = 0.9  # match score of the detail thumbnails for low-information pairs
     low_information_threshold: float = 0.9  # and of their thumbnails (true low-information copies: >= 0.93)
     level_tolerance: float = 1.5  # grey levels of mean brightness flat pairs may differ by (a re-encode moves it less)
+    changed_ceiling: float = 0.06  # share of thumbnail SSIM windows that may show other content (a caption, a trim's edge)
     alpha_threshold: float = 0.75  # match score of the alpha thumbnails of two transparent images
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     exclude: tuple[str, ...] = ()  # globs left out of the scan (see scan.ScanFilters)

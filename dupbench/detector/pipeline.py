@@ -102,6 +102,7 @@ def verify_inputs(features: Sequence[ImageFeatures], reps: np.ndarray, config: D
         alpha=np.stack([f.alpha if f.alpha is not None else opaque_alpha for f in chosen]) if chosen else np.empty((0, side, side), np.uint8),
         opaque=np.array([f.alpha is None for f in chosen], bool),
         detail=details,
+        thumb=np.stack([f.thumb for f in chosen]) if chosen else np.empty((0, side, side), np.uint8),
         information=information(details).astype(np.float32) if chosen else np.empty(0, np.float32),
         background=background(details),
     )

@@ -14,8 +14,10 @@ whatever the subject. A pair is kept only if
   below `information_floor`, or more than `background_ceiling` of them lie within a few grey levels of
   its commonest level: diagrams on white, small subjects on black), the detail thumbnails (twice the
   side) match at `detail_threshold` and the thumbnails themselves at `low_information_threshold`;
-- and where either is flat (edge share below `flat_floor`), their mean brightness agrees within
-  `level_tolerance`: for a flat picture its level is all the information there is.
+- where either is flat (edge share below `flat_floor`), their mean brightness agrees within
+  `level_tolerance`: for a flat picture its level is all the information there is;
+- and at most `changed_ceiling` of the thumbnails' SSIM windows show other content (local SSIM below
+  CHANGED_SSIM): an edit spreads its change thinly, another picture on the same base differs in one place.
 The checks are vectorised over chunks of pairs and run in the executor like the other stages.
 """
 
@@ -29,16 +31,17 @@ import numpy as np
 
 from dupbench.config import DetectorConfig
 from dupbench.detector.compare import oriented
-from dupbench.detector.ssim import match_one_to_many, ssim_pairs, ssim_terms
+from dupbench.detector.ssim import SsimTerms, match_one_to_many, ssim_block_map, ssim_pairs, ssim_terms
 
 try:
     import cv2
 except ImportError:  # pragma: no cover - free-threaded interpreters have no cv2 wheel
     cv2 = None  # type: ignore[assignment]
 
-REASONS = ("kept", "aspect", "alpha", "colour", "detail")
+REASONS = ("kept", "aspect", "alpha", "colour", "detail", "changed")
 EDGE_LEVEL = 12.0  # |Laplacian| in grey levels at which a detail-thumbnail pixel counts as an edge
 BACKGROUND_LEVELS = 6  # grey levels around the commonest one that count as background
+CHANGED_SSIM = 0.3  # a thumbnail window whose local SSIM is below this shows other content
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class PairEvidence:
     detail: np.ndarray  # match score of the detail thumbnails (nan where not needed)
     screen: np.ndarray  # match score of the thumbnails (what the compare stage found)
     level: np.ndarray  # difference of mean brightness, grey levels
+    changed: np.ndarray  # share of thumbnail windows with local SSIM below CHANGED_SSIM
 
 
 def information(details: np.ndarray) -> np.ndarray:
@@ -89,9 +93,9 @@ def colour_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.minimum(one_way(a, b), one_way(b, a))
 
 
-def pair_scores(stack: np.ndarray, left: np.ndarray, right: np.ndarray, turn: np.ndarray) -> np.ndarray:
-    """The detector's match score (see ssim.match_many_to_many) of stack[left[p]] against stack[right[p]]
-    turned or mirrored by turn[p] (compare.oriented)."""
+def pair_scores(stack: np.ndarray, left: np.ndarray, right: np.ndarray, turn: np.ndarray, score: Callable = match_one_to_many) -> np.ndarray:
+    """`score` (the detector's match score by default, see ssim.match_many_to_many) of stack[left[p]] against
+    stack[right[p]] turned or mirrored by turn[p] (compare.oriented)."""
     out = np.empty(len(left), np.float64)
     for k in np.unique(turn):
         pick = turn == k
@@ -99,8 +103,17 @@ def pair_scores(stack: np.ndarray, left: np.ndarray, right: np.ndarray, turn: np
         rights, right_at = np.unique(right[pick], return_inverse=True)
         images = np.concatenate([np.asarray(stack[lefts]), oriented(np.asarray(stack[rights]), int(k))])
         terms = ssim_terms(images, np.float32)
-        out[pick] = ssim_pairs(terms, left_at, right_at + len(lefts), score=match_one_to_many)
+        out[pick] = ssim_pairs(terms, left_at, right_at + len(lefts), score=score)
     return out
+
+
+def changed_share(one: SsimTerms, many: SsimTerms, use_cv2: bool = True) -> np.ndarray:
+    """Share of the SSIM map's windows below CHANGED_SSIM, of `one` against each of `many` (an
+    `ssim_pairs` score): re-encodes, resizes, small crops and tone edits lower SSIM a little everywhere;
+    another picture built on the same base (an icon with another emblem, another phase of the Moon, the
+    next frame of a video) differs completely somewhere."""
+    smap, _ = ssim_block_map(one, many, use_cv2)
+    return (smap[0] < CHANGED_SSIM).mean(axis=(1, 2), dtype=np.float64)
 
 
 def turned_rows(stack: np.ndarray, index: np.ndarray, turn: np.ndarray) -> np.ndarray:
@@ -121,6 +134,7 @@ class VerifyInputs:
     alpha: np.ndarray  # (n, s, s) uint8, 255 for opaque images
     opaque: np.ndarray  # (n,) bool
     detail: np.ndarray  # (n, 2s, 2s) uint8
+    thumb: np.ndarray  # (n, s, s) uint8, the screen's thumbnails
     information: np.ndarray  # (n,) float32
     background: np.ndarray  # (n,) float32
 
@@ -147,7 +161,8 @@ def gather_evidence(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, t
     if flat.any():
         means = np.asarray(inputs.detail, np.float32)
         level[flat] = np.abs(means[left[flat]].mean(axis=(1, 2)) - means[right[flat]].mean(axis=(1, 2)))
-    return PairEvidence(aspect, alpha, colour, info, back, detail, screen, level)
+    changed = pair_scores(inputs.thumb, left, right, turn, score=changed_share)
+    return PairEvidence(aspect, alpha, colour, info, back, detail, screen, level, changed)
 
 
 def low_information(info: np.ndarray, back: np.ndarray, config: DetectorConfig) -> np.ndarray:
@@ -169,6 +184,7 @@ def decide(evidence: PairEvidence, config: DetectorConfig) -> np.ndarray:
                     evidence.alpha < config.alpha_threshold,
                     evidence.colour > config.colour_tolerance,
                     detail_fails,
+                    evidence.changed > config.changed_ceiling,
                 ),
                 start=1,
             )
@@ -184,6 +200,7 @@ def verify_chunk(
     alpha: np.ndarray,
     opaque: np.ndarray,
     detail: np.ndarray,
+    thumb: np.ndarray,
     information: np.ndarray,
     background: np.ndarray,
     pairs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
@@ -193,7 +210,7 @@ def verify_chunk(
 
     The arrays come as separate arguments (not one VerifyInputs) so an executor can resolve each shared
     reference it finds among a task's arguments (Dask does so only at the top level)."""
-    inputs = VerifyInputs(aspect, colour, alpha, opaque, detail, information, background)
+    inputs = VerifyInputs(aspect, colour, alpha, opaque, detail, thumb, information, background)
     left, right, turn, screen = pairs
     if len(left) == 0:
         return np.empty(0, np.int8)
@@ -215,5 +232,5 @@ def verify_pairs(
     if not chunks:
         return np.empty(0, np.int8)
     i = inputs
-    task = partial(verify_chunk, i.aspect, i.colour, i.alpha, i.opaque, i.detail, i.information, i.background, config=config)
+    task = partial(verify_chunk, i.aspect, i.colour, i.alpha, i.opaque, i.detail, i.thumb, i.information, i.background, config=config)
     return np.concatenate(list(map_chunks(task, chunks)))

@@ -11,7 +11,8 @@ from planted import photo
 
 from dupbench.config import DetectorConfig, ExecutionConfig
 from dupbench.detector.pipeline import find_duplicates
-from dupbench.detector.verify import colour_distance, information
+from dupbench.detector.ssim import ssim_terms
+from dupbench.detector.verify import changed_share, colour_distance, information
 
 
 def groups_of(root: Path, mode: str = "serial") -> set[frozenset[str]]:
@@ -133,3 +134,45 @@ def test_pixel_identical_copies_stay_exact_whatever_verification_says(tmp_path, 
     monkeypatch.setattr(dupbench.detector.pipeline, "verify_pairs", lambda inputs, left, *rest: np.full(len(left), 4, np.int8))
     report = find_duplicates([str(tmp_path)], DetectorConfig())
     assert [(g.kind, sorted(Path(p).name for p in g.paths)) for g in report.groups] == [("exact", ["coffee.bmp", "coffee.jpg"])]
+
+
+def folder_icon(emblem: str, size: int = 192) -> np.ndarray:
+    """The base a theme's folder icons share, with an emblem (a tenth of the picture) in its lower right."""
+    image = np.full((size, size, 3), 255, np.uint8)
+    cv2.rectangle(image, (16, 40), (size - 16, size - 24), (40, 170, 230), -1)
+    cv2.rectangle(image, (16, 28), (80, 48), (30, 150, 210), -1)
+    for y in range(40, size - 24):
+        image[y, 16 : size - 16] = np.clip(image[y, 16 : size - 16].astype(int) - (y - 40) // 3, 0, 255)
+    x, y = size * 5 // 8, size * 5 // 8
+    if emblem == "music":
+        cv2.circle(image, (x, y), 22, (60, 60, 60), -1)
+        cv2.line(image, (x + 14, y), (x + 14, y - 40), (60, 60, 60), 8)
+    else:
+        cv2.rectangle(image, (x - 22, y - 22), (x + 22, y + 22), (60, 60, 60), -1)
+        cv2.fillPoly(image, [np.array([(x - 13, y + 13), (x, y - 15), (x + 13, y + 13)])], (255, 255, 255))
+    return image
+
+
+def test_icons_on_one_base_with_other_emblems_are_not_duplicates_but_a_recompressed_copy_is(tmp_path):
+    """Real icon themes hold folder-music, folder-pictures, ...: one picture with another emblem. Their
+    thumbnails screen as alike; what tells them apart is that they differ completely in one place."""
+    music = folder_icon("music")
+    cv2.imwrite(str(tmp_path / "folder-music.png"), music)
+    cv2.imwrite(str(tmp_path / "folder-pictures.png"), folder_icon("pictures"))
+    cv2.imwrite(str(tmp_path / "folder-music.jpg"), music, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    expected = {frozenset({"folder-music.png", "folder-music.jpg"})}
+    assert groups_of(tmp_path) == expected
+    unchecked = find_duplicates([str(tmp_path)], DetectorConfig(pairs="all", changed_ceiling=1.0))
+    assert {frozenset(Path(p).name for p in g.paths) for g in unchecked.groups} != expected  # the screen alone merges them
+
+
+def test_changed_share_counts_only_windows_with_other_content():
+    base = photo("coffee", 64)
+    gray = cv2.resize(cv2.cvtColor(base, cv2.COLOR_BGR2GRAY), (32, 32), interpolation=cv2.INTER_AREA)
+    captioned = gray.copy()
+    captioned[26:29, 2:10] = 255  # a small solid caption in a corner: 2% of the pixels
+    darker = np.clip(gray.astype(int) - 25, 0, 255).astype(np.uint8)
+    terms = ssim_terms(np.stack([gray, captioned, darker]), np.float32)
+    shares = changed_share(terms.take(slice(0, 1)), terms.take(np.array([1, 2])))
+    assert 0 < shares[0] <= DetectorConfig().changed_ceiling
+    assert shares[1] == 0
