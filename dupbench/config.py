@@ -11,7 +11,7 @@ PairStrategy = Literal["all", "pruned"]
 
 # HEIC/HEIF/AVIF are listed so they are reported as skipped (with a reason) rather than silently ignored.
 IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".heic", ".heif", ".avif", ".ppm", ".pgm", ".pbm", ".pnm", ".jp2", ".j2k"}
+    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".heic", ".heif", ".avif", ".ppm", ".pgm", ".pbm", ".pnm", ".jp2", ".j2k", ".cr2", ".nef", ".arw", ".dng"}
 )
 MODES: tuple[str, ...] = ("serial", "thread", "process", "dask")
 START_METHODS: tuple[str, ...] = ("fork", "forkserver", "spawn")
