@@ -60,9 +60,7 @@ def find_duplicates(
     missing = [root for root in roots if not Path(root).exists()]
     if missing:
         raise FileNotFoundError(f"no such file or directory: {', '.join(missing)}")
-    config = detector_config(
-        detector or DetectorConfig(), threshold, orientations, extensions, tuple(exclude), min_size, max_size, follow_symlinks or None
-    )
+    config = detector_config(detector or DetectorConfig(), threshold, orientations, extensions, tuple(exclude), min_size, max_size, follow_symlinks or None)
     runner = dataclasses.replace(execution or ExecutionConfig(), mode=mode, **({"workers": workers} if workers is not None else {}))
     return _run(roots, config, runner, keep, cache, progress)
 

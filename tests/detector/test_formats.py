@@ -70,7 +70,9 @@ def test_heic_is_found_as_a_near_duplicate_of_its_png_original(tmp_path, picture
     assert pillow_reads("heif") == "pillow-heif"
 
 
-@pytest.mark.skipif(not can_write_avif(), reason=f"neither Pillow's own AVIF support nor pillow-avif-plugin is installed ({FORMATS_EXTRA}); CI installs only .[test]")
+@pytest.mark.skipif(
+    not can_write_avif(), reason=f"neither Pillow's own AVIF support nor pillow-avif-plugin is installed ({FORMATS_EXTRA}); CI installs only .[test]"
+)
 def test_avif_is_found_as_a_near_duplicate_of_its_jpeg_original(tmp_path, picture, fresh_plugins):
     if not features.check("avif"):
         import pillow_avif  # noqa: F401
