@@ -22,20 +22,29 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# The child warms up on a small JPEG (and imports rawpy) so that neither the timings nor the peak include
+# imports; peak RSS is VmHWM (ru_maxrss would carry the parent's peak across exec).
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, tempfile, time
+import cv2, numpy as np
 from dupbench.config import DetectorConfig
 from dupbench.detector.load import load_features
+def hwm_kib():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
 path, repeats = sys.argv[1], int(sys.argv[2])
 config = DetectorConfig()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with tempfile.NamedTemporaryFile(suffix=".jpg") as small:
+    small.write(cv2.imencode(".jpg", np.full((64, 64, 3), 128, np.uint8))[1].tobytes()); small.flush()
+    load_features(small.name, config)
+import rawpy
+before = hwm_kib()
 times = []
 for _ in range(repeats):
     start = time.perf_counter()
     result = load_features(path, config)
     times.append(time.perf_counter() - start)
     assert not hasattr(result, "reason"), result.reason
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = hwm_kib()
 print(json.dumps({"times": times, "rss_growth_kib": peak - before, "size": [result.width, result.height]}))
 """
 
@@ -88,12 +97,13 @@ def main() -> None:
             done = subprocess.run([sys.executable, "-c", CHILD, str(path), str(args.repeats)], capture_output=True, text=True, check=True)
             rows.append((name, path.stat().st_size, json.loads(done.stdout)))
     meta = collect_metadata(ROOT)
-    libraries = ", ".join(f"{k} {meta['libraries'][k]}" for k in ("numpy", "opencv", "pillow", "rawpy") if k in meta["libraries"])
+    libraries = ", ".join(f"{k} {meta['libraries'][k]}" for k in ("numpy", "opencv") if k in meta["libraries"])
+    import PIL
     import rawpy
 
     print(
         f"# machine {meta['machine']} ({meta['cpu_model']}, {len(meta['allowed_cores'])} cores allowed, shared with other work), commit "
-        f"{meta['git']['short_commit']}{' (dirty)' if meta['git']['dirty'] else ''}, Python {meta['python']['version']}, {libraries}, "
+        f"{meta['git']['short_commit']}{' (dirty)' if meta['git']['dirty'] else ''}, Python {meta['python']['version']}, {libraries}, Pillow {PIL.__version__}, "
         f"rawpy {rawpy.__version__} (LibRaw {rawpy.libraw_version})"
     )
     print(f"# python benchmarks/raw_cost.py --megapixels {args.megapixels:g} --repeats {args.repeats}")
