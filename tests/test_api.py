@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +94,18 @@ def test_bad_settings_raise_before_any_work(folder, kwargs, error, message):
 def test_a_missing_path_raises(tmp_path):
     with pytest.raises(FileNotFoundError, match="no-such-folder"):
         dupbench.find_duplicates(tmp_path / "no-such-folder")
+
+
+def test_the_readme_example_runs(tmp_path, monkeypatch, capsys):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    example = re.search(r"## Python API\n\n```python\n(.*?)```", readme, re.S).group(1)
+    for folder in ("photos", "phone-backup"):
+        (tmp_path / folder).mkdir()
+    cv2.imwrite(str(tmp_path / "photos" / "a.png"), photo("astronaut", 160))
+    cv2.imwrite(str(tmp_path / "phone-backup" / "a.jpg"), photo("astronaut", 160), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    (tmp_path / "photos" / "empty.jpg").write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "near keep photos/a.png" in printed and "phone-backup/a.jpg ssim" in printed
+    assert "skipped photos/empty.jpg empty file" in printed
