@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from contextlib import ExitStack
 from pathlib import Path
 
-from dupbench.config import DetectorConfig, ExecutionConfig
+from dupbench.config import DetectorConfig, ExecutionConfig, Mode
 from dupbench.result import DuplicateReport
 
 PathLike = str | os.PathLike[str]
@@ -24,7 +24,7 @@ def find_duplicates(
     paths: PathLike | Iterable[PathLike],
     *,
     threshold: float | None = None,
-    mode: str = "serial",
+    mode: Mode = "serial",
     workers: int | None = None,
     orientations: int | None = None,
     extensions: Iterable[str] | None = None,
@@ -60,8 +60,9 @@ def find_duplicates(
     missing = [root for root in roots if not Path(root).exists()]
     if missing:
         raise FileNotFoundError(f"no such file or directory: {', '.join(missing)}")
-    config = detector_config(detector or DetectorConfig(), threshold, orientations, extensions, tuple(exclude), min_size, max_size, follow_symlinks or None)
-    runner = dataclasses.replace(execution or ExecutionConfig(), mode=mode, **({"workers": workers} if workers is not None else {}))
+    config = detector_config(detector or DetectorConfig(), threshold, orientations, extensions, tuple(exclude), min_size, max_size, follow_symlinks)
+    base = execution or ExecutionConfig()
+    runner = dataclasses.replace(base, mode=mode, workers=base.workers if workers is None else workers)
     return _run(roots, config, runner, keep, cache, progress)
 
 
@@ -73,19 +74,19 @@ def detector_config(
     exclude: tuple[str, ...],
     min_size: int,
     max_size: int | None,
-    follow_symlinks: bool | None,
+    follow_symlinks: bool,
 ) -> DetectorConfig:
     """`base` with the given keyword settings in force (None and the empty defaults leave a field as it is)."""
-    given = {
-        "threshold": threshold,
-        "orientations": orientations,
-        "extensions": frozenset(e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions) if extensions is not None else None,
-        "exclude": exclude or None,
-        "min_size": min_size or None,
-        "max_size": max_size,
-        "follow_symlinks": follow_symlinks,
-    }
-    return dataclasses.replace(base, **{name: value for name, value in given.items() if value is not None})
+    return dataclasses.replace(
+        base,
+        threshold=base.threshold if threshold is None else threshold,
+        orientations=base.orientations if orientations is None else orientations,
+        extensions=base.extensions if extensions is None else frozenset(e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions),
+        exclude=exclude or base.exclude,
+        min_size=min_size or base.min_size,
+        max_size=base.max_size if max_size is None else max_size,
+        follow_symlinks=follow_symlinks or base.follow_symlinks,
+    )
 
 
 def _run(roots: list[str], config: DetectorConfig, execution: ExecutionConfig, keep: str | None, cache: bool | PathLike, progress: bool) -> DuplicateReport:

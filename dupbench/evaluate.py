@@ -516,8 +516,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
             output["sweeps"].append({"thumb_size": size, "best": {k: float(v) for k, v in best.items()}, "sweep": sweep.to_dict(orient="records")})
     if json_to_stdout(args):
         sys.stdout.write(json_text(output))
-    if json_file(args) is not None:
-        write_json_atomic(output, json_file(args))
+    target = json_file(args)
+    if target is not None:
+        write_json_atomic(output, target)
     return 0
 
 

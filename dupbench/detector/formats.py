@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import io
 import struct
+from typing import Any
 
 import numpy as np
 
@@ -120,7 +121,7 @@ class RawUnavailable(Exception):
     """rawpy is not installed (the message is the skip reason)."""
 
 
-def _rawpy():  # type: ignore[no-untyped-def]
+def _rawpy() -> Any:
     try:
         import rawpy
     except ImportError:
