@@ -116,7 +116,7 @@ def evaluate(dataset: Path, report: dict, scratch: Path) -> dict:
     report_path, scores_path = scratch / "report.json", scratch / "scores.json"
     report_path.write_text(json.dumps(report))
     subprocess.run(
-        [sys.executable, "-m", "dupbench", "evaluate", str(dataset), str(report_path), "--json", str(scores_path), "--quiet"], check=True, capture_output=True
+        [sys.executable, "-m", "dupbench", "evaluate", str(dataset), str(report_path), "--output", str(scores_path), "--quiet"], check=True, capture_output=True
     )
     return json.loads(scores_path.read_text())["evaluation"]
 

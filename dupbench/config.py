@@ -9,9 +9,14 @@ from typing import Literal
 Mode = Literal["serial", "thread", "process", "dask"]
 PairStrategy = Literal["all", "pruned"]
 
-# HEIC/HEIF/AVIF are listed so they are reported as skipped (with a reason) rather than silently ignored.
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".heic", ".heif", ".avif", ".ppm", ".pgm", ".pbm", ".pnm", ".jp2", ".j2k"}
+# HEIC/HEIF and AVIF need the 'formats' extra, camera RAW the 'raw' extra (detector/formats.py); without
+# it such a file is skipped with a reason naming the extra, so it is still looked at.
+CAMERA_RAW_EXTENSIONS = frozenset({".cr2", ".nef", ".arw", ".dng"})
+IMAGE_EXTENSIONS = (
+    frozenset(
+        {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".heic", ".heif", ".avif", ".ppm", ".pgm", ".pbm", ".pnm", ".jp2", ".j2k"}
+    )
+    | CAMERA_RAW_EXTENSIONS
 )
 MODES: tuple[str, ...] = ("serial", "thread", "process", "dask")
 START_METHODS: tuple[str, ...] = ("fork", "forkserver", "spawn")

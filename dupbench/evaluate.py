@@ -27,7 +27,8 @@ from dupbench.config import DetectorConfig, available_cpus
 from dupbench.datasets.ground_truth import FILENAME, GroundTruth, read_ground_truth
 from dupbench.detector.load import load_features
 from dupbench.detector.ssim import match_one_to_many, ssim_matrix, ssim_terms
-from dupbench.result import DuplicateReport, Skipped, load_report, write_json_atomic
+from dupbench.json_output import add_json_options, json_file, json_to_stdout
+from dupbench.result import DuplicateReport, Skipped, json_text, load_report, write_json_atomic
 
 Pair = tuple[str, str]
 OTHER = "(originals and copies)"
@@ -484,10 +485,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.report is None and not args.threshold_sweep:
         print("dupbench evaluate: give a REPORT, --threshold-sweep, or both", file=sys.stderr)
         return 2
+    human = sys.stderr if json_to_stdout(args) else sys.stdout  # stdout holds the JSON and nothing else
     output: dict = {}
     if args.report is not None:
         result = evaluate(truth, load_report(args.report), root)
-        print(format_evaluation(result))
+        print(format_evaluation(result), file=human)
         output["evaluation"] = result.to_json()
     if args.threshold_sweep:
         prefix = args.sweep_prefix or (args.report.with_suffix("") if args.report else root / "sweep")
@@ -504,15 +506,19 @@ def run_evaluate(args: argparse.Namespace) -> int:
             plot_sweep(sweep, stem.with_suffix(".png"), f"{truth.profile}, {truth.n_images} images, {size}px thumbnails")
             print(
                 f"\nthreshold sweep, {size}px thumbnails: best near-duplicate F1 {best['f1']:.4f} at SSIM "
-                f">= {best['threshold']:.2f} (precision {best['precision']:.4f}, recall {best['recall']:.4f})"
+                f">= {best['threshold']:.2f} (precision {best['precision']:.4f}, recall {best['recall']:.4f})",
+                file=human,
             )
-            print(sweep.iloc[::5].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
-            print(f"\nat {best['threshold']:.2f}:")
-            print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-            print(f"wrote {stem}.csv, {stem}-by-kind.csv and {stem}.png")
+            print(sweep.iloc[::5].to_string(index=False, float_format=lambda x: f"{x:.4f}"), file=human)
+            print(f"\nat {best['threshold']:.2f}:", file=human)
+            print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"), file=human)
+            print(f"wrote {stem}.csv, {stem}-by-kind.csv and {stem}.png", file=human)
             output["sweeps"].append({"thumb_size": size, "best": {k: float(v) for k, v in best.items()}, "sweep": sweep.to_dict(orient="records")})
-    if args.json is not None:
-        write_json_atomic(output, args.json)
+    if json_to_stdout(args):
+        sys.stdout.write(json_text(output))
+    target = json_file(args)
+    if target is not None:
+        write_json_atomic(output, target)
     return 0
 
 
@@ -556,6 +562,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"thumbnail sizes to sweep (default: {DetectorConfig().thumb_size})",
     )
     parser.add_argument("--sweep-prefix", type=Path, default=None, help="path prefix for the sweep CSV and PNG (default: beside the report)")
-    parser.add_argument("--json", type=Path, default=None, help="also write the scores as JSON here")
+    add_json_options(parser, "the scores")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run_evaluate)

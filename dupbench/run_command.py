@@ -28,6 +28,7 @@ from dupbench.detector.cache import FeatureCache, default_cache_path
 from dupbench.detector.pipeline import cache_settings_key, find_duplicates
 from dupbench.execution.dask import DaskUnavailable
 from dupbench.execution.tasks import WorkerCrashes
+from dupbench.json_output import json_file, json_help, json_to_stdout
 from dupbench.result import DuplicateReport, json_text, write_json_atomic
 from dupbench.table import human_bytes, write_csv
 
@@ -149,8 +150,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--output",
         type=Path,
         metavar="FILE",
-        help="write the full report as JSON to FILE (see README, 'JSON output'); its folder must exist and be writable (checked before scanning); '-' writes it to stdout, and the printed report goes to stderr",
+        help="write the full report as JSON to FILE (see README, 'JSON output'); its folder must exist and be writable (checked before scanning); '-' writes it to stdout, as --json does",
     )
+    parser.add_argument("--json", action="store_true", help=json_help("the full report"))
     parser.add_argument(
         "--csv",
         type=Path,
@@ -244,14 +246,14 @@ def run(args: argparse.Namespace) -> int:
             return 1
     if args.keep:
         report.groups = rekey_groups(report.groups, args.keep)
-    to_stdout = args.output is not None and str(args.output) == "-"
-    human = sys.stderr if to_stdout else sys.stdout  # with --output -, stdout holds the JSON and nothing else
+    to_stdout, to_file = json_to_stdout(args), json_file(args)
+    human = sys.stderr if to_stdout else sys.stdout  # with --json or --output -, stdout holds the JSON and nothing else
     try:
         if to_stdout:
             sys.stdout.write(json_text(report.to_json()))
             sys.stdout.flush()
-        elif args.output:
-            write_json_atomic(report.to_json(), args.output)
+        if to_file:
+            write_json_atomic(report.to_json(), to_file)
     except OSError as exc:
         print(f"dupbench run: cannot write --output {show(str(args.output))}: {exc.strerror or exc}", file=sys.stderr)
         return 1
@@ -262,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"dupbench run: cannot write --csv {show(str(args.csv))}: {exc.strerror or exc}", file=sys.stderr)
             return 1
     if not args.quiet:
-        print(format_report(report, output=None if to_stdout else args.output, acting=args.action != "report"), file=human)
+        print(format_report(report, output=to_file, acting=args.action != "report"), file=human)
     return perform_actions(report, args, expected_digests=report.file_digests, out=human)
 
 

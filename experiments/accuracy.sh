@@ -13,8 +13,8 @@ mkdir -p "$out"
 [ -f "$data/ground_truth.json" ] || dupbench dataset make "$data" --images "$images" --seed "$seed" --profile study --quiet
 dupbench run "$data" --mode process --pairs all --no-cache --output "$out/report-all.json" --quiet
 dupbench run "$data" --mode process --pairs pruned --no-cache --output "$out/report-pruned.json" --quiet
-dupbench evaluate "$data" "$out/report-all.json" --json "$out/evaluation-all.json" --quiet > "$out/evaluation-all.txt"
-dupbench evaluate "$data" "$out/report-pruned.json" --json "$out/evaluation-pruned.json" --threshold-sweep \
+dupbench evaluate "$data" "$out/report-all.json" --output "$out/evaluation-all.json" --quiet > "$out/evaluation-all.txt"
+dupbench evaluate "$data" "$out/report-pruned.json" --output "$out/evaluation-pruned.json" --threshold-sweep \
   --thumb-sizes 32,64 --sweep-prefix "$out/threshold" --quiet > "$out/evaluation-pruned.txt"
 python - "$out" "$images" "$seed" <<'PY'
 import json, sys

@@ -21,10 +21,10 @@ for class in $classes; do
     mkdir -p "$out"
     [ -f "$data/ground_truth.json" ] || dupbench dataset real "$data" --class "$class" --split "$split" --seed "$seed"
     dupbench run "$data" --mode process --no-cache --quiet --output "$out/report.json"
-    dupbench evaluate "$data" "$out/report.json" --json "$out/evaluation.json" --quiet > "$out/evaluation.txt"
+    dupbench evaluate "$data" "$out/report.json" --output "$out/evaluation.json" --quiet > "$out/evaluation.txt"
     if [ "$class" = photos ]; then  # the photo sets hold turned and mirrored copies: also with --orientations 8
       dupbench run "$data" --mode process --no-cache --quiet --orientations 8 --output "$out/report-o8.json"
-      dupbench evaluate "$data" "$out/report-o8.json" --json "$out/evaluation-o8.json" --quiet > "$out/evaluation-o8.txt"
+      dupbench evaluate "$data" "$out/report-o8.json" --output "$out/evaluation-o8.json" --quiet > "$out/evaluation-o8.txt"
     fi
     python benchmarks/peers.py "$data" --repeats 1 --tools "$peers" --out results/accuracy --name "$name" > "$out/peers.log"
     python - "$out" "$data" "$seed" "$class" "$split" <<'PY'

@@ -187,7 +187,7 @@ def test_cli_with_a_perfect_report(tiny_dataset: Path, tmp_path: Path, capsys: p
             "evaluate",
             str(tiny_dataset),
             str(tmp_path / "r.json"),
-            "--json",
+            "--output",
             str(tmp_path / "scores.json"),
             "--threshold-sweep",
             "--thumb-sizes",
@@ -201,6 +201,17 @@ def test_cli_with_a_perfect_report(tiny_dataset: Path, tmp_path: Path, capsys: p
     assert scores["evaluation"]["exact"]["recall"] == 1.0
     assert (tmp_path / "r-sweep-32px.png").is_file()
     assert "recall per transformation" in capsys.readouterr().out
+
+
+def test_cli_json_prints_only_the_scores_on_stdout(tiny_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    truth = read_ground_truth(tiny_dataset)
+    data = {"version": 1, "roots": [str(tiny_dataset)], "settings": {}, "groups": [], "skipped": [], "stages": {}, "mode": "serial", "workers": 1}
+    (tmp_path / "r.json").write_text(json.dumps(data))
+    assert main(["evaluate", str(tiny_dataset), str(tmp_path / "r.json"), "--json", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    scores = json.loads(captured.out)  # the whole of stdout is one JSON document
+    assert scores["evaluation"]["any"]["recall"] == 0.0 and truth.groups()
+    assert "recall per transformation" in captured.err  # the human text went to stderr
 
 
 def test_group_harm_counts_distinct_pictures_joined(truth: GroundTruth) -> None:

@@ -163,14 +163,24 @@ def test_a_file_name_with_a_newline_cannot_forge_a_report_line(planted_folder, t
     assert any("\\n[exact] keep FORGED.png" in line for line in lines)  # shown, escaped
 
 
-def test_output_dash_writes_only_the_json_to_stdout(planted_folder, capsys):
+@pytest.mark.parametrize("option", [["--output", "-"], ["--json"]])
+def test_output_dash_writes_only_the_json_to_stdout(planted_folder, capsys, option):
     root, expected = planted_folder
-    assert main(["run", str(root), "--mode", "serial", "--no-cache", "--output", "-"]) == 0
+    assert main(["run", str(root), "--mode", "serial", "--no-cache", *option]) == 0
     captured = capsys.readouterr()
     data = json.loads(captured.out)  # the whole of stdout is one JSON document
     assert len(data["groups"]) == len(expected)
     assert "duplicate groups" in captured.err and "[near] keep" in captured.err  # the printed report went to stderr
     assert not os.path.exists("-")
+
+
+def test_json_and_output_file_together_write_the_same_report_to_both(planted_folder, tmp_path, capsys):
+    root, _ = planted_folder
+    out = tmp_path / "r.json"
+    assert main(["run", str(root), "--mode", "serial", "--no-cache", "--json", "--output", str(out)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    written = json.loads(out.read_text())
+    assert printed["groups"] == written["groups"] and printed["groups"]
 
 
 def test_output_dash_with_an_action_keeps_stdout_json(planted_folder, tmp_path, capsys):

@@ -2,14 +2,28 @@
 
 OpenCV is the default decoder. Pillow is the fallback where OpenCV cannot be imported (it publishes
 no free-threaded wheel), and can be chosen with `--decoder pillow`. The two can differ by a grey level
-on lossy formats (their IDCTs differ), so one run uses one decoder throughout.
+on lossy formats (their IDCTs differ), so one run uses one decoder throughout. A file OpenCV cannot
+read (a GIF whose background index is past its palette, HEIC through pillow-heif) is tried with Pillow
+before it is skipped; camera RAW files go to rawpy (see formats.py).
 """
 
 from __future__ import annotations
 
+import io
 import re
 
 import numpy as np
+
+from dupbench.detector.formats import (
+    RawUnavailable,
+    container_kind,
+    is_camera_raw,
+    missing_plugin_reason,
+    pillow_reads,
+    raw_develop,
+    raw_preview,
+    turn_by_flip,
+)
 
 try:
     import cv2
@@ -55,15 +69,15 @@ def decode_image(data: bytes, decoder: str = "opencv") -> np.ndarray:
     truncated = looks_truncated(data)
     if truncated:
         raise DecodeError(truncated)
+    if is_camera_raw(data):
+        return decode_raw(data, decoder, min_side=1)
     if decoder == "pillow":
         return _decode_pillow(data)
     try:
         image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     except cv2.error as exc:  # OpenCV raises (not returns None) for headers beyond its pixel limit
         raise DecodeError(f"decoder refused the image: {str(exc).strip().splitlines()[-1]}") from None
-    if image is None:
-        raise DecodeError(undecodable_reason(data))
-    return image
+    return image if image is not None else _decode_pillow(data)
 
 
 JPEG_REDUCTIONS = (8, 4, 2)
@@ -155,6 +169,8 @@ def decode_colour(
     truncated = looks_truncated(data)
     if truncated:
         raise DecodeError(truncated)
+    if is_camera_raw(data):
+        return decode_raw(data, decoder, min_side), None
     reduction = jpeg_reduction(size, min_side) if is_jpeg(data) else 1
     if decoder == "pillow":
         return _decode_pillow_colour(data, reduction)
@@ -163,7 +179,7 @@ def decode_colour(
     try:
         image = cv2.imdecode(buffer, flag)
         if image is None:
-            raise DecodeError(undecodable_reason(data))
+            return _decode_pillow_colour(data, reduction)
         if not has_alpha or is_jpeg(data):
             return image, None
         unchanged = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
@@ -174,13 +190,56 @@ def decode_colour(
     return composite(aligned) if aligned is not None else (image, None)
 
 
-def _decode_pillow_colour(data: bytes, reduction: int) -> tuple[np.ndarray, np.ndarray | None]:
-    import io
+# What Pillow may open when it decodes: the formats dupbench scans for. Image.open alone tries every
+# plugin Pillow has, and some hand the file to another program (EPS goes to Ghostscript).
+PILLOW_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "BMP", "DIB", "TIFF", "WEBP", "PPM", "JPEG2000", "HEIF", "AVIF")
 
+
+def pillow_formats() -> list[str]:
+    """Those of PILLOW_FORMATS this Pillow has an opener for now (HEIF only once its plugin registered)."""
+    from PIL import Image
+
+    Image.init()
+    return [name for name in PILLOW_FORMATS if name in Image.OPEN]
+
+
+def require_plugin(data: bytes) -> None:
+    """Register the Pillow plugin a HEIF or AVIF file needs; DecodeError naming the extra if there is none."""
+    kind = container_kind(data)
+    if kind is not None and pillow_reads(kind) is None:
+        raise DecodeError(missing_plugin_reason(kind))
+
+
+def decode_raw(data: bytes, decoder: str, min_side: int) -> np.ndarray:
+    """A camera RAW as 8-bit BGR: its embedded JPEG preview where it has one with `min_side` pixels on its
+    short side and no more pixels than the sensor (a bound on its cost), else developed at half size.
+    `min_side` 0 (the full-resolution pixel digest) always develops: the preview is the camera's rendering,
+    not the file's pixels."""
+    try:
+        preview, flip, (width, height) = raw_preview(data) if min_side > 0 else (None, 0, (0, 0))
+        if preview is not None and is_jpeg(preview):
+            from PIL import Image
+
+            with Image.open(io.BytesIO(preview)) as im:
+                size, turned_by_exif = im.size, im.getexif().get(0x0112, 1) != 1
+            if min(size) >= min_side and size[0] * size[1] <= width * height:
+                image = decode_colour(preview, decoder, size, min_side)[0]
+                return image if turned_by_exif else turn_by_flip(image, flip)
+        return raw_develop(data)
+    except RawUnavailable as exc:
+        raise DecodeError(str(exc)) from None
+    except DecodeError:
+        raise
+    except Exception as exc:  # rawpy's LibRawError and its kinds
+        raise DecodeError(f"camera RAW file LibRaw cannot read: {type(exc).__name__}: {exc}") from None
+
+
+def _decode_pillow_colour(data: bytes, reduction: int) -> tuple[np.ndarray, np.ndarray | None]:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    require_plugin(data)
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data), formats=pillow_formats()) as image:
             if reduction > 1:
                 image.draft("RGB", (image.width // reduction, image.height // reduction))
             turned = ImageOps.exif_transpose(image)
@@ -237,19 +296,19 @@ def decoded_bytes_per_pixel(data: bytes, has_alpha: bool = False) -> int:
 
 
 def undecodable_reason(data: bytes) -> str:
-    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"hevc", b"avif"):
-        return f"{data[8:12].decode()} (HEIF/AVIF) image: no decoder for it is installed"
+    kind = container_kind(data)
+    if kind is not None and pillow_reads(kind) is None:
+        return missing_plugin_reason(kind)
     return "not a decodable image"
 
 
 def _decode_pillow(data: bytes) -> np.ndarray:
     """BGR like OpenCV."""
-    import io
-
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    require_plugin(data)
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data), formats=pillow_formats()) as image:
             rgb = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
     except UnidentifiedImageError:
         raise DecodeError(undecodable_reason(data)) from None

@@ -29,6 +29,7 @@ from dupbench.detector.decode import (
     undecodable_reason,
 )
 from dupbench.detector.features import ImageFeatures, colour_grid, file_digest, jpeg_quality, luma, pixel_digest_with_alpha, resize_plane
+from dupbench.detector.formats import RawUnavailable, container_kind, is_camera_raw, ispe_size, pillow_reads, raw_size
 from dupbench.result import Skipped
 
 
@@ -65,7 +66,13 @@ ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 
 def header_info(data: bytes) -> tuple[tuple[int, int] | None, bool]:
     """((width, height) as stored, whether it may hold transparency), from the header alone (Pillow parses
-    it lazily, or `opencv_only_size` for HDR, PFM and PAM); the size is None if neither can tell."""
+    it lazily, with the HEIF or AVIF plugin where one is installed; rawpy reads a camera RAW's metadata;
+    `opencv_only_size` for HDR, PFM and PAM); the size is None if none can tell."""
+    if is_camera_raw(data):
+        return raw_header(data), False
+    kind = container_kind(data)
+    if kind is not None and pillow_reads(kind) is None:  # OpenCV may still read it (some builds read AVIF)
+        return ispe_size(data), False
     from PIL import Image
 
     # The detector applies its own limit (DetectorConfig.max_pixels) before any decoder allocates;
@@ -78,6 +85,16 @@ def header_info(data: bytes) -> tuple[tuple[int, int] | None, bool]:
     except Exception:  # not a format Pillow knows: maybe one only OpenCV reads
         return opencv_only_size(data), False
     return (width, height), has_alpha
+
+
+def raw_header(data: bytes) -> tuple[int, int]:
+    """A camera RAW's developed size from its metadata (rawpy), or DecodeError saying why there is none."""
+    try:
+        return raw_size(data)
+    except RawUnavailable as exc:
+        raise DecodeError(str(exc)) from None
+    except Exception as exc:  # rawpy's LibRawError and its kinds
+        raise DecodeError(f"camera RAW file LibRaw cannot read: {type(exc).__name__}: {exc}") from None
 
 
 def header_size(data: bytes) -> tuple[int, int] | None:

@@ -1,4 +1,4 @@
-"""Native settings for every process that runs detector work: one native thread, a heap that is kept.
+"""Native settings for every process that runs detector work: one native thread, a heap that is kept, a quiet OpenCV.
 
 N workers should use N cores, not N x cores: OpenCV's and BLAS's own thread pools are limited to one
 thread per process. The heap setting makes per-pair costs the same in every process.
@@ -24,6 +24,7 @@ def limit_native_threads() -> dict[str, Any]:
 
         cv2.setNumThreads(1)
         settings["opencv_threads"] = cv2.getNumThreads()
+        quiet_opencv(cv2)
     except ImportError:
         settings["opencv_threads"] = None
     from threadpoolctl import threadpool_info, threadpool_limits
@@ -31,6 +32,12 @@ def limit_native_threads() -> dict[str, Any]:
     threadpool_limits(1)
     settings["blas_threads"] = sorted({info["num_threads"] for info in threadpool_info()})
     return settings
+
+
+def quiet_opencv(cv2: Any) -> None:
+    """Silence OpenCV's own log: it writes lines such as "[ERROR:0@0.03] ... can't read header" straight to
+    stderr, through the progress bar, for files dupbench then reports as skipped with their reason anyway."""
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 def limit_native_threads_of_children() -> None:

@@ -95,7 +95,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="RESULTS_JSON",
         help="measure nothing: rewrite summary.txt, gil.png and the explanations of an existing results.json (into --out, default its own directory)",
     )
-    parser.add_argument("--json", action="store_true", help="print one run's results as JSON on stdout (progress goes to stderr); writes no files")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one run's results as JSON on stdout instead of the human text; progress goes to stderr and no files are written (--out is not used)",
+    )
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
