@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from dupbench.actions.execute import apply_plan
-from dupbench.actions.keep import KEEP_RULES, check_keep_rule, protect_references
+from dupbench.actions.keep import KEEP_RULES, PREFIX, check_keep_rule, protect_references
 from dupbench.actions.leftovers import action_folders, remove_stale_temporaries
 from dupbench.actions.manifest import name_taken
 from dupbench.actions.plan import ACTIONS, format_plan, make_plan, show, summary
@@ -54,7 +54,13 @@ def add_action_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--to", type=Path, metavar="DIR", help="where --action move puts files, keeping their paths relative to their root")
     group.add_argument("--yes", action="store_true", help="confirm --action delete")
     group.add_argument("--dry-run", action="store_true", help="print the exact plan and change nothing")
-    group.add_argument("--keep", type=_keep_rule, metavar="RULE", help=f"which copy to keep instead of the highest-resolution one: {', '.join(KEEP_RULES)}")
+    group.add_argument(
+        "--keep",
+        type=_keep_rule,
+        metavar="RULE",
+        help=f"which copy to keep instead of the highest-resolution one: {', '.join(KEEP_RULES)} "
+        "(path-prefix=DIR keeps the files under DIR: when acting, DIR is a --reference folder)",
+    )
     group.add_argument(
         "--manifest", type=Path, metavar="FILE", help="where to write the undo manifest (default: in --to DIR for move, else the current directory)"
     )
@@ -65,6 +71,16 @@ def _keep_rule(text: str) -> str:
         return check_keep_rule(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def reference_folders(args: argparse.Namespace) -> list[str]:
+    """The --reference folders, and the folder of --keep path-prefix=DIR: a rule that keeps the files under
+    DIR must not move, trash or link any of them, not only the one it picks as keeper."""
+    folders = list(getattr(args, "reference", None) or [])
+    keep = getattr(args, "keep", None)
+    if keep and keep.startswith(PREFIX):
+        folders.append(keep[len(PREFIX) :])
+    return folders
 
 
 def check_action_arguments(args: argparse.Namespace) -> str | None:
@@ -103,7 +119,7 @@ def perform_actions(
     if args.action == "report":
         return EXIT_OK
     quiet = getattr(args, "quiet", False)
-    chosen = protect_references(report.groups, getattr(args, "reference", None) or [], linking=args.action == "hardlink")
+    chosen = protect_references(report.groups, reference_folders(args), linking=args.action == "hardlink")
     groups = chosen if getattr(args, "include_near", True) else identical_part(chosen)
     left_alone = sum(len(g.members) for g in chosen) - sum(len(g.members) for g in groups)
     if left_alone:

@@ -93,3 +93,18 @@ def test_nothing_under_a_reference_folder_is_touched_and_its_file_is_kept(tmp_pa
 
 def test_a_reference_that_is_not_a_folder_is_refused(tmp_path: Path) -> None:
     assert "is not a folder" in check_action_arguments(action_args("--action", "delete", "--yes", "--reference", str(tmp_path / "none")))
+
+
+def test_keep_path_prefix_keeps_every_file_under_the_folder_not_only_the_keeper(tmp_path: Path, photos) -> None:
+    """Two copies under backup/ in one group: the rule picks one as keeper, and the other must stay too."""
+    from action_helpers import snapshot
+
+    from dupbench.actions.keep import rekey_groups
+
+    root, groups = photos
+    rule = f"path-prefix={root / 'backup'}"
+    before = snapshot(root / "backup")
+    argv = ["--action", "move", "--to", str(tmp_path / "moved"), "--keep", rule, "--manifest", str(tmp_path / "m.json")]
+    assert perform_actions(make_report([root], rekey_groups(groups, rule)), action_args(*argv), out=io.StringIO()) == 0
+    assert snapshot(root / "backup") == before
+    assert not (root / "2020" / "beach.jpg").exists()
