@@ -73,6 +73,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=HelpFormatter,
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="folders or files to search (default: the demo set)")
+    add_execution_arguments(parser)
+    add_detector_arguments(parser, defaults)
+    add_filter_arguments(parser)
+    add_reading_arguments(parser)
+    add_output_arguments(parser)
+    add_action_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
+    """How the stages run: the mode and the pool."""
     parser.add_argument("--mode", choices=MODES, default="process", help="how to run the detector's stages")
     parser.add_argument(
         "--workers",
@@ -84,6 +95,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--scheduler", metavar="tcp://HOST:PORT", default=None, help="with --mode dask: use this running Dask scheduler instead of starting a local cluster"
     )
+
+
+def add_detector_arguments(parser: argparse.ArgumentParser, defaults: DetectorConfig) -> None:
+    """What is called a near duplicate."""
     parser.add_argument("--threshold", type=float, default=defaults.threshold, help="SSIM at or above which two images are near duplicates")
     parser.add_argument(
         "--pairs",
@@ -106,6 +121,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=defaults.thumb_size,
         help=f"side of the grayscale thumbnail SSIM compares, in pixels (16 to {MAX_THUMB_SIZE}: larger adds no accuracy to SSIM near-duplicate detection and costs n x size^2 bytes of memory)",
     )
+
+
+def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which files the scan looks at."""
     parser.add_argument(
         "--exclude",
         action="append",
@@ -130,6 +149,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="BYTES",
         help="skip (with a reason) files larger than this, unread; suffixes K, M, G (powers of 1024). Each worker may hold one whole file in memory while decoding it; see README, 'Memory'",
     )
+
+
+def add_reading_arguments(parser: argparse.ArgumentParser) -> None:
+    """How files are read and decoded, and the feature cache."""
     parser.add_argument(
         "--decoder",
         choices=("auto", "opencv", "pillow"),
@@ -146,6 +169,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--no-cache", action="store_true", help="neither read nor write the feature cache (what the benchmark harness uses, to measure the real work)"
     )
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the report goes."""
     parser.add_argument(
         "--output",
         type=Path,
@@ -160,8 +187,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write the groups as a flat table to FILE, one row per file (group, kind, role, path, match, ssim, size, resolution, digest); checked like --output",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars and no printed report")
-    add_action_arguments(parser)
-    parser.set_defaults(func=run)
 
 
 SIZE_SUFFIXES = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
@@ -189,6 +214,33 @@ def parse_extensions(text: str) -> frozenset[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    configs = configs_from(args)
+    if isinstance(configs, str):
+        print(f"dupbench run: {configs}", file=sys.stderr)
+        return 2
+    config, execution = configs
+    if execution.capped_note:
+        print(f"dupbench run: note: {execution.capped_note}", file=sys.stderr)
+    roots = checked_roots(args)
+    if isinstance(roots, str):
+        print(f"dupbench run: {roots}", file=sys.stderr)
+        return 2
+    report = detect(roots, config, execution, args)
+    if isinstance(report, int):
+        return report
+    if args.keep:
+        report.groups = rekey_groups(report.groups, args.keep)
+    human = sys.stderr if json_to_stdout(args) else sys.stdout  # with --json or --output -, stdout holds the JSON and nothing else
+    failed = write_outputs(report, args)
+    if failed:
+        return failed
+    if not args.quiet:
+        print(format_report(report, output=json_file(args), acting=args.action != "report"), file=human)
+    return perform_actions(report, args, expected_digests=report.file_digests, out=human)
+
+
+def configs_from(args: argparse.Namespace) -> tuple[DetectorConfig, ExecutionConfig] | str:
+    """The detector and execution settings the options ask for, or why they are invalid."""
     try:
         filters = {
             "exclude": tuple(args.exclude),
@@ -206,16 +258,26 @@ def run(args: argparse.Namespace) -> int:
             max_file_size=args.max_file_size,
             **filters,
         )
-        execution = ExecutionConfig(mode=args.mode, workers=args.workers, start_method=args.start_method, scheduler=args.scheduler)
+        return config, ExecutionConfig(mode=args.mode, workers=args.workers, start_method=args.start_method, scheduler=args.scheduler)
     except ValueError as exc:
-        print(f"dupbench run: {exc}", file=sys.stderr)
-        return 2
-    if execution.capped_note:
-        print(f"dupbench run: note: {execution.capped_note}", file=sys.stderr)
+        return str(exc)
+
+
+def checked_roots(args: argparse.Namespace) -> list[str] | str:
+    """The roots to search, or the usage error found before any scanning: the action's options, the PATHs,
+    then the files the run will write."""
     error = check_action_arguments(args)
     if error:
-        print(f"dupbench run: {error}", file=sys.stderr)
-        return 2
+        return error
+    roots = roots_from(args)
+    if isinstance(roots, str):
+        return roots
+    destination = args.to if args.action == "move" else None
+    return check_output(args.output) or check_output(args.csv, "--csv") or check_roots_outside_destination(roots, destination) or roots
+
+
+def roots_from(args: argparse.Namespace) -> list[str] | str:
+    """The PATHs (the demo set, built on first use, when none is given), or why one cannot be searched."""
     roots = args.paths
     if not roots:
         from dupbench.datasets import DEMO_IMAGES, demo_folder, demo_ready, ensure_demo
@@ -228,28 +290,29 @@ def run(args: argparse.Namespace) -> int:
         roots = [str(demo)]
     missing = [r for r in roots if not Path(r).exists()]
     if missing:
-        print(f"dupbench run: no such file or directory: {', '.join(show(m) for m in missing)}", file=sys.stderr)
-        return 2
-    error = check_output(args.output) or check_output(args.csv, "--csv") or check_roots_outside_destination(roots, args.to if args.action == "move" else None)
-    if error:
-        print(f"dupbench run: {error}", file=sys.stderr)
-        return 2
+        return f"no such file or directory: {', '.join(show(m) for m in missing)}"
+    return roots
+
+
+def detect(roots: list[str], config: DetectorConfig, execution: ExecutionConfig, args: argparse.Namespace) -> DuplicateReport | int:
+    """The report, or the exit status of a run that could not complete (2: Dask unavailable; 1: crashes)."""
     with ExitStack() as stack:
         cache = None if args.no_cache else stack.enter_context(FeatureCache(args.cache or default_cache_path(), cache_settings_key(config)))
         try:
-            report = find_duplicates(roots, config, execution, show_progress=not args.quiet, cache=cache, exclude=own_outputs(args))
+            return find_duplicates(roots, config, execution, show_progress=not args.quiet, cache=cache, exclude=own_outputs(args))
         except DaskUnavailable as exc:
             print(f"dupbench run: {exc}", file=sys.stderr)
             return 2
         except WorkerCrashes as exc:
             print(f"dupbench run: {exc}", file=sys.stderr)
             return 1
-    if args.keep:
-        report.groups = rekey_groups(report.groups, args.keep)
-    to_stdout, to_file = json_to_stdout(args), json_file(args)
-    human = sys.stderr if to_stdout else sys.stdout  # with --json or --output -, stdout holds the JSON and nothing else
+
+
+def write_outputs(report: DuplicateReport, args: argparse.Namespace) -> int:
+    """Write the JSON (stdout and/or --output) and --csv; 1 if one cannot be written, else 0."""
+    to_file = json_file(args)
     try:
-        if to_stdout:
+        if json_to_stdout(args):
             sys.stdout.write(json_text(report.to_json()))
             sys.stdout.flush()
         if to_file:
@@ -263,9 +326,7 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"dupbench run: cannot write --csv {show(str(args.csv))}: {exc.strerror or exc}", file=sys.stderr)
             return 1
-    if not args.quiet:
-        print(format_report(report, output=to_file, acting=args.action != "report"), file=human)
-    return perform_actions(report, args, expected_digests=report.file_digests, out=human)
+    return 0
 
 
 def check_output(output: Path | None, option: str = "--output") -> str | None:
