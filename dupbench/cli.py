@@ -110,6 +110,9 @@ def exit_if_stuck(status: int) -> None:
         os._exit(status)
 
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a pipeline whose reader left
+
+
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     argv_was_none = argv is None
@@ -122,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         if argv_was_none:
             exit_if_stuck(EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `dupbench ... | head`: the reader is gone, which is not an error of ours
+        if argv_was_none:  # stdout's buffer cannot be flushed any more: point it at /dev/null for the exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":  # pragma: no cover

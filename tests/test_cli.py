@@ -1,11 +1,13 @@
 """The command line imports only the module of the command it runs, and says when a command cannot run."""
 
+import io
 import subprocess
 import sys
 
 import pytest
 
 from dupbench import cli
+from dupbench.cli import main
 
 
 def test_run_does_not_import_the_report_stack():
@@ -63,3 +65,15 @@ def test_help_gives_examples_or_exit_status_and_each_default_once(command, capsy
 
 def test_top_level_help_lists_exit_status(capsys):
     assert "130 interrupted" in help_text([], capsys)
+
+
+def test_a_reader_that_leaves_the_pipe_early_is_not_a_traceback(monkeypatch, capsys):
+    """`dupbench ... | head`: once the reader is gone, writing raises BrokenPipeError; exit quietly with 141."""
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["dataset", "profiles"]) == 141
+    assert "Traceback" not in capsys.readouterr().err
