@@ -16,7 +16,7 @@ from functools import partial
 import numpy as np
 
 from dupbench.detector.decode import dihedral
-from dupbench.detector.features import ImageFeatures
+from dupbench.detector.features import ImageFeatures, may_hold_same_pixels
 from dupbench.detector.prefilter import BLOCK as SIGNATURE_BLOCK
 from dupbench.detector.prefilter import merge_candidates, signatures, tile_candidates
 from dupbench.detector.ssim import match_many_to_many, match_one_to_many, ssim_pairs, ssim_terms
@@ -46,14 +46,13 @@ def exact_edges(features: Sequence[ImageFeatures]) -> list[tuple[int, int, str]]
     return edges
 
 
-def pixel_candidates(features: Sequence[ImageFeatures], left: Sequence[int], right: Sequence[int]) -> list[int]:
-    """Files that may hold exactly the same pixels as another: ends of a near pair with equal pixel counts.
+def pixel_candidates(features: Sequence[ImageFeatures], left: Sequence[int], right: Sequence[int]) -> list[tuple[int, int]]:
+    """The near pairs that may hold exactly the same pixels (`features.may_hold_same_pixels`).
 
     Pixel-identical files have (near-)identical thumbnails, so they always form a near pair; only
-    those pairs need the full-resolution decode that the load stage skipped.
+    those pairs can need the full-resolution decode that the load stage skipped for large JPEGs.
     """
-    chosen = {i for a, b in zip(left, right) if features[a].pixels == features[b].pixels for i in (a, b)}
-    return sorted(chosen)
+    return [(a, b) for a, b in zip(left, right) if may_hold_same_pixels(features[a], features[b])]
 
 
 ROWS_PER_CALL = 8  # rows of a tile scored per call: see ssim.ssim_block_map

@@ -30,6 +30,9 @@ class ImageFeatures:
     colour: np.ndarray | None = None  # (8, 8, 2) float32 chroma (CIE a*, b*)
     alpha: np.ndarray | None = None  # thumbnail of the alpha plane; None for opaque images
     jpeg_quality: int | None = None  # estimated from the quantisation table; None for other formats
+    # What a lossy encoder chose (see `lossy_coding`); None for lossless or unknown codings.
+    lossy_coding: bytes | None = None
+    coded_digest: bytes | None = None  # JPEG: its image data without metadata (see `jpeg_coded_digest`)
 
     @property
     def pixels(self) -> int:
@@ -53,10 +56,30 @@ def pixel_digest(image: np.ndarray) -> bytes:
     return h.digest()
 
 
+DIGEST_ROWS = 256  # rows of picture and alpha joined at a time, so a digest never copies the whole image
+
+
 def pixel_digest_with_alpha(image: np.ndarray, alpha: np.ndarray | None) -> bytes:
     """`pixel_digest` of the picture and, where there is one, its alpha plane: copies that differ only in
-    transparency are not identical."""
-    return pixel_digest(image if alpha is None else np.dstack([image, alpha]))
+    transparency are not identical. Equal to `pixel_digest(np.dstack([image, alpha]))`, a block of rows
+    at a time: the load stage takes it inside its memory budget."""
+    if alpha is None:
+        return pixel_digest(image)
+    h = hashlib.blake2b(digest_size=DIGEST_BYTES)
+    h.update(np.asarray((*image.shape[:2], (image.shape[2] if image.ndim == 3 else 1) + 1), dtype=np.int64).tobytes())
+    for start in range(0, len(image), DIGEST_ROWS):
+        rows = slice(start, start + DIGEST_ROWS)
+        h.update(np.dstack([image[rows], alpha[rows]]).data)
+    return h.digest()
+
+
+def full_pixel_digest(image: np.ndarray, alpha: np.ndarray | None, stored: tuple[int, int]) -> bytes | None:
+    """The pixel digest, if `image` is the full-resolution decode (as many pixels as the header's size):
+    a digest taken during the load's decode spares the file a second decode; a reduced JPEG decode gets
+    none (the pixel checks decode it in full if it can be identical to another file)."""
+    if image.shape[0] * image.shape[1] != stored[0] * stored[1]:
+        return None
+    return pixel_digest_with_alpha(image, alpha)
 
 
 def area_weights(n: int, size: int) -> np.ndarray:
@@ -216,4 +239,169 @@ def _luma_table(data: bytes) -> list[int] | None:
         if marker == 0xDA:  # start of scan: no table before the image data
             return None
         pos += 2 + length
+    return None
+
+
+def may_hold_same_pixels(a: ImageFeatures, b: ImageFeatures) -> bool:
+    """Whether two files can decode to exactly the same pixels, judged without decoding them.
+
+    They need the same pixel count (not width and height: a reduced JPEG decode can round a near-square
+    turned picture's sides alike), the same transparency, and not two lossy codings that differ: a copy
+    with the same pixels is a lossless save of a decode (PNG, BMP, TIFF, lossless WebP) or a lossless
+    JPEG rewrite (metadata, Huffman tables, progressive, rotation), which keeps the quantisation table.
+    Two lossy encodings with other tables or codecs agree only by coincidence (an image of one flat
+    colour), and then still match as near duplicates.
+    """
+    if a.pixels != b.pixels or (a.alpha is None) != (b.alpha is None):
+        return False
+    return a.lossy_coding is None or b.lossy_coding is None or a.lossy_coding == b.lossy_coding
+
+
+JPEG_LENGTHLESS = frozenset({0x01, *range(0xD0, 0xDA)})  # TEM, RST0-7, SOI, EOI: markers without a length
+JPEG_METADATA = frozenset({*range(0xE1, 0xEE), 0xEF, 0xFE})  # APP1-APP13, APP15, COM: no decoder reads pixels from them
+JPEG_FRAMES = frozenset({0xC0, 0xC1, 0xC2, 0xC5, 0xC6, 0xC9, 0xCA, 0xCD, 0xCE})  # SOF of the lossy (DCT) processes
+JPEG_LOSSLESS_FRAMES = frozenset({0xC3, 0xC7, 0xCB, 0xCF})
+EXIF_ORIENTATION = 0x0112
+
+
+def jpeg_header(data: bytes) -> tuple[list[tuple[int, bytes]], int] | None:
+    """(marker, payload) of each segment before the first scan, and the scan's offset; None unless the
+    header is a clean run of segments (anything else is left to a full decode to judge)."""
+    if data[:2] != b"\xff\xd8":
+        return None
+    segments: list[tuple[int, bytes]] = []
+    pos = 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xDA:
+            return segments, pos
+        end = pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker in JPEG_LENGTHLESS or marker < 0xC0 or end < pos + 4 or end > len(data):
+            return None
+        segments.append((marker, data[pos + 4 : end]))
+        pos = end
+    return None
+
+
+def exif_orientation(tiff: bytes) -> int | None:
+    """The orientation tag of an Exif block's first IFD (0 if it has none), or None if the block is not
+    plain enough to be sure every decoder reads the same value from it (one SHORT tag, in bounds)."""
+    order = {b"II": "little", b"MM": "big"}.get(tiff[:2])
+    if order is None or int.from_bytes(tiff[2:4], order) != 42:
+        return None
+    ifd = int.from_bytes(tiff[4:8], order)
+    count = int.from_bytes(tiff[ifd : ifd + 2], order)
+    if ifd < 8 or len(tiff) < ifd + 2 + 12 * count:
+        return None
+    entries = (tiff[ifd + 2 + 12 * k : ifd + 14 + 12 * k] for k in range(count))
+    found = [e for e in entries if int.from_bytes(e[:2], order) == EXIF_ORIENTATION]
+    if not found:
+        return 0
+    entry = found[0]
+    if len(found) > 1 or int.from_bytes(entry[2:4], order) != 3 or int.from_bytes(entry[4:8], order) != 1:
+        return None
+    return int.from_bytes(entry[8:10], order)
+
+
+def jpeg_orientations(segments: list[tuple[int, bytes]]) -> bytes | None:
+    """The orientation of every Exif segment, in order (1, as stored, where there is none: decoders read
+    it so), or None where it is unclear: an Exif block this parser cannot read, or an XMP packet naming
+    an orientation (Pillow reads that one)."""
+    found = []
+    for marker, payload in segments:
+        if marker != 0xE1:
+            continue
+        if payload.startswith(b"Exif\x00\x00"):
+            value = exif_orientation(payload[6:])
+            if value is None or value > 8:  # decoders differ on values outside 1-8
+                return None
+            found.append(value or 1)
+        elif b"Orientation" in payload:
+            return None
+    return bytes(found or [1])
+
+
+def jpeg_coded_digest(data: bytes) -> bytes | None:
+    """Digest of what a decoder reads for a JPEG's pixels: every segment but the metadata ones (Exif, XMP,
+    IPTC, comments), the scans and all after them, and the Exif orientation. Equal digests mean equal
+    decoded pixels without decoding: the copies a tagging tool writes. None where the header is unusual."""
+    header = jpeg_header(data)
+    if header is None:
+        return None
+    segments, scan = header
+    orientations = jpeg_orientations(segments)
+    if orientations is None:
+        return None
+    h = hashlib.blake2b(orientations, digest_size=DIGEST_BYTES)
+    for marker, payload in segments:
+        if marker not in JPEG_METADATA:
+            h.update(bytes([marker]) + len(payload).to_bytes(4, "big") + payload)
+    h.update(memoryview(data)[scan:])
+    return h.digest()
+
+
+def quantisation_tables(payload: bytes) -> dict[int, bytes] | None:
+    """The tables one DQT segment defines, by id, each as its sorted entries (a turn transposes a table;
+    sorting forgets it); None if the segment is malformed."""
+    tables = {}
+    while payload:
+        width = 2 if payload[0] >> 4 else 1
+        body = payload[1 : 1 + 64 * width]
+        if len(body) < 64 * width:
+            return None
+        entries = sorted(int.from_bytes(body[k : k + width], "big") for k in range(0, 64 * width, width))
+        tables[payload[0] & 15] = bytes([width]) + b"".join(v.to_bytes(2, "big") for v in entries)
+        payload = payload[1 + 64 * width :]
+    return tables
+
+
+def jpeg_coding(data: bytes) -> bytes | None:
+    """The quantisation table of a lossy JPEG's first component (luma) as the frame uses it, or None."""
+    header = jpeg_header(data)
+    if header is None:
+        return None
+    tables: dict[int, bytes] = {}
+    for marker, payload in header[0]:
+        if marker == 0xDB:
+            defined = quantisation_tables(payload)
+            if defined is None:
+                return None
+            tables.update(defined)
+        elif marker in JPEG_FRAMES:
+            table = tables.get(payload[8]) if len(payload) >= 9 else None
+            return b"jpeg" + table if table is not None else None
+        elif marker in JPEG_LOSSLESS_FRAMES:
+            return None
+    return None
+
+
+def webp_coding(data: bytes) -> bytes | None:
+    """b"webp-vp8" for a lossy still WebP, None for a lossless or animated one."""
+    fourcc = data[12:16]
+    if fourcc == b"VP8 ":
+        return b"webp-vp8"
+    if fourcc != b"VP8X":
+        return None
+    pos = 30  # past the VP8X chunk
+    while pos + 8 <= len(data):
+        fourcc = data[pos : pos + 4]
+        if fourcc in (b"ANIM", b"ANMF", b"VP8L"):
+            return None
+        if fourcc == b"VP8 ":
+            return b"webp-vp8"
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def lossy_coding(data: bytes) -> bytes | None:
+    """What a lossy encoder chose, for `may_hold_same_pixels`: a JPEG's luma quantisation table, or that a
+    WebP is lossy; None for lossless and unknown codings (always checked)."""
+    if data[:2] == b"\xff\xd8":
+        return jpeg_coding(data)
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return webp_coding(data)
     return None

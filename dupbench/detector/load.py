@@ -2,8 +2,8 @@
 
 Only the thumbnail is needed from the pixels, so JPEGs are decoded at a reduced scale (several times
 cheaper than a full decode). The full-resolution pixel digest, which tells pixel-identical files apart
-from near-duplicates, is taken later and only for files whose thumbnails already matched
-(`pixel_digest_task`).
+from near-duplicates, is taken during this decode where it is a full one; a reduced JPEG decode gets
+it later, and only if its thumbnail matched a file that can hold the same pixels (`pixel_digest_task`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,18 @@ from dupbench.detector.decode import (
     resolve_decoder,
     undecodable_reason,
 )
-from dupbench.detector.features import ImageFeatures, colour_grid, file_digest, jpeg_quality, luma, pixel_digest_with_alpha, resize_plane
+from dupbench.detector.features import (
+    ImageFeatures,
+    colour_grid,
+    file_digest,
+    full_pixel_digest,
+    jpeg_coded_digest,
+    jpeg_quality,
+    lossy_coding,
+    luma,
+    pixel_digest_with_alpha,
+    resize_plane,
+)
 from dupbench.detector.formats import RawUnavailable, container_kind, is_camera_raw, ispe_size, pillow_reads, raw_size
 from dupbench.result import Skipped
 
@@ -150,12 +161,14 @@ def load_features(path: str, config: DetectorConfig) -> ImageFeatures | Skipped:
         width=width,
         height=height,
         file_digest=file_digest(data),
-        pixel_digest=None,
+        pixel_digest=full_pixel_digest(image, alpha, stored),
         thumb=resize_plane(gray, config.thumb_size, use_cv2),
         detail=resize_plane(gray, config.detail_size, use_cv2),
         colour=colour_grid(image, use_cv2),
         alpha=resize_plane(alpha, config.thumb_size, use_cv2) if alpha is not None else None,
         jpeg_quality=jpeg_quality(data),
+        lossy_coding=lossy_coding(data),
+        coded_digest=jpeg_coded_digest(data),
     )
 
 

@@ -10,7 +10,6 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 
 import numpy as np
 
@@ -21,6 +20,7 @@ from dupbench.detector.compare import exact_edges, near_pairs, pixel_candidates
 from dupbench.detector.decode import resolve_decoder
 from dupbench.detector.features import ImageFeatures
 from dupbench.detector.load import load_task, pixel_digest_task
+from dupbench.detector.pixel_checks import copy_classes, known_digests, to_decode, with_digests
 from dupbench.detector.scan import ScanFilters, scan
 from dupbench.detector.verify import REASONS, VerifyInputs, background, information, verify_pairs
 from dupbench.execution import make_executor
@@ -71,23 +71,26 @@ def load_all(paths: Sequence[str], config: DetectorConfig, executor: Executor, w
 
 
 def take_pixel_digests(
-    features: list[ImageFeatures], candidates: Sequence[int], config: DetectorConfig, executor: Executor, workers: int
-) -> list[ImageFeatures]:
-    """`features` with the full-resolution pixel digest of each candidate and of its byte-identical copies."""
-    if not candidates:
-        return features
-    items = [(features[i].path, features[i].file_digest) for i in candidates]
-    size = chunk_size(len(items), workers)
+    features: list[ImageFeatures], pairs: Sequence[tuple[int, int]], config: DetectorConfig, executor: Executor, workers: int
+) -> tuple[list[ImageFeatures], int]:
+    """`features` with pixel digests wherever a pair may be pixel-identical, and how many files that took
+    a full decode (see `pixel_checks`): the rest were digested at load or are known copies."""
+    classes = copy_classes(features)
+    known = known_digests(features, classes)
+    chosen = to_decode(pairs, classes, known)
+    items = [(features[i].path, features[i].file_digest) for i in chosen]
     digests: list[bytes | None] = []
-    map_surviving_crashes(
-        executor,
-        pixel_digest_task(config.decoder, config.max_file_size),
-        [items[i : i + size] for i in range(0, len(items), size)],
-        digests.extend,
-        on_crash=lambda item: None,
-    )
-    by_bytes = {features[i].file_digest: d for i, d in zip(candidates, digests) if d is not None}
-    return [replace(f, pixel_digest=by_bytes[f.file_digest]) if f.file_digest in by_bytes else f for f in features]
+    if items:
+        size = chunk_size(len(items), workers)
+        map_surviving_crashes(
+            executor,
+            pixel_digest_task(config.decoder, config.max_file_size),
+            [items[i : i + size] for i in range(0, len(items), size)],
+            digests.extend,
+            on_crash=lambda item: None,
+        )
+    decoded = {classes.find(i): d for i, d in zip(chosen, digests) if d is not None}
+    return with_digests(features, classes, {**known, **decoded}), len(chosen)
 
 
 def verify_inputs(features: Sequence[ImageFeatures], reps: np.ndarray, config: DetectorConfig) -> VerifyInputs:
@@ -178,7 +181,7 @@ def find_duplicates(
             as_stored = near.orientation == 0
             candidates = pixel_candidates(features, reps[near.left[as_stored]].tolist(), reps[near.right[as_stored]].tolist())
             with clock.stage("pixel_checks"):  # inside compare: its share of the compare time, reported apart
-                features = take_pixel_digests(features, candidates, config, executor, workers)
+                features, decoded = take_pixel_digests(features, candidates, config, executor, workers)
             exact = exact_edges(features)
     with clock.stage("cluster"):
         clusters = cluster(features, [(a, b) for a, b, _ in exact], zip(left, right, near_scores))
@@ -206,7 +209,7 @@ def find_duplicates(
             "verified_pairs": int(kept.sum()),
             **{f"rejected_{name}": int((reasons == code).sum()) for code, name in enumerate(REASONS) if code},
             "left_out_pairs": len(clusters.left_out),
-            "pixel_checks": len(candidates),
+            "pixel_checks": decoded,
             "groups": len(groups),
             "cache_hits": cache.hits if cache else 0,
         },

@@ -37,10 +37,10 @@ def test_same_pixels_in_another_format_share_the_pixel_digest_only(tmp_path, ima
     cv2.imwrite(str(tmp_path / "a.bmp"), image)
     cv2.imwrite(str(tmp_path / "a.jpg"), image)
     png, bmp, jpg = (load_features(str(tmp_path / n), DetectorConfig()) for n in ("a.png", "a.bmp", "a.jpg"))
-    assert png.pixel_digest is None, "the load stage defers the full-resolution digest"
     digest = {f.path: pixel_digest_of(f.path, f.file_digest, "opencv") for f in (png, bmp, jpg)}
     assert digest[png.path] == digest[bmp.path] and png.file_digest != bmp.file_digest
     assert digest[jpg.path] != digest[png.path]
+    assert png.pixel_digest == digest[png.path], "a full decode at load is digested at once"
 
 
 def test_pixel_digest_is_not_taken_for_a_file_changed_since_load(tmp_path, image):
