@@ -250,11 +250,20 @@ def may_hold_same_pixels(a: ImageFeatures, b: ImageFeatures) -> bool:
     with the same pixels is a lossless save of a decode (PNG, BMP, TIFF, lossless WebP) or a lossless
     JPEG rewrite (metadata, Huffman tables, progressive, rotation), which keeps the quantisation table.
     Two lossy encodings with other tables or codecs agree only by coincidence (an image of one flat
-    colour), and then still match as near duplicates.
+    colour), and then still match as near duplicates. Two JPEGs of one table hold the same pixels when
+    they hold the same coefficients, and then their reduced decodes, hence all their thumbnails, agree.
     """
     if a.pixels != b.pixels or (a.alpha is None) != (b.alpha is None):
         return False
-    return a.lossy_coding is None or b.lossy_coding is None or a.lossy_coding == b.lossy_coding
+    if a.lossy_coding is None or b.lossy_coding is None:
+        return True
+    return a.lossy_coding == b.lossy_coding and same_thumbnails(a, b)
+
+
+def same_thumbnails(a: ImageFeatures, b: ImageFeatures) -> bool:
+    """Whether every thumbnail of the two (luma, detail, colour grid) is equal to the last bit."""
+    pairs = ((a.thumb, b.thumb), (a.detail, b.detail), (a.colour, b.colour))
+    return all((x is None and y is None) or (x is not None and y is not None and np.array_equal(x, y)) for x, y in pairs)
 
 
 JPEG_LENGTHLESS = frozenset({0x01, *range(0xD0, 0xDA)})  # TEM, RST0-7, SOI, EOI: markers without a length
