@@ -23,17 +23,24 @@ import numpy as np
 
 from dupbench.detector.features import ImageFeatures
 
-FORMAT_VERSION = 2  # 2: detail thumbnail, colour grid, alpha thumbnail and JPEG quality (verification)
+# 2: detail thumbnail, colour grid, alpha thumbnail and JPEG quality (verification); 3: pixel digests of
+# full decodes taken at load, lossy coding and JPEG coded-data digest (pixel checks)
+FORMAT_VERSION = 3
 LOCK_TIMEOUT_S = 5.0  # how long to wait for another run's lock before going on without the cache
 CACHE_ERRORS = (sqlite3.Error, OSError, ValueError, KeyError)  # ValueError/KeyError: a stored row of the wrong shape
 
 
 def pack_extra(f: ImageFeatures) -> bytes:
-    """The verification features as one blob (npz): each of detail, colour, alpha and JPEG quality the image has."""
+    """The verification and pixel-check features as one blob (npz): each of detail, colour, alpha, JPEG
+    quality, lossy coding and coded-data digest the image has."""
     present = {"detail": f.detail, "colour": f.colour, "alpha": f.alpha}
     arrays = {name: value for name, value in present.items() if value is not None}
     if f.jpeg_quality is not None:
         arrays["quality"] = np.array(f.jpeg_quality)
+    for name in ("lossy_coding", "coded_digest"):
+        value = getattr(f, name)
+        if value is not None:
+            arrays[name] = np.frombuffer(value, np.uint8)
     out = io.BytesIO()
     np.savez(out, **arrays)  # type: ignore[arg-type]  # numpy's stub: a ** dict could name allow_pickle
     return out.getvalue()
@@ -46,6 +53,8 @@ def unpack_extra(blob: bytes) -> dict:
             "colour": data["colour"] if "colour" in data else None,
             "alpha": data["alpha"] if "alpha" in data else None,
             "jpeg_quality": int(data["quality"]) if "quality" in data else None,
+            "lossy_coding": data["lossy_coding"].tobytes() if "lossy_coding" in data else None,
+            "coded_digest": data["coded_digest"].tobytes() if "coded_digest" in data else None,
         }
 
 

@@ -240,3 +240,18 @@ def test_header_parsers_never_raise_on_damaged_files(copies, cut):
                 damaged[int(rng.integers(len(damaged)))] = int(rng.integers(256))
             jpeg_coded_digest(bytes(damaged))
             lossy_coding(bytes(damaged))
+
+
+def test_a_second_run_from_the_cache_keeps_what_the_pixel_checks_need(copies, tmp_path):
+    from dupbench.detector.cache import FeatureCache
+    from dupbench.detector.pipeline import cache_settings_key
+
+    key = cache_settings_key(DetectorConfig())
+    reports = []
+    for _ in range(2):
+        with FeatureCache(tmp_path / "c.sqlite", key) as cache:
+            reports.append(find_duplicates([str(copies)], DetectorConfig(), ExecutionConfig(mode="serial"), cache=cache))
+    first, second = reports
+    assert second.counts["cache_hits"] == len(COPIES)
+    assert second.groups == first.groups
+    assert second.counts["pixel_checks"] == first.counts["pixel_checks"] == 6, "load digests, codings and coded digests come back from the cache"
