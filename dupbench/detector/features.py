@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -298,7 +299,8 @@ def jpeg_header(data: bytes) -> tuple[list[tuple[int, bytes]], int] | None:
 def exif_orientation(tiff: bytes) -> int | None:
     """The orientation tag of an Exif block's first IFD (0 if it has none), or None if the block is not
     plain enough to be sure every decoder reads the same value from it (one SHORT tag, in bounds)."""
-    order = {b"II": "little", b"MM": "big"}.get(tiff[:2])
+    byte_orders: dict[bytes, Literal["little", "big"]] = {b"II": "little", b"MM": "big"}
+    order = byte_orders.get(tiff[:2])
     if order is None or int.from_bytes(tiff[2:4], order) != 42:
         return None
     ifd = int.from_bytes(tiff[4:8], order)
