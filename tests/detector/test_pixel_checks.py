@@ -77,6 +77,9 @@ COPIES = {
     "d.jpg": True,
     "d optimized.jpg": True,
     "d progressive.jpg": True,
+    "e turned.jpg": True,
+    "e turned decoded.png": True,
+    "e turned comment.jpg": True,
 }
 
 
@@ -92,6 +95,7 @@ def write_copies(root: Path) -> None:
     decoded = cv2.imdecode(np.frombuffer(a, np.uint8), cv2.IMREAD_COLOR)
     b, c = big("coffee"), cv2.resize(photo("rocket", 160), SIZE)
     alpha = np.tile(np.linspace(0, 255, SIZE[0]).astype(np.uint8), (SIZE[1], 1))
+    turned = with_jpeg_segment(encoded(big("astronaut"), ".jpg", cv2.IMWRITE_JPEG_QUALITY, 90), 0xE1, exif(6))  # shown turned 90 degrees
     files = {
         "a.jpg": a,
         "a decoded.png": encoded(decoded, ".png"),
@@ -112,6 +116,9 @@ def write_copies(root: Path) -> None:
         "d.jpg": pillow_jpeg(big("coins")),
         "d optimized.jpg": pillow_jpeg(big("coins"), optimize=True),
         "d progressive.jpg": pillow_jpeg(big("coins"), progressive=True),
+        "e turned.jpg": turned,
+        "e turned decoded.png": encoded(cv2.imdecode(np.frombuffer(turned, np.uint8), cv2.IMREAD_COLOR), ".png"),
+        "e turned comment.jpg": with_jpeg_segment(turned, 0xFE, b"tagged copy"),
     }
     for name, data in files.items():
         (root / name).write_bytes(data)
@@ -138,7 +145,7 @@ def test_cross_format_and_metadata_copies_are_exact_and_lossy_re_encodes_are_not
     report = find_duplicates([str(copies)], DetectorConfig(), ExecutionConfig(mode=mode, workers=2, start_method="fork"))
     found = matches(report)
     assert set(found) == set(COPIES), "every file is in a group"
-    for letter in "abcd":
+    for letter in "abcde":
         names = [n for n in COPIES if n.startswith(letter)]
         exact = [n for n in names if COPIES[n]]
         assert len({found[n][0] for n in names}) == 1, f"group {letter} split: {[found[n] for n in names]}"
@@ -154,8 +161,9 @@ def test_only_reduced_jpegs_that_can_be_identical_to_another_file_are_decoded_ag
     report = find_duplicates([str(copies)], DetectorConfig(), ExecutionConfig(mode="serial"))
     # "a.jpg" and its metadata copies are one coded picture, decoded once against the PNG/BMP/TIFF copies;
     # "a q60.jpg" and "b q95.jpg" are decoded against the lossless ones; the three "d" JPEGs (one table, the
-    # same reduced decodes, other coded data) against each other; every other file was digested at load.
-    assert report.counts["pixel_checks"] == 6
+    # same reduced decodes, other coded data) against each other; "e turned.jpg" and its comment copy once
+    # against the PNG of its turned decode; every other file was digested at load.
+    assert report.counts["pixel_checks"] == 7
 
 
 def test_jpeg_copies_that_differ_in_metadata_only_are_exact_without_any_decode(tmp_path, mode):
@@ -254,4 +262,4 @@ def test_a_second_run_from_the_cache_keeps_what_the_pixel_checks_need(copies, tm
     first, second = reports
     assert second.counts["cache_hits"] == len(COPIES)
     assert second.groups == first.groups
-    assert second.counts["pixel_checks"] == first.counts["pixel_checks"] == 6, "load digests, codings and coded digests come back from the cache"
+    assert second.counts["pixel_checks"] == first.counts["pixel_checks"] == 7, "load digests, codings and coded digests come back from the cache"
