@@ -161,7 +161,8 @@ def load_features(path: str, config: DetectorConfig) -> ImageFeatures | Skipped:
         width=width,
         height=height,
         file_digest=file_digest(data),
-        pixel_digest=full_pixel_digest(image, alpha, stored),
+        # a RAW's load decode is its preview; the pixel checks develop it (`decode.decode_raw`)
+        pixel_digest=None if is_camera_raw(data) else full_pixel_digest(image, alpha, stored),
         thumb=resize_plane(gray, config.thumb_size, use_cv2),
         detail=resize_plane(gray, config.detail_size, use_cv2),
         colour=colour_grid(image, use_cv2),
