@@ -249,7 +249,7 @@ def may_hold_same_pixels(a: ImageFeatures, b: ImageFeatures) -> bool:
     They need the same pixel count (not width and height: a reduced JPEG decode can round a near-square
     turned picture's sides alike), the same transparency, and not two lossy codings that differ: a copy
     with the same pixels is a lossless save of a decode (PNG, BMP, TIFF, lossless WebP) or a lossless
-    JPEG rewrite (metadata, Huffman tables, progressive, rotation), which keeps the quantisation table.
+    JPEG rewrite (metadata, Huffman tables, progressive scans), which keeps the quantisation table.
     Two lossy encodings with other tables or codecs agree only by coincidence (an image of one flat
     colour), and then still match as near duplicates. Two JPEGs of one table hold the same pixels when
     they hold the same coefficients, and then their reduced decodes, hence all their thumbnails, agree.
