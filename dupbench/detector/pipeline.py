@@ -10,18 +10,19 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
 from dupbench.config import DetectorConfig, ExecutionConfig
 from dupbench.detector.cache import FeatureCache, file_keys
-from dupbench.detector.cluster import UnionFind, cluster
-from dupbench.detector.compare import exact_edges, near_pairs, pixel_candidates
+from dupbench.detector.cluster import Clusters, UnionFind, cluster
+from dupbench.detector.compare import NearPairs, exact_edges, near_pairs, pixel_candidates
 from dupbench.detector.decode import resolve_decoder
 from dupbench.detector.features import ImageFeatures
 from dupbench.detector.load import load_task, pixel_digest_task
 from dupbench.detector.pixel_checks import copy_classes, known_digests, to_decode, with_digests
-from dupbench.detector.scan import ScanFilters, scan
+from dupbench.detector.scan import ScanFilters, ScanResult, scan
 from dupbench.detector.verify import REASONS, VerifyInputs, background, information, verify_pairs
 from dupbench.execution import make_executor
 from dupbench.execution.interface import Executor
@@ -142,82 +143,107 @@ def find_duplicates(
     clock = StageClock()
     started = time.perf_counter()
     workers = execution.resolved_workers
-    with clock.stage("scan"):
-        found = scan(roots, config.extensions, config.follow_symlinks, exclude, ScanFilters(tuple(config.exclude), config.min_size, config.max_size))
     with make_executor(execution) as executor:
+        executor.start()  # the workers start while the scan runs
+        with clock.stage("scan"):
+            found = scan(roots, config.extensions, config.follow_symlinks, exclude, ScanFilters(tuple(config.exclude), config.min_size, config.max_size))
         with clock.stage("load"):
             features, load_skipped = load_with_cache(found.files, config, executor, workers, show_progress, cache)
         with clock.stage("compare"):
-            exact = exact_edges(features)
-            classes = UnionFind(len(features))
-            for a, b, _ in exact:
-                classes.union(a, b)
-            reps = np.array(sorted({classes.find(i) for i in range(len(features))}), dtype=np.int64)
-            thumbs = np.stack([features[i].thumb for i in reps]) if len(reps) else np.empty((0, config.thumb_size, config.thumb_size), np.uint8)
-            with progress_bar("compare", None, show_progress, unit="pair") as bar:
-                near = near_pairs(
-                    thumbs,
-                    executor.share,
-                    config.pairs,
-                    config.threshold,
-                    RetryingExecutor(executor),
-                    block=config.block_size,
-                    workers=workers,
-                    radius=config.prefilter_radius,
-                    on_total=lambda total: setattr(bar, "total", total),
-                    on_done=bar.update,
-                    orientations=config.orientations,
-                )
-            with clock.stage("verify"):  # inside compare, like the pixel checks
-                inputs = verify_inputs(features, reps, config)
-                shared = VerifyInputs(**{name: executor.share(getattr(inputs, name)) for name in inputs.__dataclass_fields__})
-                reasons = verify_pairs(shared, near.left, near.right, near.orientation, near.scores, config, RetryingExecutor(executor).map)
-            kept = reasons == 0
-            left, right = reps[near.left[kept]].tolist(), reps[near.right[kept]].tolist()
-            near_scores = near.scores[kept].tolist()
-            # Pixel identity is checked on every screened pair, verified or not: a reduced JPEG decode and a
-            # full decode of the same pixels can differ enough to fail the detail check. A turned or
-            # mirrored match cannot hold the same pixels.
-            as_stored = near.orientation == 0
-            candidates = pixel_candidates(features, reps[near.left[as_stored]].tolist(), reps[near.right[as_stored]].tolist())
-            with clock.stage("pixel_checks"):  # inside compare: its share of the compare time, reported apart
-                features, decoded = take_pixel_digests(features, candidates, config, executor, workers)
-            exact = exact_edges(features)
+            compared = compare_stage(features, config, executor, workers, show_progress, clock)
     with clock.stage("cluster"):
-        clusters = cluster(features, [(a, b) for a, b, _ in exact], zip(left, right, near_scores))
-        groups = clusters.groups
+        clusters = cluster(compared.features, [(a, b) for a, b, _ in compared.exact], compared.near_edges())
     clock.seconds["total"] = time.perf_counter() - started
     return DuplicateReport(
         roots=[os.fspath(r) for r in roots],
         settings={**config.to_json(), "decoder_used": resolve_decoder(config.decoder), "execution": execution_settings(execution)},
-        groups=groups,
+        groups=clusters.groups,
         skipped=found.skipped + load_skipped,
         stages=clock.seconds,
         mode=execution.mode,
         workers=workers,
-        counts={
-            "files_found": len(found.files),
-            "images": len(features),
-            "skipped": len(found.skipped) + len(load_skipped),
-            "ignored_other_extensions": found.ignored_other_extensions,
-            "ignored_excluded": found.ignored_excluded,
-            "ignored_size": found.ignored_size,
-            "distinct_images": len(reps),
-            "pair_candidates": near.candidates,
-            "pairs_compared": near.compared,
-            "near_pairs": len(near.scores),
-            "verified_pairs": int(kept.sum()),
-            **{f"rejected_{name}": int((reasons == code).sum()) for code, name in enumerate(REASONS) if code},
-            "left_out_pairs": len(clusters.left_out),
-            "pixel_checks": decoded,
-            "groups": len(groups),
-            "cache_hits": cache.hits if cache else 0,
-        },
+        counts=run_counts(found, load_skipped, compared, clusters, cache),
         stage_bounds=clock.bounds,
         left_out=clusters.left_out,
-        files=group_file_info(features, groups),
-        file_digests={f.path: f.file_digest for f in features},
+        files=group_file_info(compared.features, clusters.groups),
+        file_digests={f.path: f.file_digest for f in compared.features},
     )
+
+
+@dataclass(frozen=True)
+class Compared:
+    """What the compare stage found: the features (with the pixel digests it took), the compared
+    representatives of the exact classes, the screened pairs and each one's verification verdict."""
+
+    features: list[ImageFeatures]
+    reps: np.ndarray
+    near: NearPairs
+    reasons: np.ndarray  # REASONS code per screened pair, 0 = kept
+    exact: list[tuple[int, int, str]]
+    decoded: int  # files decoded a second time by the pixel checks
+
+    def near_edges(self) -> Iterator[tuple[int, int, float]]:
+        kept = self.reasons == 0
+        left, right = self.reps[self.near.left[kept]].tolist(), self.reps[self.near.right[kept]].tolist()
+        return zip(left, right, self.near.scores[kept].tolist())
+
+
+def compare_stage(features: list[ImageFeatures], config: DetectorConfig, executor: Executor, workers: int, show_progress: bool, clock: StageClock) -> Compared:
+    """Exact classes, then the screen over their representatives, verification, and the pixel checks."""
+    classes = UnionFind(len(features))
+    for a, b, _ in exact_edges(features):
+        classes.union(a, b)
+    reps = np.array(sorted({classes.find(i) for i in range(len(features))}), dtype=np.int64)
+    thumbs = np.stack([features[i].thumb for i in reps]) if len(reps) else np.empty((0, config.thumb_size, config.thumb_size), np.uint8)
+    with progress_bar("compare", None, show_progress, unit="pair") as bar:
+        near = near_pairs(
+            thumbs,
+            executor.share,
+            config.pairs,
+            config.threshold,
+            RetryingExecutor(executor),
+            block=config.block_size,
+            workers=workers,
+            radius=config.prefilter_radius,
+            on_total=lambda total: setattr(bar, "total", total),
+            on_done=bar.update,
+            orientations=config.orientations,
+        )
+    with clock.stage("verify"):  # inside compare, like the pixel checks
+        inputs = verify_inputs(features, reps, config)
+        shared = VerifyInputs(**{name: executor.share(getattr(inputs, name)) for name in inputs.__dataclass_fields__})
+        reasons = verify_pairs(shared, near.left, near.right, near.orientation, near.scores, config, RetryingExecutor(executor).map)
+    # Pixel identity is checked on every screened pair, verified or not: a reduced JPEG decode and a full
+    # decode of the same pixels can differ enough to fail the detail check. A turned or mirrored match
+    # cannot hold the same pixels.
+    as_stored = near.orientation == 0
+    candidates = pixel_candidates(features, reps[near.left[as_stored]].tolist(), reps[near.right[as_stored]].tolist())
+    with clock.stage("pixel_checks"):  # inside compare: its share of the compare time, reported apart
+        features, decoded = take_pixel_digests(features, candidates, config, executor, workers)
+    return Compared(features, reps, near, reasons, exact_edges(features), decoded)
+
+
+def run_counts(found: ScanResult, load_skipped: list[Skipped], compared: Compared, clusters: Clusters, cache: FeatureCache | None) -> dict[str, int]:
+    """The report's `counts`: what each stage saw, kept and refused."""
+    near, reasons = compared.near, compared.reasons
+    return {
+        "files_found": len(found.files),
+        "images": len(compared.features),
+        "skipped": len(found.skipped) + len(load_skipped),
+        "ignored_other_extensions": found.ignored_other_extensions,
+        "ignored_excluded": found.ignored_excluded,
+        "ignored_size": found.ignored_size,
+        "distinct_images": len(compared.reps),
+        "pair_candidates": near.candidates,
+        "pairs_compared": near.compared,
+        "near_pairs": len(near.scores),
+        "verified_pairs": int((reasons == 0).sum()),
+        **{f"rejected_{name}": int((reasons == code).sum()) for code, name in enumerate(REASONS) if code},
+        "left_out_pairs": len(clusters.left_out),
+        "pixel_checks": compared.decoded,
+        "groups": len(clusters.groups),
+        "cache_hits": cache.hits if cache else 0,
+    }
 
 
 def group_file_info(features: Sequence[ImageFeatures], groups: Sequence[Group]) -> dict[str, FileInfo]:

@@ -29,6 +29,10 @@ class Executor(concurrent.futures.Executor):
         in a task it is used as the array. Here: the array itself (tasks run in this process)."""
         return array
 
+    def start(self) -> None:
+        """Begin starting the workers now, without waiting for them, so their start overlaps the caller's
+        own work (the scan). Here: nothing to start."""
+
     def recover(self) -> None:
         """Make the executor usable after `BrokenExecutor` (a worker died); tasks not finished are lost."""
 

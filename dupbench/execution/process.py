@@ -140,6 +140,12 @@ class ProcessExecutor(Executor):
         )
         return context, pool
 
+    def start(self) -> None:
+        """One empty task per worker: the pool forks (or asks its forkserver for) every worker now, and the
+        forkserver imports numpy and OpenCV, while the caller scans."""
+        for _ in range(self._execution.resolved_workers):
+            self._pool.submit(os.getpid)
+
     def share(self, array: np.ndarray) -> Shared:
         shared = SharedArray(array)
         self._shared.append(shared)
