@@ -164,6 +164,7 @@ def find_duplicates(
                     on_total=lambda total: setattr(bar, "total", total),
                     on_done=bar.update,
                     orientations=config.orientations,
+                    candidates=config.candidates,
                 )
             with clock.stage("verify"):  # inside compare, like the pixel checks
                 inputs = verify_inputs(features, reps, config)
