@@ -91,13 +91,31 @@ def tile_candidates(sig: np.ndarray, tile: Tile, radius: float, other: np.ndarra
 
 
 def merge_candidates(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """The parts' pairs as two int64 arrays sorted by (i, j), each pair once (the index finds some twice)."""
-    if not parts or not sum(len(p[0]) for p in parts):
+    """The parts' pairs as two int64 arrays sorted by (i, j), each pair once (a pair of turned images can
+    be found from both ends). Empties `parts` as it goes: at a million images the candidate pairs are
+    most of the stage's memory, and this way they are held about twice at the peak, not four times."""
+    total = sum(len(p[0]) for p in parts)
+    if not total:
+        parts.clear()
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
     span = np.int64(1 + max(int(p[1].max()) for p in parts if len(p[1])))
-    keys = np.unique(np.concatenate([p[0].astype(np.int64) * span + p[1] for p in parts]))  # one sort of one array: the least memory
-    return keys // span, keys % span
+    keys = np.empty(total, np.int64)
+    at = 0
+    while parts:
+        left, right = parts.pop()
+        keys[at : at + len(left)] = left
+        keys[at : at + len(left)] *= span
+        keys[at : at + len(left)] += right
+        at += len(left)
+    keys.sort()
+    repeated = keys[1:] == keys[:-1]
+    if repeated.any():
+        keys = keys[np.r_[True, ~repeated]]
+    del repeated
+    left = keys // span
+    keys -= left * span
+    return left, keys
 
 
 def candidate_pairs(sig: np.ndarray, radius: float, block: int = BLOCK) -> tuple[np.ndarray, np.ndarray]:
@@ -190,11 +208,16 @@ def cell_candidates(
     homes: tuple[np.ndarray, np.ndarray],
     cells: tuple[int, int],
     radius: float,
+    probed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (min, max) of distinct a, b within `radius` (query_a to base_b), b living in one of `cells` and a
     probing it; a task for `executor.map`. `visitors` and `homes` are (members, offsets) of `inverted_lists`.
-    A pair is found from both ends when each probes the other's cell: `merge_candidates` drops the copy.
-    The pairs are int32 (half the memory of int64 while the parts wait to be merged; n < 2^31)."""
+
+    Given `probed` (the (n, probes) cells of every signature, its own first: query and base are the same
+    signatures), a pair that is also found from its other end, because b probes a's cell too, is kept
+    only where the smaller index is the one living there, so no pair leaves a task twice. The pairs are
+    int32 (n < 2^31): half the memory while the parts wait to be merged.
+    """
     limit = np.float32(radius * radius)
     (visiting, visit_at), (living, live_at) = visitors, homes
     lefts, rights = [], []
@@ -209,6 +232,9 @@ def cell_candidates(
             i, j = np.nonzero(squared_distances(np.asarray(query[rows], np.float32), cols) <= limit)
             a, b = rows[i], home[j]
             keep = a != b
+            if probed is not None:
+                mirrored = (np.asarray(probed[b]) == np.asarray(probed[a, 0])[:, None]).any(axis=1)
+                keep &= ~mirrored | (b < a)
             lefts.append(np.minimum(a, b)[keep])
             rights.append(np.maximum(a, b)[keep])
     if not lefts:
@@ -250,6 +276,7 @@ def index_candidates(
     centroids = train_centroids(sig, clusters)
     shared_sig = share(sig)
     cells = assign_cells(shared_sig, centroids, n, map_, probes)
+    shared_cells = share(cells)
     homes = tuple(share(a) for a in inverted_lists(cells[:, :1], clusters))
     ranges = [(c, min(c + CELLS_PER_TASK, clusters)) for c in range(0, clusters, CELLS_PER_TASK)]
     parts: list[tuple[np.ndarray, np.ndarray]] = []
@@ -257,6 +284,6 @@ def index_candidates(
         shared_query = shared_sig if query is None else share(query)
         query_cells = cells if query is None else assign_cells(shared_query, centroids, n, map_, probes)
         visitors = tuple(share(a) for a in inverted_lists(query_cells, clusters))
-        task = partial(cell_candidates, shared_query, shared_sig, visitors, homes, radius=radius)
+        task = partial(cell_candidates, shared_query, shared_sig, visitors, homes, radius=radius, probed=shared_cells if query is None else None)
         parts.extend(map_(task, ranges))
     return parts

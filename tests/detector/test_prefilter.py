@@ -142,3 +142,10 @@ def test_auto_scans_exactly_up_to_its_limit_and_indexes_above():
     assert uses_index("index", 10) and not uses_index("exact", 10**7)
     with pytest.raises(ValueError, match="candidates"):
         DetectorConfig(candidates="approximate")  # type: ignore[arg-type]
+
+
+def test_index_tasks_return_each_pair_once():
+    sig = signatures(smooth_fields_with_copies(3000, seed=5))
+    parts = index_candidates(sig, lambda a: a, map, 0.9, **SMALL_CELLS)
+    raw = sum(len(p[0]) for p in parts)
+    assert raw > 1000 and raw == len(merge_candidates(parts)[0])
