@@ -4,8 +4,10 @@ import pytest
 from planted import PHOTOS, photo
 
 from dupbench.config import EXACT_CANDIDATES_UP_TO, DetectorConfig, ExecutionConfig
+from dupbench.detector import compare
 from dupbench.detector.compare import oriented_candidates, score_candidates
 from dupbench.detector.features import thumbnail
+from dupbench.detector.pipeline import find_duplicates
 from dupbench.detector.prefilter import candidate_pairs, index_candidates, merge_candidates, signatures, train_centroids, uses_index
 from dupbench.execution import make_executor
 from dupbench.execution.serial import SerialExecutor
@@ -149,3 +151,12 @@ def test_index_tasks_return_each_pair_once():
     parts = index_candidates(sig, lambda a: a, map, 0.9, **SMALL_CELLS)
     raw = sum(len(p[0]) for p in parts)
     assert raw > 1000 and raw == len(merge_candidates(parts)[0])
+
+
+def test_the_index_reaches_the_pipeline_and_finds_the_planted_groups(planted_folder, monkeypatch):
+    root, expected = planted_folder
+    calls = []
+    monkeypatch.setattr(compare, "index_candidates", lambda *args, **kwargs: calls.append(1) or index_candidates(*args, **kwargs))
+    report = find_duplicates([str(root)], DetectorConfig(candidates="index"), ExecutionConfig(mode="process", workers=2, start_method="fork"))
+    assert calls == [1]  # the pipeline's candidates came from the index
+    assert report.group_sets() == {frozenset(g) for g in expected}
