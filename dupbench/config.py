@@ -8,6 +8,11 @@ from typing import Literal
 
 Mode = Literal["serial", "thread", "process", "dask"]
 PairStrategy = Literal["all", "pruned"]
+CandidateSearch = Literal["auto", "exact", "index"]
+CANDIDATE_SEARCHES: tuple[str, ...] = ("auto", "exact", "index")
+# `candidates="auto"` scans exactly up to this many images (a few seconds on one core, and complete) and
+# uses the index above, where the exact scan's n^2/2 distances come to dominate the compare stage.
+EXACT_CANDIDATES_UP_TO = 50_000
 
 # HEIC/HEIF and AVIF need the 'formats' extra, camera RAW the 'raw' extra (detector/formats.py); without
 # it such a file is skipped with a reason naming the extra, so it is still looked at.
@@ -55,6 +60,10 @@ class DetectorConfig:
     thumb_size: int = 32
     pairs: PairStrategy = "pruned"
     prefilter_radius: float = 0.9
+    # How `pruned` finds pairs within the radius: "exact" scans all n^2/2 signature distances (complete);
+    # "index" probes k-means cells (work linear in n, keeps most pairs near the radius: prefilter.py);
+    # "auto" is exact up to EXACT_CANDIDATES_UP_TO images, where it is cheap, and the index above.
+    candidates: CandidateSearch = "auto"
     block_size: int = 64
     follow_symlinks: bool = False
     extensions: frozenset[str] = field(default=IMAGE_EXTENSIONS)
@@ -91,6 +100,8 @@ class DetectorConfig:
             raise ValueError(f"max pixels must be at least 1, got {self.max_pixels}")
         if self.pairs not in ("all", "pruned"):
             raise ValueError(f"pairs must be 'all' or 'pruned', got {self.pairs!r}")
+        if self.candidates not in CANDIDATE_SEARCHES:
+            raise ValueError(f"candidates must be one of {', '.join(CANDIDATE_SEARCHES)}, got {self.candidates!r}")
         if self.decoder not in ("auto", "opencv", "pillow"):
             raise ValueError(f"decoder must be auto, opencv or pillow, got {self.decoder!r}")
         if self.orientations not in (1, 4, 8):

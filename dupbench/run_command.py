@@ -14,7 +14,9 @@ from dupbench.actions import add_action_arguments, check_action_arguments, perfo
 from dupbench.actions.plan import is_within, show
 from dupbench.cli import EXIT_STATUS_HELP, HelpFormatter
 from dupbench.config import (
+    CANDIDATE_SEARCHES,
     DEFAULT_MAX_FILE_SIZE,
+    EXACT_CANDIDATES_UP_TO,
     IMAGE_EXTENSIONS,
     MAX_THUMB_SIZE,
     MODES,
@@ -105,6 +107,15 @@ def add_detector_arguments(parser: argparse.ArgumentParser, defaults: DetectorCo
         choices=("pruned", "all"),
         default=defaults.pairs,
         help="'all' compares every pair (O(n^2)); 'pruned' compares only pairs a cheap DCT signature index finds close",
+    )
+    parser.add_argument(
+        "--candidates",
+        choices=CANDIDATE_SEARCHES,
+        default=defaults.candidates,
+        help="with --pairs pruned, how pairs within the signature radius are found: 'exact' scans every "
+        "signature pair (complete, O(n^2) but about a nanosecond each); 'index' probes the nearest k-means "
+        "cells (linear in n, may miss a few pairs near the radius); 'auto' (default) is exact up to "
+        f"{EXACT_CANDIDATES_UP_TO:,} images and the index above",
     )
     parser.add_argument(
         "--orientations",
@@ -252,6 +263,7 @@ def configs_from(args: argparse.Namespace) -> tuple[DetectorConfig, ExecutionCon
             threshold=args.threshold,
             thumb_size=args.thumb_size,
             pairs=args.pairs,
+            candidates=args.candidates,
             follow_symlinks=args.follow_symlinks,
             decoder=args.decoder,
             orientations=args.orientations,

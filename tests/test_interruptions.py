@@ -143,7 +143,7 @@ def tile_candidates_dying_once(*args, **kwargs):
     "pairs, module, name",
     [
         ("all", dupbench.detector.compare, "match_many_to_many"),  # the compare tiles of --pairs all
-        ("pruned", dupbench.detector.compare, "ssim_pairs"),  # the candidate chunks of --pairs pruned
+        ("pruned", dupbench.detector.compare, "match_pairs"),  # the candidate chunks of --pairs pruned
         ("pruned", dupbench.detector.compare, "tile_candidates"),  # the prefilter's signature tiles
         ("all", dupbench.detector.verify, "gather_evidence"),  # the verification of matched pairs
         ("all", dupbench.detector.load, "pixel_digest_with_alpha"),  # the full-resolution pixel checks

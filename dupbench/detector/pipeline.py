@@ -208,6 +208,7 @@ def compare_stage(features: list[ImageFeatures], config: DetectorConfig, executo
             on_total=lambda total: setattr(bar, "total", total),
             on_done=bar.update,
             orientations=config.orientations,
+            candidates=config.candidates,
         )
     with clock.stage("verify"):  # inside compare, like the pixel checks
         inputs = verify_inputs(features, reps, config)

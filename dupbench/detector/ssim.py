@@ -121,6 +121,31 @@ def match_many_to_many(rows: SsimTerms, cols: SsimTerms, use_cv2: bool = True) -
     return np.minimum(plain, weighted)
 
 
+def match_pairs(left: SsimTerms, right: SsimTerms, use_cv2: bool = True) -> np.ndarray:
+    """The match score (see `match_many_to_many`) of left[k] against right[k] for every k -> (k,) float64.
+
+    The same arithmetic as `ssim_block_map` pair by pair instead of row by column: a batch of candidate
+    pairs is one call sequence, where `ssim_pairs` makes one per distinct left image (a few pairs each
+    when candidates are sparse, so Python glue cost more than the SSIM).
+    """
+    k = len(left)
+    h, w = left.mu.shape[1:]
+    mu_xy = left.mu * right.mu
+    cross = box_mean_valid(np.ascontiguousarray(left.pixels * right.pixels), use_cv2).reshape(k, h, w)
+    cross = cross - mu_xy
+    cross *= 2 * COV_NORM
+    cross += C2
+    mu_xy *= 2
+    mu_xy += C1
+    smap = mu_xy * cross
+    weight = left.var + right.var
+    smap /= (left.mu2 + right.mu2) * weight
+    plain = smap.mean(axis=(1, 2), dtype=np.float64)
+    smap *= weight
+    weighted = smap.sum(axis=(1, 2), dtype=np.float64) / weight.sum(axis=(1, 2), dtype=np.float64)
+    return np.minimum(plain, weighted)
+
+
 def ssim_one_to_many(one: SsimTerms, many: SsimTerms, use_cv2: bool = True) -> np.ndarray:
     """SSIM of the single image in ``one`` against each image in ``many`` -> (len(many),) float64."""
     return ssim_many_to_many(one, many, use_cv2)[0]

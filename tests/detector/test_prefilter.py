@@ -1,8 +1,16 @@
+import cv2
 import numpy as np
+import pytest
 from planted import PHOTOS, photo
 
+from dupbench.config import EXACT_CANDIDATES_UP_TO, DetectorConfig, ExecutionConfig
+from dupbench.detector import compare
+from dupbench.detector.compare import oriented_candidates, score_candidates
 from dupbench.detector.features import thumbnail
-from dupbench.detector.prefilter import candidate_pairs, signatures
+from dupbench.detector.pipeline import find_duplicates
+from dupbench.detector.prefilter import candidate_pairs, index_candidates, merge_candidates, signatures, train_centroids, uses_index
+from dupbench.execution import make_executor
+from dupbench.execution.serial import SerialExecutor
 
 
 def test_signature_ignores_brightness_and_contrast():
@@ -43,3 +51,112 @@ def test_tiles_give_the_same_pairs_whatever_the_block():
         left, right = candidate_pairs(sig, 2.5, block=block)
         assert np.array_equal(left, reference[0]) and np.array_equal(right, reference[1])
     assert len(reference[0]) > 100
+
+
+# The approximate index (candidates="index").
+
+
+def smooth_fields_with_copies(n: int, seed: int = 0) -> np.ndarray:
+    """Smooth random 32 px fields, a fifth of them copies of another blended with a third field by up to
+    a half, so the copies' signature distances spread over the whole radius."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.random((n, 6, 6), dtype=np.float32) * 255
+    thumbs = np.stack([cv2.resize(c, (32, 32), interpolation=cv2.INTER_CUBIC) for c in coarse])
+    copies = rng.choice(n, n // 5, replace=False)
+    sources, others = rng.integers(0, n, len(copies)), rng.integers(0, n, len(copies))
+    blend = rng.uniform(0, 0.5, len(copies))[:, None, None].astype(np.float32)
+    thumbs[copies] = (1 - blend) * thumbs[sources] + blend * thumbs[others] + rng.normal(0, 4, (len(copies), 32, 32)).astype(np.float32)
+    return np.clip(np.rint(thumbs), 0, 255).astype(np.uint8)
+
+
+SMALL_CELLS = {"cell_size": 64, "probes": 12}  # ~90 cells, an eighth probed (as at 100,000 images): far from a full scan
+
+
+def index_pairs(sig: np.ndarray, radius: float = 0.9, executor=None, turned=(), **settings) -> tuple[np.ndarray, np.ndarray]:
+    share, map_ = (lambda a: a, map) if executor is None else (executor.share, executor.map)
+    return merge_candidates(index_candidates(sig, share, map_, radius, turned, **{**SMALL_CELLS, **settings}))
+
+
+def test_index_keeps_nearly_every_exact_pair_and_no_others():
+    thumbs = smooth_fields_with_copies(6000)
+    sig = signatures(thumbs)
+    exact = candidate_pairs(sig, 0.9)
+    found = index_pairs(sig)
+    exact_keys, found_keys = exact[0] * len(sig) + exact[1], found[0] * len(sig) + found[1]
+    assert np.isin(found_keys, exact_keys).all()  # every pair is within the radius: distances are exact
+    hit = np.isin(exact_keys, found_keys)
+    distance = np.linalg.norm(sig[exact[0]] - sig[exact[1]], axis=1)
+    assert ((distance > 0.3) & (distance < 0.8)).sum() > 500 and (distance > 0.8).sum() > 1000  # the set spans the radius
+    assert hit[distance < 0.5].all()
+    assert hit.mean() >= 0.93
+    near_left, near_right, *_ = score_candidates(thumbs, exact, DetectorConfig().threshold)
+    assert len(near_left) > 500 and np.isin(near_left * len(sig) + near_right, found_keys).mean() >= 0.99
+
+
+def test_fewer_probes_lose_pairs_near_the_radius_first():
+    sig = signatures(smooth_fields_with_copies(6000, seed=1))
+    exact = candidate_pairs(sig, 0.9)
+    found = index_pairs(sig, probes=2)
+    hit = np.isin(exact[0] * len(sig) + exact[1], found[0] * len(sig) + found[1])
+    distance = np.linalg.norm(sig[exact[0]] - sig[exact[1]], axis=1)
+    assert hit.mean() < 0.8  # two probes of ~90 cells miss pairs: the recall test above can fail
+    assert hit[distance < 0.3].mean() > hit[distance > 0.8].mean()
+
+
+def test_index_is_deterministic_and_seeded():
+    sig = signatures(smooth_fields_with_copies(3000, seed=2))
+    first, second = index_pairs(sig), index_pairs(sig)
+    assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
+    assert np.array_equal(train_centroids(sig, 40), train_centroids(sig, 40))
+    assert not np.array_equal(train_centroids(sig, 40, seed=1), train_centroids(sig, 40, seed=2))
+
+
+def test_index_gives_the_same_candidates_in_every_mode(mode):
+    thumbs = smooth_fields_with_copies(3000, seed=3)
+    sig = signatures(thumbs)
+    turned = [signatures(np.ascontiguousarray(np.rot90(thumbs, 1, axes=(1, 2))))]
+    reference = index_pairs(sig, turned=turned)
+    with make_executor(ExecutionConfig(mode=mode, workers=2)) as executor:
+        found = index_pairs(sig, executor=executor, turned=turned)
+        default = oriented_candidates(thumbs, executor.share, executor, 0.9, 1, "index")
+    assert np.array_equal(found[0], reference[0]) and np.array_equal(found[1], reference[1])
+    assert np.array_equal(default[0], merge_candidates(index_candidates(sig, lambda a: a, map, 0.9))[0])
+    assert len(reference[0]) > 1000
+
+
+def test_turned_copies_are_found_by_the_index():
+    thumbs = smooth_fields_with_copies(2000, seed=4)
+    turned_copy = np.rot90(thumbs[:50], 1, axes=(1, 2))
+    both = np.concatenate([thumbs, turned_copy])
+    candidates = oriented_candidates(both, lambda a: a, SerialExecutor(), 0.9, 4, "index")
+    keys = set(zip(candidates[0].tolist(), candidates[1].tolist()))
+    assert all((i, 2000 + i) in keys for i in range(50))
+
+
+def test_merge_candidates_sorts_and_drops_repeats():
+    parts = [(np.array([3, 1, 1]), np.array([4, 2, 5])), (np.array([1, 0]), np.array([2, 9]))]
+    left, right = merge_candidates(parts)
+    assert list(zip(left.tolist(), right.tolist())) == [(0, 9), (1, 2), (1, 5), (3, 4)]
+
+
+def test_auto_scans_exactly_up_to_its_limit_and_indexes_above():
+    assert not uses_index("auto", EXACT_CANDIDATES_UP_TO) and uses_index("auto", EXACT_CANDIDATES_UP_TO + 1)
+    assert uses_index("index", 10) and not uses_index("exact", 10**7)
+    with pytest.raises(ValueError, match="candidates"):
+        DetectorConfig(candidates="approximate")  # type: ignore[arg-type]
+
+
+def test_index_tasks_return_each_pair_once():
+    sig = signatures(smooth_fields_with_copies(3000, seed=5))
+    parts = index_candidates(sig, lambda a: a, map, 0.9, **SMALL_CELLS)
+    raw = sum(len(p[0]) for p in parts)
+    assert raw > 1000 and raw == len(merge_candidates(parts)[0])
+
+
+def test_the_index_reaches_the_pipeline_and_finds_the_planted_groups(planted_folder, monkeypatch):
+    root, expected = planted_folder
+    calls = []
+    monkeypatch.setattr(compare, "index_candidates", lambda *args, **kwargs: calls.append(1) or index_candidates(*args, **kwargs))
+    report = find_duplicates([str(root)], DetectorConfig(candidates="index"), ExecutionConfig(mode="process", workers=2, start_method="fork"))
+    assert calls == [1]  # the pipeline's candidates came from the index
+    assert report.group_sets() == {frozenset(g) for g in expected}
