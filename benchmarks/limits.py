@@ -9,8 +9,8 @@ over the tasks. (An earlier version timed whole `Pool.map` calls over pickled by
 "beat" its ceilings by 1.1-2.5x: those were not ceilings.)
 - read: bytes/s reading every file once, page cache warm (one untimed pass first);
 - decode: images/s of N processes (one per core, OpenCV pinned to one thread each) decoding the files'
-  bytes already in memory: a full colour decode, and the load stage's own work without the read (header
-  size, reduced JPEG luma decode, thumbnail, BLAKE2b of the bytes);
+  bytes already in memory: a full colour decode, and the load stage's own work without the read
+  (`load.features_of`: header, reduced JPEG decode, every thumbnail, grid and digest the stage takes);
 - compare: batched-SSIM pairs/s of N processes running the compare stage's own tile task
   (`compare.score_tile`) on 64 x 64 tiles of 32 px thumbnails; and the prefilter's time on as many
   thumbnails as the dataset has.
@@ -24,7 +24,6 @@ prints the ratio of medians.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import statistics
 import subprocess
@@ -65,17 +64,15 @@ def _full_decode(paths: list[str]) -> tuple[int, float]:
 
 
 def _load_work(paths: list[str]) -> tuple[int, float]:
-    """The load stage's work on bytes already read: digest, header size, reduced luma decode, thumbnail."""
-    from dupbench.detector.decode import decode_colour
-    from dupbench.detector.features import thumbnail
-    from dupbench.detector.load import header_size
+    """The load stage's own work on bytes already read (`load.features_of`: header, decode, every feature
+    and digest the stage takes), so the ceiling is the stage minus only the read and the pool."""
+    from dupbench.detector.load import features_of
 
-    size = DetectorConfig().thumb_size
+    config = DetectorConfig()
     blobs = _read_all(paths)
     start = time.perf_counter()
-    for data in blobs:
-        hashlib.blake2b(data, digest_size=16).digest()
-        thumbnail(decode_colour(data, "opencv", header_size(data), min_side=2 * size)[0], size)
+    for path, data in zip(paths, blobs):
+        features_of(path, data, config)
     return len(blobs), time.perf_counter() - start
 
 

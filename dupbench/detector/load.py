@@ -141,6 +141,14 @@ def load_features(path: str, config: DetectorConfig) -> ImageFeatures | Skipped:
     """Features of one file, or the reason it was skipped. Never raises for bad input."""
     try:
         data = read_regular_file(path, config.max_file_size)
+    except OSError as exc:
+        return Skipped(path, f"unreadable: {exc.strerror or exc}")
+    return features_of(path, data, config)
+
+
+def features_of(path: str, data: bytes, config: DetectorConfig) -> ImageFeatures | Skipped:
+    """The load stage's work on a file's bytes, once read (what benchmarks/limits.py times as its ceiling)."""
+    try:
         if not data:
             raise DecodeError("empty file")
         stored, has_alpha = check_decoded_size(data, config)
