@@ -141,6 +141,8 @@ def load_features(path: str, config: DetectorConfig) -> ImageFeatures | Skipped:
     """Features of one file, or the reason it was skipped. Never raises for bad input."""
     try:
         data = read_regular_file(path, config.max_file_size)
+    except DecodeError as exc:  # not a regular file, or above --max-file-size: refused unread
+        return Skipped(path, str(exc))
     except OSError as exc:
         return Skipped(path, f"unreadable: {exc.strerror or exc}")
     return features_of(path, data, config)
