@@ -62,13 +62,18 @@ def resolve_decoder(name: str) -> str:
     return name
 
 
-def decode_image(data: bytes, decoder: str = "opencv") -> np.ndarray:
-    """Decode to (h, w, 3) uint8 BGR; raise DecodeError with a reason a user can act on."""
+def refuse_empty_or_truncated(data: bytes) -> None:
+    """Raise DecodeError for bytes no decoder should be given (OpenCV fills a truncated JPEG and says nothing)."""
     if not data:
         raise DecodeError("empty file")
     truncated = looks_truncated(data)
     if truncated:
         raise DecodeError(truncated)
+
+
+def decode_image(data: bytes, decoder: str = "opencv") -> np.ndarray:
+    """Decode to (h, w, 3) uint8 BGR; raise DecodeError with a reason a user can act on."""
+    refuse_empty_or_truncated(data)
     if is_camera_raw(data):
         return decode_raw(data, decoder, min_side=1)
     if decoder == "pillow":
@@ -164,11 +169,7 @@ def decode_colour(
     its short side (JPEG has no alpha). `has_alpha` (from the header) asks for the extra decode that keeps
     transparency; other formats are decoded once, in full.
     """
-    if not data:
-        raise DecodeError("empty file")
-    truncated = looks_truncated(data)
-    if truncated:
-        raise DecodeError(truncated)
+    refuse_empty_or_truncated(data)
     if is_camera_raw(data):
         return decode_raw(data, decoder, min_side), None
     reduction = jpeg_reduction(size, min_side) if is_jpeg(data) else 1

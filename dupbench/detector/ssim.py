@@ -88,16 +88,21 @@ def ssim_block_map(rows: SsimTerms, cols: SsimTerms, use_cv2: bool = True) -> tu
     mu_xy = rows.mu[:, None] * cols.mu[None]
     products = rows.pixels[:, None] * cols.pixels[None]
     cross = box_mean_valid(products.reshape(r * c, *products.shape[2:]), use_cv2).reshape(r, c, h, w)
-    cross = cross - mu_xy
+    variance = rows.var[:, None] + cols.var[None]
+    return ssim_map(mu_xy, cross, rows.mu2[:, None] + cols.mu2[None], variance), variance
+
+
+def ssim_map(mu_xy: np.ndarray, cross_mean: np.ndarray, mu2_sum: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    """The SSIM map from a pair's terms: mu_x mu_y, E[xy], the two mu^2 terms' sum and the variances' sum
+    (both with their constants, see SsimTerms). `mu_xy` is overwritten."""
+    cross = cross_mean - mu_xy
     cross *= 2 * COV_NORM
     cross += C2
     mu_xy *= 2
     mu_xy += C1
     numerator = mu_xy * cross
-    variance = rows.var[:, None] + cols.var[None]
-    denominator = (rows.mu2[:, None] + cols.mu2[None]) * variance
-    numerator /= denominator
-    return numerator, variance
+    numerator /= mu2_sum * variance
+    return numerator
 
 
 def ssim_many_to_many(rows: SsimTerms, cols: SsimTerms, use_cv2: bool = True) -> np.ndarray:
@@ -132,14 +137,8 @@ def match_pairs(left: SsimTerms, right: SsimTerms, use_cv2: bool = True) -> np.n
     h, w = left.mu.shape[1:]
     mu_xy = left.mu * right.mu
     cross = box_mean_valid(np.ascontiguousarray(left.pixels * right.pixels), use_cv2).reshape(k, h, w)
-    cross = cross - mu_xy
-    cross *= 2 * COV_NORM
-    cross += C2
-    mu_xy *= 2
-    mu_xy += C1
-    smap = mu_xy * cross
     weight = left.var + right.var
-    smap /= (left.mu2 + right.mu2) * weight
+    smap = ssim_map(mu_xy, cross, left.mu2 + right.mu2, weight)
     plain = smap.mean(axis=(1, 2), dtype=np.float64)
     smap *= weight
     weighted = smap.sum(axis=(1, 2), dtype=np.float64) / weight.sum(axis=(1, 2), dtype=np.float64)
