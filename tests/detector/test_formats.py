@@ -1,6 +1,6 @@
 """HEIC/HEIF and AVIF (the 'formats' extra), camera RAW (the 'raw' extra) and the Pillow fallback.
 
-The with-extra tests skip where the extra is not installed (CI installs only `.[test]`); the without-extra
+The with-extra tests skip where the extra is not installed (a plain `.[test]` install; .ci/run installs the extras); the without-extra
 tests run everywhere: they block the plugin's import, so they also run where it is installed.
 """
 
@@ -28,8 +28,8 @@ from dupbench.detector.pipeline import find_duplicates
 
 HAS_HEIF = importlib.util.find_spec("pillow_heif") is not None
 HAS_RAWPY = importlib.util.find_spec("rawpy") is not None
-needs_heif = pytest.mark.skipif(not HAS_HEIF, reason=f"pillow-heif is not installed (the 'formats' extra: {FORMATS_EXTRA}); CI installs only .[test]")
-needs_rawpy = pytest.mark.skipif(not HAS_RAWPY, reason=f"rawpy is not installed (the 'raw' extra: {RAW_EXTRA}); CI installs only .[test]")
+needs_heif = pytest.mark.skipif(not HAS_HEIF, reason=f"pillow-heif is not installed (the 'formats' extra: {FORMATS_EXTRA}); .ci/run installs it)")
+needs_rawpy = pytest.mark.skipif(not HAS_RAWPY, reason=f"rawpy is not installed (the 'raw' extra: {RAW_EXTRA}); .ci/run installs it)")
 
 
 @pytest.fixture
