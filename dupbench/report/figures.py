@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from dupbench.report.data import amdahl_serial_fraction, cell_stats, growth_exponent  # noqa: E402
+from dupbench.report.data import amdahl_serial_fraction, cell_stats, fastest_serial, growth_exponent, karp_flatt  # noqa: E402
 from dupbench.result import STAGES  # noqa: E402
 
 MODE_COLORS = {"serial": "#444444", "thread": "#1f77b4", "process": "#d62728", "dask": "#2ca02c"}
@@ -106,28 +106,66 @@ def time_vs_size(runs: pd.DataFrame, directory: Path) -> Drawn:
 
 @dataclass(frozen=True)
 class AmdahlFit:
-    """Amdahl's-law serial fraction of one mode, and what it was fitted from (so the report can say how thin it is)."""
+    """Amdahl's-law serial fraction of one mode, and what it was fitted from (so the report can say how thin it is):
+    only worker counts <= cores are fitted; Karp-Flatt per p and the oversubscribed runs are kept apart."""
 
     mode: str
     serial_fraction: float
     images: int
     cores: int
-    workers: tuple[int, ...]
+    workers: tuple[int, ...]  # worker counts fitted: workers <= cores
+    baseline: str = ""  # the serial configuration speed-ups are taken against, e.g. "serial on 1 core (14.87 s)"
+    karp_flatt: tuple[tuple[int, float], ...] = ()  # (p, e) for 2 <= p <= cores
+    oversubscribed: tuple[tuple[int, float], ...] = ()  # (workers, median speed-up) for workers > cores
+
+
+def amdahl_fits(data: pd.DataFrame) -> list[AmdahlFit]:
+    """Per mode on the most cores of `data` (one dataset): Amdahl fit over workers <= cores only (more workers
+    than cores measures oversubscription, not a serial fraction), Karp-Flatt per p, oversubscribed runs apart;
+    speed-ups against the fastest serial configuration measured."""
+    if data.empty:
+        return []
+    cores = int(data["cores"].max())
+    baseline, label = fastest_serial(data, data.iloc[0])
+    if not len(baseline):
+        return []
+    base = float(np.median(baseline))
+    fits = []
+    for mode in ("thread", "process"):
+        part = data[(data["cores"] == cores) & (data["mode"] == mode)]
+        if part.empty:
+            continue
+        speed = (base / part.groupby("workers")["wall_s"].median()).sort_index()
+        inside = speed[speed.index <= cores]
+        fraction = amdahl_serial_fraction(inside.index.to_numpy(), inside.to_numpy()) if len(inside) else float("nan")
+        fits.append(
+            AmdahlFit(
+                mode,
+                fraction,
+                int(data["images"].max()),
+                cores,
+                tuple(int(w) for w in inside.index),
+                f"{label} ({base:.2f} s)",
+                tuple((int(p), karp_flatt(float(s), int(p))) for p, s in inside.items() if p >= 2),
+                tuple((int(w), float(s)) for w, s in speed[speed.index > cores].items()),
+            )
+        )
+    return fits
 
 
 def speedup_vs_workers(runs: pd.DataFrame, directory: Path) -> tuple[Drawn, list[AmdahlFit]]:
-    """Speed-up over serial (same dataset, same cores) vs workers and vs cores, with the ideal line and an
-    Amdahl fit per mode; parallel efficiency = speed-up / min(workers, cores) beside it."""
+    """Speed-up over the fastest serial configuration of the dataset vs workers and vs cores, with the ideal
+    line and an Amdahl fit per mode (workers <= cores; oversubscription shaded); efficiency beside it."""
     data = runs[runs["pairs"] == "all"]
     size = int(data["images"].max()) if len(data) else 0
     data = data[data["images"] == size]
     if data.empty or data["workers"].nunique() < 2:
-        return _no_data(directory, "speedup", "no worker-count sweep in these results"), []
-    fits: list[AmdahlFit] = []
+        return _no_data(directory, "speedup", "no worker-count sweep in these results")
     most_cores = int(data["cores"].max())
+    baseline, label = fastest_serial(data, data.iloc[0])
+    serial = float(np.median(baseline)) if len(baseline) else float("nan")
     fig, (ax, ax_cores, ax_eff) = plt.subplots(1, 3, figsize=(14, 4.2))
     for cores, by_cores in data.groupby("cores"):
-        serial = by_cores[by_cores["mode"] == "serial"]["wall_s"].median()
         for mode in ("thread", "process"):
             part = by_cores[by_cores["mode"] == mode]
             if part.empty or np.isnan(serial):
@@ -143,19 +181,20 @@ def speedup_vs_workers(runs: pd.DataFrame, directory: Path) -> tuple[Drawn, list
                 color=MODE_COLORS[mode],
                 label=f"{mode}, {cores} core(s)",
             )
-            if cores == most_cores:
-                fraction = amdahl_serial_fraction(np.minimum(stats["workers"], cores), stats["median"])
-                fits.append(AmdahlFit(mode, fraction, size, most_cores, tuple(int(w) for w in stats["workers"])))
+    fits = amdahl_fits(data)
     by_cores = speedup_by_cores(data)
     for mode, part in by_cores.groupby("mode"):
         median_iqr(ax_cores, part, "cores", marker="o", capsize=3, color=MODE_COLORS[mode], label=mode)
     workers = np.array(sorted(data["workers"].unique()))
     ax.plot(workers, np.minimum(workers, most_cores), "k--", lw=1, label="ideal")
+    if workers.max() > most_cores:
+        for axis in (ax, ax_eff):
+            axis.axvspan(most_cores, workers.max(), color="#eeeeee", zorder=0, label=f"oversubscribed (> {most_cores} cores)")
     core_counts = np.array(sorted(data["cores"].unique()))
     ax_cores.plot(core_counts, core_counts, "k--", lw=1, label="ideal")
     fit_text = "\n".join(f"{f.mode}: serial fraction {f.serial_fraction:.2f}" for f in fits)
-    ax.set(xlabel="workers", ylabel="speed-up over serial (x)", title=f"vs workers: {size} images, all pairs", xticks=workers)
-    ax.text(0.02, 0.98, f"Amdahl fit, {most_cores} cores:\n{fit_text}", transform=ax.transAxes, va="top", fontsize=8)
+    ax.set(xlabel="workers", ylabel=f"speed-up over {label or 'serial'} (x)", title=f"vs workers: {size} images, all pairs", xticks=workers)
+    ax.text(0.02, 0.98, f"Amdahl fit, workers <= {most_cores} cores:\n{fit_text}", transform=ax.transAxes, va="top", fontsize=8)
     ax_cores.set(xlabel="cores allowed (workers = cores)", ylabel="speed-up over serial on 1 core (x)", title="vs cores", xticks=core_counts)
     if by_cores.empty:
         ax_cores.text(0.5, 0.5, "no 1-core serial baseline", transform=ax_cores.transAxes, ha="center")

@@ -54,15 +54,25 @@ def machine_section(metadata: list[dict]) -> str:
 
 
 def amdahl_sentence(fits: list[AmdahlFit]) -> str:
+    """The Amdahl fit over workers <= cores, Karp-Flatt per p, and the oversubscribed runs named apart."""
     if not fits:
         return "Amdahl's law: not enough worker counts in these results to fit a serial fraction."
     basis = fits[0]
     fitted = "; ".join(f"{f.mode}: fitted serial fraction {f.serial_fraction:.2f}" for f in fits)
-    thin = " With two worker counts the fit rests on a single ratio: read it as a summary, not a law." if len(basis.workers) <= 2 else ""
-    return (
-        f"Amdahl's law S(p) = 1 / (f + (1 - f) / p), least squares over workers {', '.join(map(str, basis.workers))} "
-        f"at {basis.images} images on {basis.cores} cores: {fitted}.{thin}"
-    )
+    thin = " With one worker count above 1 the fit rests on a single ratio: read it as a summary, not a law." if len(basis.workers) <= 2 else ""
+    karp = "; ".join(f"{f.mode} " + ", ".join(f"e = {e:.2f} at p = {p}" for p, e in f.karp_flatt) for f in fits if f.karp_flatt)
+    over = "; ".join(f"{f.mode} " + ", ".join(f"{s:.2f}x with {w} workers" for w, s in f.oversubscribed) for f in fits if f.oversubscribed)
+    lines = [
+        f"Amdahl's law S(p) = 1 / (f + (1 - f) / p), least squares over workers {', '.join(map(str, basis.workers))} (only workers <= cores) "
+        f"at {basis.images} images on {basis.cores} cores, speed-ups against the fastest serial configuration measured, {basis.baseline}: {fitted}.{thin}"
+    ]
+    if karp:
+        lines.append(f"Karp-Flatt experimentally determined serial fraction e = (1/S - 1/p) / (1 - 1/p), per p <= cores: {karp}.")
+    if over:
+        lines.append(
+            f"Oversubscribed (more workers than the {basis.cores} cores; not fitted, they measure the cost of oversubscription, not a serial fraction): {over}."
+        )
+    return " ".join(lines)
 
 
 def scale_and_tables(inputs: StudyInputs, figure_dir: Path, sources: str, command: str) -> list[str]:
