@@ -179,9 +179,9 @@ def ratio_interval(numerator: Sequence[float] | np.ndarray, denominator: Sequenc
 BASELINE_KEYS = ["source", "interpreter", "profile", "images", "dataset_seed", "pairs", "thumb_size"]
 
 
-def fastest_serial(runs: pd.DataFrame, like: pd.Series | dict) -> tuple[np.ndarray, str]:
-    """Serial wall times of the fastest serial configuration (by median, over core counts) measured for the
-    same dataset, pair strategy, interpreter and results file as `like`, and its name, e.g. 'serial on 1 core'.
+def fastest_serial_rows(runs: pd.DataFrame, like: pd.Series | dict) -> pd.DataFrame:
+    """Serial runs of the fastest serial configuration (by median wall time, over core counts) measured for
+    the same dataset, pair strategy, interpreter and results file as `like`.
 
     Serial uses one core whatever it is allowed; a slower serial cell on more cores would flatter every
     speed-up taken against it, so speed-ups are taken against the best serial time measured."""
@@ -192,9 +192,17 @@ def fastest_serial(runs: pd.DataFrame, like: pd.Series | dict) -> tuple[np.ndarr
             mask &= runs[key].isna() if pd.isna(value) else runs[key] == value
     serial = runs[mask]
     if serial.empty:
+        return serial
+    return serial[serial["cores"] == serial.groupby("cores")["wall_s"].median().idxmin()]
+
+
+def fastest_serial(runs: pd.DataFrame, like: pd.Series | dict) -> tuple[np.ndarray, str]:
+    """`fastest_serial_rows`' wall times and the configuration's name, e.g. 'serial on 1 core'."""
+    rows = fastest_serial_rows(runs, like)
+    if rows.empty:
         return np.array([]), ""
-    cores = int(serial.groupby("cores")["wall_s"].median().idxmin())
-    return serial[serial["cores"] == cores]["wall_s"].to_numpy(float), f"serial on {cores} core{'s' if cores > 1 else ''}"
+    cores = int(rows["cores"].iloc[0])
+    return rows["wall_s"].to_numpy(float), f"serial on {cores} core{'s' if cores > 1 else ''}"
 
 
 def amdahl_serial_fraction(workers: np.ndarray, speedups: np.ndarray) -> float:

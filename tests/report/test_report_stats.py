@@ -53,3 +53,20 @@ def test_amdahl_sentence_labels_oversubscribed_runs_and_reports_karp_flatt():
     assert "Karp-Flatt" in text and "p = 2" in text
     assert "Oversubscribed" in text and "8 workers" in text
     assert "workers 1, 2 (only workers <= cores)" in text
+
+
+SLOW_TWO_CORE_SERIAL = {("serial", 1, 1): 10.0, ("serial", 1, 2): 12.0, ("thread", 2, 2): 5.5, ("process", 2, 2): 6.0}
+
+
+def test_speedups_are_taken_against_the_fastest_serial_configuration_and_say_which(tmp_path):
+    from dupbench.report.text import seed_table, stage_speedups
+
+    runs = grid(SLOW_TWO_CORE_SERIAL, images=1472).assign(load_s=1.0, compare_s=lambda f: f["wall_s"] - 1.0)
+    table = seed_table(runs)
+    thread = table[(table["images"] == 1472) & (table["mode"] == "thread")].iloc[0]
+    assert thread["speed-up"] == f"{10.1 / 5.555:.2f}x"  # medians: 10 * 1.01 over 5.5 * 1.01, not 12 over 5.5
+    assert thread["baseline"] == "serial on 1 core"
+    whole = stage_speedups(runs).set_index("stage").loc["whole run"]
+    assert whole["thread speed-up"] == pytest.approx(10.1 / 5.555, abs=0.01) and whole["baseline"] == "serial on 1 core(s)"
+    _, fits = speedup_vs_workers(runs, tmp_path)
+    assert fits[0].baseline.startswith("serial on 1 core")
