@@ -24,7 +24,9 @@ from dupbench.report.text import (
     method_lines,
     reproduce_commands,
     seed_table,
+    interval_note,
     stage_speedups,
+    thread_vs_process,
     to_markdown,
     validity,
     variance_claims,
@@ -141,8 +143,10 @@ def opening(inputs: StudyInputs, command: str, sources: str) -> list[str]:
         "repeats are kept; the run order is interleaved across modes so that slow spells of the shared machine "
         "hit every mode alike. A monitor in the harness samples the child's whole process tree (pool workers and "
         "forkserver grandchildren included). CPU utilisation = CPU seconds of the process tree / (wall seconds x "
-        "cores allowed). Medians with interquartile ranges throughout; a mode is called faster or slower than "
-        "serial only when the 95% bootstrap interval of its speed-up clears the harness's threshold. Where "
+        "cores allowed). Medians with interquartile ranges throughout; speed-ups are taken against the fastest "
+        "serial configuration measured for the dataset and interpreter; a mode is called faster or slower only "
+        "when an interval valid for its number of runs clears the harness's threshold (its real coverage is "
+        "printed beside it), and 'inconclusive' where it does not. Where "
         "several results files measured the same comparison (dataset, pair strategy, cores, interpreter), only "
         "the file with the most runs of it is used, so no median or speed-up mixes sweeps run at other times "
         "and commits (the Dask and interpreter sections read their own files).",
@@ -184,6 +188,9 @@ def build_report(inputs: StudyInputs, out: Path, command: str) -> Path:
         "## Results",
         "### The published study's shape (all pairs, all cores)",
         to_markdown(seed_table(everything)),
+        interval_note(seed_table(everything)),
+        "Threads against processes in the same cells (above 1: threads faster):",
+        to_markdown(thread_vs_process(everything)),
         f"Figures and the per-stage table below show {shown}.",
         "### Per stage, at the largest all-pairs dataset",
         to_markdown(stage_speedups(inputs.runs)),

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dupbench.harness.results import DISTURBED_FOREIGN_FRACTION, FASTER_THRESHOLD, speedup_ci
-from dupbench.report.data import fastest_serial, fastest_serial_rows, growth_exponent, primary_interpreter
+from dupbench.harness.results import DISTURBED_FOREIGN_FRACTION, FASTER_THRESHOLD
+from dupbench.report.data import Interval, fastest_serial, fastest_serial_rows, growth_exponent, primary_interpreter, ratio_interval
 from dupbench.report.figures import all_pairs_on_all_cores
 
 MODES = ("serial", "thread", "process", "dask")
@@ -24,15 +24,27 @@ PUBLISHED_SIZES = (6, 184, 1472)
 MODE_NAMES = {"serial": "serial", "thread": "threads", "process": "processes", "dask": "Dask"}
 
 
-def speed_verdict(low: float, high: float) -> str:
-    """The harness's rule: faster (slower) only if the whole 95% interval clears 1 +- FASTER_THRESHOLD."""
+INTERVAL = "interval (coverage)"
+
+
+def speed_verdict(low: float, high: float, reaches: bool = True, above: str = "faster", below: str = "slower") -> str:
+    """Faster (slower) only if the whole interval clears 1 +- FASTER_THRESHOLD, "same" only if it lies inside
+    that band, else "inconclusive"; a verdict read off a min-max range (no 95% interval) says so."""
     if np.isnan(low) or np.isnan(high):
-        return "n/a (fewer than 3 runs)"
+        return "n/a (no runs)"
     if low > 1 + FASTER_THRESHOLD:
-        return "faster"
-    if high < 1 - FASTER_THRESHOLD:
-        return "slower"
-    return "same"
+        verdict = above
+    elif high < 1 - FASTER_THRESHOLD:
+        verdict = below
+    elif low >= 1 - FASTER_THRESHOLD and high <= 1 + FASTER_THRESHOLD:
+        verdict = f"same (within {FASTER_THRESHOLD:.0%})"
+    else:
+        return "inconclusive"
+    return verdict if reaches else f"{verdict} (min-max range only)"
+
+
+def interval_verdict(interval: Interval, above: str = "faster", below: str = "slower") -> str:
+    return speed_verdict(interval.low, interval.high, interval.reaches, above, below)
 
 
 def compare_modes(thread: float, process: float) -> str:
@@ -45,14 +57,14 @@ def compare_modes(thread: float, process: float) -> str:
 
 
 def speedup_cells(serial: np.ndarray, times: np.ndarray, mode: str) -> dict[str, str]:
-    """A table row's speed-up over serial, its 95% bootstrap interval and the verdict (empty without serial runs)."""
+    """A table row's speed-up over serial, an interval valid for its number of runs and the verdict (empty without serial runs)."""
     if not len(serial):
         return {}
     cells = {"speed-up": f"{np.median(serial) / np.median(times):.2f}x"}
     if mode == "serial":
         return {**cells, "verdict": "baseline"}
-    low, high = speedup_ci(serial, times)
-    return {**cells, "95% CI": "" if np.isnan(low) else f"{low:.2f}-{high:.2f}x", "verdict": speed_verdict(low, high)}
+    interval = ratio_interval(serial, times)
+    return {**cells, INTERVAL: interval.label(), "verdict": interval_verdict(interval)}
 
 
 def _seed_sweep(runs: pd.DataFrame) -> pd.DataFrame:
@@ -66,12 +78,12 @@ def _seed_runs(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def seed_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """The published study's shape: images x mode, median wall time [IQR], speed-up over serial with its
-    95% bootstrap interval and verdict. The published sizes always get rows; unmeasured ones say so."""
+    """The published study's shape: images x mode, median wall time [IQR], speed-up over the fastest serial
+    configuration with an interval valid for n (`ratio_interval`) and verdict. The published sizes always get rows; unmeasured ones say so."""
     pool = _seed_sweep(runs)
     data = all_pairs_on_all_cores(pool)
     interpreters = sorted(data["interpreter"].unique()) or sorted(runs["interpreter"].unique() if "interpreter" in runs else [""])
-    columns = ["interpreter", "images", "mode", "runs", "median s", "IQR s", "speed-up", "95% CI", "verdict", "baseline"]
+    columns = ["interpreter", "images", "mode", "runs", "median s", "IQR s", "speed-up", INTERVAL, "verdict", "baseline"]
     rows = []
     for interpreter in interpreters:
         mine = data[data["interpreter"] == interpreter]
@@ -102,6 +114,44 @@ def seed_table(runs: pd.DataFrame) -> pd.DataFrame:
                 )
                 rows.append({**row, **speedup_cells(serial, times, mode)})
     return pd.DataFrame(rows, columns=columns)
+
+
+def thread_vs_process(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per interpreter and size of the seed table: median process time / median thread time (above 1: threads
+    faster), with an interval valid for n and a verdict, so "threads lead" is only said where the data decide it."""
+    data = _seed_runs(runs)
+    columns = ["interpreter", "images", "thread runs", "process runs", "process / thread time", INTERVAL, "verdict"]
+    rows = []
+    for (interpreter, images), part in data.groupby(["interpreter", "images"]):
+        thread = part[part["mode"] == "thread"]["wall_s"].to_numpy(float)
+        process = part[part["mode"] == "process"]["wall_s"].to_numpy(float)
+        if not len(thread) or not len(process):
+            continue
+        interval = ratio_interval(process, thread)
+        verdict = interval_verdict(interval, above="threads faster", below="processes faster")
+        ratio = f"{np.median(process) / np.median(thread):.2f}"
+        rows.append(dict(zip(columns, [interpreter, int(images), len(thread), len(process), ratio, interval.label(""), verdict])))
+    return pd.DataFrame(rows, columns=columns)
+
+
+def interval_note(table: pd.DataFrame) -> str:
+    """What the intervals in a table are, and the coverage they really have at the numbers of runs in it."""
+    counts = sorted({int(n) for n in table["runs"] if int(n) > 0}) if "runs" in table else []
+    if not counts:
+        return ""
+    ranges = [n for n in counts if n < 7]
+    note = (
+        "Intervals: the ratio of two medians, bounded by a distribution-free order-statistic interval for each "
+        "median at sqrt(95%) (independent runs, so together at least 95%); that needs at least 7 runs a side. "
+    )
+    if ranges:
+        coverage = ", ".join(f"{n} runs: >={(1 - 2 * 0.5**n) ** 2:.0%}" for n in ranges)
+        note += (
+            f"With {_join(ranges)} runs no 95% interval exists: the interval printed is the min-max range "
+            f"(min one / max other, max one / min other), labelled 'min-max' with the coverage it does have "
+            f"({coverage}); a verdict read off it says 'min-max range only'. "
+        )
+    return note + f"'inconclusive': the interval reaches across 1 +- {FASTER_THRESHOLD:.0%}."
 
 
 def stage_speedups(runs: pd.DataFrame) -> pd.DataFrame:
@@ -157,14 +207,16 @@ def findings(runs: pd.DataFrame, accuracy: pd.DataFrame | None = None) -> list[s
     ideal, what start-up costs, and the accuracy at the best threshold."""
     out = []
     table = seed_table(runs)
+    versus = thread_vs_process(runs).set_index(["interpreter", "images"])
     for (interpreter, images), part in table.groupby(["interpreter", "images"]):
         rows = {r["mode"]: r for _, r in part.iterrows() if r["speed-up"]}
-        if "thread" in rows and "process" in rows:
+        if "thread" in rows and "process" in rows and (interpreter, images) in versus.index:
             where = f" on {interpreter}" if interpreter else ""
-            t, p = (float(rows[m]["speed-up"].rstrip("x")) for m in ("thread", "process"))
+            pair = versus.loc[(interpreter, images)]
             out.append(
-                f"{images} images{where}: threads {t:.2f}x ({rows['thread']['verdict']}) and processes "
-                f"{p:.2f}x ({rows['process']['verdict']}) the speed of serial; by the medians, {compare_modes(t, p)}."
+                f"{images} images{where}: threads {rows['thread']['speed-up']} ({rows['thread']['verdict']}, {rows['thread'][INTERVAL]}) and "
+                f"processes {rows['process']['speed-up']} ({rows['process']['verdict']}, {rows['process'][INTERVAL]}) the speed of "
+                f"{rows['thread']['baseline']}; threads vs processes: {pair['verdict']} (process / thread time {pair['process / thread time']}, {pair[INTERVAL]})."
             )
     runs = primary_interpreter(runs)
     for _, row in stage_speedups(runs).iterrows():
@@ -380,7 +432,7 @@ def interpreter_table(runs: pd.DataFrame) -> pd.DataFrame:
     the median wall time and the speed-up over that interpreter's own serial runs of the same cell."""
     if "interpreter" not in runs or "source" not in runs:
         return pd.DataFrame()
-    columns = ["interpreter", "images", "pairs", "cores", "mode", "runs", "median s", "speed-up", "95% CI", "verdict", "baseline"]
+    columns = ["interpreter", "images", "pairs", "cores", "mode", "runs", "median s", "speed-up", INTERVAL, "verdict", "baseline"]
     rows = []
     for _, part in runs.groupby("source"):
         if part["interpreter"].nunique() < 2:

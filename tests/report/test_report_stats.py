@@ -70,3 +70,40 @@ def test_speedups_are_taken_against_the_fastest_serial_configuration_and_say_whi
     assert whole["thread speed-up"] == pytest.approx(10.1 / 5.555, abs=0.01) and whole["baseline"] == "serial on 1 core(s)"
     _, fits = speedup_vs_workers(runs, tmp_path)
     assert fits[0].baseline.startswith("serial on 1 core")
+
+
+def test_median_interval_is_min_max_below_six_runs_and_an_order_statistic_interval_above():
+    from dupbench.report.data import median_interval
+
+    three = median_interval([3.0, 1.0, 2.0])
+    assert (three.low, three.high, three.reaches) == (1.0, 3.0, False) and three.coverage == pytest.approx(0.75)
+    ten = median_interval(np.arange(10.0))
+    assert ten.reaches and (ten.low, ten.high) == (1.0, 8.0) and ten.coverage == pytest.approx(1 - 2 * 11 / 1024)
+
+
+def test_ratio_interval_covers_the_ratio_of_medians_at_least_as_often_as_it_says():
+    from dupbench.report.data import ratio_interval
+
+    rng = np.random.default_rng(1)
+    for n in (3, 5, 10):
+        a, b = rng.lognormal(np.log(2.0), 0.3, (2000, n)), rng.lognormal(0.0, 0.3, (2000, n))
+        intervals = [ratio_interval(x, y) for x, y in zip(a, b)]
+        hit = np.mean([i.low <= 2.0 <= i.high for i in intervals])
+        assert hit >= intervals[0].coverage - 0.02
+        assert intervals[0].reaches == (n >= 7)
+
+
+def test_seed_table_does_not_claim_95_percent_from_three_runs_and_calls_undecided_cells_inconclusive():
+    from dupbench.report.text import INTERVAL, interval_note, seed_table, thread_vs_process
+
+    runs = grid({("serial", 1, 2): 10.0, ("thread", 2, 2): 9.8, ("process", 2, 2): 5.0}, images=184)
+    runs.loc[runs.index[3:6], "wall_s"] = [8.5, 9.8, 11.0]  # threads: a range straddling 1
+    table = seed_table(runs).set_index(["images", "mode"])
+    assert "95% CI" not in table.columns
+    assert table.loc[(184, "thread"), "verdict"] == "inconclusive"
+    assert "min-max" in table.loc[(184, "process"), INTERVAL] and table.loc[(184, "process"), "verdict"] == "faster (min-max range only)"
+    assert "no 95% interval exists" in interval_note(seed_table(runs))
+    versus = thread_vs_process(runs).iloc[0]
+    assert versus["verdict"] == "processes faster (min-max range only)" and "min-max" in versus[INTERVAL]
+    ten = thread_vs_process(grid({("serial", 1, 2): 10.0, ("thread", 2, 2): 5.0, ("process", 2, 2): 7.0}, repeats=10, images=184)).iloc[0]
+    assert ten["verdict"] == "threads faster" and "min-max" not in ten[INTERVAL]

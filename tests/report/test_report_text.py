@@ -82,7 +82,9 @@ def test_findings_say_who_leads_and_call_a_tie_a_tie():
 def test_speed_verdict_uses_the_harness_threshold():
     assert speed_verdict(1.2, 1.5) == "faster"
     assert speed_verdict(0.5, 0.8) == "slower"
-    assert speed_verdict(0.9, 1.3) == "same"
+    assert speed_verdict(0.9, 1.3) == "inconclusive"
+    assert speed_verdict(0.97, 1.04) == "same (within 5%)"
+    assert speed_verdict(1.2, 1.5, reaches=False) == "faster (min-max range only)"
     assert speed_verdict(float("nan"), float("nan")).startswith("n/a")
 
 
@@ -116,7 +118,7 @@ def test_seed_table_has_the_published_shape_with_absent_rows_marked():
     table = seed_table(fake_runs(0.5, 0.5))
     assert len(table) == 3 * len(set(PUBLISHED_SIZES) | set(SIZES))
     assert (table[table["images"].isin(PUBLISHED_SIZES)]["median s"] == "not measured").all()
-    assert set(table[(table["images"] == 1600) & (table["mode"] != "serial")]["verdict"]) == {"faster"}
+    assert set(table[(table["images"] == 1600) & (table["mode"] != "serial")]["verdict"]) == {"faster (min-max range only)"}
 
 
 def test_published_sizes_match_the_committed_seed_study():
