@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from math import comb
 from dataclasses import dataclass, field
+from math import comb
 from pathlib import Path
 
 import numpy as np

@@ -160,7 +160,7 @@ def speedup_vs_workers(runs: pd.DataFrame, directory: Path) -> tuple[Drawn, list
     size = int(data["images"].max()) if len(data) else 0
     data = data[data["images"] == size]
     if data.empty or data["workers"].nunique() < 2:
-        return _no_data(directory, "speedup", "no worker-count sweep in these results")
+        return _no_data(directory, "speedup", "no worker-count sweep in these results"), []
     most_cores = int(data["cores"].max())
     baseline, label = fastest_serial(data, data.iloc[0])
     serial = float(np.median(baseline)) if len(baseline) else float("nan")

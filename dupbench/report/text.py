@@ -182,7 +182,7 @@ def stage_speedups_of(runs: pd.DataFrame) -> pd.DataFrame:
     for column, label in (("load_s", "load (read, digest, decode, thumbnail)"), ("compare_s", "compare (batched SSIM)"), ("wall_s", "whole run")):
         if "serial" not in medians.index:
             continue
-        row = {"stage": label, "images": int(data["images"].max()), "baseline": f"serial on {int(serial['cores'].iloc[0])} core(s)"}
+        row: dict = {"stage": label, "images": int(data["images"].max()), "baseline": f"serial on {int(serial['cores'].iloc[0])} core(s)"}
         row["serial s"] = round(medians.loc["serial", column], 2)
         for mode in ("thread", "process"):
             if mode in medians.index and medians.loc[mode, column] > 0:
@@ -247,7 +247,11 @@ def ideal_gap(runs: pd.DataFrame) -> list[str]:
         return []
     if cores < 2:
         return [f"Only 1 core was allowed at {int(data['images'].max())} images: no speed-up is possible there."]
-    return [f"Against the ideal {cores}x on {cores} cores at {int(data['images'].max())} images, over the fastest serial configuration ({baseline}): " + ", ".join(parts) + "."]
+    return [
+        f"Against the ideal {cores}x on {cores} cores at {int(data['images'].max())} images, over the fastest serial configuration ({baseline}): "
+        + ", ".join(parts)
+        + "."
+    ]
 
 
 def startup_cost(runs: pd.DataFrame) -> list[str]:
