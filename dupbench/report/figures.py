@@ -189,7 +189,7 @@ def speedup_vs_workers(runs: pd.DataFrame, directory: Path) -> tuple[Drawn, list
     ax.plot(workers, np.minimum(workers, most_cores), "k--", lw=1, label="ideal")
     if workers.max() > most_cores:
         for axis in (ax, ax_eff):
-            axis.axvspan(most_cores, workers.max(), color="#eeeeee", zorder=0, label=f"oversubscribed (> {most_cores} cores)")
+            axis.axvspan(most_cores + 0.5, workers.max() + 0.3, color="#eeeeee", zorder=0, label=f"oversubscribed (> {most_cores} cores)")
     core_counts = np.array(sorted(data["cores"].unique()))
     ax_cores.plot(core_counts, core_counts, "k--", lw=1, label="ideal")
     fit_text = "\n".join(f"{f.mode}: serial fraction {f.serial_fraction:.2f}" for f in fits)

@@ -182,7 +182,7 @@ def stage_speedups_of(runs: pd.DataFrame) -> pd.DataFrame:
     for column, label in (("load_s", "load (read, digest, decode, thumbnail)"), ("compare_s", "compare (batched SSIM)"), ("wall_s", "whole run")):
         if "serial" not in medians.index:
             continue
-        row: dict = {"stage": label, "images": int(data["images"].max()), "baseline": f"serial on {int(serial['cores'].iloc[0])} core(s)"}
+        row: dict = {"stage": label, "images": int(data["images"].max()), "baseline": fastest_serial(runs, data.iloc[0])[1]}
         row["serial s"] = round(medians.loc["serial", column], 2)
         for mode in ("thread", "process"):
             if mode in medians.index and medians.loc[mode, column] > 0:
@@ -520,10 +520,17 @@ def baseline_drift(runs: pd.DataFrame, tolerance: float = FASTER_THRESHOLD) -> l
     keys = [k for k in ("source", "interpreter") if k in serial] + ["images", "pairs"]
     medians = serial.groupby(keys + ["cores"])["wall_s"].median().unstack("cores")
     one, most = medians.columns.min(), medians.columns.max()
-    slower = (medians[most] / medians[one]).dropna()
-    slower = slower[slower > 1 + tolerance]
-    if slower.empty:
+    ratios = (medians[most] / medians[one]).dropna()
+    slower = ratios[ratios > 1 + tolerance]
+    if ratios.empty:
         return []
+    if slower.empty:
+        worst = dict(zip(keys, ratios.index[int(np.argmax(np.abs(ratios.to_numpy() - 1)))]))
+        return [
+            f"Serial on {most} cores against serial on {one} core, within one results file and interpreter: no cell slower by more "
+            f"than {tolerance:.0%} (largest change {ratios.loc[tuple(worst.values())] - 1:+.0%}, {int(worst['images'])} images, {worst['pairs']} pairs"
+            f"{', ' + str(worst['interpreter']) if 'interpreter' in worst else ''})."
+        ]
     cells = ", ".join(
         f"{int(cell['images'])} images ({cell['pairs']} pairs{', ' + cell['interpreter'] if 'interpreter' in cell else ''}) +{ratio - 1:.0%}"
         for cell, ratio in ((dict(zip(keys, index)), ratio) for index, ratio in slower.items())

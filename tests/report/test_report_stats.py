@@ -67,7 +67,7 @@ def test_speedups_are_taken_against_the_fastest_serial_configuration_and_say_whi
     assert thread["speed-up"] == f"{10.1 / 5.555:.2f}x"  # medians: 10 * 1.01 over 5.5 * 1.01, not 12 over 5.5
     assert thread["baseline"] == "serial on 1 core"
     whole = stage_speedups(runs).set_index("stage").loc["whole run"]
-    assert whole["thread speed-up"] == pytest.approx(10.1 / 5.555, abs=0.01) and whole["baseline"] == "serial on 1 core(s)"
+    assert whole["thread speed-up"] == pytest.approx(10.1 / 5.555, abs=0.01) and whole["baseline"] == "serial on 1 core"
     _, fits = speedup_vs_workers(runs, tmp_path)
     assert fits[0].baseline.startswith("serial on 1 core")
 
