@@ -48,7 +48,7 @@ parallel. The machine may be shared: read medians and ratios, not single numbers
 EPILOG = """\
 examples:
   dupbench gil                                  # this interpreter, workers 1,2,4 (about a minute)
-  dupbench gil --python .venv/bin/python --python experiments/freethreaded/.build/venv/bin/python
+  dupbench gil --python experiments/freethreaded/.build/gil/venv/bin/python --python experiments/freethreaded/.build/ft/venv/bin/python
                                                 # GIL build vs free-threaded build, side by side
   python -m dupbench.gil --json                 # one run as JSON on stdout (what --python uses)
 """

@@ -13,29 +13,23 @@ import dataclasses
 import gzip
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from dupbench.harness.monitor import Sample
 from dupbench.harness.spec import ADDED_IN_SCHEMA, Cell
+from dupbench.harness.stats import FASTER_THRESHOLD, median_interval, ratio_interval, speed_verdict
 
 # 2 added `python` (the interpreter a run used); version 1 files read as "current".
 # 3: `rusage_*` include the orphans the harness reaped as subreaper (a forkserver and the workers it
 # reaped); before, they were the child's own wait4 only, which missed forkserver workers.
 RESULTS_SCHEMA_VERSION = 3
 READABLE_SCHEMA_VERSIONS = (1, 2, 3)
-# A configuration is called faster (slower) than serial only if the bootstrap 95% interval of its speed-up
-# lies entirely above 1 + FASTER_THRESHOLD (below 1 - FASTER_THRESHOLD): smaller differences are noise on
-# a shared machine.
-FASTER_THRESHOLD = 0.05
-# Fewer runs than this give no interval (the bootstrap of 2 values has 3 possible medians) and no verdict.
-MIN_RUNS_FOR_CI = 3
 # A run is flagged disturbed when other processes used more than this share of its cores during it.
 DISTURBED_FOREIGN_FRACTION = 0.10
 # The grid's axes: the summary groups runs by them. Defined by Cell's fields.
@@ -246,50 +240,21 @@ def load_timeline(csv_path: Path) -> pd.DataFrame:
     return pd.read_csv(timeline_path(Path(csv_path)))
 
 
-def bootstrap_ci(values: npt.ArrayLike, statistic: Callable[..., np.ndarray] = np.median, n: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile bootstrap interval of a statistic; (nan, nan) with fewer than MIN_RUNS_FOR_CI values."""
-    data = np.asarray(values, dtype=float)
-    if len(data) < MIN_RUNS_FOR_CI:
-        return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    stats = statistic(rng.choice(data, size=(n, len(data)), replace=True), axis=1)
-    return float(np.percentile(stats, 2.5)), float(np.percentile(stats, 97.5))
-
-
-def speedup_ci(baseline: npt.ArrayLike, candidate: npt.ArrayLike, n: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """95% bootstrap interval of median(baseline) / median(candidate), resampling both independently."""
-    a, b = np.asarray(baseline, dtype=float), np.asarray(candidate, dtype=float)
-    if len(a) < MIN_RUNS_FOR_CI or len(b) < MIN_RUNS_FOR_CI:
-        return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    ratios = np.median(rng.choice(a, (n, len(a))), axis=1) / np.median(rng.choice(b, (n, len(b))), axis=1)
-    return float(np.percentile(ratios, 2.5)), float(np.percentile(ratios, 97.5))
-
-
-def _verdict(low: float, high: float) -> str:
-    if np.isnan(low):
-        return "n/a"
-    if low > 1 + FASTER_THRESHOLD:
-        return "faster"
-    if high < 1 - FASTER_THRESHOLD:
-        return "slower"
-    return "same"
-
-
 def summarize(frame: pd.DataFrame, metric: str = "wall_s") -> pd.DataFrame:
-    """Per grid cell: runs, median and IQR of `metric`, bootstrap CI of the median, CPU utilization, peak RSS,
-    and speed-up and parallel efficiency against serial on the same dataset.
+    """Per grid cell: runs, median and IQR of `metric`, the median's order-statistic interval, CPU
+    utilization, peak RSS, and speed-up and parallel efficiency against the fastest serial cell.
 
-    Only successful, non-warm-up runs count. The serial baseline is the serial cell with the same dataset,
-    pair strategy, thumbnail size and interpreter on the same core count (else the fastest serial cell of that dataset).
-    Parallel efficiency = speed-up / min(workers, cores): the share of the cores actually usable that was
-    turned into speed.
+    Only successful, non-warm-up runs count. The serial baseline is the fastest serial cell (by median,
+    over core counts) with the same dataset, pair strategy, thumbnail size and interpreter: a slower serial
+    cell would flatter every speed-up taken against it. Intervals are `stats.ratio_interval` (valid for
+    the number of runs; a min-max range, labelled, where there are too few for 95%). Parallel efficiency =
+    speed-up / min(workers, cores): the share of the cores actually usable that was turned into speed.
     """
     ok = frame[(frame["status"] == "ok") & (~frame["warmup"].astype(bool))]
     rows = []
     for key, group in ok.groupby(list(CELL_COLUMNS), sort=True, dropna=False):
         values = group[metric].astype(float).to_numpy()
-        low, high = bootstrap_ci(values)
+        interval = median_interval(values)
         rows.append(
             {
                 **dict(zip(CELL_COLUMNS, key)),
@@ -297,8 +262,8 @@ def summarize(frame: pd.DataFrame, metric: str = "wall_s") -> pd.DataFrame:
                 "median": float(np.median(values)),
                 "q25": float(np.percentile(values, 25)),
                 "q75": float(np.percentile(values, 75)),
-                "ci_low": low,
-                "ci_high": high,
+                "ci_low": interval.low,
+                "ci_high": interval.high,
                 "cpu_utilization": float(group["cpu_utilization"].median()),
                 "peak_rss_mb": float(group["peak_rss_bytes"].median()) / 2**20,
                 "disturbed": int(group["disturbed"].sum()),
@@ -311,10 +276,7 @@ def summarize(frame: pd.DataFrame, metric: str = "wall_s") -> pd.DataFrame:
     dataset_keys = ["profile", "images", "dataset_seed", "pairs", "thumb_size", "python"]  # serial under the same interpreter
     speedups, lows, highs, verdicts, efficiencies = [], [], [], [], []
     for _, row in summary.iterrows():
-        same = summary[(summary[dataset_keys] == row[dataset_keys]).all(axis=1) & (summary["mode"] == "serial")]
-        base = same[same["cores"] == row["cores"]]
-        if base.empty:
-            base = same.nsmallest(1, "median")
+        base = summary[(summary[dataset_keys] == row[dataset_keys]).all(axis=1) & (summary["mode"] == "serial")].nsmallest(1, "median")
         if base.empty:
             speedups.append(np.nan)
             lows.append(np.nan)
@@ -324,11 +286,12 @@ def summarize(frame: pd.DataFrame, metric: str = "wall_s") -> pd.DataFrame:
             continue
         baseline = base.iloc[0]
         speedup = baseline["median"] / row["median"]
-        low, high = speedup_ci(baseline["_values"], row["_values"])
+        interval = ratio_interval(baseline["_values"], row["_values"])
         speedups.append(speedup)
-        lows.append(low)
-        highs.append(high)
-        verdicts.append("baseline" if row["mode"] == "serial" and baseline.name == row.name else _verdict(low, high))
+        lows.append(interval.low)
+        highs.append(interval.high)
+        is_baseline = row["mode"] == "serial" and baseline.name == row.name
+        verdicts.append("baseline" if is_baseline else speed_verdict(interval.low, interval.high, interval.reaches))
         efficiencies.append(speedup / min(int(row["workers"]), int(row["cores"])))
     summary["speedup"] = speedups
     summary["speedup_ci_low"] = lows
@@ -344,7 +307,7 @@ def format_summary(summary: pd.DataFrame, failures: pd.DataFrame | None = None) 
         return "no successful measured runs"
     table = summary.copy()
     table["wall median [IQR]"] = [f"{m:.3f} [{a:.3f}-{b:.3f}]" for m, a, b in zip(table["median"], table["q25"], table["q75"])]
-    table["speedup (95% CI)"] = [
+    table["speedup (interval)"] = [
         "-" if np.isnan(s) else (f"{s:.2f}" if np.isnan(lo) else f"{s:.2f} ({lo:.2f}-{hi:.2f})")
         for s, lo, hi in zip(table["speedup"], table["speedup_ci_low"], table["speedup_ci_high"])
     ]
@@ -361,7 +324,7 @@ def format_summary(summary: pd.DataFrame, failures: pd.DataFrame | None = None) 
         "start_method",
         "runs",
         "wall median [IQR]",
-        "speedup (95% CI)",
+        "speedup (interval)",
         "vs_serial",
         "eff",
         "cpu util",
@@ -372,8 +335,10 @@ def format_summary(summary: pd.DataFrame, failures: pd.DataFrame | None = None) 
         columns.insert(0, "python")
     text = table[columns].to_string(index=False)
     note = (
-        f"\nspeed-up = serial median / cell median (same dataset, same cores); 'faster'/'slower' only when the "
-        f"bootstrap 95% CI clears 1 +/- {FASTER_THRESHOLD:.2f}; efficiency = speed-up / min(workers, cores)."
+        "\nspeed-up = fastest serial median / cell median (same dataset and interpreter); its interval is an "
+        "order-statistic one, 95% from 7 runs a side, below that the min-max range (labelled so in the verdict); "
+        f"'faster'/'slower' only when it clears 1 +/- {FASTER_THRESHOLD:.2f}, 'inconclusive' when it crosses that band; "
+        "efficiency = speed-up / min(workers, cores)."
     )
     if failures is not None and len(failures):
         counts = failures.groupby("status").size().to_dict()

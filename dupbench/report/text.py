@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from dupbench.harness.results import DISTURBED_FOREIGN_FRACTION, FASTER_THRESHOLD
+from dupbench.harness.stats import speed_verdict
 from dupbench.report.data import Interval, fastest_serial, fastest_serial_rows, growth_exponent, primary_interpreter, ratio_interval
 from dupbench.report.figures import all_pairs_on_all_cores
 
@@ -25,22 +26,6 @@ MODE_NAMES = {"serial": "serial", "thread": "threads", "process": "processes", "
 
 
 INTERVAL = "interval (coverage)"
-
-
-def speed_verdict(low: float, high: float, reaches: bool = True, above: str = "faster", below: str = "slower") -> str:
-    """Faster (slower) only if the whole interval clears 1 +- FASTER_THRESHOLD, "same" only if it lies inside
-    that band, else "inconclusive"; a verdict read off a min-max range (no 95% interval) says so."""
-    if np.isnan(low) or np.isnan(high):
-        return "n/a (no runs)"
-    if low > 1 + FASTER_THRESHOLD:
-        verdict = above
-    elif high < 1 - FASTER_THRESHOLD:
-        verdict = below
-    elif low >= 1 - FASTER_THRESHOLD and high <= 1 + FASTER_THRESHOLD:
-        verdict = f"same (within {FASTER_THRESHOLD:.0%})"
-    else:
-        return "inconclusive"
-    return verdict if reaches else f"{verdict} (min-max range only)"
 
 
 def interval_verdict(interval: Interval, above: str = "faster", below: str = "slower") -> str:
