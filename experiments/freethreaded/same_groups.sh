@@ -7,7 +7,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 project="$(cd "$here/../.." && pwd)"
 dataset="$1"
 normal="${2:-$project/.venv/bin/python}"
-free="${3:-$here/.build/venv/bin/python}"
+free="${3:-$here/.build/ft/venv/bin/python}"
 out="$(mktemp -d)"
 run() {  # PYTHON MODE NAME
     PYTHONPATH="$project" "$1" -m dupbench run "$dataset" --mode "$2" --workers 2 --pairs all --no-cache --quiet --output "$out/$3.json"
