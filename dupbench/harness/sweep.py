@@ -342,15 +342,7 @@ def make_row(
     cell = planned.cell
     status = "no_report" if measurement.status == "ok" and report is None else measurement.status
     return RunRow(
-        schema_version=RESULTS_SCHEMA_VERSION,
-        sweep=sweep,
-        run_id=planned.run_id,
-        run_index=run_index,
-        warmup=planned.warmup,
-        repeat=planned.repeat,
-        status=status,
-        cell=cell,
-        commit=commit,
+        **planned_columns(sweep, planned, run_index, status, commit),
         dataset_files=dataset.files,
         dataset_bytes=dataset.bytes,
         cache_state=dataset.cache_state,
@@ -361,20 +353,22 @@ def make_row(
 
 
 def skipped_row(*, sweep: str, planned: PlannedRun, run_index: int, commit: str, reason: str) -> RunRow:
-    cell = planned.cell
-    return RunRow(
-        schema_version=RESULTS_SCHEMA_VERSION,
-        sweep=sweep,
-        run_id=planned.run_id,
-        run_index=run_index,
-        warmup=planned.warmup,
-        repeat=planned.repeat,
-        status="skipped",
-        cell=cell,
-        commit=commit,
-        started_utc=_utc(),
-        error=reason,
-    )
+    return RunRow(**planned_columns(sweep, planned, run_index, "skipped", commit), started_utc=_utc(), error=reason)
+
+
+def planned_columns(sweep: str, planned: PlannedRun, run_index: int, status: str, commit: str) -> dict[str, Any]:
+    """The columns every row has, measured or not: which sweep, run, cell and code it was."""
+    return {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "sweep": sweep,
+        "run_id": planned.run_id,
+        "run_index": run_index,
+        "warmup": planned.warmup,
+        "repeat": planned.repeat,
+        "status": status,
+        "cell": planned.cell,
+        "commit": commit,
+    }
 
 
 # ---------------------------------------------------------------- the sweep
