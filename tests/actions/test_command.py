@@ -108,3 +108,30 @@ def test_keep_path_prefix_keeps_every_file_under_the_folder_not_only_the_keeper(
     assert perform_actions(make_report([root], rekey_groups(groups, rule)), action_args(*argv), out=io.StringIO()) == 0
     assert snapshot(root / "backup") == before
     assert not (root / "2020" / "beach.jpg").exists()
+
+
+@pytest.mark.parametrize("action", ["move", "delete", "hardlink"])
+def test_a_reference_folder_is_untouched_end_to_end_in_every_mode(tmp_path: Path, mode: str, action: str) -> None:
+    """`dupbench run --reference`: whatever mode found the groups, the reference copies stay as they were."""
+    import cv2
+    from action_helpers import snapshot
+    from planted import photo
+
+    from dupbench.cli import main
+
+    root = tmp_path / "photos"
+    (root / "backup").mkdir(parents=True)
+    (root / "inbox").mkdir()
+    picture = photo("coffee", 200)
+    cv2.imwrite(str(root / "backup" / "coffee.png"), picture)
+    cv2.imwrite(str(root / "inbox" / "coffee.png"), picture)  # identical bytes: an exact group
+    cv2.imwrite(str(root / "inbox" / "coffee.jpg"), picture, [cv2.IMWRITE_JPEG_QUALITY, 90])  # a near copy
+    before = snapshot(root / "backup")
+    argv = ["run", str(root), "--mode", mode, "--workers", "2", "--no-cache", "--quiet", "--action", action, "--include-near"]
+    argv += ["--reference", str(root / "backup"), "--manifest", str(tmp_path / "m.json")]
+    argv += ["--to", str(tmp_path / "moved")] if action == "move" else ["--yes"] if action == "delete" else []
+    assert main(argv) == 0
+    assert snapshot(root / "backup") == before
+    assert os.stat(root / "backup" / "coffee.png").st_nlink == 1
+    if action != "hardlink":  # the copies outside the reference folder were acted on: the test is not vacuous
+        assert not (root / "inbox" / "coffee.png").exists()
