@@ -291,7 +291,10 @@ def measured_columns(measurement: Measurement, cores: int) -> dict[str, Any]:
     usage = measurement.usage
     cpu = measurement.cpu_user_s + measurement.cpu_system_s
     wall = measurement.wall_s
-    foreign = max(0.0, usage.run_cores_busy_s - (usage.user_s + usage.system_s) - usage.monitor_cpu_s)
+    # Other processes' CPU on the run's cores: busy core time minus the run's own CPU, taken as the larger of
+    # the monitor's samples and the kernel's rusage (the samples miss pool workers that exit between ticks,
+    # which made the process pool look like foreign load and flagged its short runs as disturbed).
+    foreign = max(0.0, usage.run_cores_busy_s - cpu - usage.monitor_cpu_s)
     foreign_fraction = foreign / (usage.monitored_wall_s * cores) if usage.monitored_wall_s > 0 else 0.0
     return {
         "started_utc": _utc(measurement.start_epoch),

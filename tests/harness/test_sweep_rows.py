@@ -97,7 +97,8 @@ def test_a_row_joins_what_the_parent_measured_with_what_the_child_reported():
     assert row.reported_workers == 2 and row.reported_start_method == "fork"
     assert json.loads(row.reported_execution)["mode"] == "process"
     assert row.cpu_s == pytest.approx(1.2 + 0.5) and row.cpu_utilization == pytest.approx(1.7 / 4)  # the larger lower bound of each
-    assert row.foreign_cpu_fraction == pytest.approx((3.5 - 1.5 - 0.01) / 4) and row.disturbed
+    # foreign CPU = busy core time - the run's CPU (its larger lower bound, 1.7, not the samples' 1.5) - the monitor's
+    assert row.foreign_cpu_fraction == pytest.approx((3.5 - 1.7 - 0.01) / 4) and row.disturbed
 
 
 def test_an_ok_exit_without_a_report_is_no_report_with_empty_child_columns():
