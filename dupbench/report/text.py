@@ -493,7 +493,39 @@ def validity(runs: pd.DataFrame, metadata: list[dict]) -> list[str]:
         )
     else:
         lines.append("Thermal or load drift: no before/after control timings were found in the metadata.")
-    return lines + baseline_drift(runs)
+    return lines + flagged_runs_effect(runs) + baseline_drift(runs)
+
+
+def cell_speedups(runs: pd.DataFrame) -> dict[str, float]:
+    """Median speed-up of every parallel cell (by cell_id) against its fastest serial configuration."""
+    speedups = {}
+    for cell_id, cell in runs[runs["mode"] != "serial"].groupby("cell_id"):
+        serial, _ = fastest_serial(runs, cell.iloc[0])
+        if len(serial):
+            speedups[str(cell_id)] = float(np.median(serial) / cell["wall_s"].median())
+    return speedups
+
+
+def flagged_runs_effect(runs: pd.DataFrame) -> list[str]:
+    """How much the speed-ups move when the runs flagged disturbed are left out (they stay in the medians)."""
+    if "disturbed" not in runs or "cell_id" not in runs:
+        return []
+    flagged = runs["disturbed"].fillna(False).astype(bool)
+    if not flagged.any():
+        return []
+    everything, clean = cell_speedups(runs), cell_speedups(runs[~flagged])
+    changes = {cell: clean[cell] / everything[cell] - 1 for cell in everything if cell in clean}
+    lost = len(everything) - len(changes)
+    if not changes:
+        return ["Every parallel cell has a flagged run in it or its baseline; none can be shown without them."]
+    worst = max(changes, key=lambda cell: abs(changes[cell]))
+    row = runs[runs["cell_id"] == worst].iloc[0]
+    return [
+        f"Without the flagged runs, the cells' median speed-ups move by at most {changes[worst]:+.1%} "
+        f"({row['mode']}, {int(row['images']):,} images, {int(row['workers'])} workers on {int(row['cores'])} cores)"
+        + (f"; {lost} cell(s) have no unflagged runs left" if lost else "")
+        + ". The flagged runs stay in every median above."
+    ]
 
 
 def baseline_drift(runs: pd.DataFrame, tolerance: float = FASTER_THRESHOLD) -> list[str]:

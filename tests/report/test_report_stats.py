@@ -107,3 +107,18 @@ def test_seed_table_does_not_claim_95_percent_from_three_runs_and_calls_undecide
     assert versus["verdict"] == "processes faster (min-max range only)" and "min-max" in versus[INTERVAL]
     ten = thread_vs_process(grid({("serial", 1, 2): 10.0, ("thread", 2, 2): 5.0, ("process", 2, 2): 7.0}, repeats=10, images=184)).iloc[0]
     assert ten["verdict"] == "threads faster" and "min-max" not in ten[INTERVAL]
+
+
+def test_the_report_says_how_far_speed_ups_move_without_the_flagged_runs():
+    runs = grid({("serial", 1, 2): 10.0, ("process", 2, 2): 5.0}, repeats=4)
+    runs["cell_id"] = runs["mode"] + "-" + runs["workers"].astype(str)
+    runs["disturbed"] = False
+    slow = runs.index[runs["mode"] == "process"][:2]  # two of four process runs disturbed and slow
+    runs.loc[slow, ["wall_s", "disturbed"]] = [8.0, True]
+    from dupbench.report.text import flagged_runs_effect
+
+    (line,) = flagged_runs_effect(runs)
+    # process walls 8, 8, 5.10, 5.15: median 6.575 s with the flagged runs, 5.125 s without: +28.3%
+    assert "+28.3%" in line and "process" in line
+    runs["disturbed"] = False
+    assert flagged_runs_effect(runs) == []
