@@ -12,15 +12,13 @@ they may cost threads more than processes: this shows whether they do.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from dupbench.config import available_cpus
+from dupbench.harness.child import run_report
 from dupbench.harness.metadata import collect_metadata
 
 MODES = ("serial", "thread", "process")
@@ -28,31 +26,8 @@ HEAPS = {"kept": "0", "glibc default": "1"}
 
 
 def run_once(dataset: Path, mode: str, workers: int, defaults: str) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch) / "report.json"
-        env = {**os.environ, "DUPBENCH_MALLOC_DEFAULTS": defaults}
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "dupbench",
-                "run",
-                str(dataset),
-                "--mode",
-                mode,
-                "--workers",
-                str(workers),
-                "--pairs",
-                "all",
-                "--no-cache",
-                "--quiet",
-                "--output",
-                str(out),
-            ],
-            check=True,
-            env=env,
-        )
-        stages = json.loads(out.read_text())["stages"]
+    env = {**os.environ, "DUPBENCH_MALLOC_DEFAULTS": defaults}
+    stages = run_report(dataset, ["--mode", mode, "--workers", str(workers), "--pairs", "all"], env=env)["stages"]
     return {"load": stages["load"], "compare": stages["compare"] - stages.get("pixel_checks", 0.0), "total": stages["total"]}
 
 

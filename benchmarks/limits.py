@@ -26,9 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from multiprocessing import get_context
 from pathlib import Path
@@ -38,6 +36,7 @@ import numpy as np
 
 from dupbench.config import DetectorConfig, available_cpus
 from dupbench.detector.scan import scan
+from dupbench.harness.child import run_report
 
 GOAL_SHARE = 0.85
 GOAL_SPEEDUP = 1.9  # issue 15: process mode on 2 cores at least 1.9x the serial run end to end
@@ -125,29 +124,7 @@ def chunks(items: list, pieces: int) -> list[list]:
 
 
 def run_detector(dataset: Path, mode: str, workers: int, pairs: str) -> dict:
-    with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch) / "report.json"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "dupbench",
-                "run",
-                str(dataset),
-                "--mode",
-                mode,
-                "--workers",
-                str(workers),
-                "--pairs",
-                pairs,
-                "--no-cache",
-                "--quiet",
-                "--output",
-                str(out),
-            ],
-            check=True,
-        )
-        return json.loads(out.read_text())
+    return run_report(dataset, ["--mode", mode, "--workers", str(workers), "--pairs", pairs])
 
 
 def verdict(ok: bool) -> str:

@@ -10,40 +10,18 @@ medians taken in the same run), with the machine, versions and commit.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
+from dupbench.harness.child import run_report
 from dupbench.harness.metadata import collect_metadata
 
 SETTINGS = (1, 4, 8)
 
 
 def one_run(folder: str, mode: str, pairs: str, orientations: int, out: Path) -> dict:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dupbench",
-            "run",
-            folder,
-            "--mode",
-            mode,
-            "--pairs",
-            pairs,
-            "--no-cache",
-            "--quiet",
-            "--orientations",
-            str(orientations),
-            "--output",
-            str(out),
-        ],
-        check=True,
-    )
-    report = json.loads(out.read_text())
+    report = run_report(folder, ["--mode", mode, "--pairs", pairs, "--orientations", str(orientations)], output=out)
     return {**report["stages"], "groups": report["counts"]["groups"]}
 
 

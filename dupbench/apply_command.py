@@ -11,11 +11,8 @@ from dupbench.actions.apply import PLAN_ACTIONS, PlanError, checked_groups, load
 from dupbench.actions.command import check_action_arguments
 from dupbench.actions.plan import show
 from dupbench.cli import HelpFormatter
+from dupbench.exit_status import EXIT_USAGE
 from dupbench.result import DuplicateReport
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

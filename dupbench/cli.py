@@ -9,6 +9,7 @@ import signal
 import sys
 
 from dupbench import __version__
+from dupbench.exit_status import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE  # noqa: F401 (re-exported)
 
 # Each module provides `register(subparsers)`, which adds its commands' parsers, whose defaults set
 # `func(args) -> int` (the exit status). Only the named command's module is imported: the report's
@@ -28,10 +29,6 @@ SUBCOMMANDS: dict[str, str] = {
 }
 SUBCOMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(SUBCOMMANDS.values()))
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 EXIT_STATUS_HELP = (
     "exit status: 0 done (a run whose scan completed, skipped files included); 1 a run or action could not "
     "complete; 2 usage error (bad option, missing PATH, unreadable report or plan); 130 interrupted (Ctrl-C or SIGTERM)"
@@ -108,9 +105,6 @@ def exit_if_stuck(status: int) -> None:
         sys.stderr.flush()
         atexit._run_exitfuncs()
         os._exit(status)
-
-
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a pipeline whose reader left
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,10 +8,9 @@ from pathlib import Path
 
 from dupbench.actions import ManifestRejected, undo_manifest
 from dupbench.actions.plan import show
+from dupbench.exit_status import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
-EXIT_OK = 0
-EXIT_INCOMPLETE = 1  # refused (nothing changed), or some entries could not be restored: each listed with its reason
-EXIT_USAGE = 2
+EXIT_INCOMPLETE = EXIT_FAILED  # refused (nothing changed), or some entries could not be restored: each listed with its reason
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

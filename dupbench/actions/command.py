@@ -22,11 +22,8 @@ from dupbench.actions.leftovers import action_folders, remove_stale_temporaries
 from dupbench.actions.manifest import name_taken
 from dupbench.actions.plan import ACTIONS, format_plan, make_plan, show, summary
 from dupbench.actions.trash import system_trash_available
+from dupbench.exit_status import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from dupbench.result import DuplicateReport, Group
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 
 def add_action_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import dupbench
+from dupbench.exit_status import EXIT_FAILED, EXIT_OK
 from dupbench.gil.interpreter import machine_info, machine_slug
 
-EXIT_OK = 0
-EXIT_FAILED = 1
 SCHEMA_MULTI = "dupbench.gil-compare/1"
 
 DESCRIPTION = """\

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from dupbench.harness.results import load_results
-from dupbench.harness.stats import NO_INTERVAL, Interval, median_coverage, median_interval, ratio_interval  # noqa: F401 (re-exported)
 
 
 @dataclass

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from dupbench.harness.results import DISTURBED_FOREIGN_FRACTION, FASTER_THRESHOLD
-from dupbench.harness.stats import speed_verdict
-from dupbench.report.data import Interval, fastest_serial, fastest_serial_rows, growth_exponent, primary_interpreter, ratio_interval
+from dupbench.harness.stats import Interval, ratio_interval, speed_verdict
+from dupbench.report.data import fastest_serial, fastest_serial_rows, growth_exponent, primary_interpreter
 from dupbench.report.figures import all_pairs_on_all_cores
 
 MODES = ("serial", "thread", "process", "dask")

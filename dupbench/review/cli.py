@@ -8,10 +8,9 @@ from pathlib import Path
 
 from dupbench.actions.plan import show
 from dupbench.cli import HelpFormatter
+from dupbench.exit_status import EXIT_OK, EXIT_USAGE
 from dupbench.review.page import ReviewError, write_review
 
-EXIT_OK = 0
-EXIT_USAGE = 2
 SHOWN_PROBLEMS = 10
 
 

@@ -73,7 +73,7 @@ def test_speedups_are_taken_against_the_fastest_serial_configuration_and_say_whi
 
 
 def test_median_interval_is_min_max_below_six_runs_and_an_order_statistic_interval_above():
-    from dupbench.report.data import median_interval
+    from dupbench.harness.stats import median_interval
 
     three = median_interval([3.0, 1.0, 2.0])
     assert (three.low, three.high, three.reaches) == (1.0, 3.0, False) and three.coverage == pytest.approx(0.75)
@@ -82,7 +82,7 @@ def test_median_interval_is_min_max_below_six_runs_and_an_order_statistic_interv
 
 
 def test_ratio_interval_covers_the_ratio_of_medians_at_least_as_often_as_it_says():
-    from dupbench.report.data import ratio_interval
+    from dupbench.harness.stats import ratio_interval
 
     rng = np.random.default_rng(1)
     for n in (3, 5, 10):
