@@ -211,14 +211,17 @@ def build_report(inputs: StudyInputs, out: Path, command: str) -> Path:
 
 def markdown_to_html(markdown: str, base: Path) -> str:
     """A small converter for the report's own Markdown (headings, lists, tables, images, code)."""
-    body, in_table, in_list, in_code = [], False, False, False
+    body: list[str] = []
+    code: list[str] | None = None  # lines of an open fenced block, joined with newlines so <pre> keeps them
+    in_table = in_list = False
     for line in markdown.splitlines():
         if line.startswith("```"):
-            body.append("</pre>" if in_code else "<pre>")
-            in_code = not in_code
+            if code is not None:
+                body.append("<pre>" + "\n".join(code) + "</pre>")
+            code = [] if code is None else None
             continue
-        if in_code:
-            body.append(html.escape(line))
+        if code is not None:
+            code.append(html.escape(line))
             continue
         if in_list and not line.startswith("- "):
             body.append("</ul>")
@@ -228,18 +231,14 @@ def markdown_to_html(markdown: str, base: Path) -> str:
             in_table = False
         if line.startswith("#"):
             level = len(line) - len(line.lstrip("#"))
-            body.append(f"<h{level}>{_inline(line[level:].strip())}</h{level}>")
+            title = line[level:].strip()
+            body.append(f'<h{level} id="{heading_anchor(title)}">{_inline(title)}</h{level}>')
         elif line.startswith("!["):
-            image = re.match(r"!\[(.*)\]\((.*)\)", line)
-            if image is None:
-                raise ValueError(f"report line is not a Markdown image: {line[:80]}")
-            alt, src = image.groups()
-            data = base64.b64encode((base / src).read_bytes()).decode()
-            body.append(f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></figure>')
+            body.append(_figure(line, base))
         elif line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if all(set(c) <= {"-"} for c in cells):
-                continue
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if all(re.fullmatch(r":?-+:?", c) for c in cells):
+                continue  # the alignment row under a header (---, :---, ---:, :---:)
             tag = "th" if not in_table else "td"
             if not in_table:
                 body.append("<table>")
@@ -257,19 +256,36 @@ def markdown_to_html(markdown: str, base: Path) -> str:
     style = (
         "body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.4}"
         "img{max-width:100%}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
+        "pre{white-space:pre-wrap;background:#f6f6f6;padding:0.5em}"
     )
     return f"<!doctype html><html><head><meta charset='utf-8'><title>dupbench study</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"
 
 
+def heading_anchor(title: str) -> str:
+    """The anchor a code host gives a Markdown heading (lower case, punctuation dropped, spaces to dashes),
+    so one `[text](#anchor)` link works in README.md and in index.html."""
+    return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+
+
+def _figure(line: str, base: Path) -> str:
+    image = re.match(r"!\[(.*)\]\((.*)\)", line)
+    if image is None:
+        raise ValueError(f"report line is not a Markdown image: {line[:80]}")
+    alt, src = image.groups()
+    data = base64.b64encode((base / src).read_bytes()).decode()
+    return f'<figure id="{html.escape(Path(src).stem)}"><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></figure>'
+
+
 def _inline(text: str) -> str:
-    """Markdown spans used by the report: `code` (kept verbatim), **bold**, and a line wrapped in _..._."""
+    """Markdown spans used by the report: `code` (kept verbatim), **bold**, [links](#to-a-heading) and a line wrapped in _..._."""
     pieces = re.split(r"(`[^`]+`)", text)
     out = []
     for piece in pieces:
         if piece.startswith("`") and piece.endswith("`") and len(piece) > 1:
             out.append(f"<code>{html.escape(piece[1:-1])}</code>")
         else:
-            out.append(re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", html.escape(piece)))
+            span = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", html.escape(piece))
+            out.append(re.sub(r"\[([^\]]+)\]\((#[^)\s]*)\)", r'<a href="\2">\1</a>', span))
     joined = "".join(out)
     if joined.startswith("_") and joined.endswith("_") and len(joined) > 1:
         joined = f"<em>{joined[1:-1]}</em>"
