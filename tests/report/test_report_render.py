@@ -157,3 +157,16 @@ def test_scale_figure_fits_each_pair_strategys_growth(tmp_path):
     svg = drawn.svg.read_text()
     assert "slope 1.00" in svg and "slope 2.00" in svg
     assert compare_scale(None, tmp_path).missing
+
+
+def test_the_full_command_and_the_source_list_appear_once(smoke_results, tmp_path):
+    out = tmp_path / "report"
+    command = f"dupbench report {smoke_results} --out {out} --scale NOWHERE.csv"
+    build_report(load_inputs([smoke_results]), out, command)
+    text = (out / "README.md").read_text()
+    assert text.count(command) == 1 and text.count(str(smoke_results)) == 2  # in the command and the list of inputs, both under How to reproduce
+    assert text.index(command) > text.index("## How to reproduce")
+    assert "[How to reproduce](#how-to-reproduce)" in text.split("\n## ")[0]
+    captions = [line for line in text.splitlines() if "Drawn by `dupbench.report.figures." in line]
+    assert len(captions) == len(FIGURES)
+    assert all(len(line) < 400 and str(smoke_results) not in line for line in captions)
