@@ -52,20 +52,22 @@ def speedup_cells(serial: np.ndarray, times: np.ndarray, mode: str) -> dict[str,
     return {**cells, INTERVAL: interval.label(), "verdict": interval_verdict(interval)}
 
 
-def _seed_sweep(runs: pd.DataFrame) -> pd.DataFrame:
+def seed_sweep(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs of the seed study (the published study's sizes), or every run when there is no seed sweep."""
     seed = runs[runs["sweep"] == "seed_study"] if "sweep" in runs else runs
     seed = seed if len(seed) else runs
     return seed if "interpreter" in seed else seed.assign(interpreter="")
 
 
-def _seed_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    return all_pairs_on_all_cores(_seed_sweep(runs))
+def seed_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The seed study's all-pairs runs on all cores: the published study's shape."""
+    return all_pairs_on_all_cores(seed_sweep(runs))
 
 
 def seed_table(runs: pd.DataFrame) -> pd.DataFrame:
     """The published study's shape: images x mode, median wall time [IQR], speed-up over the fastest serial
     configuration with an interval valid for n (`ratio_interval`) and verdict. The published sizes always get rows; unmeasured ones say so."""
-    pool = _seed_sweep(runs)
+    pool = seed_sweep(runs)
     data = all_pairs_on_all_cores(pool)
     interpreters = sorted(data["interpreter"].unique()) or sorted(runs["interpreter"].unique() if "interpreter" in runs else [""])
     columns = ["interpreter", "images", "mode", "runs", "median s", "IQR s", "speed-up", INTERVAL, "verdict", "baseline"]
@@ -104,7 +106,7 @@ def seed_table(runs: pd.DataFrame) -> pd.DataFrame:
 def thread_vs_process(runs: pd.DataFrame) -> pd.DataFrame:
     """Per interpreter and size of the seed table: median process time / median thread time (above 1: threads
     faster), with an interval valid for n and a verdict, so "threads lead" is only said where the data decide it."""
-    data = _seed_runs(runs)
+    data = seed_runs(runs)
     columns = ["interpreter", "images", "thread runs", "process runs", "process / thread time", INTERVAL, "verdict"]
     rows = []
     for (interpreter, images), part in data.groupby(["interpreter", "images"]):
@@ -176,6 +178,27 @@ def stage_speedups_of(runs: pd.DataFrame) -> pd.DataFrame:
             row["threads reach of processes"] = f"{100 * (row['thread speed-up'] - 1) / max(row['process speed-up'] - 1, 1e-9):.0f}%"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def cpu_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """CPU utilisation (CPU seconds of the process tree / (wall seconds x cores allowed)) per interpreter, size,
+    pair strategy and mode, on all cores with one worker per core (serial: one): the published study's headline
+    measure. On one core every mode keeps that core busy, so those rows would say nothing."""
+    if "cpu_utilization" not in runs or runs.empty:
+        return pd.DataFrame()
+    data = runs if "interpreter" in runs else runs.assign(interpreter="")
+    cores = data["cores"].max()
+    data = data[(data["cores"] == cores) & ((data["mode"] == "serial") | (data["workers"] == cores))].dropna(subset=["cpu_utilization"])
+    columns = ["interpreter", "images", "pairs", "cores", "mode", "runs", "median CPU utilisation", "IQR"]
+    rows = []
+    order = {mode: i for i, mode in enumerate(MODES)}
+    for (interpreter, pairs, images, mode), cell in sorted(
+        data.groupby(["interpreter", "pairs", "images", "mode"]), key=lambda g: (*g[0][:3], order.get(g[0][3], 9))
+    ):
+        values = cell["cpu_utilization"].to_numpy(float)
+        iqr = f"{np.quantile(values, 0.25):.0%}-{np.quantile(values, 0.75):.0%}"
+        rows.append(dict(zip(columns, [interpreter, int(images), pairs, int(cores), mode, len(values), f"{np.median(values):.0%}", iqr])))
+    return pd.DataFrame(rows, columns=columns)
 
 
 def to_markdown(frame: pd.DataFrame) -> str:
@@ -372,7 +395,7 @@ def growth_claims(runs: pd.DataFrame) -> list[str]:
 
 def variance_claims(runs: pd.DataFrame) -> list[str]:
     """What single-run timings (as the published study reports) would have hidden: the run-to-run spread."""
-    data = _seed_runs(runs)
+    data = seed_runs(runs)
     if data.empty:
         return []
     cells = data.groupby(["interpreter", "images", "mode"])["wall_s"]

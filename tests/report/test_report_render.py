@@ -170,3 +170,23 @@ def test_the_full_command_and_the_source_list_appear_once(smoke_results, tmp_pat
     captions = [line for line in text.splitlines() if "Drawn by `dupbench.report.figures." in line]
     assert len(captions) == len(FIGURES)
     assert all(len(line) < 400 and str(smoke_results) not in line for line in captions)
+
+
+def test_the_report_opens_with_findings_that_cite_a_figure_or_table(rendered):
+    import re
+
+    from dupbench.report.render import heading_anchor
+
+    text = (rendered / "README.md").read_text()
+    assert text.index("## Findings") < min(text.index(h) for h in ("## The question", "## Machine and versions", "## Method", "## Results"))
+    opening = text[text.index("## Findings") : text.index("## The question")]
+    lines = [line for line in opening.splitlines() if line.startswith("- ")]
+    assert 3 <= len(lines) <= 8  # the smoke sweep has one size, no accuracy, Dask or second interpreter
+    assert all("table: [" in line for line in lines) and any("(figure: [" in line for line in lines)  # a figure where one was drawn
+    assert "## Details" in text  # the long per-cell list, further down
+    anchors = {heading_anchor(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
+    assert set(re.findall(r"\]\(#([^)]+)\)", text)) <= anchors
+    for figure in re.findall(r"\]\(figures/([^)]+)\)", opening):
+        assert (rendered / "figures" / figure).exists()
+    html = (rendered / "index.html").read_text()
+    assert '<a href="#cpu-utilisation-per-mode-and-size">' in html and '<h3 id="cpu-utilisation-per-mode-and-size">' in html

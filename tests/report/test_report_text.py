@@ -241,3 +241,51 @@ def test_growth_is_fitted_within_one_results_file():
     grid["wall_s"] *= 3  # another day, another commit: mixing it in would bend the fit
     line = growth_claims(pd.concat([seed, grid]))[0]
     assert "(6-1472 images, 3 sizes, `new-seed`)" in line
+
+
+def with_cpu(runs: pd.DataFrame) -> pd.DataFrame:
+    """Serial keeps one of two cores busy, the pools nearly both; a little spread per repeat."""
+    busy = np.where(runs["mode"] == "serial", 0.5, 0.95) - 0.01 * runs["repeat"]
+    return runs.assign(cpu_utilization=np.where(runs["cores"] == 1, 0.99, busy), interpreter="CPython 3.11.7")
+
+
+def test_the_opening_findings_give_a_number_an_interval_and_a_figure_each():
+    from dupbench.report.headline import headline_findings
+
+    runs = with_cpu(fake_runs(0.6, 0.5, repeats=7))
+    accuracy = pd.DataFrame({"threshold": [0.5, 0.8], "precision": [0.7, 0.9], "recall": [0.9, 0.8], "f1": [0.79, 0.85]})
+    found = headline_findings(runs, accuracy=accuracy)
+    assert 5 <= len(found) <= 8
+    assert all(f.figures and f.section for f in found)
+    largest = found[0].text
+    assert largest.startswith("At 1,600 images (the largest seed size") and "%); faster)" in largest and "min-max" not in largest  # 7 runs a side: 95%
+    smallest = found[1].text
+    assert smallest.startswith("At 100 images (the smallest seed size")
+    cpu = next(f.text for f in found if f.text.startswith("CPU utilisation"))
+    assert "serial 47% (44%-50% (98%))" in cpu and "processes 92% (" in cpu  # median of 0.50, 0.49, ... 0.44
+    assert found[-1].text.startswith("Accuracy: best F1 0.850 at match-score threshold 0.80")
+    few = headline_findings(with_cpu(fake_runs(0.6, 0.5, repeats=3)))
+    assert "min-max, >=56%" in few[0].text
+
+
+def test_the_opening_names_the_slower_pool_only_where_it_is_slower():
+    from dupbench.report.headline import headline_findings
+
+    runs = fake_runs(0.5, 0.5).assign(wall_s=lambda f: f["wall_s"] + np.where((f["mode"] == "process") & (f["images"] == 100), 5.0, 0.0))
+    smallest = headline_findings(runs)[1].text
+    assert "the process pool's start-up is not repaid" in smallest and "thread pool" not in smallest
+    assert "not repaid" not in headline_findings(fake_runs(0.5, 0.5))[1].text
+
+
+def test_cpu_table_has_a_row_per_interpreter_size_pairs_and_mode_on_all_cores():
+    from dupbench.report.text import cpu_table
+
+    runs = with_cpu(fake_runs(0.6, 0.5))
+    runs = pd.concat([runs, runs.assign(cores=1, workers=1)])
+    table = cpu_table(runs)
+    assert list(table.columns) == ["interpreter", "images", "pairs", "cores", "mode", "runs", "median CPU utilisation", "IQR"]
+    assert len(table) == len(SIZES) * 3 and set(table["cores"]) == {2}
+    serial = table[(table["mode"] == "serial") & (table["images"] == 400)].iloc[0]
+    assert serial["median CPU utilisation"] == "49%" and serial["IQR"] == "48%-50%" and serial["runs"] == 3
+    assert list(table["mode"][:3]) == ["serial", "thread", "process"]
+    assert cpu_table(runs.drop(columns="cpu_utilization")).empty
