@@ -52,6 +52,23 @@ def speedup_cells(serial: np.ndarray, times: np.ndarray, mode: str) -> dict[str,
     return {**cells, INTERVAL: interval.label(), "verdict": interval_verdict(interval)}
 
 
+UNFLAGGED = "speed-up without flagged"
+UNFLAGGED_RUNS = "unflagged runs"
+
+
+def without_flagged(pool: pd.DataFrame, cell: pd.DataFrame) -> dict[str, object]:
+    """A cell's speed-up recomputed without the runs flagged disturbed, in the cell and in its baseline (the
+    fastest unflagged serial configuration of `pool`), and how many of its runs remain; empty without a flag."""
+    if "disturbed" not in cell or cell.empty:
+        return {}
+    clean = ~cell["disturbed"].fillna(False).astype(bool)
+    times = cell.loc[clean, "wall_s"].to_numpy(float)
+    if not len(times):
+        return {UNFLAGGED: "no unflagged runs", UNFLAGGED_RUNS: 0}
+    serial, _ = fastest_serial(pool[~pool["disturbed"].fillna(False).astype(bool)], cell.iloc[0])
+    return {UNFLAGGED: f"{np.median(serial) / np.median(times):.2f}x" if len(serial) else "no unflagged serial runs", UNFLAGGED_RUNS: len(times)}
+
+
 def seed_sweep(runs: pd.DataFrame) -> pd.DataFrame:
     """Runs of the seed study (the published study's sizes), or every run when there is no seed sweep."""
     seed = runs[runs["sweep"] == "seed_study"] if "sweep" in runs else runs
@@ -70,37 +87,23 @@ def seed_table(runs: pd.DataFrame) -> pd.DataFrame:
     pool = seed_sweep(runs)
     data = all_pairs_on_all_cores(pool)
     interpreters = sorted(data["interpreter"].unique()) or sorted(runs["interpreter"].unique() if "interpreter" in runs else [""])
-    columns = ["interpreter", "images", "mode", "runs", "median s", "IQR s", "speed-up", INTERVAL, "verdict", "baseline"]
-    rows = []
+    columns = ["interpreter", "images", "mode", "runs", "median s", "IQR s", "speed-up", INTERVAL, "verdict", UNFLAGGED, UNFLAGGED_RUNS, "baseline"]
+    rows: list[dict] = []
     for interpreter in interpreters:
         mine = data[data["interpreter"] == interpreter]
         for images in sorted(set(PUBLISHED_SIZES) | {int(n) for n in mine["images"].unique()}):
             part = mine[mine["images"] == images]
             serial, baseline = fastest_serial(pool, part.iloc[0]) if len(part) else (np.array([]), "")
             for mode in STUDY_MODES:
-                times = part[part["mode"] == mode]["wall_s"].to_numpy(float)
+                cell = part[part["mode"] == mode]
+                times = cell["wall_s"].to_numpy(float)
                 if len(times) == 0:
-                    rows.append(dict(zip(columns, [interpreter, images, mode, 0, "not measured", "", "", "", "", ""])))
+                    rows.append(dict(interpreter=interpreter, images=images, mode=mode, runs=0, **{"median s": "not measured"}))
                     continue
-                row = dict(
-                    zip(
-                        columns,
-                        [
-                            interpreter,
-                            images,
-                            mode,
-                            len(times),
-                            f"{np.median(times):.2f}",
-                            f"{np.quantile(times, 0.25):.2f}-{np.quantile(times, 0.75):.2f}",
-                            "",
-                            "",
-                            "",
-                            baseline,
-                        ],
-                    )
-                )
-                rows.append({**row, **speedup_cells(serial, times, mode)})
-    return pd.DataFrame(rows, columns=columns)
+                row = dict(interpreter=interpreter, images=images, mode=mode, runs=len(times), baseline=baseline)
+                row |= {"median s": f"{np.median(times):.2f}", "IQR s": f"{np.quantile(times, 0.25):.2f}-{np.quantile(times, 0.75):.2f}"}
+                rows.append({**row, **speedup_cells(serial, times, mode), **without_flagged(pool, cell)})
+    return pd.DataFrame(rows, columns=columns, dtype=object).fillna("")
 
 
 def thread_vs_process(runs: pd.DataFrame) -> pd.DataFrame:
@@ -444,7 +447,7 @@ def interpreter_table(runs: pd.DataFrame) -> pd.DataFrame:
     the median wall time and the speed-up over that interpreter's own serial runs of the same cell."""
     if "interpreter" not in runs or "source" not in runs:
         return pd.DataFrame()
-    columns = ["interpreter", "images", "pairs", "cores", "mode", "runs", "median s", "speed-up", INTERVAL, "verdict", "baseline"]
+    columns = ["interpreter", "images", "pairs", "cores", "mode", "runs", "median s", "speed-up", INTERVAL, "verdict", UNFLAGGED, UNFLAGGED_RUNS, "baseline"]
     rows = []
     for _, part in runs.groupby("source"):
         if part["interpreter"].nunique() < 2:
@@ -452,12 +455,13 @@ def interpreter_table(runs: pd.DataFrame) -> pd.DataFrame:
         for (interpreter, images, pairs, cores), cell in part.groupby(["interpreter", "images", "pairs", "cores"]):
             serial, baseline = fastest_serial(part, cell.iloc[0])
             for mode in STUDY_MODES:
-                times = cell[cell["mode"] == mode]["wall_s"].to_numpy(float)
+                mine = cell[cell["mode"] == mode]
+                times = mine["wall_s"].to_numpy(float)
                 if not len(times):
                     continue
-                row = dict(zip(columns, [interpreter, int(images), pairs, int(cores), mode, len(times), f"{np.median(times):.2f}", "", "", "", baseline]))
-                rows.append({**row, **speedup_cells(serial, times, mode)})
-    return pd.DataFrame(rows, columns=columns)
+                row = dict(interpreter=interpreter, images=int(images), pairs=pairs, cores=int(cores), mode=mode, runs=len(times), baseline=baseline)
+                rows.append({**row, "median s": f"{np.median(times):.2f}", **speedup_cells(serial, times, mode), **without_flagged(part, mine)})
+    return pd.DataFrame(rows, columns=columns, dtype=object).fillna("")
 
 
 def interpreter_findings(table: pd.DataFrame) -> list[str]:

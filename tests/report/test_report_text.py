@@ -289,3 +289,25 @@ def test_cpu_table_has_a_row_per_interpreter_size_pairs_and_mode_on_all_cores():
     assert serial["median CPU utilisation"] == "49%" and serial["IQR"] == "48%-50%" and serial["runs"] == 3
     assert list(table["mode"][:3]) == ["serial", "thread", "process"]
     assert cpu_table(runs.drop(columns="cpu_utilization")).empty
+
+
+def test_each_result_is_also_given_without_its_flagged_runs():
+    from dupbench.report.text import interpreter_table
+
+    runs = fake_runs(0.5, 0.5).assign(disturbed=False)
+    slow = (runs["mode"] == "thread") & (runs["images"] == 1600) & (runs["repeat"] == 2)
+    runs.loc[slow, "wall_s"] *= 3  # one disturbed run drags the median up
+    runs.loc[slow, "disturbed"] = True
+    runs.loc[(runs["mode"] == "process") & (runs["images"] == 100), "disturbed"] = True
+    table = seed_table(runs).set_index(["images", "mode"])
+    thread = table.loc[(1600, "thread")]
+    assert thread["unflagged runs"] == 2 and thread["runs"] == 3
+    assert float(thread["speed-up without flagged"].rstrip("x")) > float(thread["speed-up"].rstrip("x"))
+    assert table.loc[(100, "process"), "speed-up without flagged"] == "no unflagged runs" and table.loc[(100, "process"), "unflagged runs"] == 0
+    assert table.loc[(400, "process"), "speed-up without flagged"] == table.loc[(400, "process"), "speed-up"]
+    assert table.loc[(6, "thread"), "speed-up without flagged"] == ""  # not measured
+    side = interpreter_table(pd.concat([runs.assign(interpreter="A"), runs.assign(interpreter="B")]).assign(source="pythons.csv"))
+    cell = side[(side["interpreter"] == "B") & (side["images"] == 100) & (side["mode"] == "process")].iloc[0]
+    assert cell["speed-up without flagged"] == "no unflagged runs"
+    all_serial_flagged = runs.assign(disturbed=runs["mode"] == "serial")
+    assert set(seed_table(all_serial_flagged).query("mode == 'thread' and runs > 0")["speed-up without flagged"]) == {"no unflagged serial runs"}
