@@ -19,6 +19,7 @@ CPU_SECTION = "CPU utilisation per mode and size"
 INTERPRETER_SECTION = "The interpreter as a dimension (several interpreters in one sweep)"
 DASK_SECTION = "Beyond one machine: Dask"
 DETAILS_SECTION = "Details"
+ALL_CELLS_SECTION = "All cells measured"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from dupbench.report import figures
 from dupbench.report.data import StudyInputs, interpreter_label, one_source_per_comparison, primary_interpreter
 from dupbench.report.figures import AmdahlFit, Drawn
 from dupbench.report.headline import (
+    ALL_CELLS_SECTION,
     CPU_SECTION,
     DASK_SECTION,
     DETAILS_SECTION,
@@ -26,6 +27,7 @@ from dupbench.report.headline import (
     headline_findings,
 )
 from dupbench.report.text import (
+    all_cells,
     cpu_table,
     dask_overhead,
     findings,
@@ -195,6 +197,13 @@ def closing(inputs: StudyInputs, raw: pd.DataFrame, everything: pd.DataFrame, fi
         *[f"- {line}" for line in interpreter_findings(side_by_side)],
     ]
     parts += ["## Threats to validity", *[f"- {line}" for line in validity(everything, inputs.metadata)]]
+    cells = all_cells(raw)
+    parts += [
+        f"## {ALL_CELLS_SECTION}",
+        f"Every run measured in the results files read, {len(raw)} runs in {len(cells)} cells, one row per cell (including cells "
+        "no figure or table above shows); speed-ups against the fastest serial configuration of the same file, interpreter and dataset.",
+        to_markdown(cells),
+    ]
     commands = reproduce_commands(inputs.metadata, inputs.accuracy_metadata, inputs.gil, command)
     inputs_used = (
         "Results files read: "

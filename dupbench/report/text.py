@@ -204,6 +204,36 @@ def cpu_table(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+CELL_KEYS = ("source", "interpreter", "images", "pairs", "thumb_size", "cores", "workers", "mode", "start_method")
+
+
+def all_cells(runs: pd.DataFrame) -> pd.DataFrame:
+    """Every measured cell of every results file, one row each, so no run is left out of the report: runs,
+    how many were flagged disturbed, median wall time [IQR], speed-up against the fastest serial configuration
+    of the same file, interpreter and dataset, and median CPU utilisation. The thumbnail size and the start
+    method are shown only where one file and mode measured several."""
+    keys = [k for k in CELL_KEYS if k in runs]
+    order = {mode: i for i, mode in enumerate(MODES)}
+    rows = []
+    for values, cell in runs.groupby(keys, dropna=False):
+        row = dict(zip(keys, values))
+        times = cell["wall_s"].to_numpy(float)
+        serial, _ = fastest_serial(runs, cell.iloc[0])
+        row |= {"runs": len(times), "flagged": int(cell["disturbed"].fillna(False).astype(bool).sum()) if "disturbed" in cell else ""}
+        row |= {"median s": f"{np.median(times):.2f}", "IQR s": f"{np.quantile(times, 0.25):.2f}-{np.quantile(times, 0.75):.2f}"}
+        row["speed-up"] = f"{np.median(serial) / np.median(times):.2f}x" if len(serial) else "no serial runs"
+        row["CPU utilisation"] = f"{cell['cpu_utilization'].median():.0%}" if "cpu_utilization" in cell and cell["cpu_utilization"].notna().any() else ""
+        rows.append(row)
+    table = pd.DataFrame(rows).sort_values(keys, key=lambda c: c.map(lambda m: order.get(m, len(order))) if c.name == "mode" else c, kind="stable")
+    table = table.astype(object)
+    if "source" in table:
+        table["source"] = [Path(str(s)).stem for s in table["source"]]
+        table = table.rename(columns={"source": "results"})
+    within = [k for k in ("results", "interpreter", "mode") if k in table]
+    constant = [k for k in ("thumb_size", "start_method") if k in table and (table.groupby(within)[k].nunique(dropna=False) <= 1).all()]
+    return table.drop(columns=constant)
+
+
 def to_markdown(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "_no data_"

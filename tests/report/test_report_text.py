@@ -311,3 +311,24 @@ def test_each_result_is_also_given_without_its_flagged_runs():
     assert cell["speed-up without flagged"] == "no unflagged runs"
     all_serial_flagged = runs.assign(disturbed=runs["mode"] == "serial")
     assert set(seed_table(all_serial_flagged).query("mode == 'thread' and runs > 0")["speed-up without flagged"]) == {"no unflagged serial runs"}
+
+
+def test_every_measured_cell_has_a_row_in_all_cells():
+    from dupbench.report.text import all_cells
+
+    grid = fake_runs(0.6, 0.5, sizes=(100, 400)).assign(source="results/vm/grid.csv", interpreter="CPython 3.11.7", disturbed=False, start_method="forkserver")
+    pruned = grid[grid["images"] == 400].assign(pairs="pruned", wall_s=lambda f: f["wall_s"] / 4)
+    large = grid[grid["images"] == 400].assign(images=5000, wall_s=lambda f: f["wall_s"] * 100)
+    large.loc[large["mode"] == "process", "disturbed"] = True
+    oversubscribed = grid[(grid["mode"] == "thread") & (grid["images"] == 100)].assign(workers=8)
+    runs = pd.concat([grid, pruned, large, oversubscribed], ignore_index=True)
+    table = all_cells(runs)
+    assert table["runs"].sum() == len(runs)  # every run in exactly one row
+    assert len(table) == 3 * 4 + 1
+    assert "start_method" not in table and set(table["results"]) == {"grid"}
+    cell = table[(table["pairs"] == "pruned") & (table["mode"] == "process")].iloc[0]
+    assert cell["images"] == 400 and cell["runs"] == 3 and cell["speed-up"] == all_cells(grid).query("images == 400 and mode == 'process'").iloc[0]["speed-up"]
+    big = table[(table["images"] == 5000) & (table["mode"] == "process")].iloc[0]
+    assert big["flagged"] == 3 and big["median s"] == f"{large[large['mode'] == 'process']['wall_s'].median():.2f}"
+    assert list(table[(table["images"] == 100) & (table["pairs"] == "all")]["mode"]) == ["serial", "thread", "process", "thread"]  # by workers, then mode
+    assert table[table["workers"] == 8].iloc[0]["speed-up"].endswith("x")
