@@ -541,6 +541,7 @@ def validity(runs: pd.DataFrame, metadata: list[dict]) -> list[str]:
         f"{DISTURBED_FOREIGN_FRACTION:.0%} of their cores); the median share of the cores used by other work during a run was {foreign:.1%}.",
         f"The machine has {', '.join(map(str, cores)) or '?'} allowed core(s): speed-ups above that cannot show here, and "
         "the workers share those cores with the parent process and the monitor.",
+        *monitor_overhead(runs),
         f"Page cache: {warm} of {len(runs)} runs started after the harness had read the whole dataset once (warm cache); "
         "cold-cache numbers would add disk time to the load stage.",
     ]
@@ -551,6 +552,18 @@ def validity(runs: pd.DataFrame, metadata: list[dict]) -> list[str]:
     else:
         lines.append("Thermal or load drift: no before/after control timings were found in the metadata.")
     return lines + flagged_runs_effect(runs) + baseline_drift(runs)
+
+
+def monitor_overhead(runs: pd.DataFrame) -> list[str]:
+    """The monitor's own CPU per run (its sampling thread's CPU seconds / the wall seconds it watched, as the
+    harness records it): work on the same cores that the run's own CPU accounting does not include."""
+    values = runs["monitor_overhead"].dropna().to_numpy(float) if "monitor_overhead" in runs else np.array([])
+    if not len(values):
+        return ["The monitor's own CPU use was not recorded in these results (no `monitor_overhead` column)."]
+    return [
+        f"Monitor overhead: the harness's sampling thread used a median {np.median(values):.2%} of one core (max {values.max():.2%}) "
+        f"over {len(values)} runs, competing with the run for the machine's cores; it is not counted in the run's CPU time or utilisation."
+    ]
 
 
 def cell_speedups(runs: pd.DataFrame) -> dict[str, float]:

@@ -332,3 +332,11 @@ def test_every_measured_cell_has_a_row_in_all_cells():
     assert big["flagged"] == 3 and big["median s"] == f"{large[large['mode'] == 'process']['wall_s'].median():.2f}"
     assert list(table[(table["images"] == 100) & (table["pairs"] == "all")]["mode"]) == ["serial", "thread", "process", "thread"]  # by workers, then mode
     assert table[table["workers"] == 8].iloc[0]["speed-up"].endswith("x")
+
+
+def test_validity_reports_the_monitors_own_cpu_or_says_it_is_missing():
+    runs = fake_runs(0.5, 0.5).assign(disturbed=False, foreign_cpu_fraction=0.02)
+    measured = runs.assign(monitor_overhead=np.linspace(0.004, 0.013, len(runs)))
+    line = line_starting(validity(measured, [{}]), "Monitor overhead")
+    assert f"median {np.median(measured['monitor_overhead']):.2%} of one core (max 1.30%) over {len(runs)} runs" in line
+    assert any("was not recorded" in line for line in validity(runs, [{}]))
