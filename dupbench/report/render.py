@@ -221,9 +221,9 @@ def build_report(inputs: StudyInputs, out: Path, command: str) -> Path:
     inputs = replace(inputs, runs=primary_interpreter(everything))
     shown = inputs.runs["interpreter"].iloc[0] if "interpreter" in inputs.runs and len(inputs.runs) else "one interpreter"
     made, fits = draw_figures(inputs, figure_dir)
-    drawn = {function: figure.png.name for figure, function, _ in made if not figure.missing}
+    figure_names = {function: figure.png.name for figure, function, _ in made if not figure.missing}
     parts = [
-        *opening(inputs, [cite(finding, drawn) for finding in headline_findings(everything, raw, inputs.accuracy)]),
+        *opening(inputs, [cite(finding, figure_names) for finding in headline_findings(everything, raw, inputs.accuracy)]),
         "## Results",
         f"### {SEED_SECTION}",
         to_markdown(seed_table(everything)),
