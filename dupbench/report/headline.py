@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dupbench.harness.stats import Interval, median_interval, ratio_interval
+from dupbench.harness.stats import Interval, median_interval, ratio_interval, speed_verdict
 from dupbench.report.data import fastest_serial, fastest_serial_rows, primary_interpreter
-from dupbench.report.text import MODE_NAMES, interval_verdict, seed_runs, seed_sweep, thread_vs_process
+from dupbench.report.text import MODE_NAMES, seed_runs, seed_sweep
 
 # Headings the findings point to when no figure shows them; render.py writes these headings.
 SEED_SECTION = "The published study's shape (all pairs, all cores)"
@@ -32,15 +32,20 @@ class Finding:
     section: str
 
 
-def speedup_phrase(serial: np.ndarray, times: np.ndarray, above: str = "faster", below: str = "slower") -> str:
-    """'1.85x (1.70-1.95x (min-max, >=56%); faster (min-max range only))': median ratio, interval, verdict."""
+def speedup_phrase(serial: np.ndarray, times: np.ndarray, above: str = "faster", below: str = "slower", unit: str = "x") -> str:
+    """'1.85x (1.70-1.95x, min-max, coverage >=56%: faster)': the ratio of medians, its interval with the
+    coverage it guarantees, and the verdict read off it (min-max is said once, in the interval)."""
     interval = ratio_interval(serial, times)
-    return f"{np.median(serial) / np.median(times):.2f}x ({interval.label()}; {interval_verdict(interval, above, below)})"
+    ratio = f"{np.median(serial) / np.median(times):.2f}{unit}"
+    if np.isnan(interval.low):
+        return f"{ratio} (no interval)"
+    kind = f"{interval.coverage:.0%}" if interval.reaches else f"min-max, coverage >={interval.coverage:.0%}"
+    return f"{ratio} ({interval.low:.2f}-{interval.high:.2f}{unit}, {kind}: {speed_verdict(interval.low, interval.high, True, above, below)})"
 
 
 def percent_label(interval: Interval) -> str:
-    kind = f"{interval.coverage:.0%}" if interval.reaches else f"min-max, >={interval.coverage:.0%}"
-    return f"{interval.low:.0%}-{interval.high:.0%} ({kind})"
+    kind = f"{interval.coverage:.0%}" if interval.reaches else f"min-max, coverage >={interval.coverage:.0%}"
+    return f"{interval.low:.0%}-{interval.high:.0%}, {kind}"
 
 
 def headline_findings(runs: pd.DataFrame, raw: pd.DataFrame | None = None, accuracy: pd.DataFrame | None = None) -> list[Finding]:
@@ -78,12 +83,18 @@ def size_finding(runs: pd.DataFrame, images: int, which: str) -> Finding | None:
 
 
 def threads_against_processes(runs: pd.DataFrame) -> Finding | None:
-    table = thread_vs_process(runs)
-    if table.empty:
+    """Median process time / median thread time per seed size, with its interval: where threads lead."""
+    data = seed_runs(runs)
+    cells = []
+    for images, part in data.groupby("images"):
+        thread, process = (part[part["mode"] == m]["wall_s"].to_numpy(float) for m in ("thread", "process"))
+        if len(thread) and len(process):
+            cells.append(f"{int(images):,} images {speedup_phrase(process, thread, 'threads faster', 'processes faster', unit='')}")
+    if not cells:
         return None
-    cells = "; ".join(f"{int(r['images']):,} images {r['process / thread time']} ({r['interval (coverage)']}; {r['verdict']})" for _, r in table.iterrows())
     return Finding(
-        f"Threads against processes, {table['interpreter'].iloc[0] or 'one interpreter'} (median process time / thread time, above 1: threads faster): {cells}.",
+        f"Threads against processes, {data['interpreter'].iloc[0] or 'one interpreter'} (median process time / thread time, above 1: threads faster): "
+        f"{'; '.join(cells)}.",
         ("speedup_vs_size", "time_vs_size"),
         SEED_SECTION,
     )
@@ -175,11 +186,9 @@ def dask_finding(runs: pd.DataFrame) -> Finding | None:
     images, workers, cores, pairs = max(both.index)
     cell = part[(part["images"] == images) & (part["workers"] == workers) & (part["cores"] == cores) & (part["pairs"] == pairs)]
     times = {m: cell[cell["mode"] == m]["wall_s"].to_numpy(float) for m in ("dask", "process")}
-    interval = ratio_interval(times["dask"], times["process"])
     return Finding(
         f"Dask on one machine at {int(images):,} images ({pairs} pairs, {int(workers)} workers on {int(cores)} cores) took "
-        f"{np.median(times['dask']) / np.median(times['process']):.2f}x the process pool's time ({interval.label()}; "
-        f"{interval_verdict(interval, above='Dask slower', below='Dask faster')}).",
+        f"{speedup_phrase(times['dask'], times['process'], 'Dask slower', 'Dask faster')} the process pool's time.",
         ("dask", "dask_overhead"),
         DASK_SECTION,
     )

@@ -157,8 +157,10 @@ def opening(inputs: StudyInputs, headline: list[str]) -> list[str]:
         "to regenerate: see [How to reproduce](#how-to-reproduce)._",
         "## Findings",
         *(headline or ["_No speed-up could be computed from these results._"]),
-        f"Intervals: distribution-free, for the number of runs in each cell (see [{DETAILS_SECTION}](#{heading_anchor(DETAILS_SECTION)})"
-        f" and the note under [{SEED_SECTION}](#{heading_anchor(SEED_SECTION)})).",
+        "Intervals: distribution-free order-statistic intervals for a median or a ratio of medians, with the coverage they guarantee at each "
+        "cell's number of runs ('min-max': too few runs for 95%; see the note under "
+        f"[{SEED_SECTION}](#{heading_anchor(SEED_SECTION)})). Every cell, one by one: [{DETAILS_SECTION}](#{heading_anchor(DETAILS_SECTION)}) "
+        f"and [{ALL_CELLS_SECTION}](#{heading_anchor(ALL_CELLS_SECTION)}).",
         "## The question",
         "How much faster is one duplicate-image detector, run unchanged in a thread pool or a process pool, than "
         "run serially; for which stages; and why (what the GIL serialises and what it does not)?",

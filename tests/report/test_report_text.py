@@ -258,14 +258,14 @@ def test_the_opening_findings_give_a_number_an_interval_and_a_figure_each():
     assert 5 <= len(found) <= 8
     assert all(f.figures and f.section for f in found)
     largest = found[0].text
-    assert largest.startswith("At 1,600 images (the largest seed size") and "%); faster)" in largest and "min-max" not in largest  # 7 runs a side: 95%
+    assert largest.startswith("At 1,600 images (the largest seed size") and "%: faster)" in largest and "min-max" not in largest  # 7 runs a side: 95%
     smallest = found[1].text
     assert smallest.startswith("At 100 images (the smallest seed size")
     cpu = next(f.text for f in found if f.text.startswith("CPU utilisation"))
-    assert "serial 47% (44%-50% (98%))" in cpu and "processes 92% (" in cpu  # median of 0.50, 0.49, ... 0.44
+    assert "serial 47% (44%-50%, 98%)" in cpu and "processes 92% (" in cpu  # median of 0.50, 0.49, ... 0.44
     assert found[-1].text.startswith("Accuracy: best F1 0.850 at match-score threshold 0.80")
     few = headline_findings(with_cpu(fake_runs(0.6, 0.5, repeats=3)))
-    assert "min-max, >=56%" in few[0].text
+    assert "min-max, coverage >=56%: faster)" in few[0].text
 
 
 def test_the_opening_names_the_slower_pool_only_where_it_is_slower():
