@@ -10,7 +10,7 @@ import pandas as pd
 
 from dupbench.harness.stats import Interval, median_interval, ratio_interval, speed_verdict
 from dupbench.report.data import fastest_serial, fastest_serial_rows, primary_interpreter
-from dupbench.report.text import MODE_NAMES, seed_runs, seed_sweep
+from dupbench.report.text import MODE_NAMES, _seed_runs, _seed_sweep
 
 # Headings the findings point to when no figure shows them; render.py writes these headings.
 SEED_SECTION = "The published study's shape (all pairs, all cores)"
@@ -53,7 +53,7 @@ def headline_findings(runs: pd.DataFrame, raw: pd.DataFrame | None = None, accur
     and Dask findings compare within their own files, so they read `raw` (every run; default `runs`)."""
     raw = runs if raw is None else raw
     primary = primary_interpreter(runs)
-    data = seed_runs(primary)
+    data = _seed_runs(primary)
     found: list[Finding | None] = []
     if not data.empty:
         sizes = sorted(int(n) for n in data["images"].unique())
@@ -66,9 +66,9 @@ def headline_findings(runs: pd.DataFrame, raw: pd.DataFrame | None = None, accur
 
 def size_finding(runs: pd.DataFrame, images: int, which: str) -> Finding | None:
     """Thread and process speed-up at one seed size, against the fastest serial configuration."""
-    part = seed_runs(runs)
+    part = _seed_runs(runs)
     part = part[part["images"] == images]
-    serial, baseline = fastest_serial(seed_sweep(runs), part.iloc[0])
+    serial, baseline = fastest_serial(_seed_sweep(runs), part.iloc[0])
     modes = [m for m in ("thread", "process") if (part["mode"] == m).any()]
     if not len(serial) or not modes:
         return None
@@ -84,7 +84,7 @@ def size_finding(runs: pd.DataFrame, images: int, which: str) -> Finding | None:
 
 def threads_against_processes(runs: pd.DataFrame) -> Finding | None:
     """Median process time / median thread time per seed size, with its interval: where threads lead."""
-    data = seed_runs(runs)
+    data = _seed_runs(runs)
     cells = []
     for images, part in data.groupby("images"):
         thread, process = (part[part["mode"] == m]["wall_s"].to_numpy(float) for m in ("thread", "process"))
@@ -102,9 +102,9 @@ def threads_against_processes(runs: pd.DataFrame) -> Finding | None:
 
 def stage_finding(runs: pd.DataFrame) -> Finding | None:
     """Per-stage speed-ups with intervals at the largest seed size: which stage threads keep up in."""
-    data = seed_runs(runs)
+    data = _seed_runs(runs)
     data = data[data["images"] == data["images"].max()]
-    serial = fastest_serial_rows(seed_sweep(runs), data.iloc[0])
+    serial = fastest_serial_rows(_seed_sweep(runs), data.iloc[0])
     if serial.empty:
         return None
     stages = []
@@ -122,7 +122,7 @@ def stage_finding(runs: pd.DataFrame) -> Finding | None:
 
 def cpu_finding(runs: pd.DataFrame) -> Finding | None:
     """CPU utilisation per mode at the largest seed size (the published study's headline measure)."""
-    data = seed_runs(runs)
+    data = _seed_runs(runs)
     if "cpu_utilization" not in data:
         return None
     data = data[data["images"] == data["images"].max()]

@@ -69,22 +69,22 @@ def without_flagged(pool: pd.DataFrame, cell: pd.DataFrame) -> dict[str, object]
     return {UNFLAGGED: f"{np.median(serial) / np.median(times):.2f}x" if len(serial) else "no unflagged serial runs", UNFLAGGED_RUNS: len(times)}
 
 
-def seed_sweep(runs: pd.DataFrame) -> pd.DataFrame:
+def _seed_sweep(runs: pd.DataFrame) -> pd.DataFrame:
     """Runs of the seed study (the published study's sizes), or every run when there is no seed sweep."""
     seed = runs[runs["sweep"] == "seed_study"] if "sweep" in runs else runs
     seed = seed if len(seed) else runs
     return seed if "interpreter" in seed else seed.assign(interpreter="")
 
 
-def seed_runs(runs: pd.DataFrame) -> pd.DataFrame:
+def _seed_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """The seed study's all-pairs runs on all cores: the published study's shape."""
-    return all_pairs_on_all_cores(seed_sweep(runs))
+    return all_pairs_on_all_cores(_seed_sweep(runs))
 
 
 def seed_table(runs: pd.DataFrame) -> pd.DataFrame:
     """The published study's shape: images x mode, median wall time [IQR], speed-up over the fastest serial
     configuration with an interval valid for n (`ratio_interval`) and verdict. The published sizes always get rows; unmeasured ones say so."""
-    pool = seed_sweep(runs)
+    pool = _seed_sweep(runs)
     data = all_pairs_on_all_cores(pool)
     interpreters = sorted(data["interpreter"].unique()) or sorted(runs["interpreter"].unique() if "interpreter" in runs else [""])
     columns = ["interpreter", "images", "mode", "runs", "median s", "IQR s", "speed-up", INTERVAL, "verdict", UNFLAGGED, UNFLAGGED_RUNS, "baseline"]
@@ -109,7 +109,7 @@ def seed_table(runs: pd.DataFrame) -> pd.DataFrame:
 def thread_vs_process(runs: pd.DataFrame) -> pd.DataFrame:
     """Per interpreter and size of the seed table: median process time / median thread time (above 1: threads
     faster), with an interval valid for n and a verdict, so "threads lead" is only said where the data decide it."""
-    data = seed_runs(runs)
+    data = _seed_runs(runs)
     columns = ["interpreter", "images", "thread runs", "process runs", "process / thread time", INTERVAL, "verdict"]
     rows = []
     for (interpreter, images), part in data.groupby(["interpreter", "images"]):
@@ -428,7 +428,7 @@ def growth_claims(runs: pd.DataFrame) -> list[str]:
 
 def variance_claims(runs: pd.DataFrame) -> list[str]:
     """What single-run timings (as the published study reports) would have hidden: the run-to-run spread."""
-    data = seed_runs(runs)
+    data = _seed_runs(runs)
     if data.empty:
         return []
     cells = data.groupby(["interpreter", "images", "mode"])["wall_s"]
