@@ -4,6 +4,7 @@ The newest results of each experiment are taken, so that no figure mixes a rerun
 A sweep's experiment is its name and the interpreter that ran it (the seed study may be run once per
 interpreter); "newest" is the newest file of the experiment plus every file of it measured at the same commit.
 Timestamps come from the files' metadata or names, never from file times, which a fresh clone resets.
+Anything under a folder named `archive` (results kept for the record, superseded by a later study) is skipped.
 """
 
 from __future__ import annotations
@@ -31,6 +32,13 @@ def stamp_of(path: Path) -> str:
     return found[-1] if found else ""
 
 
+ARCHIVE = "archive"
+
+
+def _files(folder: Path, pattern: str) -> list[Path]:
+    return sorted(p for p in folder.rglob(pattern) if ARCHIVE not in p.relative_to(folder).parts)
+
+
 def _read_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -42,7 +50,7 @@ def _read_json(path: Path) -> dict:
 def sweep_files(folder: Path) -> list[tuple[Path, dict]]:
     """Every sweep CSV under folder with the metadata JSON the harness writes beside it."""
     found = []
-    for csv in sorted(folder.rglob("*.csv")):
+    for csv in _files(folder, "*.csv"):
         meta = _read_json(csv.with_suffix(".json"))
         if isinstance(meta.get("sweep"), dict) and "name" in meta["sweep"]:
             found.append((csv, meta))
@@ -74,7 +82,7 @@ def _newest(paths: list[Path]) -> Path | None:
 
 def newest_accuracy(folder: Path) -> Path | None:
     """The threshold sweep of the newest generated-study evaluation (experiments/accuracy.sh)."""
-    sweeps = [p for p in folder.rglob("threshold-sweep-32px.csv") if p.parent.name.startswith("study-")]
+    sweeps = [p for p in _files(folder, "threshold-sweep-32px.csv") if p.parent.name.startswith("study-")]
     return max(sweeps, key=lambda p: (_read_json(p.with_name("metadata.json")).get("collected_utc", ""), str(p))) if sweeps else None
 
 
@@ -83,7 +91,7 @@ def discover(folder: Path) -> Discovered:
     return Discovered(
         results=newest_per_sweep(sweep_files(folder)),
         accuracy=newest_accuracy(folder),
-        gil=_newest(list(folder.rglob("gil/*/*/results.json"))),
-        scale=_newest([p for p in folder.rglob("scale-*.csv") if not p.stem.endswith("-recall")]),
-        tables=[t for t in (_newest(list(folder.rglob("limits-*.md"))), _newest(list(folder.rglob("peers/*/*.md")))) if t],
+        gil=_newest(_files(folder, "gil/*/*/results.json")),
+        scale=_newest([p for p in _files(folder, "scale-*.csv") if not p.stem.endswith("-recall")]),
+        tables=[t for t in (_newest(_files(folder, "limits-*.md")), _newest(_files(folder, "peers/*/*.md"))) if t],
     )

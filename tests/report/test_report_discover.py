@@ -31,6 +31,7 @@ def test_newest_commit_of_each_experiment_and_its_siblings(tmp_path):
     new_sibling = _sweep(tmp_path, "20261201T010000", "seed_study", "b" * 40)
     other_interpreter = _sweep(tmp_path, "20261115T000000", "seed_study", "c" * 40, version="3.13.15", gil=False)
     dask = _sweep(tmp_path, "20261110T000000", "dask", "a" * 40)
+    _sweep(tmp_path / "archive", "20261231T000000", "dask", "d" * 40)  # kept for the record, never rendered
     found = discover(tmp_path)
     assert old not in found.results
     assert set(found.results) == {new, new_sibling, other_interpreter, dask}
