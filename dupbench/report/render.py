@@ -15,10 +15,10 @@ import pandas as pd
 from dupbench.report import figures
 from dupbench.report.data import StudyInputs, interpreter_label, one_source_per_comparison, primary_interpreter
 from dupbench.report.figures import AmdahlFit, Drawn
+from dupbench.report.published import published_section
 from dupbench.report.text import (
     dask_overhead,
     findings,
-    growth_claims,
     interpreter_findings,
     interpreter_table,
     interval_note,
@@ -29,7 +29,6 @@ from dupbench.report.text import (
     thread_vs_process,
     to_markdown,
     validity,
-    variance_claims,
     why_gil,
 )
 
@@ -157,7 +156,7 @@ def opening(inputs: StudyInputs, command: str, sources: str) -> list[str]:
 def closing(inputs: StudyInputs, raw: pd.DataFrame, everything: pd.DataFrame, figure_dir: Path, sources: str, command: str) -> list[str]:
     """Findings, the published study, performance, Dask, the GIL, threats to validity and how to reproduce."""
     parts = ["## Findings", *[f"- {line}" for line in findings(everything, inputs.accuracy)]]
-    parts += ["## Against the published study", *[f"- {line}" for line in growth_claims(everything) + variance_claims(everything)]]
+    parts += ["## Against the published study", *published_section(everything, inputs.metadata)]
     parts += ["## Performance: scale, limits and peers", *scale_and_tables(inputs, figure_dir, sources, command)]
     parts += ["## Beyond one machine: Dask", *[f"- {line}" for line in dask_overhead(raw)]]
     parts += ["## Why: the GIL, measured", *[f"- {line}" for line in why_gil(everything, inputs.gil)]]

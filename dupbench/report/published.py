@@ -1,0 +1,267 @@
+"""The published study this project reproduces, quoted once, and what the measurements here say about it.
+
+Only `PUBLISHED` is typed in: it is quoted from the paper, not measured here. Everything else is a pure
+function of the results it is given, so each sentence follows its numbers (tests feed invented frames).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from dupbench.harness.stats import median_interval
+from dupbench.report.data import primary_interpreter
+from dupbench.report.text import INTERVAL, MODE_NAMES, STUDY_MODES, _seed_runs, growth_claims, seed_table, thread_vs_process, to_markdown, variance_claims
+
+
+@dataclass(frozen=True)
+class PublishedStudy:
+    """A published benchmark as its paper states it: machine, pool sizes, one timing per cell, CPU use."""
+
+    title: str
+    institution: str
+    cpu: str
+    physical_cores: int
+    hardware_threads: int
+    processes: int
+    threads_in_code: int
+    threads_in_note: int
+    seconds: tuple[tuple[int, str, float], ...]  # (images, mode, seconds), one run each
+    cpu_utilisation: tuple[tuple[str, float], ...]  # ("serial" or "parallel", share of the machine)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return tuple(sorted({images for images, _, _ in self.seconds}))
+
+    def time(self, images: int, mode: str) -> float | None:
+        return next((s for n, m, s in self.seconds if n == images and m == mode), None)
+
+    def utilisation(self, mode: str) -> float:
+        return dict(self.cpu_utilisation)["serial" if mode == "serial" else "parallel"]
+
+
+# Quoted from the paper (its table and text), not measured here.
+PUBLISHED = PublishedStudy(
+    title="Duplicate Image Detection using Python Multithreading and Multiprocessing",
+    institution="VIT",
+    cpu="Intel i5-8250U",
+    physical_cores=4,
+    hardware_threads=8,
+    processes=8,
+    threads_in_code=5000,
+    threads_in_note=100,
+    seconds=(
+        (6, "serial", 0.255),
+        (184, "serial", 4.63),
+        (1472, "serial", 38.8),
+        (6, "process", 0.523),
+        (184, "process", 2.06),
+        (1472, "process", 11.8),
+        (6, "thread", 0.0),
+        (184, "thread", 1.06),
+        (1472, "thread", 10.8),
+    ),
+    cpu_utilisation=(("serial", 0.26), ("parallel", 0.88)),
+)
+ZERO_READS_AS = 0.05  # the paper prints seconds to 0.1 s at best for its 0.0: anything below this prints as 0.0
+
+
+def quoted_seconds(seconds: float) -> str:
+    """A published time as the paper prints it (its 0.0 stays 0.0)."""
+    return f"{seconds:.3g}" if seconds else f"{seconds:.1f}"
+
+
+def citation(study: PublishedStudy = PUBLISHED) -> str:
+    return (
+        f'"{study.title}" ({study.institution}): {study.cpu}, {study.physical_cores} cores / {study.hardware_threads} threads, '
+        f"{study.processes} processes; its code starts {study.threads_in_code:,} threads, its note mentions {study.threads_in_note}; "
+        "one timing per cell, threads unsynchronised."
+    )
+
+
+def published_speedup(images: int, mode: str, study: PublishedStudy = PUBLISHED) -> str:
+    serial, time = study.time(images, "serial"), study.time(images, mode)
+    if serial is None or time is None:
+        return ""
+    return f"{serial / time:.2f}x" if time > 0 else f"undefined ({time:.1f} s)"
+
+
+def our_cpu_utilisation(runs: pd.DataFrame) -> dict[tuple[int, str], float]:
+    """Median CPU utilisation (CPU s / (wall s x cores allowed)) of the seed cells of the primary interpreter."""
+    data = _seed_runs(primary_interpreter(runs))
+    if data.empty or "cpu_utilization" not in data:
+        return {}
+    medians = data.groupby(["images", "mode"])["cpu_utilization"].median()
+    return {(int(n), str(m)): float(v) for (n, m), v in medians.items()}
+
+
+def side_by_side(runs: pd.DataFrame, study: PublishedStudy = PUBLISHED) -> pd.DataFrame:
+    """Per published size and mode: the paper's seconds and speed-up beside ours (median, speed-up over the
+    fastest serial configuration with its interval and verdict, as in the seed table) and CPU utilisation."""
+    ours = seed_table(primary_interpreter(runs)).set_index(["images", "mode"])
+    cpu = our_cpu_utilisation(runs)
+    rows = []
+    for images in study.sizes:
+        for mode in STUDY_MODES:
+            published = study.time(images, mode)
+            mine = ours.loc[(images, mode)] if (images, mode) in ours.index else None
+            measured = cpu.get((images, mode))
+            rows.append(
+                {
+                    "images": images,
+                    "mode": MODE_NAMES[mode],
+                    "published s": "" if published is None else quoted_seconds(published),
+                    "published speed-up": published_speedup(images, mode, study),
+                    "our runs": 0 if mine is None else int(mine["runs"]),
+                    "our median s": "not measured" if mine is None else mine["median s"],
+                    "our speed-up": "" if mine is None else mine["speed-up"],
+                    f"our {INTERVAL}": "" if mine is None else mine[INTERVAL],
+                    "our verdict": "" if mine is None else mine["verdict"],
+                    "published CPU": f"{study.utilisation(mode):.0%}",
+                    "our CPU": "" if measured is None else f"{measured:.0%}",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def table_note(runs: pd.DataFrame, study: PublishedStudy = PUBLISHED) -> str:
+    data = _seed_runs(primary_interpreter(runs))
+    interpreter = data["interpreter"].iloc[0] if "interpreter" in data and len(data) and data["interpreter"].iloc[0] else "the interpreter shown"
+    baselines = sorted({b for b in seed_table(primary_interpreter(runs))["baseline"] if b})
+    return (
+        f"Ours: {interpreter}, all pairs, one worker per allowed core; speed-ups over the fastest serial configuration measured "
+        f"({', '.join(baselines) or 'none'}). Published: one run per cell, speed-up = its serial / its parallel time. "
+        f"The paper gives CPU utilisation once for serial ({study.utilisation('serial'):.0%}) and once for parallel "
+        f"({study.utilisation('thread'):.0%}), not per size; ours is CPU seconds / (wall seconds x cores allowed), per cell."
+    )
+
+
+def differences(runs: pd.DataFrame, metadata: list[dict], study: PublishedStudy = PUBLISHED) -> list[str]:
+    """What differs between the paper's runs and ours: hardware, pools, algorithm and work per image."""
+    data = _seed_runs(primary_interpreter(runs))
+    machine = metadata[0] if metadata else {}
+    allowed = machine.get("allowed_cores")
+    allowed_n = len(allowed) if isinstance(allowed, list) else allowed
+    workers = sorted({int(w) for w in data.loc[data["mode"] != "serial", "workers"]}) if len(data) else []
+    pools = f"pools of {', '.join(map(str, workers))} workers" if workers else "no parallel runs"
+    lines = [
+        f"Hardware: the paper ran on an {study.cpu} ({study.physical_cores} cores / {study.hardware_threads} hardware threads) "
+        f"with {study.processes} processes; here {machine.get('cpu_model', 'an unrecorded CPU')}, {machine.get('logical_cores', '?')} logical "
+        f"cores, {allowed_n if allowed_n is not None else '?'} allowed, {pools} (one per allowed core). Speed-ups above "
+        f"{allowed_n or '?'}x cannot show here.{beyond_physical_cores(study)}",
+        f"Threads: the paper's code starts {study.threads_in_code:,} threads (its note mentions {study.threads_in_note}), unsynchronised; "
+        "here a pool of one thread per allowed core, and a run ends only when every task's result is back.",
+    ]
+    if len(data):
+        thumb = ", ".join(f"{int(t)} px" for t in sorted(data["thumb_size"].unique())) if "thumb_size" in data else "?"
+        largest = data[data["images"] == data["images"].max()]
+        pairs = f", {int(largest['pairs_compared'].median()):,} pairs at {int(largest['images'].iloc[0]):,} images" if "pairs_compared" in largest else ""
+        lines.append(
+            "Algorithm: the paper's comparison method is not restated here. Ours reads each file once, groups exact copies "
+            f"by digest (BLAKE2b), and compares every pair of {thumb} grayscale thumbnails with batched SSIM{pairs}."
+        )
+    lines += work_per_image(data, study)
+    return lines
+
+
+def beyond_physical_cores(study: PublishedStudy = PUBLISHED) -> str:
+    """The paper's speed-ups above its physical core count: they need its hardware threads, cache effects or a timer that did not wait."""
+    above = []
+    for images, mode, time in study.seconds:
+        serial = study.time(images, "serial")
+        if mode != "serial" and time > 0 and serial is not None and serial / time > study.physical_cores:
+            above.append(f"{MODE_NAMES[mode]} {serial / time:.2f}x at {images:,} images")
+    if not above:
+        return ""
+    return f" The paper's {', '.join(above)} exceed{'s' if len(above) == 1 else ''} its {study.physical_cores} physical cores."
+
+
+def work_per_image(data: pd.DataFrame, study: PublishedStudy = PUBLISHED) -> list[str]:
+    """Serial milliseconds per image on each side, per published size: the only work measure both have."""
+    serial = data[data["mode"] == "serial"] if len(data) else data
+    parts = []
+    for images in study.sizes:
+        theirs = study.time(images, "serial")
+        mine = serial[serial["images"] == images]["wall_s"]
+        if theirs is None or mine.empty:
+            continue
+        parts.append(f"{images:,} images: paper {1000 * theirs / images:.1f} ms, ours {1000 * mine.median() / images:.1f} ms")
+    if not parts:
+        return []
+    ours = ""
+    if "dataset_bytes" in serial and "profile" in serial and len(serial):
+        per_file = (serial["dataset_bytes"] / serial["images"]).median()
+        ours = f" Our images: profile `{serial['profile'].iloc[0]}`, {per_file / 1e3:.0f} kB per file on average."
+    return [
+        "Work per image (serial wall time / images, start-up included): "
+        + "; ".join(parts)
+        + f".{ours} The paper's image sizes are not quoted here, so the per-image work may differ by its pixels as well as its method."
+    ]
+
+
+def zero_thread_claim(runs: pd.DataFrame, study: PublishedStudy = PUBLISHED) -> list[str]:
+    """The paper's 0.0 s for threads at its smallest size, against our thread runs there with an interval."""
+    images = min(study.sizes)
+    data = _seed_runs(primary_interpreter(runs))
+    threads = data[(data["mode"] == "thread") & (data["images"] == images)] if len(data) else data
+    published = study.time(images, "thread")
+    if threads.empty or published is None:
+        return [f"The paper's {published} s for threads at {images} images: no thread runs at {images} images here to test it."]
+    interval = median_interval(threads["wall_s"].to_numpy(float))
+    load = f"; the load stage (reading and decoding the files) alone took a median {threads['load_s'].median():.3f} s" if "load_s" in threads else ""
+    measured = (
+        f"our {len(threads)} thread runs at {images} images took a median {threads['wall_s'].median():.3f} s "
+        f"(interval {interval.label(' s')}), the fastest {threads['wall_s'].min():.3f} s{load}"
+    )
+    if interval.high < ZERO_READS_AS:
+        return [f"The paper's {published:.1f} s for threads at {images} images holds here at its precision: {measured}."]
+    return [
+        f"The paper's {published:.1f} s for threads at {images} images does not hold here: {measured}. Work that reads files "
+        "takes measurable time; the paper's threads were unsynchronised, so its timer need not have waited for them."
+    ]
+
+
+def small_size_verdict(verdict: str) -> str:
+    """What a threads-versus-processes verdict says about the claim that threads win."""
+    where = " (read off a min-max range only)" if "min-max" in verdict else ""
+    if verdict.startswith("threads faster"):
+        return f"holds{where}"
+    if verdict.startswith("processes faster"):
+        return f"does not hold: processes are faster here{where}"
+    if verdict.startswith("same"):
+        return f"does not hold: threads and processes take the same time here{where}"
+    return "cannot be decided from these runs (inconclusive)"
+
+
+def threads_win_claim(runs: pd.DataFrame, study: PublishedStudy = PUBLISHED) -> list[str]:
+    """The paper's threads beat its processes at the small sizes: our thread-versus-process verdict there."""
+    versus = thread_vs_process(primary_interpreter(runs)).set_index("images")
+    lines = []
+    for images in study.sizes[:-1]:
+        thread, process = study.time(images, "thread"), study.time(images, "process")
+        if thread is None or process is None:
+            continue
+        paper = f"paper: threads {quoted_seconds(thread)} s, processes {quoted_seconds(process)} s"
+        if images not in versus.index:
+            lines.append(f"Threads winning at {images} images ({paper}): not measured here.")
+            continue
+        row = versus.loc[images]
+        lines.append(
+            f"Threads winning at {images} images ({paper}) {small_size_verdict(str(row['verdict']))}: "
+            f"our process / thread time {row['process / thread time']} ({row[INTERVAL]}), verdict '{row['verdict']}'."
+        )
+    return lines
+
+
+def published_section(runs: pd.DataFrame, metadata: list[dict], study: PublishedStudy = PUBLISHED) -> list[str]:
+    """The report's section on the published study: citation, its table beside ours, what differs, which claims hold."""
+    return [
+        f"The study this project reproduces: {citation(study)} Its numbers below are quoted from the paper; ours are measured.",
+        to_markdown(side_by_side(runs, study)),
+        table_note(runs, study),
+        "### What differs",
+        *[f"- {line}" for line in differences(runs, metadata, study)],
+        "### Which of its claims hold here",
+        *[f"- {line}" for line in growth_claims(runs) + zero_thread_claim(runs, study) + threads_win_claim(runs, study) + variance_claims(runs)],
+    ]

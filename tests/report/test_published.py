@@ -1,0 +1,136 @@
+"""The published study beside ours: the quoted numbers stay as quoted, and every verdict follows the data."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from dupbench.report.published import (
+    PUBLISHED,
+    differences,
+    published_section,
+    side_by_side,
+    small_size_verdict,
+    threads_win_claim,
+    zero_thread_claim,
+)
+from dupbench.report.text import PUBLISHED_SIZES, growth_claims, seed_table, variance_claims
+
+METADATA = [{"cpu_model": "AMD EPYC", "logical_cores": 2, "allowed_cores": [0, 1]}]
+
+
+def study_runs(thread: float = 0.5, process: float = 0.6, repeats: int = 3, spread: float = 0.01, sizes=PUBLISHED_SIZES, startup: float = 0.2) -> pd.DataFrame:
+    """Seed-study rows: serial takes 1 unit x (n/100)^1.5 + start-up; the pools the given fraction of the work."""
+    rows = []
+    for images in sizes:
+        work = (images / 100) ** 1.5
+        for mode, share, cpu in (("serial", 1.0, 0.5), ("thread", thread, 0.9), ("process", process, 0.95)):
+            for repeat in range(repeats):
+                jitter = 1 + spread * (repeat - (repeats - 1) / 2)
+                rows.append(
+                    dict(
+                        sweep="seed_study",
+                        source="seed.csv",
+                        interpreter="CPython 3.11.7",
+                        profile="study:800-1200",
+                        dataset_seed=1,
+                        thumb_size=32,
+                        images=images,
+                        mode=mode,
+                        pairs="all",
+                        cores=2,
+                        workers=1 if mode == "serial" else 2,
+                        repeat=repeat,
+                        wall_s=(work * share + startup) * jitter,
+                        load_s=0.4 * work * share * jitter,
+                        compare_s=0.6 * work * share * jitter,
+                        cpu_utilization=cpu,
+                        pairs_compared=images * (images - 1) // 2,
+                        dataset_bytes=images * 350_000,
+                    )
+                )
+    return pd.DataFrame(rows)
+
+
+def test_the_quoted_table_covers_the_study_sizes_and_modes():
+    assert PUBLISHED.sizes == PUBLISHED_SIZES  # the seed sweep's sizes are the paper's
+    for images in PUBLISHED.sizes:
+        assert all(PUBLISHED.time(images, mode) is not None for mode in ("serial", "thread", "process"))
+    assert PUBLISHED.utilisation("thread") == PUBLISHED.utilisation("process") != PUBLISHED.utilisation("serial")
+
+
+def test_side_by_side_puts_the_papers_numbers_beside_the_seed_tables():
+    runs = study_runs()
+    table = side_by_side(runs).set_index(["images", "mode"])
+    ours = seed_table(runs).set_index(["images", "mode"])
+    for images in PUBLISHED_SIZES:
+        serial = PUBLISHED.time(images, "serial")
+        process = PUBLISHED.time(images, "process")
+        assert table.loc[(images, "processes"), "published speed-up"] == f"{serial / process:.2f}x"
+        assert table.loc[(images, "processes"), "our speed-up"] == ours.loc[(images, "process"), "speed-up"]
+        assert table.loc[(images, "threads"), "our verdict"] == ours.loc[(images, "thread"), "verdict"]
+        assert table.loc[(images, "serial"), "published CPU"] == f"{PUBLISHED.utilisation('serial'):.0%}"
+        assert table.loc[(images, "threads"), "our CPU"] == "90%"
+    assert table.loc[(6, "threads"), "published s"] == "0.0"
+    assert table.loc[(6, "threads"), "published speed-up"].startswith("undefined")
+
+
+def test_sizes_not_measured_here_say_so():
+    table = side_by_side(study_runs(sizes=(184,))).set_index(["images", "mode"])
+    assert table.loc[(6, "serial"), "our median s"] == "not measured"
+    assert table.loc[(184, "serial"), "our median s"] != "not measured"
+
+
+def test_zero_thread_time_is_tested_against_our_thread_runs():
+    slow = zero_thread_claim(study_runs())
+    assert "does not hold" in slow[0] and "0.0 s" in slow[0]
+    fast = study_runs()
+    fast.loc[fast["mode"] == "thread", "wall_s"] = [0.01, 0.012, 0.011] * len(PUBLISHED_SIZES)
+    assert "holds here" in zero_thread_claim(fast)[0]
+
+
+@pytest.mark.parametrize(
+    "thread, process, spread, expected",
+    [
+        (0.3, 0.9, 0.01, ") holds: "),  # 7 runs a side: a 95% interval, so no 'min-max' caveat
+        (0.9, 0.3, 0.01, "does not hold: processes are faster"),
+        (0.6, 0.6, 0.5, "cannot be decided"),  # wide spread: the interval reaches across 1 +- 5%
+    ],
+)
+def test_threads_winning_at_small_sizes_follows_the_verdict(thread, process, spread, expected):
+    lines = threads_win_claim(study_runs(thread, process, repeats=7, spread=spread, startup=0.0))
+    assert [int(line.split(" images")[0].split()[-1]) for line in lines] == list(PUBLISHED_SIZES[:-1])
+    assert all(expected in line for line in lines)
+
+
+def test_a_verdict_on_a_min_max_range_is_named_so():
+    assert small_size_verdict("threads faster (min-max range only)") == "holds (read off a min-max range only)"
+    assert small_size_verdict("inconclusive").startswith("cannot be decided")
+
+
+def test_differences_read_hardware_and_work_from_the_inputs():
+    lines = differences(study_runs(), METADATA)
+    assert "AMD EPYC, 2 logical cores, 2 allowed, pools of 2 workers" in lines[0]
+    assert "5,000 threads" in lines[1] and "32 px" in lines[2] and f"{1472 * 1471 // 2:,} pairs" in lines[2]
+    serial_1472 = study_runs().query("mode == 'serial' and images == 1472")["wall_s"].median()
+    assert f"ours {1000 * serial_1472 / 1472:.1f} ms" in lines[3]
+    assert f"paper {1000 * 38.8 / 1472:.1f} ms" in lines[3]
+
+
+def test_the_section_keeps_the_growth_and_variance_claims():
+    runs = study_runs()
+    section = "\n".join(published_section(runs, METADATA))
+    assert PUBLISHED.title in section and PUBLISHED.cpu in section
+    for line in growth_claims(runs) + variance_claims(runs):
+        assert line in section
+
+
+def test_the_report_renders_the_section(tmp_path):
+    from dupbench.report.data import StudyInputs
+    from dupbench.report.render import closing
+
+    runs = study_runs().assign(status="ok", warmup=False)
+    inputs = StudyInputs(runs=runs, metadata=METADATA, timelines=pd.DataFrame())
+    parts = closing(inputs, runs, runs, tmp_path, "`seed.csv`", "dupbench report seed.csv")
+    start = parts.index("## Against the published study")
+    assert parts[start + 1 : start + 1 + len(published_section(runs, METADATA))] == published_section(runs, METADATA)
