@@ -1,4 +1,5 @@
-"""The published study this project reproduces, quoted once, and what the measurements here say about it.
+"""The published study this project reproduces, quoted once, and what the measurements here say about it;
+what they predict beyond two cores; and the matched GIL / free-threaded interpreter pair.
 
 Only `PUBLISHED` is typed in: it is quoted from the paper, not measured here. Everything else is a pure
 function of the results it is given, so each sentence follows its numbers (tests feed invented frames).
@@ -7,12 +8,16 @@ function of the results it is given, so each sentence follows its numbers (tests
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from dupbench.harness.stats import median_interval
-from dupbench.report.data import primary_interpreter
+from dupbench.report.data import fastest_serial, fastest_serial_rows, karp_flatt, primary_interpreter
+from dupbench.report.figures import all_pairs_on_all_cores
 from dupbench.report.text import INTERVAL, MODE_NAMES, STUDY_MODES, _seed_runs, growth_claims, seed_table, thread_vs_process, to_markdown, variance_claims
+from dupbench.result import STAGES
 
 
 @dataclass(frozen=True)
@@ -264,4 +269,187 @@ def published_section(runs: pd.DataFrame, metadata: list[dict], study: Published
         *[f"- {line}" for line in differences(runs, metadata, study)],
         "### Which of its claims hold here",
         *[f"- {line}" for line in growth_claims(runs) + zero_thread_claim(runs, study) + threads_win_claim(runs, study) + variance_claims(runs)],
+    ]
+
+
+# Beyond two cores, on paper: per-stage serial fractions from the measured runs, projected with Amdahl and Gustafson.
+PREDICTED_CORES = (4, 8, 16, 64)
+OUTSIDE_STAGES = "outside"  # wall time outside the timed stages: interpreter start, imports, pool shutdown
+
+
+@dataclass(frozen=True)
+class StageCost:
+    """A stage's median serial and parallel seconds at one size, and the workers (= cores) of the parallel runs."""
+
+    stage: str
+    serial_s: float
+    parallel_s: float
+    workers: int
+
+    @property
+    def speedup(self) -> float:
+        return self.serial_s / self.parallel_s if self.parallel_s > 0 else float("nan")
+
+    @property
+    def serial_fraction(self) -> float:
+        """Karp-Flatt's e at the measured workers, clipped to [0, 1] (Amdahl cannot model a stage that is
+        superlinear, e < 0, or slower in parallel, e > 1); a stage that takes no time counts as parallel."""
+        if self.serial_s <= 0:
+            return 0.0
+        e = karp_flatt(self.speedup, self.workers)
+        return 1.0 if np.isnan(e) else float(np.clip(e, 0.0, 1.0))
+
+
+def stage_medians(rows: pd.DataFrame) -> dict[str, float]:
+    """Median seconds per stage (result.STAGES), and the median wall time outside them."""
+    columns = [f"{stage}_s" for stage in STAGES if f"{stage}_s" in rows]
+    medians = {column[:-2]: float(rows[column].fillna(0).median()) for column in columns}
+    medians[OUTSIDE_STAGES] = float((rows["wall_s"] - rows[columns].fillna(0).sum(axis=1)).median())
+    return medians
+
+
+def largest_all_pairs(runs: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """Runs of `mode` at the largest all-pairs size with one worker per core, on the most cores measured."""
+    data = all_pairs_on_all_cores(runs)
+    data = data[data["mode"] == mode]
+    return data[data["images"] == data["images"].max()] if len(data) else data
+
+
+def stage_costs(runs: pd.DataFrame, mode: str) -> list[StageCost]:
+    """Each stage's serial (fastest serial configuration) and parallel median at the largest all-pairs size."""
+    parallel = largest_all_pairs(runs, mode)
+    if parallel.empty:
+        return []
+    serial = fastest_serial_rows(runs, parallel.iloc[0])
+    if serial.empty:
+        return []
+    before, after = stage_medians(serial), stage_medians(parallel)
+    workers = int(parallel["workers"].iloc[0])
+    return [StageCost(stage, max(before[stage], 0.0), max(after[stage], 0.0), workers) for stage in before]
+
+
+def startup_per_worker(runs: pd.DataFrame, mode: str, like: pd.Series) -> tuple[float, str] | None:
+    """Extra wall seconds per extra worker, fitted on 1-core runs of `mode` at the smallest all-pairs size of
+    the same results file and interpreter (one core: more workers add start-up, not parallelism)."""
+    mask = (runs["mode"] == mode) & (runs["cores"] == 1) & (runs["pairs"] == "all")
+    for key in ("source", "interpreter"):
+        if key in runs and key in like:
+            mask &= runs[key] == like[key]
+    one_core = runs[mask]
+    if one_core.empty:
+        return None
+    one_core = one_core[one_core["images"] == one_core["images"].min()]
+    medians = one_core.groupby("workers")["wall_s"].median()
+    if len(medians) < 2:
+        return None
+    slope = float(np.polyfit(medians.index.to_numpy(float), medians.to_numpy(float), 1)[0])
+    workers = ", ".join(str(int(w)) for w in medians.index)
+    return max(slope, 0.0), f"1-core {MODE_NAMES[mode]} runs with {workers} workers at {int(one_core['images'].iloc[0]):,} images"
+
+
+def amdahl_speedup(costs: list[StageCost], cores: int, startup: float = 0.0) -> float:
+    """Fixed size: each stage's serial part stays, its parallel part divides by `cores`; start-up per extra worker added."""
+    serial = sum(c.serial_s for c in costs)
+    extra = startup * max(cores - costs[0].workers, 0)
+    return serial / (sum(c.serial_s * (c.serial_fraction + (1 - c.serial_fraction) / cores) for c in costs) + extra)
+
+
+def gustafson_speedup(costs: list[StageCost], cores: int, startup: float = 0.0) -> float:
+    """Scaled size: the parallel work grows with `cores` so the run keeps its single-core time (plus start-up);
+    the speed-up is the single-core time of that bigger work over it."""
+    fixed = sum(c.serial_s * c.serial_fraction for c in costs)
+    shared = sum(c.serial_s * (1 - c.serial_fraction) for c in costs)
+    return (fixed + cores * shared) / (fixed + shared + startup * max(cores - costs[0].workers, 0))
+
+
+def stage_fraction_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per stage: serial and parallel medians, speed-up and Karp-Flatt serial fraction, for threads and processes."""
+    by_mode = {mode: {c.stage: c for c in stage_costs(runs, mode)} for mode in ("thread", "process")}
+    stages = next((list(costs) for costs in by_mode.values() if costs), [])
+    rows = []
+    for stage in stages:
+        row: dict = {"stage": stage}
+        for mode, costs in by_mode.items():
+            if stage not in costs:
+                continue
+            cost = costs[stage]
+            row["serial s"] = round(cost.serial_s, 3)
+            row[f"{mode} s"] = round(cost.parallel_s, 3)
+            row[f"{mode} speed-up"] = f"{cost.speedup:.2f}x" if np.isfinite(cost.speedup) else ""
+            row[f"{mode} serial fraction"] = f"{cost.serial_fraction:.2f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def prediction_table(runs: pd.DataFrame, cores: tuple[int, ...] = PREDICTED_CORES) -> pd.DataFrame:
+    """Predicted whole-run speed-up over the fastest serial configuration at more cores: Amdahl (fixed size)
+    and Gustafson (scaled size) from the per-stage serial fractions, beside the measured speed-up."""
+    rows = []
+    for mode in ("thread", "process"):
+        costs = stage_costs(runs, mode)
+        if not costs:
+            continue
+        parallel = largest_all_pairs(runs, mode)
+        serial, _ = fastest_serial(runs, parallel.iloc[0])
+        measured = f"{np.median(serial) / parallel['wall_s'].median():.2f}x"
+        fitted = startup_per_worker(runs, mode, parallel.iloc[0])
+        startup = fitted[0] if fitted else 0.0
+        p = costs[0].workers
+        for law, predict in (("Amdahl (fixed size)", amdahl_speedup), ("Gustafson (scaled size)", gustafson_speedup)):
+            row = {"mode": MODE_NAMES[mode], "law": law, f"measured, {p} cores": measured if predict is amdahl_speedup else ""}
+            row[f"model, {p} cores"] = f"{predict(costs, p, startup):.2f}x"
+            row.update({f"{n} cores": f"{predict(costs, n, startup):.2f}x" for n in cores})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def prediction_assumptions(runs: pd.DataFrame) -> list[str]:
+    """What the predictions assume, with the measured numbers they rest on."""
+    parallel = largest_all_pairs(runs, "process")
+    parallel = parallel if len(parallel) else largest_all_pairs(runs, "thread")
+    if parallel.empty:
+        return []
+    like = parallel.iloc[0]
+    _, baseline = fastest_serial(runs, like)
+    where = f", `{Path(str(like['source'])).stem}`" if "source" in like else ""
+    lines = [
+        f"Stage costs measured at the largest all-pairs size: {int(like['images']):,} images on {int(like['cores'])} cores{where}, "
+        f"against the fastest serial configuration ({baseline}).",
+        f"Each stage's serial fraction is its Karp-Flatt value at {int(like['workers'])} workers and stays constant at every core count "
+        "(from one worker count there is no telling whether it grows); values outside [0, 1] are clipped (Amdahl cannot model "
+        "a superlinear stage or one slower in parallel).",
+        "No memory-bandwidth, cache or I/O limit; every core as fast as these; no hardware threads (SMT) counted as cores.",
+        "Gustafson: the parallel part of the work grows with the cores while the serial parts stay (comparing all pairs, "
+        "that work grows as images squared, so the dataset grows more slowly than the cores).",
+    ]
+    for mode in ("thread", "process"):
+        rows = largest_all_pairs(runs, mode)
+        fitted = startup_per_worker(runs, mode, rows.iloc[0]) if len(rows) else None
+        if fitted:
+            lines.append(
+                f"Pool cost for {MODE_NAMES[mode]}: {fitted[0]:.3f} s per extra worker, the slope of wall time on workers in {fitted[1]} "
+                "(on one core more workers add start-up and switching, not parallelism; on many cores they may start in parallel, "
+                "so this may overstate it), added for every worker beyond the measured ones."
+            )
+        elif len(rows):
+            lines.append(f"Pool cost for {MODE_NAMES[mode]}: not measured at several worker counts on one core here; taken as not growing with workers.")
+    return lines + [
+        "Threads under a GIL: the share of the work that holds it is inside each stage's serial fraction; contention that grows with the number of threads is not modelled."
+    ]
+
+
+def beyond_two_cores(runs: pd.DataFrame) -> list[str]:
+    """The report's section: per-stage serial fractions, predictions at more cores (not measurements), assumptions."""
+    stages = stage_fraction_table(runs)
+    if stages.empty:
+        return ["_No parallel and serial runs comparing all pairs at one size here: nothing to project from._"]
+    return [
+        "Per-stage medians at the largest all-pairs size, and each stage's experimentally determined serial fraction "
+        "(Karp-Flatt, e = (1/S - 1/p) / (1 - 1/p)); 'outside' is the wall time outside the timed stages (interpreter start, imports):",
+        to_markdown(stages),
+        "**Predictions, not measurements**: whole-run speed-up over the fastest serial configuration, from the stage "
+        "costs and serial fractions above (Amdahl: the same work on more cores; Gustafson: work grown with the cores).",
+        to_markdown(prediction_table(runs)),
+        "Assumptions:",
+        *[f"- {line}" for line in prediction_assumptions(runs)],
     ]

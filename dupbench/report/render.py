@@ -15,7 +15,7 @@ import pandas as pd
 from dupbench.report import figures
 from dupbench.report.data import StudyInputs, interpreter_label, one_source_per_comparison, primary_interpreter
 from dupbench.report.figures import AmdahlFit, Drawn
-from dupbench.report.published import published_section
+from dupbench.report.published import beyond_two_cores, published_section
 from dupbench.report.text import (
     dask_overhead,
     findings,
@@ -158,6 +158,7 @@ def closing(inputs: StudyInputs, raw: pd.DataFrame, everything: pd.DataFrame, fi
     parts = ["## Findings", *[f"- {line}" for line in findings(everything, inputs.accuracy)]]
     parts += ["## Against the published study", *published_section(everything, inputs.metadata)]
     parts += ["## Performance: scale, limits and peers", *scale_and_tables(inputs, figure_dir, sources, command)]
+    parts += ["## Beyond two cores, on paper", *beyond_two_cores(inputs.runs)]
     parts += ["## Beyond one machine: Dask", *[f"- {line}" for line in dask_overhead(raw)]]
     parts += ["## Why: the GIL, measured", *[f"- {line}" for line in why_gil(everything, inputs.gil)]]
     side_by_side = interpreter_table(raw)

@@ -7,6 +7,7 @@ import pytest
 
 from dupbench.report.published import (
     PUBLISHED,
+    beyond_two_cores,
     differences,
     published_section,
     side_by_side,
@@ -134,3 +135,60 @@ def test_the_report_renders_the_section(tmp_path):
     parts = closing(inputs, runs, runs, tmp_path, "`seed.csv`", "dupbench report seed.csv")
     start = parts.index("## Against the published study")
     assert parts[start + 1 : start + 1 + len(published_section(runs, METADATA))] == published_section(runs, METADATA)
+    start = parts.index("## Beyond two cores, on paper")
+    assert parts[start + 1 : start + 1 + len(beyond_two_cores(runs))] == beyond_two_cores(runs)
+
+
+def amdahl_runs(fraction: float, workers: int = 2, startup: float = 0.0, one_core_workers=()) -> pd.DataFrame:
+    """Serial load 3 s and compare 5 s (scan, cluster and start-up 0); the pool's stages each keep `fraction`
+    serial: T(p) = T(1) (f + (1 - f) / p). Optional 1-core pool runs whose wall time grows by `startup` per worker."""
+    base = dict(source="grid.csv", interpreter="A", profile="study", dataset_seed=1, thumb_size=32, images=1000, pairs="all", cores=workers)
+    stages = {"scan_s": 0.0, "load_s": 3.0, "compare_s": 5.0, "cluster_s": 0.0}
+    shrink = fraction + (1 - fraction) / workers
+    rows = []
+    for repeat in range(3):
+        rows.append({**base, **stages, "mode": "serial", "workers": 1, "repeat": repeat, "wall_s": 8.0})
+        for mode in ("thread", "process"):
+            parallel = {k: v * shrink for k, v in stages.items()}
+            rows.append({**base, **parallel, "mode": mode, "workers": workers, "repeat": repeat, "wall_s": 8.0 * shrink})
+            for w in one_core_workers:
+                rows.append({**base, **stages, "images": 10, "cores": 1, "mode": mode, "workers": w, "repeat": repeat, "wall_s": 1.0 + startup * w})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.1, 0.35])
+def test_predictions_match_amdahls_and_gustafsons_formulas(fraction):
+    from dupbench.report.published import PREDICTED_CORES, prediction_table, stage_costs
+
+    costs = stage_costs(amdahl_runs(fraction), "process")
+    assert {c.stage: round(c.serial_fraction, 9) for c in costs if c.serial_s > 0} == {"load": fraction, "compare": fraction}
+    table = prediction_table(amdahl_runs(fraction)).set_index(["mode", "law"])
+    for n in PREDICTED_CORES:
+        amdahl = 1 / (fraction + (1 - fraction) / n)
+        gustafson = fraction + (1 - fraction) * n
+        assert table.loc[("processes", "Amdahl (fixed size)"), f"{n} cores"] == f"{amdahl:.2f}x"
+        assert table.loc[("threads", "Gustafson (scaled size)"), f"{n} cores"] == f"{gustafson:.2f}x"
+    assert table.loc[("processes", "Amdahl (fixed size)"), "measured, 2 cores"] == table.loc[("processes", "Amdahl (fixed size)"), "model, 2 cores"]
+
+
+def test_measured_pool_cost_per_worker_is_added_beyond_the_measured_workers():
+    from dupbench.report.published import amdahl_speedup, prediction_assumptions, stage_costs, startup_per_worker
+
+    runs = amdahl_runs(0.1, startup=0.05, one_core_workers=(1, 2, 4))
+    like = runs[runs["mode"] == "process"].iloc[0]
+    cost, where = startup_per_worker(runs, "process", like)
+    assert cost == pytest.approx(0.05) and "1, 2, 4 workers at 10 images" in where
+    costs = stage_costs(runs, "process")
+    assert amdahl_speedup(costs, 64, cost) == pytest.approx(8.0 / (8.0 * (0.1 + 0.9 / 64) + 0.05 * 62))
+    assert any("0.050 s per extra worker" in line for line in prediction_assumptions(runs))
+    assert any("not measured at several worker counts" in line for line in prediction_assumptions(amdahl_runs(0.1)))
+
+
+def test_a_stage_slower_in_parallel_counts_as_serial_and_no_runs_say_so():
+    from dupbench.report.published import StageCost, beyond_two_cores
+
+    assert StageCost("outside", 0.2, 0.3, 2).serial_fraction == 1.0
+    assert StageCost("load", 1.0, 0.4, 2).serial_fraction == 0.0  # superlinear: clipped, never negative time
+    assert beyond_two_cores(amdahl_runs(0.1).query("mode == 'serial'"))[0].startswith("_No parallel")
+    section = beyond_two_cores(amdahl_runs(0.1))
+    assert any("Predictions, not measurements" in part for part in section)
