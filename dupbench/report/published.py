@@ -7,16 +7,29 @@ function of the results it is given, so each sentence follows its numbers (tests
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from dupbench.harness.stats import median_interval
+from dupbench.harness.stats import median_interval, ratio_interval
 from dupbench.report.data import fastest_serial, fastest_serial_rows, karp_flatt, primary_interpreter
 from dupbench.report.figures import all_pairs_on_all_cores
-from dupbench.report.text import INTERVAL, MODE_NAMES, STUDY_MODES, _seed_runs, growth_claims, seed_table, thread_vs_process, to_markdown, variance_claims
+from dupbench.report.text import (
+    INTERVAL,
+    MODE_NAMES,
+    STUDY_MODES,
+    _seed_runs,
+    growth_claims,
+    interpreter_table,
+    interval_verdict,
+    seed_table,
+    thread_vs_process,
+    to_markdown,
+    variance_claims,
+)
 from dupbench.result import STAGES
 
 
@@ -453,3 +466,202 @@ def beyond_two_cores(runs: pd.DataFrame) -> list[str]:
         "Assumptions:",
         *[f"- {line}" for line in prediction_assumptions(runs)],
     ]
+
+
+# The interpreter comparison with one variable changed: the same CPython version built with and without the GIL.
+LABEL = re.compile(r"^(?P<implementation>\S+) (?P<version>\d+\.\d+\.\d+\S*?)(?P<free>t?)(?: \((?P<gil>GIL off|GIL back ON)\))?$")
+
+
+@dataclass(frozen=True)
+class InterpreterBuild:
+    """What `data.interpreter_label` encodes: implementation, version, free-threaded build, GIL at run time."""
+
+    label: str
+    implementation: str
+    version: str
+    free_threaded: bool
+    gil_enabled: bool
+
+
+def parse_interpreter(label: str) -> InterpreterBuild | None:
+    match = LABEL.match(str(label))
+    if match is None:
+        return None
+    free = bool(match["free"])
+    return InterpreterBuild(label, match["implementation"], match["version"], free, not free or match["gil"] != "GIL off")
+
+
+def matched_pairs(labels: list[str]) -> list[tuple[InterpreterBuild, InterpreterBuild]]:
+    """(GIL build, free-threaded build with the GIL off) pairs of the same implementation and version."""
+    builds = [b for b in (parse_interpreter(label) for label in labels) if b is not None]
+    pairs = []
+    for gil in (b for b in builds if not b.free_threaded):
+        free = next((b for b in builds if b.free_threaded and not b.gil_enabled and (b.implementation, b.version) == (gil.implementation, gil.version)), None)
+        if free is not None:
+            pairs.append((gil, free))
+    return pairs
+
+
+def single_thread_cost(gil: pd.DataFrame, free: pd.DataFrame) -> str:
+    """Serial median of the free-threaded build over the GIL build's, with the ratio's interval and verdict."""
+    a = free[free["mode"] == "serial"]["wall_s"].to_numpy(float)
+    b = gil[gil["mode"] == "serial"]["wall_s"].to_numpy(float)
+    if not len(a) or not len(b):
+        return "not measured (no serial runs of both builds)"
+    interval = ratio_interval(a, b)
+    verdict = interval_verdict(interval, above="free-threaded slower", below="free-threaded faster")
+    return f"{np.median(a) / np.median(b):.2f}x the GIL build's serial time ({interval.label()}): {verdict}"
+
+
+CELL = ["images", "pairs", "cores"]
+SEPARATE = "separate row: not part of the matched pair"
+
+
+@dataclass(frozen=True)
+class BuildCell:
+    """One interpreter in one cell of a multi-interpreter sweep: its role, serial time, the single-thread cost
+    of free-threading (free-threaded build of a pair only), and its speed-ups and verdicts as (text, verdict)."""
+
+    interpreter: str
+    role: str
+    key: tuple
+    serial_s: float
+    cost: str
+    thread: tuple[str, str]
+    process: tuple[str, str]
+    versus: tuple[str, str]
+    reason: str = ""
+
+
+def multi_interpreter_sources(runs: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """Results files that ran several interpreters in one sweep (`grid.pythons`): only within one are they comparable."""
+    if "interpreter" not in runs or "source" not in runs:
+        return []
+    return [(str(source), part) for source, part in runs.groupby("source") if part["interpreter"].nunique() >= 2]
+
+
+def mode_speedup(speedups: pd.DataFrame, interpreter: str, key: tuple, mode: str) -> tuple[str, str]:
+    """An interpreter's speed-up over its own serial runs in one cell of `text.interpreter_table`, and its verdict."""
+    mask = (speedups["interpreter"] == interpreter) & (speedups["mode"] == mode)
+    for column, value in zip(CELL, key):
+        mask &= speedups[column] == value
+    rows = speedups[mask]
+    if rows.empty:
+        return "", ""
+    row = rows.iloc[0]
+    return f"{row['speed-up']} ({row['verdict']}, {row[INTERVAL]})", str(row["verdict"])
+
+
+def modes_verdict(cell: pd.DataFrame) -> tuple[str, str]:
+    """Threads against processes within one interpreter's cell: process / thread time with its interval, and the verdict."""
+    thread = cell[cell["mode"] == "thread"]["wall_s"].to_numpy(float)
+    process = cell[cell["mode"] == "process"]["wall_s"].to_numpy(float)
+    if not len(thread) or not len(process):
+        return "", ""
+    interval = ratio_interval(process, thread)
+    verdict = interval_verdict(interval, above="threads faster", below="processes faster")
+    return f"{verdict} (process / thread time {np.median(process) / np.median(thread):.2f}, {interval.label('')})", verdict
+
+
+def unmatched_reason(label: str) -> str:
+    build = parse_interpreter(label)
+    if build is None:
+        return "its build is not known"
+    return f"no {build.version} build with the GIL {'on' if build.free_threaded else 'off'} ran in the same sweep"
+
+
+def matched_cells(runs: pd.DataFrame) -> list[BuildCell]:
+    """Every interpreter of every multi-interpreter results file, per cell, with its role in the matched pair."""
+    out = []
+    for _, part in multi_interpreter_sources(runs):
+        pairs = matched_pairs(sorted(part["interpreter"].unique()))
+        roles = {b.label: "GIL build (matched)" for b, _ in pairs} | {f.label: "free-threaded build (matched)" for _, f in pairs}
+        partner = {f.label: b.label for b, f in pairs}
+        speedups = interpreter_table(part)
+        for key, cell in part.groupby(CELL):
+            for interpreter, mine in cell.groupby("interpreter"):
+                label = str(interpreter)
+                cost = single_thread_cost(cell[cell["interpreter"] == partner[label]], mine) if label in partner else ""
+                out.append(
+                    BuildCell(
+                        interpreter=label,
+                        role=roles.get(label, SEPARATE),
+                        key=tuple(key),
+                        serial_s=float(mine[mine["mode"] == "serial"]["wall_s"].median()),
+                        cost=cost,
+                        thread=mode_speedup(speedups, label, tuple(key), "thread"),
+                        process=mode_speedup(speedups, label, tuple(key), "process"),
+                        versus=modes_verdict(mine),
+                        reason="" if label in roles else unmatched_reason(label),
+                    )
+                )
+    return out
+
+
+def matched_table(cells: list[BuildCell]) -> pd.DataFrame:
+    """One row per interpreter and cell: role, serial time, the single-thread cost, speed-ups, threads against processes."""
+    rows = [
+        {
+            "interpreter": c.interpreter,
+            "role": c.role,
+            **dict(zip(CELL, c.key)),
+            "serial median s": "" if np.isnan(c.serial_s) else f"{c.serial_s:.2f}",
+            "single-thread cost of free-threading": c.cost,
+            "thread speed-up": c.thread[0],
+            "process speed-up": c.process[0],
+            "threads vs processes": c.versus[0],
+        }
+        for c in cells
+    ]
+    return pd.DataFrame(rows)
+
+
+def matched_findings(cells: list[BuildCell]) -> list[str]:
+    """Sentences for the matched pair (single-thread cost, each build's speed-ups, where the builds' verdicts
+    differ), then each interpreter outside the pair, named as a separate row."""
+    if not cells:
+        return ["No results file here ran several interpreters in one sweep (`grid.pythons`, e.g. experiments/gil_pythons.toml)."]
+    lines = []
+    if all(c.role == SEPARATE for c in cells):
+        lines.append(
+            "No matched pair here (one CPython version built with and without the GIL, run in one sweep): the interpreters measured together "
+            f"({', '.join(sorted({c.interpreter for c in cells}))}) differ in more than the GIL, so their difference is not the GIL's alone."
+        )
+    for key in sorted({c.key for c in cells if c.role != SEPARATE}):
+        gil = next(c for c in cells if c.key == key and c.role.startswith("GIL build"))
+        free = next(c for c in cells if c.key == key and c.role.startswith("free-threaded"))
+        where = f"{key[0]} images ({key[1]} pairs) on {key[2]} cores"
+        lines.append(
+            f"Matched pair {gil.interpreter} / {free.interpreter}, {where}: single-threaded, free-threading costs {free.cost}. "
+            f"Threads: {gil.thread[0]} with the GIL, {free.thread[0]} without; processes: {gil.process[0]} with, {free.process[0]} without."
+        )
+        lines.append(builds_differ(gil, free, where))
+    for c in cells:
+        if c.role == SEPARATE:
+            lines.append(
+                f"{c.interpreter} is a separate row, not part of the matched comparison ({c.reason}): at {c.key[0]} images on {c.key[2]} cores, "
+                f"threads {c.thread[0]}, processes {c.process[0]} over its own serial runs."
+            )
+    return lines
+
+
+def builds_differ(gil: BuildCell, free: BuildCell, where: str) -> str:
+    """Where the two builds' verdicts differ (threads, processes, threads against processes), or that they agree."""
+    differ = [
+        f"{name}: '{a[1]}' with the GIL, '{b[1]}' without"
+        for name, a, b in (
+            ("threads over serial", gil.thread, free.thread),
+            ("processes over serial", gil.process, free.process),
+            ("threads against processes", gil.versus, free.versus),
+        )
+        if a[1] != b[1]
+    ]
+    if not differ:
+        return f"At {where} the two builds' verdicts agree (threads, processes, and threads against processes)."
+    return f"Where the builds differ at {where}: " + "; ".join(differ) + "."
+
+
+def matched_interpreters(runs: pd.DataFrame) -> list[str]:
+    """The report's part on the matched interpreter pair: its table, then its sentences."""
+    cells = matched_cells(runs)
+    return ([to_markdown(matched_table(cells))] if cells else []) + [f"- {line}" for line in matched_findings(cells)]

@@ -15,7 +15,7 @@ import pandas as pd
 from dupbench.report import figures
 from dupbench.report.data import StudyInputs, interpreter_label, one_source_per_comparison, primary_interpreter
 from dupbench.report.figures import AmdahlFit, Drawn
-from dupbench.report.published import beyond_two_cores, published_section
+from dupbench.report.published import beyond_two_cores, matched_interpreters, published_section
 from dupbench.report.text import (
     dask_overhead,
     findings,
@@ -168,6 +168,8 @@ def closing(inputs: StudyInputs, raw: pd.DataFrame, everything: pd.DataFrame, fi
         if not side_by_side.empty
         else "_No results file here ran several interpreters (`grid.pythons` in a sweep file, e.g. experiments/gil_pythons.toml)._",
         *[f"- {line}" for line in interpreter_findings(side_by_side)],
+        "### One variable at a time: the same CPython built with and without the GIL",
+        *matched_interpreters(raw),
     ]
     parts += ["## Threats to validity", *[f"- {line}" for line in validity(everything, inputs.metadata)]]
     commands = reproduce_commands(inputs.metadata, inputs.accuracy_metadata, inputs.gil, command)

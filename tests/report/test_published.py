@@ -9,6 +9,7 @@ from dupbench.report.published import (
     PUBLISHED,
     beyond_two_cores,
     differences,
+    matched_interpreters,
     published_section,
     side_by_side,
     small_size_verdict,
@@ -135,6 +136,10 @@ def test_the_report_renders_the_section(tmp_path):
     parts = closing(inputs, runs, runs, tmp_path, "`seed.csv`", "dupbench report seed.csv")
     start = parts.index("## Against the published study")
     assert parts[start + 1 : start + 1 + len(published_section(runs, METADATA))] == published_section(runs, METADATA)
+    raw = interpreter_runs({"CPython 3.13.15": {"serial": 1.0, "thread": 0.9}, "CPython 3.13.15t (GIL off)": {"serial": 1.2, "thread": 0.7}})
+    parts = closing(inputs, raw, runs, tmp_path, "`seed.csv`", "dupbench report seed.csv")
+    start = parts.index("### One variable at a time: the same CPython built with and without the GIL")
+    assert parts[start + 1 : start + 1 + len(matched_interpreters(raw))] == matched_interpreters(raw)
     start = parts.index("## Beyond two cores, on paper")
     assert parts[start + 1 : start + 1 + len(beyond_two_cores(runs))] == beyond_two_cores(runs)
 
@@ -192,3 +197,85 @@ def test_a_stage_slower_in_parallel_counts_as_serial_and_no_runs_say_so():
     assert beyond_two_cores(amdahl_runs(0.1).query("mode == 'serial'"))[0].startswith("_No parallel")
     section = beyond_two_cores(amdahl_runs(0.1))
     assert any("Predictions, not measurements" in part for part in section)
+
+
+def interpreter_runs(times: dict[str, dict[str, float]], source: str = "pythons.csv", repeats: int = 7) -> pd.DataFrame:
+    """One cell (400 images, all pairs, 2 cores) per interpreter label, with the given median wall time per mode."""
+    rows = []
+    for interpreter, modes in times.items():
+        for mode, wall in modes.items():
+            for repeat in range(repeats):
+                rows.append(
+                    dict(
+                        source=source,
+                        interpreter=interpreter,
+                        profile="study",
+                        dataset_seed=1,
+                        thumb_size=32,
+                        images=400,
+                        pairs="all",
+                        cores=2,
+                        mode=mode,
+                        workers=1 if mode == "serial" else 2,
+                        repeat=repeat,
+                        wall_s=wall * (1 + 0.002 * (repeat - repeats // 2)),
+                    )
+                )
+    return pd.DataFrame(rows)
+
+
+def three_pythons() -> tuple[str, str, str]:
+    from dupbench.report.data import interpreter_label
+
+    system = interpreter_label({"implementation": "CPython", "version": "3.11.7", "gil_enabled": True, "py_gil_disabled_build": False})
+    gil = interpreter_label({"implementation": "CPython", "version": "3.13.15", "gil_enabled": True, "py_gil_disabled_build": False})
+    free = interpreter_label({"implementation": "CPython", "version": "3.13.15", "gil_enabled": False, "py_gil_disabled_build": True})
+    return system, gil, free
+
+
+def test_the_matched_pair_is_found_from_the_interpreter_labels():
+    from dupbench.report.published import matched_pairs, parse_interpreter
+
+    system, gil, free = three_pythons()
+    assert parse_interpreter(free).free_threaded and not parse_interpreter(free).gil_enabled
+    assert parse_interpreter(gil).version == parse_interpreter(free).version == "3.13.15"
+    assert [(a.label, b.label) for a, b in matched_pairs([system, gil, free])] == [(gil, free)]
+    assert matched_pairs([system, free]) == []
+
+
+def test_matched_comparison_reports_cost_speedups_and_where_the_builds_differ():
+    from dupbench.report.published import matched_cells, matched_findings, matched_table
+
+    system, gil, free = three_pythons()
+    runs = interpreter_runs(
+        {
+            system: {"serial": 0.8, "thread": 0.5, "process": 0.5},
+            gil: {"serial": 1.0, "thread": 1.0, "process": 0.55},  # GIL held: threads gain nothing
+            free: {"serial": 1.3, "thread": 0.7, "process": 0.72},  # 30% slower single-threaded, threads scale
+        }
+    )
+    cells = matched_cells(runs)
+    table = matched_table(cells).set_index("interpreter")
+    assert table.loc[gil, "role"] == "GIL build (matched)" and table.loc[free, "role"] == "free-threaded build (matched)"
+    assert table.loc[system, "role"].startswith("separate row")
+    assert table.loc[free, "single-thread cost of free-threading"].startswith(f"{1.3:.2f}x the GIL build's serial time")
+    assert "free-threaded slower" in table.loc[free, "single-thread cost of free-threading"]
+    lines = matched_findings(cells)
+    pair = next(line for line in lines if line.startswith("Matched pair"))
+    assert f"{gil} / {free}" in pair and f"{1.0 / 0.55:.2f}x" in pair and f"{1.3 / 0.7:.2f}x" in pair
+    differ = next(line for line in lines if line.startswith("Where the builds differ"))
+    assert "threads over serial: 'same (within 5%)' with the GIL, 'faster' without" in differ
+    assert "threads against processes: 'processes faster' with the GIL, 'same (within 5%)' without" in differ
+    assert "processes over serial" not in differ  # both builds: faster
+    assert any(line.startswith(f"{system} is a separate row") and "no 3.11.7 build with the GIL off" in line for line in lines)
+
+
+def test_without_a_matched_pair_the_text_says_the_interpreters_differ_in_more_than_the_gil():
+    from dupbench.report.published import matched_cells, matched_findings, matched_interpreters
+
+    system, gil, free = three_pythons()
+    lines = matched_findings(matched_cells(interpreter_runs({system: {"serial": 1.0, "thread": 0.6}, free: {"serial": 1.3, "thread": 0.7}})))
+    assert lines[0].startswith("No matched pair here")
+    split = pd.concat([interpreter_runs({system: {"serial": 1.0}, gil: {"serial": 1.0}}), interpreter_runs({free: {"serial": 1.3}}, source="other.csv")])
+    assert not any(line.startswith("Matched pair") for line in matched_findings(matched_cells(split)))  # other files: not comparable
+    assert matched_interpreters(interpreter_runs({gil: {"serial": 1.0}}))[0].startswith("- No results file here ran several interpreters")
