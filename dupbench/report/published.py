@@ -621,12 +621,12 @@ def matched_findings(cells: list[BuildCell]) -> list[str]:
     differ), then each interpreter outside the pair, named as a separate row."""
     if not cells:
         return ["No results file here ran several interpreters in one sweep (`grid.pythons`, e.g. experiments/gil_pythons.toml)."]
-    lines = []
     if all(c.role == SEPARATE for c in cells):
-        lines.append(
+        return [
             "No matched pair here (one CPython version built with and without the GIL, run in one sweep): the interpreters measured together "
             f"({', '.join(sorted({c.interpreter for c in cells}))}) differ in more than the GIL, so their difference is not the GIL's alone."
-        )
+        ]
+    lines = []
     for key in sorted({c.key for c in cells if c.role != SEPARATE}):
         gil = next(c for c in cells if c.key == key and c.role.startswith("GIL build"))
         free = next(c for c in cells if c.key == key and c.role.startswith("free-threaded"))
@@ -662,6 +662,8 @@ def builds_differ(gil: BuildCell, free: BuildCell, where: str) -> str:
 
 
 def matched_interpreters(runs: pd.DataFrame) -> list[str]:
-    """The report's part on the matched interpreter pair: its table, then its sentences."""
+    """The report's part on the matched interpreter pair: its table, then its sentences (without a pair, only
+    that there is none: the side-by-side table above already shows every interpreter)."""
     cells = matched_cells(runs)
-    return ([to_markdown(matched_table(cells))] if cells else []) + [f"- {line}" for line in matched_findings(cells)]
+    paired = any(c.role != SEPARATE for c in cells)
+    return ([to_markdown(matched_table(cells))] if paired else []) + [f"- {line}" for line in matched_findings(cells)]
