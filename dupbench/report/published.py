@@ -446,9 +446,33 @@ def prediction_assumptions(runs: pd.DataFrame) -> list[str]:
             )
         elif len(rows):
             lines.append(f"Pool cost for {MODE_NAMES[mode]}: not measured at several worker counts on one core here; taken as not growing with workers.")
-    return lines + [
-        "Threads under a GIL: the share of the work that holds it is inside each stage's serial fraction; contention that grows with the number of threads is not modelled."
-    ]
+    return (
+        lines
+        + [
+            "Threads under a GIL: the share of the work that holds it is inside each stage's serial fraction; contention that grows with the number of threads is not modelled."
+        ]
+        + prediction_spread(runs)
+    )
+
+
+def prediction_spread(runs: pd.DataFrame, cores: int = max(PREDICTED_CORES)) -> list[str]:
+    """How far the measured speed-up's interval alone moves a prediction: its ends through Amdahl with one serial fraction."""
+    lines = []
+    for mode in ("thread", "process"):
+        parallel = largest_all_pairs(runs, mode)
+        if parallel.empty:
+            continue
+        serial, _ = fastest_serial(runs, parallel.iloc[0])
+        interval = ratio_interval(serial, parallel["wall_s"].to_numpy(float))
+        if not len(serial) or np.isnan(interval.low):
+            continue
+        p = int(parallel["workers"].iloc[0])
+        low, high = sorted(1 / (e + (1 - e) / cores) for e in (float(np.clip(karp_flatt(s, p), 0.0, 1.0)) for s in (interval.low, interval.high)))
+        lines.append(
+            f"Precision, {MODE_NAMES[mode]}: the measured {p}-core speed-up's interval {interval.label()} alone spans "
+            f"{low:.1f}x-{high:.1f}x at {cores} cores by Amdahl (one serial fraction, no pool cost): the predictions are no more precise than that."
+        )
+    return lines
 
 
 def beyond_two_cores(runs: pd.DataFrame) -> list[str]:

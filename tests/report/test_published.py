@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -281,3 +284,19 @@ def test_without_a_matched_pair_the_text_says_the_interpreters_differ_in_more_th
     split = pd.concat([interpreter_runs({system: {"serial": 1.0}, gil: {"serial": 1.0}}), interpreter_runs({free: {"serial": 1.3}}, source="other.csv")])
     assert not any(line.startswith("Matched pair") for line in matched_findings(matched_cells(split)))  # other files: not comparable
     assert matched_interpreters(interpreter_runs({gil: {"serial": 1.0}}))[0].startswith("- No results file here ran several interpreters")
+
+
+def test_the_prediction_spread_follows_the_measured_interval():
+    from dupbench.report.published import prediction_spread
+
+    tight, loose = amdahl_runs(0.1), amdahl_runs(0.1)
+    parallel = loose["mode"] != "serial"
+    loose.loc[parallel, "wall_s"] *= np.tile([0.8, 1.0, 1.25], parallel.sum() // 3)
+
+    def width(runs: pd.DataFrame) -> float:
+        line = next(line for line in prediction_spread(runs) if line.startswith("Precision, processes"))
+        low, high = (float(v) for v in re.search(r"spans ([\d.]+)x-([\d.]+)x", line).groups())
+        assert low <= high
+        return high - low
+
+    assert width(tight) == pytest.approx(0.0) and width(loose) > 1.0
