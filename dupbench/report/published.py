@@ -287,6 +287,7 @@ def published_section(runs: pd.DataFrame, metadata: list[dict], study: Published
 
 # Beyond two cores, on paper: per-stage serial fractions from the measured runs, projected with Amdahl and Gustafson.
 PREDICTED_CORES = (4, 8, 16, 64)
+MANYCORE_SWEEP = "experiments/manycore.toml"  # the sweep that measures what these predict
 OUTSIDE_STAGES = "outside"  # wall time outside the timed stages: interpreter start, imports, pool shutdown
 
 
@@ -489,6 +490,7 @@ def beyond_two_cores(runs: pd.DataFrame) -> list[str]:
         to_markdown(prediction_table(runs)),
         "Assumptions:",
         *[f"- {line}" for line in prediction_assumptions(runs)],
+        f"To measure these instead: `dupbench sweep {MANYCORE_SWEEP} --out results/` on a machine with more cores (the file says how long it takes).",
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -200,6 +201,9 @@ def test_a_stage_slower_in_parallel_counts_as_serial_and_no_runs_say_so():
     assert beyond_two_cores(amdahl_runs(0.1).query("mode == 'serial'"))[0].startswith("_No parallel")
     section = beyond_two_cores(amdahl_runs(0.1))
     assert any("Predictions, not measurements" in part for part in section)
+    from dupbench.report.published import MANYCORE_SWEEP
+
+    assert (Path(__file__).resolve().parents[2] / MANYCORE_SWEEP).exists() and MANYCORE_SWEEP in section[-1]
 
 
 def interpreter_runs(times: dict[str, dict[str, float]], source: str = "pythons.csv", repeats: int = 7) -> pd.DataFrame:
