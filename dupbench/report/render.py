@@ -15,10 +15,10 @@ import pandas as pd
 from dupbench.report import figures
 from dupbench.report.data import StudyInputs, interpreter_label, one_source_per_comparison, primary_interpreter
 from dupbench.report.figures import AmdahlFit, Drawn
+from dupbench.report.published import beyond_two_cores, matched_interpreters, published_section
 from dupbench.report.text import (
     dask_overhead,
     findings,
-    growth_claims,
     interpreter_findings,
     interpreter_table,
     interval_note,
@@ -29,7 +29,6 @@ from dupbench.report.text import (
     thread_vs_process,
     to_markdown,
     validity,
-    variance_claims,
     why_gil,
 )
 
@@ -157,8 +156,9 @@ def opening(inputs: StudyInputs, command: str, sources: str) -> list[str]:
 def closing(inputs: StudyInputs, raw: pd.DataFrame, everything: pd.DataFrame, figure_dir: Path, sources: str, command: str) -> list[str]:
     """Findings, the published study, performance, Dask, the GIL, threats to validity and how to reproduce."""
     parts = ["## Findings", *[f"- {line}" for line in findings(everything, inputs.accuracy)]]
-    parts += ["## Against the published study", *[f"- {line}" for line in growth_claims(everything) + variance_claims(everything)]]
+    parts += ["## Against the published study", *published_section(everything, inputs.metadata)]
     parts += ["## Performance: scale, limits and peers", *scale_and_tables(inputs, figure_dir, sources, command)]
+    parts += ["## Beyond two cores, on paper", *beyond_two_cores(inputs.runs)]
     parts += ["## Beyond one machine: Dask", *[f"- {line}" for line in dask_overhead(raw)]]
     parts += ["## Why: the GIL, measured", *[f"- {line}" for line in why_gil(everything, inputs.gil)]]
     side_by_side = interpreter_table(raw)
@@ -168,6 +168,8 @@ def closing(inputs: StudyInputs, raw: pd.DataFrame, everything: pd.DataFrame, fi
         if not side_by_side.empty
         else "_No results file here ran several interpreters (`grid.pythons` in a sweep file, e.g. experiments/gil_pythons.toml)._",
         *[f"- {line}" for line in interpreter_findings(side_by_side)],
+        "### One variable at a time: the same CPython built with and without the GIL",
+        *matched_interpreters(raw),
     ]
     parts += ["## Threats to validity", *[f"- {line}" for line in validity(everything, inputs.metadata)]]
     commands = reproduce_commands(inputs.metadata, inputs.accuracy_metadata, inputs.gil, command)
