@@ -44,13 +44,24 @@ Kernels, each standing for a stage of the duplicate detector:
 Process-pool overheads are measured too: start-up per start method (fork, forkserver, spawn) and the
 cost of sending a task 10 kB-10 MB by pickling vs multiprocessing.shared_memory.
 
+Each kernel's task count is calibrated so that its serial pass takes about 1 s here (--scale multiplies
+that); the pools have as many workers as usable cores (--workers changes it), and each configuration is
+timed 3 times (--repeats). At these defaults a run took 2 min 5 s (overheads included) on a shared 2-core
+machine with a load average of 8, under nice -n 10; by its work budget (6 kernels x ~2.2 s of passes x 3
+repeats, plus start-up measurements) expect about a minute on a quiet 2-core machine. A verdict of "busy"
+means another program had the cores: run again. --live draws per-core bars while each kernel runs
+(docs/lesson-gil.md is a lesson built on it).
+
 Process pools are started before the clock runs; the rows show how well the work itself runs in
-parallel. The machine may be shared: read medians and ratios, not single numbers.
+parallel. CPU cores busy is the CPU time of the whole process tree over exactly the timed interval,
+divided by its wall time. The machine may be shared: read medians and ratios, not single numbers.
 """
 
 EPILOG = """\
 examples:
-  dupbench gil                                  # this interpreter, workers 1,2,4 (about a minute)
+  dupbench gil                                  # this interpreter, one pool per mode the size of the cores
+  dupbench gil --kernels pure_python,hash --live # watch the cores: one busy with threads, all with processes
+  dupbench gil --scale 0.05 --repeats 1 --no-overheads   # a quick check that it runs (seconds)
   dupbench gil --python experiments/freethreaded/.build/gil/venv/bin/python --python experiments/freethreaded/.build/ft/venv/bin/python
                                                 # GIL build vs free-threaded build, side by side
   python -m dupbench.gil --json                 # one run as JSON on stdout (what --python uses)

@@ -12,6 +12,7 @@ from dupbench.harness.stats import NO_INTERVAL, ratio_interval
 # Okabe-Ito colours (safe for the common colour blindnesses): one per mode, the same in every panel and run.
 MODE_COLOURS = {"serial": "#000000", "thread": "#E69F00", "process": "#0072B2"}
 COLOURS = ("#009E73", "#CC79A7", "#56B4E9", "#D55E00")  # per interpreter, in the overhead panels
+DODGE = {"thread": -0.02, "process": 0.02}  # shift in workers (x the largest pool) so the two bars at one x both show
 INTERPRETER_STYLES = (("-", "o"), ("--", "s"), ("-.", "^"), (":", "D"))
 FONT_SIZES = {
     "font.size": 14,
@@ -145,7 +146,7 @@ class SpeedupPoint:
 
 
 def speedup_points(kernel: Mapping[str, Any]) -> list[SpeedupPoint]:
-    """Serial (at 1 worker, 1.0 by definition) and every pool's speed-up with its interval, from the raw runs.
+    """Serial (at 1 worker, 1.0 by definition, no bar) and every pool's speed-up with its interval, from the raw runs.
 
     The interval is `harness.stats.ratio_interval`: a min-max range at the few repeats a lesson has,
     labelled with the coverage it really has, so a wide bar says "run it again" on a busy machine.
@@ -157,7 +158,8 @@ def speedup_points(kernel: Mapping[str, Any]) -> list[SpeedupPoint]:
     points = []
     for row in kernel["summary"]:
         own = walls.get((row["mode"], int(row["workers"])), [])
-        interval = ratio_interval(serial, own) if serial and own else NO_INTERVAL
+        # Serial is the reference (1.0 by definition); its spread is inside every other point's interval.
+        interval = ratio_interval(serial, own) if serial and own and row["mode"] != "serial" else NO_INTERVAL
         low, high = (interval.low, interval.high) if interval is not NO_INTERVAL else (row["speedup"], row["speedup"])
         points.append(SpeedupPoint(row["mode"], int(row["workers"]), float(row["speedup"]), low, high, interval.coverage))
     return points
@@ -183,13 +185,14 @@ def _plot_kernel(ax: Any, name: str, runs: Sequence[Mapping[str, Any]], cores: i
             errors = [[max(0.0, p.speedup - p.low) for p in own], [max(0.0, p.high - p.speedup) for p in own]]
             label = f"{mode}, {run['interpreter']['short_name']}" if len(runs) > 1 else mode
             ax.errorbar(
-                [p.workers for p in own],
+                [p.workers + (DODGE.get(p.mode, 0.0) * max(workers)) for p in own],
                 ys,
                 yerr=errors,
                 color=MODE_COLOURS[mode],
                 linestyle=line,
                 marker=marker,
-                markersize=8,
+                markersize=10 if mode == "serial" else 8,
+                zorder=4 if mode == "serial" else 2,
                 linewidth=2.5,
                 capsize=5,
                 label=label,
@@ -233,7 +236,8 @@ def build_figure(runs: Sequence[Mapping[str, Any]]) -> Any:
         fig.suptitle(
             "dupbench gil: the same work serial, in threads and in processes (bars: min-max over the repeats)", fontsize=FONT_SIZES["figure.titlesize"]
         )
-        fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+        # Fixed margins: tight_layout measured every label and took most of a short run's time.
+        fig.subplots_adjust(left=0.06, right=0.98, bottom=0.1 + 0.04 * (len(labels) > 4), top=0.92, wspace=0.28, hspace=0.5)
     return fig
 
 
@@ -269,5 +273,7 @@ def _plot_payload(ax: Any, runs: Sequence[Mapping[str, Any]]) -> None:
             ax.plot(sizes, [r["shared_memory_copy_s"] * 1000 for r in rows], ":^", color=colour, label="copied to new shared memory")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("bytes (solid: pickle, dashed: in shm,\ndotted: new shm)")
+    ax.set_xlabel("bytes per task")
+    if ax.get_legend_handles_labels()[1]:
+        ax.legend(fontsize=12)
     ax.set_ylabel("ms per task")
