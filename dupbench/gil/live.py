@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TextIO
 
 import psutil
+
+from dupbench.gil.demo import tree_cpu_seconds
 
 SAMPLES_PER_SECOND = 8
 BAR_WIDTH = 40
@@ -32,16 +35,21 @@ def render_bars(percents: Sequence[float], width: int = BAR_WIDTH) -> list[str]:
     return lines
 
 
-def render_line(percents: Sequence[float], label: str) -> str:
+def render_line(percents: Sequence[float], label: str, own_cores: float | None = None) -> str:
     """One sample on one line, for output that is not a terminal."""
     cores = " ".join(f"cpu{core} {min(100.0, max(0.0, float(p))):3.0f}%" for core, p in enumerate(percents))
-    return f"{cores}  | {label}"
+    own = "" if own_cores is None else f" ours {own_cores:.1f}"
+    return f"{cores}{own}  | {label}"
 
 
-def render_frame(percents: Sequence[float], label: str, width: int = BAR_WIDTH) -> list[str]:
-    """The label, then the bars, then the total as cores busy (what the results table reports)."""
+def render_frame(percents: Sequence[float], label: str, own_cores: float | None = None, width: int = BAR_WIDTH) -> list[str]:
+    """The label, the bars, the machine's total and, when known, the cores this run itself keeps busy
+    (what the results table reports; on a shared machine the bars include other programs)."""
     busy = sum(min(100.0, max(0.0, float(p))) for p in percents) / 100
-    return [f"now: {label}", *render_bars(percents, width), f"total: {busy:.1f} of {len(percents)} cores busy (whole machine, all programs)"]
+    total = f"machine: {busy:.1f} of {len(percents)} cores busy (all programs)"
+    if own_cores is not None:
+        total += f"; this run: {own_cores:.1f} cores"
+    return [f"now: {label}", *render_bars(percents, width), total]
 
 
 class LiveView:
@@ -85,16 +93,21 @@ class LiveView:
         self._drawn = len(lines)
 
     def _loop(self) -> None:
+        process = psutil.Process()
+        cpu, clock = tree_cpu_seconds(process), time.perf_counter()
         while not self._stop.wait(self.interval):
             percents = psutil.cpu_percent(percpu=True)
+            now_cpu, now = tree_cpu_seconds(process), time.perf_counter()
+            own = (now_cpu - cpu) / (now - clock) if now > clock else None
+            cpu, clock = now_cpu, now
             with self._lock:
                 self.samples += 1
                 if self.tty:
                     self._erase()
-                    self._last = render_frame(percents, self.label)
+                    self._last = render_frame(percents, self.label, own)
                     self._write(self._last)
                 else:
-                    self.stream.write(render_line(percents, self.label) + "\n")
+                    self.stream.write(render_line(percents, self.label, own) + "\n")
                 self.stream.flush()
 
     def __enter__(self) -> LiveView:
