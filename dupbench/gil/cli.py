@@ -46,10 +46,10 @@ cost of sending a task 10 kB-10 MB by pickling vs multiprocessing.shared_memory.
 
 Each kernel's task count is calibrated so that its serial pass takes about 1 s here (--scale multiplies
 that); the pools have as many workers as usable cores (--workers changes it), and each configuration is
-timed 3 times (--repeats). At these defaults a run took 2 min 5 s (overheads included) on a shared 2-core
-machine with a load average of 8, under nice -n 10; by its work budget (6 kernels x ~2.2 s of passes x 3
-repeats, plus start-up measurements) expect about a minute on a quiet 2-core machine. A verdict of "busy"
-means another program had the cores: run again. --live draws per-core bars while each kernel runs
+timed 3 times (--repeats). At these defaults a run took 2 min 44 s (overheads included) on a shared 2-core
+machine with a load average of 11, under nice -n 10, where it got 0.4 of a core; by its work budget (6
+kernels x ~2.2 s of passes x 3 repeats, plus start-up measurements) expect about a minute on a quiet 2-core
+machine (an estimate, not measured). A verdict of "busy" means another program had the cores: run again. --live draws per-core bars while each kernel runs
 (docs/lesson-gil.md is a lesson built on it).
 
 Process pools are started before the clock runs; the rows show how well the work itself runs in
