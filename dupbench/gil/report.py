@@ -260,6 +260,8 @@ def _plot_startup(ax: Any, runs: Sequence[Mapping[str, Any]]) -> None:
         ax.bar([j + i * width for j in range(len(rows))], [r["median_s"] * 1000 for r in rows], width, color=colour, label=run["interpreter"]["short_name"])
         ax.set_xticks([j + 0.4 - width / 2 for j in range(len(rows))], [r["start_method"] for r in rows])
     ax.set_ylabel("ms")
+    if len(runs) > 1:
+        ax.legend(fontsize=12)
 
 
 def _plot_payload(ax: Any, runs: Sequence[Mapping[str, Any]]) -> None:
