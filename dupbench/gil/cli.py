@@ -22,6 +22,10 @@ import dupbench
 from dupbench.exit_status import EXIT_FAILED, EXIT_OK
 from dupbench.gil.interpreter import machine_info, machine_slug
 
+# Kept in step with dupbench.gil.demo (imported lazily there, with numpy and psutil).
+DEFAULT_REPEATS = 3
+DEFAULT_KERNEL_SECONDS = 1.0
+
 SCHEMA_MULTI = "dupbench.gil-compare/1"
 
 DESCRIPTION = """\
@@ -40,13 +44,24 @@ Kernels, each standing for a stage of the duplicate detector:
 Process-pool overheads are measured too: start-up per start method (fork, forkserver, spawn) and the
 cost of sending a task 10 kB-10 MB by pickling vs multiprocessing.shared_memory.
 
+Each kernel's task count is calibrated so that its serial pass takes about 1 s here (--scale multiplies
+that); the pools have as many workers as usable cores (--workers changes it), and each configuration is
+timed 3 times (--repeats). At these defaults a run took 2 min 44 s (overheads included) on a shared 2-core
+machine with a load average of 11, under nice -n 10, where it got 0.4 of a core; by its work budget (6
+kernels x ~2.2 s of passes x 3 repeats, plus start-up measurements) expect about a minute on a quiet 2-core
+machine (an estimate, not measured). A verdict of "busy" means another program had the cores: run again. --live draws per-core bars while each kernel runs
+(docs/lesson-gil.md is a lesson built on it).
+
 Process pools are started before the clock runs; the rows show how well the work itself runs in
-parallel. The machine may be shared: read medians and ratios, not single numbers.
+parallel. CPU cores busy is the CPU time of the whole process tree over exactly the timed interval,
+divided by its wall time. The machine may be shared: read medians and ratios, not single numbers.
 """
 
 EPILOG = """\
 examples:
-  dupbench gil                                  # this interpreter, workers 1,2,4 (about a minute)
+  dupbench gil                                  # this interpreter, one pool per mode the size of the cores
+  dupbench gil --kernels pure_python,hash --live # watch the cores: one busy with threads, all with processes
+  dupbench gil --scale 0.05 --repeats 1 --no-overheads   # a quick check that it runs (seconds)
   dupbench gil --python experiments/freethreaded/.build/gil/venv/bin/python --python experiments/freethreaded/.build/ft/venv/bin/python
                                                 # GIL build vs free-threaded build, side by side
   python -m dupbench.gil --json                 # one run as JSON on stdout (what --python uses)
@@ -63,8 +78,20 @@ def parse_workers(text: str) -> tuple[int, ...]:
     return tuple(sorted(set(workers)))
 
 
+def parse_tasks(text: str) -> tuple[tuple[str, int], ...]:
+    try:
+        pairs = tuple((name.strip(), int(count)) for name, count in (part.split("=") for part in text.split(",") if part.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--tasks takes NAME=N,... like pure_python=96, got {text!r}") from None
+    if any(count < 1 for _, count in pairs):
+        raise argparse.ArgumentTypeError("--tasks counts must be >= 1")
+    return pairs
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=parse_workers, default=(1, 2, 4), metavar="N,N,...", help="pool sizes to try (default 1,2,4)")
+    parser.add_argument(
+        "--workers", type=parse_workers, default=None, metavar="N,N,...", help="pool sizes to try (default: one pool the size of the usable cores, at least 2)"
+    )
     parser.add_argument(
         "--python",
         action="append",
@@ -79,9 +106,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="where results.json, gil.png and summary.txt go (default results/gil/<machine>/<timestamp>-<commit>)",
     )
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per configuration (median)")
+    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS, help=f"timed repeats per configuration (median; default {DEFAULT_REPEATS})")
     parser.add_argument("--kernels", default=None, metavar="NAME,...", help="subset of kernels to run")
-    parser.add_argument("--scale", type=float, default=1.0, help="multiply every kernel's task count")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help=f"multiply every kernel's work: a serial pass is calibrated to about {DEFAULT_KERNEL_SECONDS:g} s x SCALE here (0.05 for a quick check)",
+    )
+    parser.add_argument(
+        "--tasks", type=parse_tasks, default=(), metavar="NAME=N,...", help="fixed task counts instead of calibrating (what --python passes on)"
+    )
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="draw per-core CPU use as bars while each kernel runs (for a class; the sampling costs a little CPU, so keep the recorded numbers from a run without it)",
+    )
     parser.add_argument(
         "--start-method", default="fork", choices=("fork", "forkserver", "spawn"), help="process pool start method for the kernel runs (default fork)"
     )
@@ -114,9 +154,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def _child_arguments(args: argparse.Namespace, overheads: bool) -> list[str]:
+def _child_arguments(args: argparse.Namespace, overheads: bool, tasks: Sequence[tuple[str, int]] = ()) -> list[str]:
     """Options for one round in a child interpreter: one repeat, overheads only when asked."""
-    argv = ["--json", "--workers", ",".join(map(str, args.workers)), "--repeats", "1", "--scale", str(args.scale), "--start-method", args.start_method]
+    argv = ["--json", "--workers", ",".join(map(str, workers_of(args))), "--repeats", "1", "--scale", str(args.scale), "--start-method", args.start_method]
+    if tasks:
+        argv += ["--tasks", ",".join(f"{name}={count}" for name, count in tasks)]
     if args.kernels:
         argv += ["--kernels", args.kernels]
     if args.backend:
@@ -126,11 +168,12 @@ def _child_arguments(args: argparse.Namespace, overheads: bool) -> list[str]:
     return argv
 
 
-def run_interleaved(args: argparse.Namespace, log: Any) -> tuple[list[dict[str, Any]], bool]:
+def run_interleaved(args: argparse.Namespace, log: Any, on_pass: Any = None) -> tuple[list[dict[str, Any]], bool]:
     """Each interpreter runs one repeat per round, in turn; rounds are merged per interpreter.
 
     Alternating spreads the shared machine's bursts of background load over all interpreters, so their
-    medians stay comparable. Returns the merged runs and whether any interpreter failed.
+    medians stay comparable. The first round calibrates the task counts; every later round and every
+    interpreter runs those same counts. Returns the merged runs and whether any interpreter failed.
     """
     from dupbench.gil.demo import merge_rounds
     from dupbench.gil.explain import explain, stage_table
@@ -138,13 +181,17 @@ def run_interleaved(args: argparse.Namespace, log: Any) -> tuple[list[dict[str, 
     # Keyed by position: the same interpreter may be given twice (e.g. with different environments).
     parts: list[list[dict[str, Any]]] = [[] for _ in args.python]
     failed: set[int] = set()
+    tasks: tuple[tuple[str, int], ...] = tuple(args.tasks)
     for round_index in range(args.repeats):
         for index, python in enumerate(args.python):
             if index in failed:
                 continue
             log(f"== round {round_index + 1}/{args.repeats} under {python}")
+            if on_pass is not None:
+                on_pass(f"round {round_index + 1}/{args.repeats} under {python} (all kernels and modes)")
             try:
-                parts[index].append(run_in_interpreter(python, _child_arguments(args, overheads=round_index == 0)))
+                parts[index].append(run_in_interpreter(python, _child_arguments(args, round_index == 0, tasks)))
+                tasks = tasks or tuple((k["name"], k["tasks"]) for k in parts[index][-1]["kernels"])
             except (OSError, RuntimeError, json.JSONDecodeError) as exc:
                 log(f"dupbench gil: {python} failed: {exc}")
                 failed.add(index)
@@ -171,21 +218,28 @@ def run_in_interpreter(python: str, argv: Sequence[str]) -> dict[str, Any]:
     return json.loads(completed.stdout)
 
 
-def run_local(args: argparse.Namespace, log: Any) -> dict[str, Any]:
+def workers_of(args: argparse.Namespace) -> tuple[int, ...]:
+    from dupbench.gil.demo import default_workers
+
+    return tuple(args.workers) if args.workers else default_workers()
+
+
+def run_local(args: argparse.Namespace, log: Any, on_pass: Any = None) -> dict[str, Any]:
     from dupbench.gil.demo import DemoConfig, run_demo
     from dupbench.gil.explain import explain, stage_table
     from dupbench.gil.kernels import KERNELS, default_backend
 
     config = DemoConfig(
-        workers=args.workers,
+        workers=workers_of(args),
         repeats=args.repeats,
         kernels=tuple(args.kernels.split(",")) if args.kernels else tuple(KERNELS),
         start_method=args.start_method,
         backend=args.backend or default_backend(),
         task_scale=args.scale,
         overheads=not args.no_overheads,
+        fixed_tasks=tuple(args.tasks),
     )
-    results = run_demo(config, log=log, command=sys.argv)
+    results = run_demo(config, log=log, command=sys.argv, on_pass=on_pass)
     results["explanation"] = explain(results)
     results["stages"] = stage_table(results)
     return results
@@ -220,15 +274,36 @@ def _wrap(text: str, width: int = 100) -> str:
     return "\n".join(textwrap.fill(part, width) for part in text.split("\n"))
 
 
+def _logger(live: Any) -> Any:
+    """Progress to stderr, or above the live bars so they stay in place."""
+
+    def log(message: str) -> None:
+        if live is not None and live.tty:
+            live.log(message)
+        else:
+            print(message, file=sys.stderr, flush=True)
+
+    return log
+
+
+def live_view(args: argparse.Namespace, stream: Any) -> Any:
+    """The live view when --live was given, else a context that yields None."""
+    from contextlib import nullcontext
+
+    if not args.live:
+        return nullcontext(None)
+    from dupbench.gil.live import LiveView
+
+    return LiveView(stream)
+
+
 def run_gil_command(args: argparse.Namespace) -> int:
     from dupbench.gil.explain import explain_comparison
     from dupbench.gil.report import format_run, format_side_by_side, plot_results
 
-    def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
     if args.json:
-        json.dump(run_local(args, log), sys.stdout, indent=1)
+        with live_view(args, sys.stderr) as live:
+            json.dump(run_local(args, _logger(live), live.show if live else None), sys.stdout, indent=1)
         sys.stdout.write("\n")
         return EXIT_OK
 
@@ -239,10 +314,12 @@ def run_gil_command(args: argparse.Namespace) -> int:
         record = json.loads(args.render.read_text())
         runs, command = rerender(record["runs"]), record["command"]
         args.out = args.out or args.render.parent
-    elif args.python:
-        runs, failed = run_interleaved(args, log)
     else:
-        runs.append(run_local(args, log))
+        with live_view(args, sys.stdout) as live:
+            if args.python:
+                runs, failed = run_interleaved(args, _logger(live), live.show if live else None)
+            else:
+                runs.append(run_local(args, _logger(live), live.show if live else None))
     if not runs:
         return EXIT_FAILED
 

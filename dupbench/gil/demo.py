@@ -4,12 +4,16 @@ The stage logic is written once (``time_map``) and takes an executor: serial, th
 differ only in which executor is passed in, and "serial" never starts a pool. Process pools are
 started and warmed before the clock starts (their start-up is measured on its own in ``overheads``),
 and the configurations are interleaved across repeats so a noisy neighbour on a shared machine
-hits every mode alike. Medians of the repeats are reported; the first (warm-up) pass is discarded.
+hits every mode alike. Each kernel's task count is calibrated (untimed) so a serial pass takes about a
+second here: passes of ~0.1 s were too short to show the lesson on a busy machine. Medians of the
+repeats are reported.
 """
 
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
+import os
 import statistics
 import tempfile
 import time
@@ -42,22 +46,40 @@ class SerialExecutor(Executor):
         return iter(list(map(fn, *iterables)))
 
 
+DEFAULT_KERNEL_SECONDS = 1.0  # serial seconds of work per kernel and pass: long enough that a busy neighbour averages out
+DEFAULT_REPEATS = 3
+MAX_TASKS = 5000
+
+
+def default_workers() -> tuple[int, ...]:
+    """One pool the size of the usable cores (at least 2, or there is nothing to show), resolved at call time."""
+    return (max(2, available_cpus()),)
+
+
 @dataclass(frozen=True)
 class DemoConfig:
-    workers: tuple[int, ...] = (1, 2, 4)
-    repeats: int = 5
+    """What to measure. Each kernel's task count is calibrated so its serial pass takes about
+    ``kernel_seconds * task_scale`` here, unless ``fixed_tasks`` names it (as ``--python`` does, so every
+    interpreter runs the same work)."""
+
+    workers: tuple[int, ...] = field(default_factory=default_workers)
+    repeats: int = DEFAULT_REPEATS
     kernels: tuple[str, ...] = tuple(work.KERNELS)
     start_method: str = "fork"
     backend: str = field(default_factory=work.default_backend)
     task_scale: float = 1.0
     overheads: bool = True
     overhead_repeats: int = 3
+    kernel_seconds: float = DEFAULT_KERNEL_SECONDS
+    fixed_tasks: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.workers or min(self.workers) < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
         if self.repeats < 1:
             raise ValueError("repeats must be >= 1")
+        if self.task_scale <= 0 or self.kernel_seconds <= 0:
+            raise ValueError("task_scale and kernel_seconds must be > 0")
         unknown = set(self.kernels) - set(work.KERNELS)
         if unknown:
             raise ValueError(f"unknown kernels {sorted(unknown)}; known: {sorted(work.KERNELS)}")
@@ -82,28 +104,60 @@ class RunRow:
         return self.cpu_s / self.wall_s if self.wall_s > 0 else 0.0
 
 
-def tree_cpu_seconds(process: psutil.Process) -> float:
-    """User+system CPU of a process and its live descendants (pool workers, forkserver grandchildren).
+def _schedstat_seconds(pid: int) -> float | None:
+    """Nanosecond CPU time of every thread of `pid` (Linux /proc schedstat), or None where unavailable.
 
-    ``cpu_times().children_*`` only counts children that have exited, so a live pool must be walked.
+    psutil's cpu_times count 10 ms clock ticks: three processes over a 0.1 s pass can be off by 0.3
+    cores, which is how "2.09 cores busy" on 2 cores was printed.
     """
-    total = sum(process.cpu_times()[:2])
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as handle:
+                total += int(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return total / 1e9
+
+
+def _process_cpu_seconds(process: psutil.Process) -> float:
+    precise = _schedstat_seconds(process.pid)
+    return precise if precise is not None else sum(process.cpu_times()[:2])
+
+
+def children_cpu_seconds(process: psutil.Process) -> float:
+    """CPU of the live descendants (pool workers, forkserver grandchildren); a live pool must be walked,
+    since ``cpu_times().children_*`` only counts children that have exited."""
+    total = 0.0
     for child in process.children(recursive=True):
         try:
-            total += sum(child.cpu_times()[:2])
+            total += _process_cpu_seconds(child)
         except psutil.Error:
             continue
     return total
 
 
+def tree_cpu_seconds(process: psutil.Process) -> float:
+    """User+system CPU of a process (all its threads, nanosecond clock) and its live descendants."""
+    return time.process_time() + children_cpu_seconds(process)
+
+
 def time_map(executor: Executor, workload: work.Workload, process: psutil.Process) -> tuple[float, float, list[Any]]:
-    """Wall and CPU seconds for all tasks of a workload on an executor, and their outputs in order."""
+    """Wall and CPU seconds for all tasks of a workload on an executor, and their outputs in order.
+
+    The CPU counters bracket the wall interval tightly: children are read first and our own clock last
+    before the pass, our own clock first after it, so the parent's cost of walking the process tree
+    falls outside the interval (the children are idle then), and CPU / wall cannot exceed the cores.
+    """
     indices = range(workload.tasks)
-    cpu_before = tree_cpu_seconds(process)
+    children_before = children_cpu_seconds(process)
+    own_before = time.process_time()
     begin = time.perf_counter()
     outputs = list(executor.map(work.run_task, [workload] * workload.tasks, indices))
     wall = time.perf_counter() - begin
-    return wall, tree_cpu_seconds(process) - cpu_before, outputs
+    own_after = time.process_time()
+    cpu = own_after - own_before + children_cpu_seconds(process) - children_before
+    return wall, cpu, outputs
 
 
 def _warm_process_pool(pool: ProcessPoolExecutor, workers: int) -> None:
@@ -115,16 +169,46 @@ def _configs(workers: Sequence[int]) -> list[tuple[str, int]]:
     return [("serial", 1)] + [(mode, w) for w in workers for mode in ("thread", "process")]
 
 
+def task_multiple(workers: Sequence[int]) -> int:
+    """Task counts are multiples of every pool size (their lcm, if small), so no worker idles at the end."""
+    multiple = math.lcm(*workers)
+    return multiple if multiple <= 64 else max(workers)
+
+
+def seconds_per_task(name: str, backend: str, data_dir: str, budget_s: float) -> float:
+    """Serial seconds one task of a kernel takes here, timed over about `budget_s` (one untimed task first).
+
+    Computing kernels are sized by CPU time, so a busy neighbour during calibration does not shrink the
+    work (the wall time of the timed passes then shows the load); the waiting kernel by wall time.
+    """
+    probe = work.Workload(kernel=name, tasks=work.KERNELS[name].default_tasks, backend=backend, data_dir=data_dir if name == "io_wait" else None)
+    clock = time.perf_counter if work.KERNELS[name].gil == "waits" else time.process_time
+    work.run_task(probe, 0)
+    count, wall_begin, begin = 0, time.perf_counter(), clock()
+    while True:
+        work.run_task(probe, count % probe.tasks)
+        count += 1
+        if time.perf_counter() - wall_begin >= budget_s or count >= 200:
+            return max(clock() - begin, 1e-6) / count
+
+
+def calibrated_tasks(per_task_s: float, target_s: float, multiple: int) -> int:
+    """The task count, a multiple of `multiple`, whose serial run takes closest to `target_s` (at least one round)."""
+    rounds = max(1, round(target_s / (per_task_s * multiple)))
+    return min(MAX_TASKS, rounds * multiple)
+
+
 def make_workloads(config: DemoConfig, data_dir: str) -> tuple[work.Workload, ...]:
-    return tuple(
-        work.Workload(
-            kernel=name,
-            tasks=max(1, round(work.KERNELS[name].default_tasks * config.task_scale)),
-            backend=config.backend,
-            data_dir=data_dir if name == "io_wait" else None,
-        )
-        for name in config.kernels
-    )
+    """One workload per kernel, sized by calibration on this machine (or by `fixed_tasks`)."""
+    target = config.kernel_seconds * config.task_scale
+    multiple = task_multiple(config.workers)
+    fixed = dict(config.fixed_tasks)
+    work.write_io_files(Path(data_dir), work.KERNELS["io_wait"].default_tasks)
+    workloads = []
+    for name in config.kernels:
+        tasks = fixed.get(name) or calibrated_tasks(seconds_per_task(name, config.backend, data_dir, min(0.2, target / 4)), target, multiple)
+        workloads.append(work.Workload(kernel=name, tasks=tasks, backend=config.backend, data_dir=data_dir if name == "io_wait" else None))
+    return tuple(workloads)
 
 
 def summarise(rows: Sequence[RunRow]) -> list[dict[str, Any]]:
@@ -178,14 +262,21 @@ def open_executors(config: DemoConfig, workloads: tuple[work.Workload, ...], met
     return executors
 
 
+def pass_label(workload: work.Workload, mode: str, workers: int, repeat: int, repeats: int) -> str:
+    """What is running, as the live view labels it."""
+    pool = "serial" if mode == "serial" else f"{workers} {mode}{'s' if workers > 1 else ''}"
+    return f"{workload.kernel} ({work.KERNELS[workload.kernel].gil} the GIL): {pool}, repeat {repeat + 1}/{repeats}"
+
+
 def timed_repeats(
     config: DemoConfig,
     workloads: Sequence[work.Workload],
     executors: dict[tuple[str, int], Executor],
-    reference: dict[str, list[Any]],
     log: Callable[[str], None],
+    on_pass: Callable[[str], None] | None = None,
 ) -> tuple[list[RunRow], set[str]]:
-    """Time every workload on every executor, `config.repeats` times; and the kernels whose outputs differed from serial."""
+    """Time every workload on every executor, `config.repeats` times; and the kernels whose outputs
+    differed from the serial pass of the same repeat. `on_pass` hears what is about to run."""
     process = psutil.Process()
     rows: list[RunRow] = []
     mismatched: set[str] = set()
@@ -195,11 +286,14 @@ def timed_repeats(
         for workload in workloads:
             # Rotate the order each repeat so drifting background load is spread over all modes.
             shift = repeat % len(configs)
+            outputs: dict[tuple[str, int], list[Any]] = {}
             for mode, workers in configs[shift:] + configs[:shift]:
-                wall, cpu, outputs = time_map(executors[(mode, workers)], workload, process)
-                if outputs != reference[workload.kernel]:
-                    mismatched.add(workload.kernel)
+                if on_pass is not None:
+                    on_pass(pass_label(workload, mode, workers, repeat, config.repeats))
+                wall, cpu, outputs[(mode, workers)] = time_map(executors[(mode, workers)], workload, process)
                 rows.append(RunRow(workload.kernel, mode, workers, repeat, wall, cpu))
+            if any(out != outputs[("serial", 1)] for out in outputs.values()):
+                mismatched.add(workload.kernel)
     return rows, mismatched
 
 
@@ -220,23 +314,30 @@ def kernel_record(workload: work.Workload, rows: Sequence[RunRow], mismatched: s
     }
 
 
-def run_demo(config: DemoConfig, log: Callable[[str], None] = lambda _msg: None, command: Sequence[str] = ()) -> dict[str, Any]:
-    """Measure every kernel in every mode; return the results structure (plain data, JSON-ready)."""
+def run_demo(
+    config: DemoConfig,
+    log: Callable[[str], None] = lambda _msg: None,
+    command: Sequence[str] = (),
+    on_pass: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Measure every kernel in every mode; return the results structure (plain data, JSON-ready).
+
+    `on_pass` (the live view) is first called once every pool is started, so no thread it starts is
+    running when the process pools fork.
+    """
     thread_limits = work.limit_library_threads()
     gil_checks = [_gil_check("after imports", log)]
     method = config.start_method if config.start_method in mp.get_all_start_methods() else "spawn"
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="dupbench-gil-") as data_dir, ExitStack() as stack:
+        log(f"calibrating about {config.kernel_seconds * config.task_scale:.2f} s of serial work per kernel and preparing inputs (not timed)")
         workloads = make_workloads(config, data_dir)
         work.write_io_files(Path(data_dir), max(w.tasks for w in workloads))
-        log("preparing inputs and warming up (not timed)")
-        reference: dict[str, list[Any]] = {}
         for workload in workloads:
             work.prepared_inputs(workload)
-            reference[workload.kernel] = time_map(SerialExecutor(), workload, psutil.Process())[2]
         gil_checks.append(_gil_check("after warm-up", log))
         executors = open_executors(config, workloads, method, stack)
-        rows, mismatched = timed_repeats(config, workloads, executors, reference, log)
+        rows, mismatched = timed_repeats(config, workloads, executors, log, on_pass)
     gil_checks.append(_gil_check("after the timed runs", log))
     measured_s = time.perf_counter() - started
     overheads = None
@@ -244,13 +345,14 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = lambda _msg: None,
         log("measuring pool start-up and payload costs")
         overheads = overheads_record(min(max(config.workers), max(2, available_cpus())), config.overhead_repeats, 5)
     # The interpreter record is taken after everything ran, so it shows the GIL state once all was imported.
+    settings = {**asdict(config), "start_method": method, "thread_limits": thread_limits, "pool_startup_timed": False, "kernel_seconds_measured": measured_s}
     return {
         "schema": SCHEMA,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": list(command),
         "interpreter": interpreter_record(),
         "machine": machine_info(),
-        "settings": {**asdict(config), "start_method": method, "thread_limits": thread_limits, "pool_startup_timed": False, "kernel_seconds": measured_s},
+        "settings": settings,
         "gil_checks": gil_checks,
         "kernels": [kernel_record(w, rows, mismatched) for w in workloads],
         "overheads": overheads,
@@ -273,7 +375,7 @@ def merge_rounds(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
         **parts[0]["settings"],
         "repeats": sum(p["settings"]["repeats"] for p in parts),
         "rounds": len(parts),
-        "kernel_seconds": sum(p["settings"]["kernel_seconds"] for p in parts),
+        "kernel_seconds_measured": sum(p["settings"].get("kernel_seconds_measured", p["settings"].get("kernel_seconds", 0.0)) for p in parts),
     }
     # The interpreter record of the part with the GIL on, if any: a re-enabled GIL must not be hidden.
     merged["interpreter"] = next((p["interpreter"] for p in parts if p["interpreter"]["gil_enabled"]), parts[0]["interpreter"])

@@ -15,6 +15,7 @@ SCALES = 1.25  # a speed-up below this is "no real gain" on a noisy shared machi
 CLOSE = 0.8  # threads within 80% of processes count as "as good as processes"
 WAITING_CORES = 0.5  # a serial run keeping less than half a core busy is mostly waiting, not computing
 PARALLEL_CORES = 1.3  # a pool keeping fewer cores busy than this ran, in effect, on one core
+STARVED_CORES = 0.7  # a serial pass of computing work keeping less than this busy shared its core with another program
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,8 @@ def kernel_verdict(kernel: Mapping[str, Any], cores: int) -> KernelVerdict:
     best = max((row for row in summary if row["mode"] == "thread"), key=lambda row: row["speedup"])
     computes = float(serial_row["cpu_cores"]) >= WAITING_CORES
     one_core = {mode: computes and float(row["cpu_cores"]) < PARALLEL_CORES for mode, row in (("thread", thread_row), ("process", process_row))}
-    if ref >= 2 and one_core["process"]:
+    starved = kernel.get("expected_gil", "waits") != "waits" and float(serial_row["cpu_cores"]) < STARVED_CORES
+    if starved or (ref >= 2 and one_core["process"]):
         # Processes cannot be held back by the GIL: if they used one core, another program had the rest.
         verdict = "busy"
     elif thread < SCALES and proc < SCALES:
@@ -127,6 +129,13 @@ def stage_table(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     return table
 
 
+def _cores(value: float, cores: int) -> str:
+    """Cores busy, never more than the machine's: an excess is measurement noise and is called so."""
+    if value > cores + 0.05:
+        return f"{cores} (measured {value:.2f}: measurement noise)"
+    return f"{value:.1f}"
+
+
 def _x(value: float) -> str:
     return f"{value:.1f}x"
 
@@ -157,11 +166,16 @@ def interpreter_sentence(interpreter: Mapping[str, Any]) -> str:
 def kernel_sentence(v: KernelVerdict, gil_enabled: bool, cores: int) -> str:
     head = (
         f"{v.label}: with {v.workers} workers threads gave {_x(v.thread_speedup)} and processes "
-        f"{_x(v.process_speedup)} (keeping {v.thread_cores:.1f} and {v.process_cores:.1f} cores busy)"
+        f"{_x(v.process_speedup)} (keeping {_cores(v.thread_cores, cores)} and {_cores(v.process_cores, cores)} cores busy)"
     )
     if v.verdict == "busy":
+        starved = (
+            f"even the serial run got only {_cores(v.serial_cores, cores)} of a core"
+            if v.serial_cores < STARVED_CORES
+            else "processes never kept two cores busy"
+        )
         return (
-            f"{head}; processes never kept two cores busy, so another program had the rest of the machine "
+            f"{head}; {starved}, so another program had the rest of the machine "
             "during this run and these numbers cannot tell how the work scales: run it again when quiet."
         )
     if v.verdict == "none":

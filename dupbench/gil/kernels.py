@@ -136,8 +136,20 @@ def decode_bytes(data: bytes, backend: str) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
+@lru_cache(maxsize=4)
+def _photos(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two 0.8 MP photos, built once per process: calibration and the timed workload share them."""
+    return synthetic_photo(768, 1024, seed), synthetic_photo(768, 1024, seed + 1)
+
+
+@lru_cache(maxsize=4)
+def _encoded_photos(seed: int) -> tuple[bytes, bytes]:
+    first, second = _photos(seed)
+    return encode(first, "JPEG"), encode(second, "PNG")
+
+
 def _build_decode(workload: Workload) -> list[bytes]:
-    photos = [encode(synthetic_photo(768, 1024, workload.seed + k), fmt) for k, fmt in enumerate(("JPEG", "PNG"))]
+    photos = _encoded_photos(workload.seed)
     return [photos[i % 2] for i in range(workload.tasks)]
 
 
@@ -159,7 +171,7 @@ RESIZE_IMAGES_PER_TASK = 4  # one OpenCV resize is ~0.5 ms: too short to time ag
 
 
 def _build_resize(workload: Workload) -> list[tuple[np.ndarray, ...]]:
-    photos = [synthetic_photo(768, 1024, workload.seed + k) for k in range(2)]
+    photos = _photos(workload.seed)
     return [tuple(photos[(i + k) % 2] for k in range(RESIZE_IMAGES_PER_TASK)) for i in range(workload.tasks)]
 
 
@@ -190,9 +202,14 @@ def _run_ssim(item: tuple[SsimTerms, SsimTerms], backend: str) -> tuple[float, .
 HASH_BUFFER_BYTES = 8 * 1024 * 1024
 
 
+@lru_cache(maxsize=2)
+def _hash_buffers(seed: int) -> tuple[bytes, bytes]:
+    rng = np.random.default_rng(seed)
+    return rng.bytes(HASH_BUFFER_BYTES), rng.bytes(HASH_BUFFER_BYTES)
+
+
 def _build_hash(workload: Workload) -> list[bytes]:
-    rng = np.random.default_rng(workload.seed)
-    buffers = [rng.bytes(HASH_BUFFER_BYTES) for _ in range(2)]
+    buffers = _hash_buffers(workload.seed)
     return [buffers[i % 2] for i in range(workload.tasks)]
 
 

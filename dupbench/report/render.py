@@ -26,12 +26,12 @@ from dupbench.report.headline import (
     Finding,
     headline_findings,
 )
+from dupbench.report.published import beyond_two_cores, matched_interpreters, published_section
 from dupbench.report.text import (
     all_cells,
     cpu_table,
     dask_overhead,
     findings,
-    growth_claims,
     interpreter_findings,
     interpreter_table,
     interval_note,
@@ -42,7 +42,6 @@ from dupbench.report.text import (
     thread_vs_process,
     to_markdown,
     validity,
-    variance_claims,
     why_gil,
 )
 
@@ -186,8 +185,9 @@ def opening(inputs: StudyInputs, headline: list[str]) -> list[str]:
 def closing(inputs: StudyInputs, raw: pd.DataFrame, everything: pd.DataFrame, figure_dir: Path, command: str) -> list[str]:
     """Findings, the published study, performance, Dask, the GIL, threats to validity and how to reproduce."""
     parts = [f"## {DETAILS_SECTION}", *[f"- {line}" for line in findings(everything, inputs.accuracy)]]
-    parts += ["## Against the published study", *[f"- {line}" for line in growth_claims(everything) + variance_claims(everything)]]
+    parts += ["## Against the published study", *published_section(everything, inputs.metadata)]
     parts += ["## Performance: scale, limits and peers", *scale_and_tables(inputs, figure_dir)]
+    parts += ["## Beyond two cores, on paper", *beyond_two_cores(inputs.runs)]
     parts += [f"## {DASK_SECTION}", *[f"- {line}" for line in dask_overhead(raw)]]
     parts += ["## Why: the GIL, measured", *[f"- {line}" for line in why_gil(everything, inputs.gil)]]
     side_by_side = interpreter_table(raw)
@@ -197,6 +197,8 @@ def closing(inputs: StudyInputs, raw: pd.DataFrame, everything: pd.DataFrame, fi
         if not side_by_side.empty
         else "_No results file here ran several interpreters (`grid.pythons` in a sweep file, e.g. experiments/gil_pythons.toml)._",
         *[f"- {line}" for line in interpreter_findings(side_by_side)],
+        "### One variable at a time: the same CPython built with and without the GIL",
+        *matched_interpreters(raw),
     ]
     parts += ["## Threats to validity", *[f"- {line}" for line in validity(everything, inputs.metadata)]]
     cells = all_cells(raw)

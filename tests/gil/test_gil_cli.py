@@ -50,6 +50,8 @@ def test_python_option_runs_each_interpreter_and_compares(tmp_path: Path) -> Non
         assert sorted({r["repeat"] for r in run["kernels"][0]["runs"]}) == [0, 1]
         assert run["stages"][0]["kernel"] == "io_wait"
     assert record["comparison"].startswith("Compared:")
+    # The first round calibrates; every later round and interpreter runs the same task counts.
+    assert len({k["tasks"] for run in record["runs"] for k in run["kernels"]}) == 1
     assert "Side by side" in (tmp_path / "summary.txt").read_text()
     # --render rebuilds the text and figure from the stored measurements alone.
     (tmp_path / "summary.txt").unlink()

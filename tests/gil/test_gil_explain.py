@@ -121,7 +121,7 @@ def test_neither_mode_scaling_with_busy_cores_is_blamed_on_overhead() -> None:
 
 
 def test_waiting_is_recognised_by_idle_cpu_not_by_speedup() -> None:
-    io = kernel("io", {1: 1.0, 2: 2.0, 4: 3.9}, {1: 1.0, 2: 1.95, 4: 3.7}, serial_cores=0.05)
+    io = {**kernel("io", {1: 1.0, 2: 2.0, 4: 3.9}, {1: 1.0, 2: 1.95, 4: 3.7}, serial_cores=0.05), "expected_gil": "waits"}
     text = explain(results([io]))
     assert "kept only 0.05 cores busy" in text
     assert "4 threads on 2 cores reached 3.9x" in text
@@ -214,3 +214,11 @@ def test_thread_gain_on_one_core_is_called_a_slowed_baseline() -> None:
     text = explain(results([skewed]))
     assert "apparent gain came from a slowed serial run" in text
     assert "the GIL serialises this work" in text
+
+
+def test_a_starved_serial_run_of_computing_work_is_called_busy_not_none() -> None:
+    # Seen on a 2-core machine with 8 runnable programs: serial pure Python got 0.3 of a core, and "none" was printed.
+    starved = kernel("loop", {2: 0.9}, {2: 0.85}, serial_cores=0.3)
+    assert kernel_verdict(starved, 2).verdict == "busy"
+    text = explain(results([starved]))
+    assert "only 0.3 of a core" in text and "run it again" in text

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dupbench.config import available_cpus
 from dupbench.gil import kernels
-from dupbench.gil.demo import DemoConfig, RunRow, SerialExecutor, make_workloads, summarise
+from dupbench.gil.demo import DemoConfig, RunRow, SerialExecutor, calibrated_tasks, make_workloads, seconds_per_task, summarise, task_multiple
 
 BACKENDS = [kernels.BACKEND_PILLOW] + ([kernels.BACKEND_CV2] if kernels.HAVE_CV2 else [])
 TASKS = 4
@@ -77,14 +78,25 @@ def test_pure_python_kernel_matches_numpy() -> None:
     assert kernels.python_mean_abs_diff(a.tolist(), b.tolist()) == pytest.approx(np.abs(a - b).mean())
 
 
-def test_workloads_scale_and_validate(io_dir: Path) -> None:
-    config = DemoConfig(workers=(1, 2), task_scale=0.5)
-    loads = make_workloads(config, str(io_dir))
-    assert [w.tasks for w in loads] == [max(1, round(kernels.KERNELS[w.kernel].default_tasks * 0.5)) for w in loads]
+def test_workloads_are_calibrated_to_the_seconds_asked_for(tmp_path: Path) -> None:
+    config = DemoConfig(workers=(1, 2), kernels=("pure_python", "io_wait"), task_scale=0.05, fixed_tasks=(("io_wait", 6),))
+    pure, io = make_workloads(config, str(tmp_path))
+    assert io.tasks == 6 and io.data_dir == str(tmp_path)
+    assert pure.tasks % 2 == 0
+    per_task = seconds_per_task("pure_python", config.backend, str(tmp_path), 0.02)
+    assert calibrated_tasks(per_task, 1.0, 2) > calibrated_tasks(per_task, 0.1, 2)
+    assert calibrated_tasks(0.01, 1.0, 4) == 100 and calibrated_tasks(10.0, 1.0, 4) == 4
+    assert task_multiple((1, 2, 4)) == 4 and task_multiple((3, 4)) == 12
     with pytest.raises(ValueError):
         DemoConfig(workers=(0,))
     with pytest.raises(ValueError):
         DemoConfig(kernels=("nope",))
+    with pytest.raises(ValueError):
+        DemoConfig(task_scale=0)
+
+
+def test_default_workers_match_the_usable_cores() -> None:
+    assert DemoConfig().workers == (max(2, available_cpus()),)
 
 
 def test_summary_speedups_are_relative_to_the_serial_median() -> None:
