@@ -214,7 +214,7 @@ def closing(inputs: StudyInputs, raw: pd.DataFrame, everything: pd.DataFrame, fi
         + ", ".join(f"`{s}`" for s in inputs.sources)
         + ". The commands that made the inputs, then (last line) the one that made this report from them:"
     )
-    return parts + ["## How to reproduce", inputs_used, '```bash\npip install -e ".[test]"\n' + "\n".join(commands) + "\n```"]
+    return parts + ["## How to reproduce", inputs_used, '```bash\npip install -e ".[test,dask]"\n' + "\n".join(commands) + "\n```"]
 
 
 def build_report(inputs: StudyInputs, out: Path, command: str) -> Path:

@@ -649,8 +649,9 @@ def method_lines(metadata: list[dict]) -> list[str]:
 
 
 def reproduce_commands(metadata: list[dict], accuracy_meta: dict | None, gil: dict | None, command: str) -> list[str]:
-    """The commands that made each input, as recorded beside it, then this report's own command."""
-    commands = []
+    """The one command that reruns everything at one commit, the commands that made each input (as
+    recorded beside it), then this report's own command."""
+    commands = ["bash experiments/run_all.sh   # all of the steps below, at one commit; each step's time: results/run_all/", "# or one at a time:"]
     for meta in metadata:
         path = meta.get("sweep_path")
         if not path:

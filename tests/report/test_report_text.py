@@ -340,3 +340,11 @@ def test_validity_reports_the_monitors_own_cpu_or_says_it_is_missing():
     line = line_starting(validity(measured, [{}]), "Monitor overhead")
     assert f"median {np.median(measured['monitor_overhead']):.2%} of one core (max 1.30%) over {len(runs)} runs" in line
     assert any("was not recorded" in line for line in validity(runs, [{}]))
+
+
+def test_reproduce_starts_with_the_one_command_that_reruns_everything():
+    from dupbench.report.text import reproduce_commands
+
+    commands = reproduce_commands([{"sweep_path": "experiments/seed_study.toml", "python": {}}], None, None, "dupbench report results/ --out report")
+    assert commands[0].startswith("bash experiments/run_all.sh")
+    assert "dupbench sweep experiments/seed_study.toml --out results/" in commands and commands[-1] == "dupbench report results/ --out report"
