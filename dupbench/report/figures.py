@@ -17,11 +17,38 @@ matplotlib.rcParams["svg.hashsalt"] = "dupbench"  # stable element ids in SVGs
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 from dupbench.report.data import amdahl_serial_fraction, cell_stats, fastest_serial, growth_exponent, karp_flatt  # noqa: E402
 from dupbench.result import STAGES  # noqa: E402
 
-MODE_COLORS = {"serial": "#444444", "thread": "#1f77b4", "process": "#d62728", "dask": "#2ca02c"}
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies and in greyscale print. Each mode
+# keeps its colour in every figure; the remaining colours go to stages, cores and other series.
+MODE_COLORS = {"serial": "#000000", "thread": "#0072B2", "process": "#D55E00", "dask": "#009E73"}
+OTHER_COLORS = ("#E69F00", "#56B4E9", "#CC79A7", "#F0E442", "#999999")
+MODES = tuple(MODE_COLORS)
+STAGE_COLORS = dict(zip(STAGES, OTHER_COLORS))
+
+# The report is read at page width (~800 px): figures are 8 in wide at 100 dpi, so a PNG is shown at about its
+# own size and an 11 pt label stays ~15 px tall; multi-panel figures wrap onto rows rather than shrink.
+FIGURE_WIDTH_IN = 8.0
+PNG_DPI = 100
+matplotlib.rcParams.update(
+    {
+        "font.size": 11,
+        "axes.titlesize": 12,
+        "axes.labelsize": 11,
+        "xtick.labelsize": 10.5,
+        "ytick.labelsize": 10.5,
+        "legend.fontsize": 10,
+        "legend.framealpha": 0.85,
+        "lines.linewidth": 1.8,
+        "lines.markersize": 6,
+        "axes.prop_cycle": matplotlib.cycler(color=list(OTHER_COLORS)),
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -41,18 +68,38 @@ def median_iqr(ax: plt.Axes, stats: pd.DataFrame, x: str, **style) -> None:
     ax.errorbar(stats[x], stats["median"], yerr=[stats["median"] - stats["q1"], stats["q3"] - stats["median"]], **style)
 
 
+def panels(count: int, height_in: float = 3.6, sharex: bool = False) -> tuple[plt.Figure, list[plt.Axes]]:
+    """`count` panels at page width, two per row (one if alone), unused cells removed."""
+    cols = 1 if count == 1 else 2
+    rows = -(-count // cols)
+    fig, grid = plt.subplots(rows, cols, figsize=(FIGURE_WIDTH_IN, height_in * rows), sharex=sharex, squeeze=False)
+    axes = list(grid.ravel())
+    for extra in axes[count:]:
+        fig.delaxes(extra)
+    return fig, axes[:count]
+
+
+def add_legends(fig: plt.Figure) -> None:
+    """A legend on every panel that draws labelled data (one shared legend makes the reader hunt)."""
+    for ax in fig.axes:
+        handles, _ = ax.get_legend_handles_labels()
+        if ax.axison and handles and ax.get_legend() is None:
+            ax.legend()
+
+
 def _save(fig: plt.Figure, directory: Path, name: str, missing: str | None = None) -> Drawn:
     directory.mkdir(parents=True, exist_ok=True)
     png = directory / f"{name}.png"
+    add_legends(fig)
     fig.tight_layout()
-    fig.savefig(png, dpi=110)
+    fig.savefig(png, dpi=PNG_DPI)
     fig.savefig(directory / f"{name}.svg", metadata={"Date": None})  # no timestamp: re-renders diff cleanly
     plt.close(fig)
     return Drawn(png, missing)
 
 
 def _no_data(directory: Path, name: str, why: str) -> Drawn:
-    fig, ax = plt.subplots(figsize=(6, 2))
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_IN, 1.5))
     ax.axis("off")
     ax.text(0.5, 0.5, why, ha="center", va="center", wrap=True)
     return _save(fig, directory, name, missing=why)
@@ -77,12 +124,23 @@ def by_source(data: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     return [(f" ({Path(source).stem})", SOURCE_STYLES[i % len(SOURCE_STYLES)], data[data["source"] == source]) for i, source in enumerate(sources)]
 
 
+def mode_source_legend(ax: plt.Axes, data: pd.DataFrame, loc: str = "best", extra: tuple = ()) -> None:
+    """One legend entry per mode (its colour) and per results file (its line style), not one per pair:
+    mode x file labels run wider than the panel."""
+    present = set(data["mode"])
+    handles = [Line2D([], [], color=color, marker="o", label=mode) for mode, color in MODE_COLORS.items() if mode in present]
+    groups = by_source(data)
+    if len(groups) > 1:
+        handles += [Line2D([], [], color="#777777", ls=style, label=suffix.strip(" ()")) for suffix, style, _ in groups]
+    ax.legend(handles=handles + list(extra), loc=loc)
+
+
 def time_vs_size(runs: pd.DataFrame, directory: Path) -> Drawn:
     data = all_pairs_on_all_cores(runs)
     if data["images"].nunique() < 2:
         return _no_data(directory, "time_vs_size", "fewer than two dataset sizes in these results")
     stats = cell_stats(data, "wall_s", ["mode", "images"])
-    fig, ax = plt.subplots(figsize=(7.5, 5))
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_IN, 5.2))
     for suffix, style, rows in by_source(data):
         for mode, part in cell_stats(rows, "wall_s", ["mode", "images"]).groupby("mode"):
             median_iqr(ax, part, "images", marker="o", capsize=3, linestyle=style, label=mode + suffix, color=MODE_COLORS.get(mode))
@@ -90,8 +148,9 @@ def time_vs_size(runs: pd.DataFrame, directory: Path) -> Drawn:
     if len(serial):
         n0, t0 = serial["images"].iloc[-1], serial["median"].iloc[-1]
         n = np.geomspace(stats["images"].min(), stats["images"].max(), 50)
-        ax.plot(n, t0 * n / n0, "k:", lw=1, label="O(n) guide")
-        ax.plot(n, t0 * (n / n0) ** 2, "k--", lw=1, label="O(n²) guide")
+        guides = (*ax.plot(n, t0 * n / n0, "k:", lw=1, label="O(n) guide"), *ax.plot(n, t0 * (n / n0) ** 2, "k--", lw=1, label="O(n²) guide"))
+    else:
+        guides = ()
     ax.set(
         xscale="log",
         yscale="log",
@@ -100,7 +159,7 @@ def time_vs_size(runs: pd.DataFrame, directory: Path) -> Drawn:
         title=f"Total time, all pairs, {int(data['cores'].max())} cores",
         ylim=(0.5 * stats["q1"].min(), 2 * stats["q3"].max()),
     )
-    ax.legend()
+    mode_source_legend(ax, data, "upper left", guides)
     return _save(fig, directory, "time_vs_size")
 
 
@@ -164,7 +223,7 @@ def speedup_vs_workers(runs: pd.DataFrame, directory: Path) -> tuple[Drawn, list
     most_cores = int(data["cores"].max())
     baseline, label = fastest_serial(data, data.iloc[0])
     serial = float(np.median(baseline)) if len(baseline) else float("nan")
-    fig, (ax, ax_cores, ax_eff) = plt.subplots(1, 3, figsize=(14, 4.2))
+    fig, (ax, ax_cores, ax_eff, ax_text) = panels(4, height_in=3.8)
     for cores, by_cores in data.groupby("cores"):
         for mode in ("thread", "process"):
             part = by_cores[by_cores["mode"] == mode]
@@ -194,14 +253,15 @@ def speedup_vs_workers(runs: pd.DataFrame, directory: Path) -> tuple[Drawn, list
     ax_cores.plot(core_counts, core_counts, "k--", lw=1, label="ideal")
     fit_text = "\n".join(f"{f.mode}: serial fraction {f.serial_fraction:.2f}" for f in fits)
     ax.set(xlabel="workers", ylabel=f"speed-up over {label or 'serial'} (x)", title=f"vs workers: {size} images, all pairs", xticks=workers)
-    ax.text(0.02, 0.98, f"Amdahl fit, workers <= {most_cores} cores:\n{fit_text}", transform=ax.transAxes, va="top", fontsize=8)
+    ax_text.axis("off")
+    ax_text.text(0.05, 0.9, f"Amdahl fit, workers <= {most_cores} cores\n(baseline: {label or 'serial'}):\n{fit_text}", transform=ax_text.transAxes, va="top")
     ax_cores.set(xlabel="cores allowed (workers = cores)", ylabel="speed-up over serial on 1 core (x)", title="vs cores", xticks=core_counts)
     if by_cores.empty:
         ax_cores.text(0.5, 0.5, "no 1-core serial baseline", transform=ax_cores.transAxes, ha="center")
     ax_eff.set(xlabel="workers", ylabel="speed-up / min(workers, cores)", ylim=(0, 1.1), xticks=workers, title="Parallel efficiency")
-    ax.legend(fontsize=8, loc="lower right")
-    ax_cores.legend(fontsize=8, loc="lower right")
-    ax_eff.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=9, loc="lower right")
+    ax_cores.legend(loc="lower right")
+    ax_eff.legend(fontsize=9, loc="lower left")
     return _save(fig, directory, "speedup"), fits
 
 
@@ -221,11 +281,11 @@ def stage_breakdown(runs: pd.DataFrame, directory: Path) -> Drawn:
     size = data["images"].max()
     data = data[data["images"] == size]
     medians = data.groupby("mode")[[f"{s}_s" for s in STAGES] + ["wall_s"]].median().reindex(["serial", "thread", "process", "dask"]).dropna(how="all")
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_IN, 4.5))
     bottom = np.zeros(len(medians))
     for stage in STAGES:
         values = medians[f"{stage}_s"].to_numpy()
-        ax.bar(medians.index, values, bottom=bottom, label=stage)
+        ax.bar(medians.index, values, bottom=bottom, label=stage, color=STAGE_COLORS[stage])
         bottom += values
     overhead = medians["wall_s"].to_numpy() - bottom
     ax.bar(medians.index, overhead, bottom=bottom, label="start-up, imports, pool", color="#cccccc")
@@ -241,7 +301,7 @@ def cpu_timeline(runs: pd.DataFrame, timelines: pd.DataFrame, directory: Path) -
     size = data["images"].max()
     chosen = data[data["images"] == size].sort_values("repeat").groupby("mode").head(1)
     core_columns = [c for c in timelines.columns if c.startswith("core") and c.endswith("_pct")]
-    fig, axes = plt.subplots(len(chosen), 1, figsize=(7, 2 * len(chosen)), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(len(chosen), 1, figsize=(FIGURE_WIDTH_IN, 2.8 * len(chosen)), sharex=True, squeeze=False)
     for ax, (_, run) in zip(axes[:, 0], chosen.iterrows()):
         samples = timelines[timelines["run_id"] == run["run_id"]]
         for column in core_columns:
@@ -249,7 +309,8 @@ def cpu_timeline(runs: pd.DataFrame, timelines: pd.DataFrame, directory: Path) -
         ax.plot(samples["t"], samples["tree_cpu_pct"], "k", lw=1.2, label="process tree")
         ax.set(ylabel="CPU %", title=f"{run['mode']}, {run['workers']} worker(s)", ylim=(0, 100 * max(2, len(core_columns)) + 10))
     axes[-1, 0].set_xlabel("time since start (s)")
-    axes[0, 0].legend(fontsize=7, ncol=4)
+    for ax in axes[:, 0]:
+        ax.legend(ncol=3, loc="upper right")
     return _save(fig, directory, "cpu_timeline")
 
 
@@ -257,12 +318,13 @@ def memory_vs_size(runs: pd.DataFrame, directory: Path) -> Drawn:
     data = all_pairs_on_all_cores(runs).assign(peak_rss_mb=lambda f: f["peak_rss_bytes"] / 2**20)
     if data.empty:
         return _no_data(directory, "memory", "no all-pairs runs in these results")
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_IN, 4.5))
     for suffix, style, rows in by_source(data):
         for mode, part in cell_stats(rows, "peak_rss_mb", ["mode", "images"]).groupby("mode"):
             median_iqr(ax, part, "images", marker="o", capsize=3, linestyle=style, label=mode + suffix, color=MODE_COLORS.get(mode))
     ax.set(xscale="log", xlabel="dataset size (images)", ylabel="peak RSS of the process tree (MiB)", title="Peak memory (process pools pay per worker)")
-    ax.legend(fontsize="small")
+    ax.set_ylim(bottom=0)
+    mode_source_legend(ax, data, "upper left")
     return _save(fig, directory, "memory")
 
 
@@ -270,7 +332,7 @@ def throughput(runs: pd.DataFrame, directory: Path) -> Drawn:
     data = all_pairs_on_all_cores(runs)
     if data.empty:
         return _no_data(directory, "throughput", "no all-pairs runs in these results")
-    fig, (ax_load, ax_cmp) = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, (ax_load, ax_cmp) = panels(2, height_in=4.2)
     for suffix, style, rows in by_source(data):
         for mode, part in rows.groupby("mode"):
             for ax, column in ((ax_load, "load_images_per_s"), (ax_cmp, "compare_pairs_per_s")):
@@ -278,16 +340,17 @@ def throughput(runs: pd.DataFrame, directory: Path) -> Drawn:
                 median_iqr(ax, stats, "images", marker="o", capsize=3, linestyle=style, label=mode + suffix, color=MODE_COLORS.get(mode))
     ax_load.set(xscale="log", xlabel="dataset size (images)", ylabel="images / s", title="Load stage throughput")
     ax_cmp.set(xscale="log", yscale="log", xlabel="dataset size (images)", ylabel="SSIM pairs / s", title="Compare stage throughput")
-    ax_load.legend(fontsize="small")
+    for ax in (ax_load, ax_cmp):
+        mode_source_legend(ax, data, "upper left")
     return _save(fig, directory, "throughput")
 
 
 def accuracy(sweep: pd.DataFrame | None, directory: Path) -> Drawn:
     if sweep is None or sweep.empty:
         return _no_data(directory, "accuracy", "no threshold sweep given (--accuracy)")
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for column in ("precision", "recall", "f1"):
-        ax.plot(sweep["threshold"], sweep[column], marker=".", label=column)
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_IN, 4.2))
+    for column, color in zip(("precision", "recall", "f1"), OTHER_COLORS):
+        ax.plot(sweep["threshold"], sweep[column], marker=".", label=column, color=color)
     ax.set(xlabel="match-score threshold", ylabel="near-duplicate links", ylim=(0, 1.02), title="Accuracy vs threshold (study set)")
     ax.legend()
     return _save(fig, directory, "accuracy")
@@ -298,14 +361,14 @@ def compare_scale(scale: pd.DataFrame | None, directory: Path) -> Drawn:
     each curve's fitted log-log slope in its label: ~2 is quadratic, ~1 linear."""
     if scale is None or scale.empty:
         return _no_data(directory, "compare_scale", "no scale benchmark given (--scale CSV from benchmarks/scale.py)")
-    fig, (ax_time, ax_mem) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax_time, ax_mem) = panels(2, height_in=4.0)
     for pairs, part in scale.groupby("pairs"):
         part = part.groupby("n", as_index=False)[["wall_s", "peak_rss_bytes"]].median()
         slope = growth_exponent(part["n"].to_numpy(float), part["wall_s"].to_numpy(float)) if len(part) > 1 else float("nan")
-        style = dict(marker="o", label=f"--pairs {pairs} (slope {slope:.2f})", color="#d62728" if pairs == "all" else "#1f77b4")
+        style = dict(marker="o", label=f"--pairs {pairs} (slope {slope:.2f})", color=OTHER_COLORS[0] if pairs == "all" else OTHER_COLORS[1])
         ax_time.plot(part["n"], part["wall_s"], **style)
         ax_mem.plot(part["n"], part["peak_rss_bytes"] / 2**20, **style)
     ax_time.set(xscale="log", yscale="log", xlabel="images", ylabel="compare stage wall time (s)", title="Compare time vs images")
-    ax_mem.set(xscale="log", yscale="log", xlabel="images", ylabel="peak RSS (MiB)", title="Peak memory vs images")
-    ax_time.legend()
+    ax_mem.set(xscale="log", xlabel="images", ylabel="peak RSS (MiB)", title="Peak memory vs images")
+    ax_mem.set_ylim(bottom=0)
     return _save(fig, directory, "compare_scale")

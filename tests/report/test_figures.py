@@ -1,0 +1,121 @@
+"""Every figure reads at page width: one style, a legend on each panel, memory from 0, a colour per mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from dupbench.report import figures
+from dupbench.result import STAGES
+
+
+def synthetic_runs(sizes=(10, 40, 160), repeats: int = 4, seed: int = 0) -> pd.DataFrame:
+    """Runs of serial, thread and process on 1 and 2 cores, all pairs, one interpreter and results file."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for images in sizes:
+        for cores in (1, 2):
+            for mode, workers in (("serial", 1), ("thread", cores), ("process", cores)):
+                for repeat in range(repeats):
+                    wall = images * 0.01 / (1 if mode == "serial" else 0.9 * cores) * rng.uniform(0.95, 1.05) + 0.2
+                    rows.append(
+                        {
+                            "run_id": f"{mode}-{images}-{cores}-r{repeat}",
+                            "mode": mode,
+                            "images": images,
+                            "workers": workers,
+                            "cores": cores,
+                            "pairs": "all",
+                            "repeat": repeat,
+                            "wall_s": wall,
+                            "detector_total_s": wall - 0.15,
+                            "cpu_utilization": (0.5 if mode == "serial" else 0.9) * rng.uniform(0.95, 1.0),
+                            "peak_rss_bytes": (100 + images + (50 * workers if mode == "process" else 0)) * 2**20,
+                            "load_images_per_s": images / (0.4 * wall),
+                            "compare_pairs_per_s": images**2 / (0.5 * wall),
+                            **{f"{stage}_s": wall * share for stage, share in zip(STAGES, (0.05, 0.35, 0.4, 0.05))},
+                            "profile": "study",
+                            "dataset_seed": 1,
+                            "thumb_size": 32,
+                            "interpreter": "CPython 3.11.7",
+                            "source": "results/vm/a.csv",
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def kept_figures(monkeypatch) -> list[plt.Figure]:
+    """The figures the functions draw, kept open (the module closes them after saving) to inspect their axes."""
+    kept: list[plt.Figure] = []
+    close = plt.close
+    monkeypatch.setattr(figures.plt, "close", kept.append)
+    yield kept
+    for fig in list(kept):
+        close(fig)
+
+
+def assert_readable(drawn: figures.Drawn) -> None:
+    width, _ = Image.open(drawn.png).size
+    assert drawn.missing is None
+    assert 700 <= width <= 900  # shown at about its own size at page width: labels stay ~11 pt
+
+
+def data_axes(fig: plt.Figure) -> list[plt.Axes]:
+    return [ax for ax in fig.axes if ax.axison and (ax.lines or ax.patches or ax.collections)]
+
+
+def assert_legend_on_every_panel(fig: plt.Figure) -> None:
+    axes = data_axes(fig)
+    assert axes
+    assert all(ax.get_legend() is not None for ax in axes)
+
+
+def test_every_runs_figure_is_page_width_with_a_legend_on_each_panel(tmp_path: Path, kept_figures):
+    runs = synthetic_runs()
+    drawn = [
+        figures.time_vs_size(runs, tmp_path),
+        figures.speedup_vs_workers(runs, tmp_path)[0],
+        figures.stage_breakdown(runs, tmp_path),
+        figures.memory_vs_size(runs, tmp_path),
+        figures.throughput(runs, tmp_path),
+    ]
+    for item in drawn:
+        assert_readable(item)
+    assert len(kept_figures) == len(drawn)
+    for fig in kept_figures:
+        assert_legend_on_every_panel(fig)
+        for ax in fig.axes:
+            for label in ax.get_xticklabels() + ax.get_yticklabels():
+                assert label.get_fontsize() >= 10
+
+
+def test_memory_axes_start_at_zero(tmp_path: Path, kept_figures):
+    figures.memory_vs_size(synthetic_runs(), tmp_path)
+    scale = pd.DataFrame(
+        {"n": [100, 1000, 100, 1000], "pairs": ["all", "all", "pruned", "pruned"], "wall_s": [1, 90, 0.1, 1.2], "peak_rss_bytes": [2e8, 3e8, 2e8, 2.5e8]}
+    )
+    figures.compare_scale(scale, tmp_path)
+    memory_axes = [ax for fig in kept_figures for ax in fig.axes if "RSS" in ax.get_ylabel()]
+    assert len(memory_axes) == 2
+    assert all(ax.get_ylim()[0] == 0 and ax.get_yscale() == "linear" for ax in memory_axes)
+
+
+def test_each_mode_has_one_colour_in_every_figure(tmp_path: Path, kept_figures):
+    runs = synthetic_runs()
+    figures.time_vs_size(runs, tmp_path)
+    figures.memory_vs_size(runs, tmp_path)
+    seen: dict[str, set[str]] = {}
+    for fig in kept_figures:
+        for ax in fig.axes:
+            legend = ax.get_legend()
+            for handle, text in zip(legend.legend_handles, legend.get_texts()):
+                if text.get_text() in figures.MODE_COLORS:
+                    seen.setdefault(text.get_text(), set()).add(str(handle.get_color()).lower())
+    assert set(seen) == {"serial", "thread", "process"}
+    assert all(colors == {figures.MODE_COLORS[mode].lower()} for mode, colors in seen.items())
