@@ -18,8 +18,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import NullFormatter, StrMethodFormatter  # noqa: E402
 
-from dupbench.report.data import amdahl_serial_fraction, cell_stats, fastest_serial, growth_exponent, karp_flatt  # noqa: E402
+from dupbench.harness.stats import ratio_interval  # noqa: E402
+from dupbench.report.data import amdahl_serial_fraction, cell_stats, fastest_serial, growth_exponent, karp_flatt, one_source_per_comparison  # noqa: E402
 from dupbench.result import STAGES  # noqa: E402
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies and in greyscale print. Each mode
@@ -141,9 +143,9 @@ def time_vs_size(runs: pd.DataFrame, directory: Path) -> Drawn:
         return _no_data(directory, "time_vs_size", "fewer than two dataset sizes in these results")
     stats = cell_stats(data, "wall_s", ["mode", "images"])
     fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_IN, 5.2))
-    for suffix, style, rows in by_source(data):
-        for mode, part in cell_stats(rows, "wall_s", ["mode", "images"]).groupby("mode"):
-            median_iqr(ax, part, "images", marker="o", capsize=3, linestyle=style, label=mode + suffix, color=MODE_COLORS.get(mode))
+    for _, style, rows in by_source(data):
+        for mode, part in rows.groupby("mode"):
+            cells_with_points(ax, part, "wall_s", "images", MODE_COLORS.get(mode), linestyle=style)
     serial = stats[stats["mode"] == "serial"].sort_values("images")
     if len(serial):
         n0, t0 = serial["images"].iloc[-1], serial["median"].iloc[-1]
@@ -231,6 +233,8 @@ def speedup_vs_workers(runs: pd.DataFrame, directory: Path) -> tuple[Drawn, list
                 continue
             stats = cell_stats(part.assign(speedup=serial / part["wall_s"]), "speedup", ["workers"])
             style = "-" if cores == most_cores else ":"
+            for workers, by_workers in part.groupby("workers"):
+                raw_points(ax, workers, serial / by_workers["wall_s"], MODE_COLORS[mode])
             median_iqr(ax, stats, "workers", marker="o", capsize=3, ls=style, color=MODE_COLORS[mode], label=f"{mode}, {cores} core(s)")
             ax_eff.plot(
                 stats["workers"],
@@ -372,3 +376,171 @@ def compare_scale(scale: pd.DataFrame | None, directory: Path) -> Drawn:
     ax_mem.set(xscale="log", xlabel="images", ylabel="peak RSS (MiB)", title="Peak memory vs images")
     ax_mem.set_ylim(bottom=0)
     return _save(fig, directory, "compare_scale")
+
+
+RAW_POINTS_BELOW = 10  # a cell with fewer runs shows each run: a median and a bar of 3 runs hide how few they are
+
+
+def raw_points(ax: plt.Axes, x: float, values: np.ndarray | pd.Series, color: str | None) -> None:
+    """Each run of a small cell as a small hollow marker at its x (nothing drawn for n >= RAW_POINTS_BELOW)."""
+    values = np.asarray(values, float)
+    if 0 < len(values) < RAW_POINTS_BELOW:
+        ax.plot(np.full(len(values), x), values, ls="none", marker="o", ms=3.5, mfc="none", mew=0.8, alpha=0.7, color=color, zorder=3)
+
+
+def cells_with_points(ax: plt.Axes, rows: pd.DataFrame, value: str, x: str, color: str | None, **style) -> None:
+    """Median and IQR per `x` of `value`, joined by a line, with every run drawn where a cell has few runs."""
+    stats = cell_stats(rows, value, [x])
+    median_iqr(ax, stats, x, marker="o", capsize=3, color=color, **style)
+    for at, part in rows.groupby(x):
+        raw_points(ax, at, part[value], color)
+
+
+def speedup_cells(runs: pd.DataFrame, parallel: pd.DataFrame) -> pd.DataFrame:
+    """Speed-up per (mode, images) of `parallel` over the fastest serial configuration in `runs` of the same
+    dataset, interpreter and results file: median ratio, its interval (harness/stats.py) and each run's ratio."""
+    rows = []
+    for (mode, images), part in parallel.groupby(["mode", "images"]):
+        base, label = fastest_serial(runs, part.iloc[0])
+        if not len(base):
+            continue
+        interval = ratio_interval(base, part["wall_s"])
+        median = float(np.median(base))
+        rows.append(
+            {
+                "mode": mode,
+                "images": images,
+                "median": median / float(part["wall_s"].median()),
+                "low": interval.low,
+                "high": interval.high,
+                "coverage": interval.coverage,
+                "runs": len(part),
+                "points": tuple(median / part["wall_s"]),
+                "baseline": label,
+            }
+        )
+    return pd.DataFrame(rows, columns=["mode", "images", "median", "low", "high", "coverage", "runs", "points", "baseline"])
+
+
+def interval_bars(ax: plt.Axes, cells: pd.DataFrame, x: str, color: str | None, **style) -> None:
+    """Median speed-ups with their intervals as bars (none where the interval is undefined), runs of small cells drawn."""
+    low = (cells["median"] - cells["low"]).fillna(0).clip(lower=0)
+    high = (cells["high"] - cells["median"]).fillna(0).clip(lower=0)
+    ax.errorbar(cells[x], cells["median"], yerr=[low, high], marker="o", capsize=3, color=color, **style)
+    for _, cell in cells.iterrows():
+        raw_points(ax, cell[x], np.array(cell["points"]), color)
+
+
+def parallel_on_all_cores(data: pd.DataFrame) -> pd.DataFrame:
+    """Non-serial runs with one worker per core on the most cores measured."""
+    cores = data["cores"].max()
+    return data[(data["mode"] != "serial") & (data["cores"] == cores) & (data["workers"] == cores)]
+
+
+def cpu_utilization_vs_size(runs: pd.DataFrame, directory: Path) -> Drawn:
+    """CPU utilisation (tree CPU / (wall x cores allowed)) per mode vs dataset size: the published study's headline."""
+    data = all_pairs_on_all_cores(runs).dropna(subset=["cpu_utilization"])
+    if data.empty:
+        return _no_data(directory, "cpu_utilization", "no all-pairs runs with CPU utilisation in these results")
+    data = data.assign(cpu_pct=100 * data["cpu_utilization"])
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_IN, 4.5))
+    for _, style, rows in by_source(data):
+        for mode, part in rows.groupby("mode"):
+            cells_with_points(ax, part, "cpu_pct", "images", MODE_COLORS.get(mode), linestyle=style)
+    cores = int(data["cores"].max())
+    ax.set(
+        xscale="log",
+        ylim=(0, 105),
+        xlabel="dataset size (images)",
+        ylabel=f"CPU utilisation (% of {cores} cores)",
+        title=f"CPU utilisation of the process tree, all pairs, {cores} cores",
+    )
+    mode_source_legend(ax, data, "lower right")
+    return _save(fig, directory, "cpu_utilization")
+
+
+def speedup_vs_size(runs: pd.DataFrame, directory: Path) -> Drawn:
+    """Speed-up of each parallel mode over the fastest serial configuration vs dataset size, with intervals."""
+    data = runs[runs["pairs"] == "all"]
+    parallel = parallel_on_all_cores(data) if len(data) else data
+    if parallel["images"].nunique() < 2:
+        return _no_data(directory, "speedup_vs_size", "fewer than two dataset sizes with parallel all-pairs runs")
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_IN, 4.5))
+    for _, style, rows in by_source(parallel):
+        cells = speedup_cells(data, rows)
+        for mode, part in cells.groupby("mode"):
+            interval_bars(ax, part, "images", MODE_COLORS.get(mode), linestyle=style)
+    cores = int(parallel["cores"].max())
+    ax.axhline(1, color="#777777", lw=1, ls="--", zorder=0)
+    ax.axhline(cores, color="#777777", lw=1, ls=":", zorder=0)
+    ax.set(
+        xscale="log",
+        ylim=(0, cores + 0.4),
+        xlabel="dataset size (images)",
+        ylabel="speed-up over the fastest serial (x)",
+        title=f"Speed-up vs dataset size, {cores} workers on {cores} cores, all pairs",
+    )
+    guides = (Line2D([], [], color="#777777", ls="--", label="1x (serial)"), Line2D([], [], color="#777777", ls=":", label=f"{cores}x (ideal)"))
+    mode_source_legend(ax, parallel, "lower right", guides)
+    return _save(fig, directory, "speedup_vs_size")
+
+
+def _interpreter_tick(label: str) -> str:
+    return label.replace(" (", "\n(")
+
+
+def gil_vs_free_threaded(runs: pd.DataFrame, directory: Path) -> Drawn:
+    """Per interpreter, the speed-up of threads and of processes over that interpreter's own fastest serial,
+    side by side, one panel per dataset size that at least two interpreters measured (all pairs, all cores)."""
+    if "interpreter" not in runs:
+        return _no_data(directory, "gil_vs_free_threaded", "no interpreter labels in these results")
+    data = one_source_per_comparison(runs[runs["pairs"] == "all"])
+    parallel = parallel_on_all_cores(data[data["mode"].isin(["thread", "process"])]) if len(data) else data
+    shared = parallel.groupby("images")["interpreter"].nunique()
+    sizes = sorted(shared[shared >= 2].index)
+    if not sizes:
+        return _no_data(directory, "gil_vs_free_threaded", "no dataset size measured on two or more interpreters")
+    fig, axes = panels(len(sizes), height_in=4.0)
+    for ax, size in zip(axes, sizes):
+        at_size = parallel[parallel["images"] == size]
+        interpreters = sorted(at_size["interpreter"].unique())
+        for i, interpreter in enumerate(interpreters):
+            cells = speedup_cells(data, at_size[at_size["interpreter"] == interpreter])
+            for offset, mode in ((-0.15, "thread"), (0.15, "process")):
+                cell = cells[cells["mode"] == mode].assign(x=i + offset)
+                if len(cell):
+                    interval_bars(ax, cell, "x", MODE_COLORS[mode], ls="none", label=mode if i == 0 else None)
+        ax.axhline(1, color="#777777", lw=1, ls="--", zorder=0, label="1x (serial)")
+        ax.set_xticks(range(len(interpreters)), [_interpreter_tick(i) for i in interpreters], fontsize=9.5)
+        ax.set(xlim=(-0.6, len(interpreters) - 0.4), ylim=(0, None), ylabel="speed-up over its own fastest serial (x)", title=f"{size} images")
+    fig.suptitle(f"GIL vs free-threaded: {int(parallel['cores'].max())} workers on {int(parallel['cores'].max())} cores, all pairs")
+    return _save(fig, directory, "gil_vs_free_threaded")
+
+
+def dask_vs_pools(runs: pd.DataFrame, directory: Path) -> Drawn:
+    """From the results files that ran Dask: wall time of serial, process pool and Dask vs size (left) and
+    their speed-ups over the fastest serial of the same file (right). Reads those files alone, as the
+    Dask sweep repeats cells of the scaling grid at another time and commit."""
+    sources = runs.loc[runs["mode"] == "dask", "source"].unique() if "source" in runs else []
+    data = runs[runs["source"].isin(sources)] if len(sources) else runs.iloc[0:0]
+    data = data[data["mode"].isin(["serial", "process", "dask"])]
+    if data.empty or data["images"].nunique() < 2:
+        return _no_data(directory, "dask", "no Dask sweep with two or more dataset sizes in these results")
+    cores = data["cores"].max()
+    shown = data[(data["cores"] == cores) & ((data["mode"] == "serial") | (data["workers"] == cores))]
+    fig, (ax_time, ax_speed) = panels(2, height_in=4.2)
+    for _, style, rows in by_source(shown):
+        for mode, part in rows.groupby("mode"):
+            cells_with_points(ax_time, part, "wall_s", "images", MODE_COLORS.get(mode), linestyle=style)
+        for mode, part in speedup_cells(data, parallel_on_all_cores(rows)).groupby("mode"):
+            interval_bars(ax_speed, part, "images", MODE_COLORS.get(mode), linestyle=style)
+    ax_speed.axhline(1, color="#777777", lw=1, ls="--", zorder=0)
+    pairs = "/".join(sorted(data["pairs"].unique()))
+    ax_time.set(xscale="log", yscale="log", xlabel="dataset size (images)", ylabel="wall time (s)", title=f"Wall time, pairs {pairs}")
+    for axis in (ax_time.yaxis, ax_time.xaxis):  # plain numbers on log axes: "6" rather than "6 x 10^0"
+        axis.set_major_formatter(StrMethodFormatter("{x:g}"))
+        axis.set_minor_formatter(StrMethodFormatter("{x:g}") if axis is ax_time.yaxis else NullFormatter())
+    ax_speed.set(xscale="log", ylim=(0, None), xlabel="dataset size (images)", ylabel="speed-up over the fastest serial (x)", title="Speed-up")
+    mode_source_legend(ax_time, shown, "upper left")
+    mode_source_legend(ax_speed, shown[shown["mode"] != "serial"], "lower right", (Line2D([], [], color="#777777", ls="--", label="1x (serial)"),))
+    return _save(fig, directory, "dask")

@@ -119,3 +119,63 @@ def test_each_mode_has_one_colour_in_every_figure(tmp_path: Path, kept_figures):
                     seen.setdefault(text.get_text(), set()).add(str(handle.get_color()).lower())
     assert set(seen) == {"serial", "thread", "process"}
     assert all(colors == {figures.MODE_COLORS[mode].lower()} for mode, colors in seen.items())
+
+
+def with_interpreters(runs: pd.DataFrame) -> pd.DataFrame:
+    """The same grid on a second, free-threaded interpreter in a second results file, 1.4x slower serially."""
+    free = runs.assign(interpreter="CPython 3.13.5t (GIL off)", source="results/vm/b.csv", wall_s=runs["wall_s"] * 1.4)
+    return pd.concat([runs, free], ignore_index=True)
+
+
+def with_dask(runs: pd.DataFrame) -> pd.DataFrame:
+    dask = runs[runs["mode"] == "process"].assign(mode="dask", wall_s=lambda f: f["wall_s"] * 1.2)
+    return pd.concat([runs, dask], ignore_index=True).assign(pairs="pruned", source="results/vm/dask.csv")
+
+
+@pytest.mark.parametrize(
+    ("draw", "frame"),
+    [
+        (figures.cpu_utilization_vs_size, synthetic_runs),
+        (figures.speedup_vs_size, synthetic_runs),
+        (figures.gil_vs_free_threaded, lambda: with_interpreters(synthetic_runs())),
+        (figures.dask_vs_pools, lambda: with_dask(synthetic_runs())),
+    ],
+)
+def test_new_figures_write_a_readable_png_with_legends(tmp_path: Path, kept_figures, draw, frame):
+    drawn = draw(frame(), tmp_path)
+    assert_readable(drawn)
+    assert drawn.svg.exists()
+    assert_legend_on_every_panel(kept_figures[-1])
+
+
+def test_new_figures_say_why_they_are_empty(tmp_path: Path):
+    one_interpreter = synthetic_runs()
+    assert figures.gil_vs_free_threaded(one_interpreter, tmp_path).missing
+    assert figures.dask_vs_pools(one_interpreter, tmp_path).missing
+    assert figures.speedup_vs_size(synthetic_runs(sizes=(10,)), tmp_path).missing
+
+
+def test_speedup_cells_use_the_fastest_serial_and_its_interval():
+    runs = synthetic_runs(repeats=8)
+    # serial on 2 cores made slower: the baseline must be serial on 1 core
+    runs.loc[(runs["mode"] == "serial") & (runs["cores"] == 2), "wall_s"] *= 1.5
+    parallel = figures.parallel_on_all_cores(runs)
+    cells = figures.speedup_cells(runs, parallel)
+    assert set(cells["baseline"]) == {"serial on 1 core"}
+    for _, cell in cells.iterrows():
+        serial = runs[(runs["mode"] == "serial") & (runs["cores"] == 1) & (runs["images"] == cell["images"])]["wall_s"]
+        mode = parallel[(parallel["mode"] == cell["mode"]) & (parallel["images"] == cell["images"])]["wall_s"]
+        assert cell["median"] == pytest.approx(serial.median() / mode.median())
+        assert cell["low"] <= cell["median"] <= cell["high"]
+        assert cell["runs"] == 8 and len(cell["points"]) == 8
+
+
+def test_raw_points_are_drawn_only_for_small_cells(tmp_path: Path, kept_figures):
+    def hollow_markers(fig: plt.Figure) -> int:
+        return sum(1 for ax in fig.axes for line in ax.lines if line.get_linestyle() == "None" and line.get_markerfacecolor() == "none")
+
+    figures.time_vs_size(synthetic_runs(repeats=3), tmp_path)
+    figures.time_vs_size(synthetic_runs(repeats=figures.RAW_POINTS_BELOW), tmp_path)
+    few, many = kept_figures
+    assert hollow_markers(few) == 3 * 3  # one per (mode, size) cell on all cores
+    assert hollow_markers(many) == 0
