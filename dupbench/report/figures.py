@@ -298,23 +298,66 @@ def stage_breakdown(runs: pd.DataFrame, directory: Path) -> Drawn:
     return _save(fig, directory, "stages")
 
 
+def median_run(rows: pd.DataFrame) -> pd.Series:
+    """The run whose wall time is the cell's median (the lower middle one for an even count): a typical run,
+    where repeat 0 may be the one a slow spell of the machine hit."""
+    ordered = rows.sort_values(["wall_s", "repeat"])
+    return ordered.iloc[(len(ordered) - 1) // 2]
+
+
+def run_samples(timelines: pd.DataFrame, run: pd.Series) -> pd.DataFrame:
+    """The monitor samples of `run`. Files of other sweeps reuse run ids, so where one id holds several runs
+    (t restarts), the one that started nearest the run's own start time is taken."""
+    samples = timelines[timelines["run_id"] == run["run_id"]]
+    starts = (samples["t"].diff() < 0).cumsum()
+    if starts.nunique() <= 1 or "started_utc" not in run or "epoch" not in samples:
+        return samples
+    started = pd.Timestamp(run["started_utc"]).timestamp()
+    nearest = (samples.groupby(starts)["epoch"].min() - started).abs().idxmin()
+    return samples[starts == nearest]
+
+
+def stage_spans(run: pd.Series) -> list[tuple[str, float, float]]:
+    """(stage, start, end) in seconds since the run started. Measured starts (`<stage>_start_s`) where the
+    results hold them; else the stage durations laid end to end from the detector's start, taken as wall time
+    minus detector time (process exit after the detector is assumed short)."""
+    spans, at = [], float(run["wall_s"]) - float(run.get("detector_total_s", np.nan))
+    for stage in STAGES:
+        duration = float(run.get(f"{stage}_s", np.nan))
+        start = float(run.get(f"{stage}_start_s", at))
+        if np.isfinite(start) and np.isfinite(duration):
+            spans.append((stage, start, start + duration))
+            at = start + duration
+    return spans
+
+
 def cpu_timeline(runs: pd.DataFrame, timelines: pd.DataFrame, directory: Path) -> Drawn:
+    """Per-core CPU and the process tree over the median run of each mode at the largest all-pairs size,
+    the detector's stages shaded."""
     data = all_pairs_on_all_cores(runs)
     if timelines.empty or data.empty:
         return _no_data(directory, "cpu_timeline", "no monitor timelines in these results")
     size = data["images"].max()
-    chosen = data[data["images"] == size].sort_values("repeat").groupby("mode").head(1)
+    largest = data[data["images"] == size]
+    chosen = [median_run(largest[largest["mode"] == mode]) for mode in MODES if (largest["mode"] == mode).any()]
+    counts = largest["mode"].value_counts()
     core_columns = [c for c in timelines.columns if c.startswith("core") and c.endswith("_pct")]
     fig, axes = plt.subplots(len(chosen), 1, figsize=(FIGURE_WIDTH_IN, 2.8 * len(chosen)), sharex=True, squeeze=False)
-    for ax, (_, run) in zip(axes[:, 0], chosen.iterrows()):
-        samples = timelines[timelines["run_id"] == run["run_id"]]
-        for column in core_columns:
-            ax.plot(samples["t"], samples[column], lw=0.8, label=column.replace("_pct", ""))
-        ax.plot(samples["t"], samples["tree_cpu_pct"], "k", lw=1.2, label="process tree")
-        ax.set(ylabel="CPU %", title=f"{run['mode']}, {run['workers']} worker(s)", ylim=(0, 100 * max(2, len(core_columns)) + 10))
-    axes[-1, 0].set_xlabel("time since start (s)")
-    for ax in axes[:, 0]:
-        ax.legend(ncol=3, loc="upper right")
+    measured = all(f"{stage}_start_s" in runs for stage in STAGES)
+    for ax, run in zip(axes[:, 0], chosen):
+        samples = run_samples(timelines, run)
+        for stage, start, end in stage_spans(run):
+            ax.axvspan(start, end, color=STAGE_COLORS[stage], alpha=0.18, lw=0, label=stage)
+        for column, color in zip(core_columns, ("#999999", "#56B4E9", "#E69F00", "#CC79A7")):
+            ax.plot(samples["t"], samples[column], lw=0.9, color=color, label=column.replace("_pct", ""))
+        ax.plot(samples["t"], samples["tree_cpu_pct"], color=MODE_COLORS[run["mode"]], lw=1.6, label="process tree")
+        ax.set(
+            ylabel="CPU % (100 = 1 core)",
+            title=f"{run['mode']}, {run['workers']} worker(s): median of {counts[run['mode']]} runs, {run['wall_s']:.2f} s",
+            ylim=(0, 100 * max(2, len(core_columns)) + 110),  # headroom for the legend above the data
+        )
+        ax.legend(ncol=4, loc="upper right", fontsize=9)
+    axes[-1, 0].set_xlabel("time since start (s)" + ("" if measured else "; stages placed by their durations"))
     return _save(fig, directory, "cpu_timeline")
 
 

@@ -179,3 +179,39 @@ def test_raw_points_are_drawn_only_for_small_cells(tmp_path: Path, kept_figures)
     few, many = kept_figures
     assert hollow_markers(few) == 3 * 3  # one per (mode, size) cell on all cores
     assert hollow_markers(many) == 0
+
+
+def timeline_for(runs: pd.DataFrame) -> pd.DataFrame:
+    """Monitor samples every 0.1 s over each run, with two cores."""
+    frames = []
+    for _, run in runs.iterrows():
+        t = np.arange(0, run["wall_s"], 0.1)
+        frames.append(pd.DataFrame({"run_id": run["run_id"], "t": t, "epoch": 1e9 + t, "tree_cpu_pct": 100.0, "core0_pct": 100.0, "core1_pct": 10.0}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_cpu_timeline_draws_the_median_run_with_its_stages_shaded(tmp_path: Path, kept_figures):
+    runs = synthetic_runs(repeats=5)
+    largest = runs[(runs["images"] == runs["images"].max()) & (runs["cores"] == 2)]
+    drawn = figures.cpu_timeline(runs, timeline_for(runs), tmp_path)
+    assert_readable(drawn)
+    fig = kept_figures[-1]
+    assert_legend_on_every_panel(fig)
+    for ax, mode in zip(fig.axes, ("serial", "thread", "process")):
+        walls = largest[largest["mode"] == mode]["wall_s"]
+        tree = ax.lines[-1]
+        assert max(tree.get_xdata()) == pytest.approx(np.arange(0, walls.median(), 0.1)[-1])  # the median run's samples
+        shaded = [patch for patch in ax.patches if patch.get_label() in STAGES]
+        assert [patch.get_label() for patch in shaded] == list(STAGES)
+
+
+def test_median_run_is_the_middle_wall_time_not_repeat_zero():
+    rows = pd.DataFrame({"repeat": [0, 1, 2, 3], "wall_s": [9.0, 1.0, 2.0, 3.0], "run_id": list("abcd")})
+    assert figures.median_run(rows)["run_id"] == "c"
+
+
+def test_run_samples_pick_the_run_of_that_start_when_files_share_run_ids():
+    first = pd.DataFrame({"run_id": "r", "t": [0.0, 0.1], "epoch": [1000.0, 1000.1], "tree_cpu_pct": [1.0, 1.0]})
+    second = first.assign(epoch=[5000.0, 5000.1], tree_cpu_pct=2.0)
+    run = pd.Series({"run_id": "r", "started_utc": pd.Timestamp(5000, unit="s").strftime("%Y-%m-%dT%H:%M:%SZ")})
+    assert set(figures.run_samples(pd.concat([first, second], ignore_index=True), run)["tree_cpu_pct"]) == {2.0}
