@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -17,6 +18,7 @@ matplotlib.rcParams["svg.hashsalt"] = "dupbench"  # stable element ids in SVGs
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from cycler import cycler  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import NullFormatter, StrMethodFormatter  # noqa: E402
 
@@ -46,7 +48,7 @@ matplotlib.rcParams.update(
         "legend.framealpha": 0.85,
         "lines.linewidth": 1.8,
         "lines.markersize": 6,
-        "axes.prop_cycle": matplotlib.cycler(color=list(OTHER_COLORS)),
+        "axes.prop_cycle": cycler(color=list(OTHER_COLORS)),
         "axes.grid": True,
         "grid.alpha": 0.3,
     }
@@ -126,7 +128,7 @@ def by_source(data: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     return [(f" ({Path(source).stem})", SOURCE_STYLES[i % len(SOURCE_STYLES)], data[data["source"] == source]) for i, source in enumerate(sources)]
 
 
-def mode_source_legend(ax: plt.Axes, data: pd.DataFrame, loc: str = "best", extra: tuple = ()) -> None:
+def mode_source_legend(ax: plt.Axes, data: pd.DataFrame, loc: Any = "best", extra: tuple = ()) -> None:
     """One legend entry per mode (its colour) and per results file (its line style), not one per pair:
     mode x file labels run wider than the panel."""
     present = set(data["mode"])
@@ -412,7 +414,7 @@ def compare_scale(scale: pd.DataFrame | None, directory: Path) -> Drawn:
     for pairs, part in scale.groupby("pairs"):
         part = part.groupby("n", as_index=False)[["wall_s", "peak_rss_bytes"]].median()
         slope = growth_exponent(part["n"].to_numpy(float), part["wall_s"].to_numpy(float)) if len(part) > 1 else float("nan")
-        style = dict(marker="o", label=f"--pairs {pairs} (slope {slope:.2f})", color=OTHER_COLORS[0] if pairs == "all" else OTHER_COLORS[1])
+        style: dict[str, Any] = dict(marker="o", label=f"--pairs {pairs} (slope {slope:.2f})", color=OTHER_COLORS[0] if pairs == "all" else OTHER_COLORS[1])
         ax_time.plot(part["n"], part["wall_s"], **style)
         ax_mem.plot(part["n"], part["peak_rss_bytes"] / 2**20, **style)
     ax_time.set(xscale="log", yscale="log", xlabel="images", ylabel="compare stage wall time (s)", title="Compare time vs images")
