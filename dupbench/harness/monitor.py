@@ -11,6 +11,13 @@ catches forkserver grandchildren and keeps counting processes orphaned when the 
 CPU time is kept per process (self time only, never the `cutime` of reaped children, which would count
 workers twice), and the last value of a process that exited is kept, so the tree's total is the sum over
 every process ever seen. Linux only, like the affinity control the harness relies on.
+
+The timeline's CPU comes from each process's kernel CPU clock (nanoseconds), not /proc/<pid>/stat's
+utime + stime, which are whole clock ticks (10 ms): over a 0.1 s interval each busy process's reading is
+off by up to one tick, so a tree on 2 cores showed 210-270%, and the harness's last tick, taken a fraction
+of a millisecond after the loop's, turned one tick into 4,000%. A process first seen with CPU it used
+before the previous sample (discovered late) has that CPU spread over the samples since its start time,
+not put into one interval: the total is unchanged, and no interval holds more than was used in it.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -64,6 +72,20 @@ def read_stat(pid: int) -> ProcStat | None:
     try:
         return parse_stat(_read(f"/proc/{pid}/stat"))
     except (OSError, ValueError, IndexError):
+        return None
+
+
+def cpu_clock_id(pid: int) -> int:
+    """The clock id of a process's CPU clock, as glibc's clock_getcpuclockid builds it (CPUCLOCK_SCHED)."""
+    return (~pid << 3) | 2
+
+
+def read_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process's threads, live and exited, to the nanosecond; readable for a
+    zombie, None once it is reaped."""
+    try:
+        return time.clock_gettime(cpu_clock_id(pid))
+    except OSError:
         return None
 
 
@@ -154,6 +176,8 @@ class _Tracked:
     start_ticks: int
     user_s: float = 0.0
     system_s: float = 0.0
+    cpu_s: float = 0.0  # from the CPU clock: the timeline's source
+    seen: bool = False  # read at least once: its first reading may hold CPU used before the previous sample
     ctx_voluntary: int = 0
     ctx_involuntary: int = 0
     alive: bool = True
@@ -199,6 +223,8 @@ class TreeMonitor:
     run_cores: tuple[int, ...] = ()
     uss_budget: float = 0.004
     ctx_every: int = 10
+    clock: Callable[[], float] = field(default=time.perf_counter, repr=False)
+    boot_clock: Callable[[], float] = field(default=lambda: time.clock_gettime(time.CLOCK_BOOTTIME), repr=False)  # /proc start times count from boot
     _tree: dict[int, _Tracked] = field(default_factory=dict, init=False)
     _foreign: set[int] = field(default_factory=set, init=False)
     _samples: list[Sample] = field(default_factory=list, init=False)
@@ -219,10 +245,18 @@ class TreeMonitor:
     _last_cpu: float = field(default=0.0, init=False)
     _last_cores: list[tuple[float, float, float]] = field(default_factory=list, init=False)
     _run_cores_start: list[tuple[float, float, float]] = field(default_factory=list, init=False)
+    _boot_offset: float = field(default=0.0, init=False)
 
     def start(self, started_at: float | None = None) -> None:
         """Begin sampling; `started_at` is the perf_counter time the child was started."""
-        self._t0 = time.perf_counter() if started_at is None else started_at
+        self.prepare(started_at)
+        self._thread = threading.Thread(target=self._loop, name="dupbench-monitor", daemon=True)
+        self._thread.start()
+
+    def prepare(self, started_at: float | None = None) -> None:
+        """Baselines and the pids that are not ours, without starting the thread (tests tick by hand)."""
+        self._t0 = self.clock() if started_at is None else started_at
+        self._boot_offset = self.boot_clock() - self.clock()
         self._last_t = self._t0
         self._run_cores_start = per_core_times(self.run_cores)
         self._last_cores = per_core_times(self.harness_cores)
@@ -231,8 +265,6 @@ class TreeMonitor:
         self._tree[self.root_pid] = _Tracked(start_ticks=root.start_ticks if root else 0)
         self._foreign = set(list_pids()) - {self.root_pid}
         # Pids that existed before the child could fork are foreign; anything newer is classified on sight.
-        self._thread = threading.Thread(target=self._loop, name="dupbench-monitor", daemon=True)
-        self._thread.start()
 
     def _loop(self) -> None:
         cpu_start = time.thread_time()
@@ -285,7 +317,7 @@ class TreeMonitor:
         with self._lock:
             self._discover()
             self._ticks += 1
-            elapsed = time.perf_counter() - self._t0
+            elapsed = self.clock() - self._t0
             live = sum(1 for t in self._tree.values() if t.alive)
             expected = self._uss_cost + live * self._uss_cost_per_process
             read_uss_now = self.uss_budget > 0 and expected <= self.uss_budget * elapsed
@@ -293,20 +325,16 @@ class TreeMonitor:
             read_ctx_now = self._ticks % max(1, self.ctx_every) == 1
             rss = threads = processes = 0
             uss = 0 if read_uss_now else None
+            first_seen: list[tuple[float, int]] = []  # (CPU at first reading, start ticks) of processes new to this tick
             for pid, tracked in self._tree.items():
                 if not tracked.alive:
                     continue
-                stat = read_stat(pid)
-                if stat is None or (tracked.start_ticks and stat.start_ticks != tracked.start_ticks):
-                    tracked.alive = False  # exited (and reaped): keep its last CPU time
-                    continue
-                tracked.user_s, tracked.system_s = stat.user_s, stat.system_s
-                if read_ctx_now or stat.state == "Z":
-                    ctx = read_ctx_switches(pid)
-                    if ctx is not None:
-                        tracked.ctx_voluntary, tracked.ctx_involuntary = ctx
-                if stat.state == "Z":
-                    continue  # a zombie's times are final; it holds no memory or threads
+                before = tracked.seen
+                stat = self._read_process(pid, tracked, read_ctx_now)
+                if tracked.seen and not before:
+                    first_seen.append((tracked.cpu_s, tracked.start_ticks))
+                if stat is None or stat.state == "Z":
+                    continue  # exited, or a zombie: its times are final; it holds no memory or threads
                 rss += stat.rss_bytes
                 threads += stat.threads
                 processes += 1
@@ -316,8 +344,10 @@ class TreeMonitor:
                 spent = time.thread_time() - uss_started  # an upper bound: includes the stat reads
                 self._uss_cost += spent
                 self._uss_cost_per_process = spent / max(1, processes)
-            now = time.perf_counter()
-            tree_cpu = sum(t.user_s + t.system_s for t in self._tree.values())
+            now = self.clock()
+            for cpu, start_ticks in first_seen:
+                self._backdate(cpu, start_ticks / CLOCK_TICKS - self._boot_offset - self._t0, now - self._t0)
+            tree_cpu = sum(t.cpu_s for t in self._tree.values())
             dt = now - self._last_t
             cpu_pct = 100.0 * (tree_cpu - self._last_cpu) / dt if dt > 0 else 0.0
             cores_now = per_core_times(self.harness_cores)
@@ -329,6 +359,41 @@ class TreeMonitor:
             self._max_threads = max(self._max_threads, threads)
             self._max_processes = max(self._max_processes, processes)
             self._samples.append(Sample(now - self._t0, time.time(), tree_cpu, cpu_pct, rss, uss, threads, processes, core_pct))
+
+    def _read_process(self, pid: int, tracked: _Tracked, read_ctx_now: bool) -> ProcStat | None:
+        """Update `tracked` from /proc and the process's CPU clock; None (and no longer alive) once it is gone."""
+        stat = read_stat(pid)
+        if stat is None or (tracked.start_ticks and stat.start_ticks != tracked.start_ticks):
+            tracked.alive = False  # exited (and reaped): keep its last CPU time
+            return None
+        tracked.user_s, tracked.system_s = stat.user_s, stat.system_s
+        precise = read_cpu_s(pid)
+        # The clock, when readable, is exact; else whole ticks. Never below what was already counted.
+        tracked.cpu_s = max(tracked.cpu_s, precise if precise is not None else stat.user_s + stat.system_s)
+        tracked.seen = True
+        if read_ctx_now or stat.state == "Z":
+            ctx = read_ctx_switches(pid)
+            if ctx is not None:
+                tracked.ctx_voluntary, tracked.ctx_involuntary = ctx
+        return stat
+
+    def _backdate(self, cpu: float, started: float, now: float) -> None:
+        """Spread the CPU a process first read at `now` had used since `started` (seconds since t0) evenly over
+        that span: samples taken after its start get their share and their percentages are recomputed, so
+        the interval it was discovered in holds only its own share. The total stays `cpu`."""
+        span = now - started
+        affected = [i for i, sample in enumerate(self._samples) if sample.t > started]
+        if span <= 0 or cpu <= 0 or not affected:
+            return
+        for i in affected:
+            sample = self._samples[i]
+            self._samples[i] = replace(sample, tree_cpu_s=sample.tree_cpu_s + cpu * min(1.0, (sample.t - started) / span))
+        for i in affected:
+            previous_t, previous_cpu = (self._samples[i - 1].t, self._samples[i - 1].tree_cpu_s) if i > 0 else (0.0, 0.0)
+            sample = self._samples[i]
+            dt = sample.t - previous_t
+            self._samples[i] = replace(sample, tree_cpu_pct=100.0 * (sample.tree_cpu_s - previous_cpu) / dt if dt > 0 else 0.0)
+        self._last_cpu = self._samples[-1].tree_cpu_s
 
     def pids(self) -> list[int]:
         """Every process of the tree seen so far, alive or not."""
@@ -370,7 +435,7 @@ class TreeMonitor:
             leftover_pids=tuple(pid for pid in self.live_pids() if pid != self.root_pid),
             samples=tuple(self._samples),
             monitor_cpu_s=self._monitor_cpu_s,
-            monitored_wall_s=time.perf_counter() - self._t0,
+            monitored_wall_s=self.clock() - self._t0,
             run_cores_busy_s=busy,
             run_cores_steal_s=steal,
         )

@@ -136,7 +136,7 @@ def cpu_finding(runs: pd.DataFrame) -> Finding | None:
     cores = int(data["cores"].max())
     return Finding(
         f"CPU utilisation (CPU seconds of the process tree / (wall seconds x {cores} cores)) at {int(data['images'].max()):,} images: {', '.join(phrases)}.",
-        ("cpu_utilisation", "cpu_utilization", "cpu_timeline"),
+        ("cpu_utilization_vs_size", "cpu_timeline"),
         CPU_SECTION,
     )
 
@@ -166,7 +166,7 @@ def interpreter_finding(runs: pd.DataFrame) -> Finding | None:
     return Finding(
         f"Interpreters in one sweep ({int(cell['images']):,} images, {cell['pairs']} pairs, {int(part['cores'].max())} cores): {cost}. "
         f"Speed-ups over each one's own serial runs: {'; '.join(speedups)}.",
-        ("gil_vs_free_threaded", "interpreters"),
+        ("gil_vs_free_threaded",),
         INTERPRETER_SECTION,
     )
 
@@ -189,7 +189,7 @@ def dask_finding(runs: pd.DataFrame) -> Finding | None:
     return Finding(
         f"Dask on one machine at {int(images):,} images ({pairs} pairs, {int(workers)} workers on {int(cores)} cores) took "
         f"{speedup_phrase(times['dask'], times['process'], 'Dask slower', 'Dask faster')} the process pool's time.",
-        ("dask", "dask_overhead"),
+        ("dask_vs_pools",),
         DASK_SECTION,
     )
 

@@ -103,8 +103,10 @@ def scale_and_tables(inputs: StudyInputs, figure_dir: Path) -> list[str]:
     return parts
 
 
-def draw_figures(inputs: StudyInputs, figure_dir: Path) -> tuple[list[tuple[Drawn, str, str]], list[AmdahlFit]]:
-    """Every results figure, as (what was drawn, the drawing function's name, caption), and the Amdahl fits."""
+def draw_figures(inputs: StudyInputs, figure_dir: Path, raw: pd.DataFrame | None = None) -> tuple[list[tuple[Drawn, str, str]], list[AmdahlFit]]:
+    """Every results figure, as (what was drawn, the drawing function's name, caption), and the Amdahl fits;
+    `raw` (every interpreter and file) feeds the interpreter and Dask figures."""
+    raw = inputs.runs if raw is None else raw
     speedup, fits = figures.speedup_vs_workers(inputs.runs, figure_dir)
     made: list[tuple[Drawn, str, str]] = [
         (
@@ -129,6 +131,18 @@ def draw_figures(inputs: StudyInputs, figure_dir: Path) -> tuple[list[tuple[Draw
             "CPU use over one run per mode, sampled from outside the run: per core and the whole process tree (100% = one core).",
         ),
         (figures.memory_vs_size(inputs.runs, figure_dir), "memory_vs_size", "Peak resident memory of the process tree vs dataset size."),
+        (
+            figures.cpu_utilization_vs_size(inputs.runs, figure_dir),
+            "cpu_utilization_vs_size",
+            "CPU utilisation per mode vs dataset size; circles: each run where a cell has < 10.",
+        ),
+        (
+            figures.speedup_vs_size(inputs.runs, figure_dir),
+            "speedup_vs_size",
+            "Speed-up over the fastest serial configuration vs dataset size, with intervals.",
+        ),
+        (figures.gil_vs_free_threaded(raw, figure_dir), "gil_vs_free_threaded", "Threads and processes per interpreter, each over its own fastest serial."),
+        (figures.dask_vs_pools(raw, figure_dir), "dask_vs_pools", "Dask vs process pool vs serial, from the Dask sweep's own file."),
         (figures.throughput(inputs.runs, figure_dir), "throughput", "Throughput: images/s in the load stage, SSIM pairs/s in the compare stage."),
         (
             figures.accuracy(inputs.accuracy, figure_dir),
@@ -224,7 +238,7 @@ def build_report(inputs: StudyInputs, out: Path, command: str) -> Path:
     everything = one_source_per_comparison(raw)
     inputs = replace(inputs, runs=primary_interpreter(everything))
     shown = inputs.runs["interpreter"].iloc[0] if "interpreter" in inputs.runs and len(inputs.runs) else "one interpreter"
-    made, fits = draw_figures(inputs, figure_dir)
+    made, fits = draw_figures(inputs, figure_dir, raw)
     figure_names = {function: figure.png.name for figure, function, _ in made if not figure.missing}
     parts = [
         *opening(inputs, [cite(finding, figure_names) for finding in headline_findings(everything, raw, inputs.accuracy)]),

@@ -17,7 +17,20 @@ from dupbench.report.render import build_report
 from dupbench.report.text import PUBLISHED_SIZES, seed_table, stage_speedups
 
 ROOT = Path(__file__).resolve().parents[2]
-FIGURES = ("time_vs_size", "speedup", "stages", "cpu_timeline", "memory", "throughput", "accuracy", "compare_scale")
+FIGURES = (
+    "time_vs_size",
+    "speedup",
+    "stages",
+    "cpu_timeline",
+    "memory",
+    "cpu_utilization",
+    "speedup_vs_size",
+    "gil_vs_free_threaded",
+    "dask",
+    "throughput",
+    "accuracy",
+    "compare_scale",
+)
 
 
 @pytest.fixture(scope="session")
