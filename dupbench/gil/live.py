@@ -69,6 +69,12 @@ class LiveView:
         self._thread: threading.Thread | None = None
 
     def show(self, label: str) -> None:
+        """Name what runs now; without a terminal the name is printed at once, so a kernel shorter than one
+        sampling interval still appears in the log."""
+        if not self.tty and label != self.label:
+            with self._lock:
+                self.stream.write(f"now: {label}\n")
+                self.stream.flush()
         self.label = label
         if self._thread is None:
             psutil.cpu_percent(percpu=True)  # the first call only sets the baseline

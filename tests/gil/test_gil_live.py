@@ -38,9 +38,11 @@ def test_a_pipe_gets_one_line_per_sample_and_no_cursor_moves() -> None:
         live.show("kernel: 2 processes")
         wait_for_samples(live, live.samples + 2)
     lines = stream.getvalue().splitlines()
-    assert len(lines) >= 3 and "\x1b" not in stream.getvalue()
-    assert lines[0].endswith("| kernel: serial") and lines[-1].endswith("| kernel: 2 processes")
-    assert all(" ours " in line for line in lines)
+    assert len(lines) >= 5 and "\x1b" not in stream.getvalue()
+    assert lines[0] == "now: kernel: serial" and lines[-1].endswith("| kernel: 2 processes")
+    assert "now: kernel: 2 processes" in lines
+    samples = [line for line in lines if not line.startswith("now: ")]
+    assert len(samples) >= 4 and all(" ours " in line for line in samples)
 
 
 def test_live_run_at_a_tiny_scale_without_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -45,4 +45,4 @@ def test_each_lesson_command_runs_at_a_tiny_scale(argv: list[str], tmp_path: Pat
     assert len(record["runs"]) == max(1, argv.count("--python"))
     assert "speed-up" in out and "CPU cores" in out and (tmp_path / "gil.png").exists()
     if "--live" in argv:
-        assert "| pure_python (holds the GIL)" in out
+        assert "now: pure_python (holds the GIL)" in out
