@@ -73,7 +73,15 @@ def measure_one(n: int, pairs: str, search: str, save: Path | None = None, cap: 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     start, cpu = time.perf_counter(), time.process_time()
     near = near_pairs(
-        thumbs, lambda a: a, pairs, config.threshold, SerialExecutor(), config.block_size, 1, config.prefilter_radius, candidates=config.candidates,
+        thumbs,
+        lambda a: a,
+        pairs,
+        config.threshold,
+        SerialExecutor(),
+        config.block_size,
+        1,
+        config.prefilter_radius,
+        candidates=config.candidates,
         cap=config.candidate_cap,
     )
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -225,7 +233,9 @@ def main() -> None:
         recalls.to_csv(stem.parent / f"{stem.name}-recall.csv", index=False)
     markdown = to_markdown(frame, recalls, slopes, tops, meta, cpu)
     stem.with_suffix(".md").write_text(markdown)
-    meta.update(command="python benchmarks/scale.py " + " ".join(sys.argv[1:]), slopes=slopes, top_slopes=tops, cpu_slopes=cpu, recall=recalls.to_dict("records"))
+    meta.update(
+        command="python benchmarks/scale.py " + " ".join(sys.argv[1:]), slopes=slopes, top_slopes=tops, cpu_slopes=cpu, recall=recalls.to_dict("records")
+    )
     stem.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
     print(markdown)
     print(f"wrote {stem}.csv/.md/.json")

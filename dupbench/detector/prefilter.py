@@ -289,7 +289,7 @@ def index_candidates(
     return parts
 
 
-CAP_CHUNK = 1 << 18  # pairs per distance chunk: a few (chunk, 63) float32 temporaries, 64 MB each
+CAP_CHUNK = 1 << 16  # pairs per distance chunk: a few (chunk, 63) float32 temporaries, 16 MB each
 
 
 def pair_distances(sig: np.ndarray, left: np.ndarray, right: np.ndarray, turned: Iterable[np.ndarray] = ()) -> np.ndarray:
@@ -331,9 +331,7 @@ def kth_nearest(left: np.ndarray, right: np.ndarray, distance: np.ndarray, n: in
     return out
 
 
-def cap_candidates(
-    sig: np.ndarray, pairs: tuple[np.ndarray, np.ndarray], k: int, turned: Iterable[np.ndarray] = ()
-) -> tuple[np.ndarray, np.ndarray]:
+def cap_candidates(sig: np.ndarray, pairs: tuple[np.ndarray, np.ndarray], k: int, turned: Iterable[np.ndarray] = ()) -> tuple[np.ndarray, np.ndarray]:
     """The pairs among either image's k nearest candidates, in the input's order (k < 1: all of them).
 
     A fixed radius admits more neighbours the denser the signatures are, so uncapped candidates grow
