@@ -19,6 +19,7 @@ timing and peak memory are taken.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import subprocess
@@ -56,8 +57,9 @@ def synthetic_thumbnails(n: int, seed: int = 0, chunk: int = 10_000) -> np.ndarr
     return thumbs
 
 
-def measure_one(n: int, pairs: str, search: str, save: Path | None = None) -> dict:
-    """Run in a child: the detector's compare stage on n synthetic thumbnails."""
+def measure_one(n: int, pairs: str, search: str, save: Path | None = None, cap: int | None = None) -> dict:
+    """Run in a child: the detector's compare stage on n synthetic thumbnails (`cap`: the index's
+    candidate_cap, None for the detector's default)."""
     from dupbench.config import DetectorConfig
     from dupbench.detector.compare import near_pairs, oriented_candidates
     from dupbench.execution.native import prepare_process
@@ -65,22 +67,35 @@ def measure_one(n: int, pairs: str, search: str, save: Path | None = None) -> di
 
     prepare_process()
     config = DetectorConfig(candidates=search if pairs == "pruned" else "auto")
+    if cap is not None:
+        config = dataclasses.replace(config, candidate_cap=cap)
     thumbs = synthetic_thumbnails(n)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     near = near_pairs(
-        thumbs, lambda a: a, pairs, config.threshold, SerialExecutor(), config.block_size, 1, config.prefilter_radius, candidates=config.candidates
+        thumbs,
+        lambda a: a,
+        pairs,
+        config.threshold,
+        SerialExecutor(),
+        config.block_size,
+        1,
+        config.prefilter_radius,
+        candidates=config.candidates,
+        cap=config.candidate_cap,
     )
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     if save is not None:
-        left, right = oriented_candidates(thumbs, lambda a: a, SerialExecutor(), config.prefilter_radius, 1, config.candidates)
+        left, right = oriented_candidates(thumbs, lambda a: a, SerialExecutor(), config.prefilter_radius, 1, config.candidates, config.candidate_cap)
         np.savez(save, near_left=near.left, near_right=near.right, left=left, right=right)
     return {
         "n": n,
         "pairs": pairs,
         "search": search if pairs == "pruned" else "-",
+        "cap": config.candidate_cap if search == "index" else 0,
         "wall_s": wall,
+        "cpu_s": cpu,
         "candidates": near.candidates,
         "pairs_compared": near.compared,
         "near_pairs": len(near.scores),
@@ -112,8 +127,8 @@ def recall(n: int, index: Path, exact: Path) -> dict:
     return out
 
 
-def growth_exponent(frame: pd.DataFrame) -> float:
-    return float(np.polyfit(np.log(frame["n"]), np.log(frame["wall_s"]), 1)[0]) if len(frame) > 1 else float("nan")
+def growth_exponent(frame: pd.DataFrame, column: str = "wall_s") -> float:
+    return float(np.polyfit(np.log(frame["n"]), np.log(frame[column]), 1)[0]) if len(frame) > 1 else float("nan")
 
 
 def top_slope(frame: pd.DataFrame) -> float:
@@ -125,7 +140,7 @@ def label(pairs: str, search: str) -> str:
     return f"`--pairs {pairs}`" + (f" `--candidates {search}`" if pairs == "pruned" else "")
 
 
-def to_markdown(frame: pd.DataFrame, recalls: pd.DataFrame, slopes: dict[str, float], tops: dict[str, float], meta: dict) -> str:
+def to_markdown(frame: pd.DataFrame, recalls: pd.DataFrame, slopes: dict[str, float], tops: dict[str, float], meta: dict, cpu: dict[str, float]) -> str:
     libraries = meta["libraries"]
     lines = [
         f"Compare stage, serial, synthetic 32 px thumbnails, on {meta['machine']} ({meta['cpu_model']}), commit "
@@ -133,12 +148,12 @@ def to_markdown(frame: pd.DataFrame, recalls: pd.DataFrame, slopes: dict[str, fl
         f"numpy {libraries['numpy']}, OpenCV {libraries.get('opencv_runtime')} "
         f"(`python benchmarks/scale.py {' '.join(sys.argv[1:])}`):",
         "",
-        "| images | pairs | candidates from | wall s | candidates | pairs compared | near pairs | peak RSS MiB |",
-        "|---:|---|---|---:|---:|---:|---:|---:|",
+        "| images | pairs | candidates from | cap | wall s | CPU s | candidates | pairs compared | near pairs | peak RSS MiB |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in frame.itertuples():
         lines.append(
-            f"| {row.n:,} | {row.pairs} | {row.search} | {row.wall_s:.2f} | {row.candidates:,} | {row.pairs_compared:,} | "
+            f"| {row.n:,} | {row.pairs} | {row.search} | {row.cap or '-'} | {row.wall_s:.2f} | {row.cpu_s:.2f} | {row.candidates:,} | {row.pairs_compared:,} | "
             f"{row.near_pairs:,} | {row.peak_rss_bytes / 2**20:.0f} |"
         )
     lines += [
@@ -146,6 +161,9 @@ def to_markdown(frame: pd.DataFrame, recalls: pd.DataFrame, slopes: dict[str, fl
         "Growth of wall time, log-log: "
         + ", ".join(f"{k} n^{s:.2f} fitted over all sizes, n^{tops[k]:.2f} between the two largest" for k, s in slopes.items())
         + ".",
+        "",
+        "Growth of CPU time (user + system of the child, all its threads; steadier than wall time on a shared machine), "
+        "log-log over all sizes: " + ", ".join(f"{k} n^{s:.2f}" for k, s in cpu.items()) + ".",
     ]
     if len(recalls):
         bands = [c for c in recalls.columns if c.startswith("candidates_kept_")]
@@ -161,22 +179,23 @@ def to_markdown(frame: pd.DataFrame, recalls: pd.DataFrame, slopes: dict[str, fl
     return "\n".join(lines) + "\n"
 
 
-def run_child(n: int, pairs: str, search: str, save: Path | None) -> dict:
+def run_child(n: int, pairs: str, search: str, save: Path | None, cap: int | None = None) -> dict:
     command = [sys.executable, __file__, "--one", str(n), pairs, search] + (["--save", str(save)] if save else [])
+    command += ["--cap", str(cap)] if cap is not None else []
     child = subprocess.run(command, capture_output=True, text=True, check=True)
     row = json.loads(child.stdout.strip().splitlines()[-1])
     print(f"n={n:>9,} {label(pairs, search):<36} {row['wall_s']:8.2f} s  peak {row['peak_rss_bytes'] / 2**20:7.0f} MiB", flush=True)
     return row
 
 
-def measure(sizes: list[int], all_up_to: int, exact_up_to: int, scratch: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def measure(sizes: list[int], all_up_to: int, exact_up_to: int, scratch: Path, cap: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every (n, strategy) in its own child, then the index's recall where the exact scan ran too."""
     runs = [(n, "pruned", "index") for n in sizes] + [(n, "pruned", "exact") for n in sizes if n <= exact_up_to]
     runs += [(n, "all", "-") for n in sizes if n <= all_up_to]
     rows, recalls = [], []
     for n, pairs, search in runs:
         save = scratch / f"{n}-{search}.npz" if pairs == "pruned" and n <= exact_up_to else None
-        rows.append(run_child(n, pairs, search, save))
+        rows.append(run_child(n, pairs, search, save, cap))
         if search == "exact":
             recalls.append({"n": n, **recall(n, scratch / f"{n}-index.npz", scratch / f"{n}-exact.npz")})
     return pd.DataFrame(rows).sort_values(["pairs", "search", "n"]), pd.DataFrame(recalls)
@@ -190,18 +209,20 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results/benchmarks"))
     parser.add_argument("--one", nargs=3, metavar=("N", "PAIRS", "SEARCH"), help=argparse.SUPPRESS)
     parser.add_argument("--save", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--cap", type=int, help="the index's candidate_cap (0: uncapped); default: DetectorConfig's")
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure_one(int(args.one[0]), args.one[1], args.one[2], args.save)))
+        print(json.dumps(measure_one(int(args.one[0]), args.one[1], args.one[2], args.save, args.cap)))
         return
 
     from dupbench.harness.metadata import collect_metadata, machine_name
 
     with tempfile.TemporaryDirectory(prefix="dupbench-scale-") as scratch:
-        frame, recalls = measure([int(s) for s in args.sizes.split(",")], args.all_up_to, args.exact_up_to, Path(scratch))
+        frame, recalls = measure([int(s) for s in args.sizes.split(",")], args.all_up_to, args.exact_up_to, Path(scratch), args.cap)
     groups = {label(p, s): part for (p, s), part in frame.groupby(["pairs", "search"], sort=False)}
     slopes = {k: growth_exponent(part) for k, part in groups.items()}
     tops = {k: top_slope(part) for k, part in groups.items()}
+    cpu = {k: growth_exponent(part, "cpu_s") for k, part in groups.items()}
     machine = machine_name()
     meta = collect_metadata(Path(__file__).resolve().parents[1])
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -210,9 +231,11 @@ def main() -> None:
     frame.to_csv(stem.with_suffix(".csv"), index=False)
     if len(recalls):
         recalls.to_csv(stem.parent / f"{stem.name}-recall.csv", index=False)
-    markdown = to_markdown(frame, recalls, slopes, tops, meta)
+    markdown = to_markdown(frame, recalls, slopes, tops, meta, cpu)
     stem.with_suffix(".md").write_text(markdown)
-    meta.update(command="python benchmarks/scale.py " + " ".join(sys.argv[1:]), slopes=slopes, top_slopes=tops, recall=recalls.to_dict("records"))
+    meta.update(
+        command="python benchmarks/scale.py " + " ".join(sys.argv[1:]), slopes=slopes, top_slopes=tops, cpu_slopes=cpu, recall=recalls.to_dict("records")
+    )
     stem.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
     print(markdown)
     print(f"wrote {stem}.csv/.md/.json")

@@ -64,6 +64,10 @@ class DetectorConfig:
     # "index" probes k-means cells (work linear in n, keeps most pairs near the radius: prefilter.py);
     # "auto" is exact up to EXACT_CANDIDATES_UP_TO images, where it is cheap, and the index above.
     candidates: CandidateSearch = "auto"
+    # With the index, only pairs among either image's candidate_cap nearest candidates go on to SSIM (0: all):
+    # a fixed radius admits ever more neighbours as n grows, and SSIM on them grew faster than n (prefilter.py,
+    # cap_candidates; benchmarks/scale.py --cap measures the choice). The exact scan is never capped.
+    candidate_cap: int = 16
     block_size: int = 64
     follow_symlinks: bool = False
     extensions: frozenset[str] = field(default=IMAGE_EXTENSIONS)
@@ -106,6 +110,8 @@ class DetectorConfig:
             raise ValueError(f"decoder must be auto, opencv or pillow, got {self.decoder!r}")
         if self.orientations not in (1, 4, 8):
             raise ValueError(f"orientations must be 1, 4 or 8, got {self.orientations}")
+        if self.candidate_cap < 0:
+            raise ValueError(f"candidate_cap must be >= 0 (0: no cap), got {self.candidate_cap}")
         if self.block_size < 1:
             raise ValueError(f"block_size must be >= 1, got {self.block_size}")
 

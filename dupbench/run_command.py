@@ -118,6 +118,14 @@ def add_detector_arguments(parser: argparse.ArgumentParser, defaults: DetectorCo
         f"{EXACT_CANDIDATES_UP_TO:,} images and the index above",
     )
     parser.add_argument(
+        "--candidate-cap",
+        type=int,
+        default=defaults.candidate_cap,
+        metavar="K",
+        help="with the index, only pairs among either image's K nearest candidates are compared (0: all); "
+        f"the exact scan is never capped (default {defaults.candidate_cap})",
+    )
+    parser.add_argument(
         "--orientations",
         type=int,
         choices=(1, 4, 8),
@@ -264,6 +272,7 @@ def configs_from(args: argparse.Namespace) -> tuple[DetectorConfig, ExecutionCon
             thumb_size=args.thumb_size,
             pairs=args.pairs,
             candidates=args.candidates,
+            candidate_cap=args.candidate_cap,
             follow_symlinks=args.follow_symlinks,
             decoder=args.decoder,
             orientations=args.orientations,

@@ -276,3 +276,16 @@ def test_unbounded_settings_are_refused_or_capped_with_a_message(planted_folder,
     assert "between 16 and 256" in err and "Traceback" not in err
     assert main(["run", str(root), "--mode", "thread", "--workers", "10000", "--no-cache", "--quiet"]) == 0
     assert "capped at" in capsys.readouterr().err
+
+
+def test_candidate_cap_option_reaches_the_detector_config(tmp_path):
+    from dupbench.cli import build_parser
+    from dupbench.config import DetectorConfig
+    from dupbench.run_command import configs_from
+
+    def parsed(*options: str):
+        return configs_from(build_parser(["run"]).parse_args(["run", str(tmp_path), *options]))
+
+    assert parsed()[0].candidate_cap == DetectorConfig().candidate_cap
+    assert parsed("--candidate-cap", "0")[0].candidate_cap == 0
+    assert "candidate_cap" in parsed("--candidate-cap", "-1")

@@ -18,7 +18,7 @@ import numpy as np
 from dupbench.detector.decode import dihedral
 from dupbench.detector.features import ImageFeatures, may_hold_same_pixels
 from dupbench.detector.prefilter import BLOCK as SIGNATURE_BLOCK
-from dupbench.detector.prefilter import index_candidates, merge_candidates, signatures, tile_candidates, uses_index
+from dupbench.detector.prefilter import cap_candidates, index_candidates, merge_candidates, signatures, tile_candidates, uses_index
 from dupbench.detector.ssim import match_many_to_many, match_pairs, ssim_terms
 from dupbench.detector.tiles import Tile, triangle_tiles
 from dupbench.execution.interface import Executor, Shared
@@ -175,6 +175,7 @@ def near_pairs(
     on_done: Callable[[int], None] = lambda done: None,
     orientations: int = 1,
     candidates: str = "auto",
+    cap: int = 0,
 ) -> NearPairs:
     """Score pairs of `thumbs` in the executor. `share(array)` gives what tasks receive instead of an array
     (the array itself, a SharedArray for process workers, a scattered reference on Dask)."""
@@ -186,7 +187,7 @@ def near_pairs(
         task = partial(score_tile, shared_thumbs, threshold=threshold, orientations=orientations)
         left, right, scores, compared, turn = _gather(executor.map(task, triangle_tiles(n, block)), on_done)
         return NearPairs(left, right, scores, compared, total, turn)
-    cand_left, cand_right = oriented_candidates(thumbs, share, executor, radius, orientations, candidates)
+    cand_left, cand_right = oriented_candidates(thumbs, share, executor, radius, orientations, candidates, cap)
     on_total(len(cand_left))
     step = candidates_per_task(len(cand_left), workers)
     chunks = [(cand_left[s : s + step], cand_right[s : s + step]) for s in range(0, len(cand_left), step)]
@@ -196,17 +197,24 @@ def near_pairs(
 
 
 def oriented_candidates(
-    thumbs: np.ndarray, share: Callable[[np.ndarray], Shared], executor: Executor, radius: float, orientations: int, candidates: str = "auto"
+    thumbs: np.ndarray,
+    share: Callable[[np.ndarray], Shared],
+    executor: Executor,
+    radius: float,
+    orientations: int,
+    candidates: str = "auto",
+    cap: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidate pairs i < j whose signatures lie within `radius`, with j as stored or (orientations 4, 8)
     turned or mirrored: each turn is one more signature matrix and one more full square of tiles (or,
-    with the index, one more pass of the turned signatures over its cells). `candidates`: see
-    DetectorConfig.candidates."""
+    with the index, one more pass of the turned signatures over its cells). `candidates` and `cap`: see
+    DetectorConfig.candidates and candidate_cap (the cap applies to the index's candidates only)."""
     n = len(thumbs)
     sig = signatures(thumbs)
     if uses_index(candidates, n):
-        turned = (signatures(oriented(thumbs, k)) for k in range(1, orientations))
-        return merge_candidates(index_candidates(sig, share, executor.map, radius, turned))
+        turned = [signatures(oriented(thumbs, k)) for k in range(1, orientations)]  # kept: the cap ranks by them
+        found = merge_candidates(index_candidates(sig, share, executor.map, radius, turned))
+        return cap_candidates(sig, found, cap, turned)
     shared_sig = share(sig)
     parts = list(executor.map(partial(tile_candidates, shared_sig, radius=radius), triangle_tiles(n, SIGNATURE_BLOCK)))
     for k in range(1, orientations):

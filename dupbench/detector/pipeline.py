@@ -209,6 +209,7 @@ def compare_stage(features: list[ImageFeatures], config: DetectorConfig, executo
             on_done=bar.update,
             orientations=config.orientations,
             candidates=config.candidates,
+            cap=config.candidate_cap,
         )
     with clock.stage("verify"):  # inside compare, like the pixel checks
         inputs = verify_inputs(features, reps, config)

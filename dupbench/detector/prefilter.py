@@ -287,3 +287,65 @@ def index_candidates(
         task = partial(cell_candidates, shared_query, shared_sig, visitors, homes, radius=radius, probed=shared_cells if query is None else None)
         parts.extend(map_(task, ranges))
     return parts
+
+
+CAP_CHUNK = 1 << 16  # pairs per distance chunk: a few (chunk, 63) float32 temporaries, 16 MB each
+
+
+def pair_distances(sig: np.ndarray, left: np.ndarray, right: np.ndarray, turned: Iterable[np.ndarray] = ()) -> np.ndarray:
+    """Float32 squared signature distance of each pair; with `turned` (signatures of turned images), the
+    smallest over the pair as stored and either image turned, the distance that made it a candidate."""
+    out = np.empty(len(left), np.float32)
+    versions = list(turned)
+    for start in range(0, len(left), CAP_CHUNK):
+        a, b = left[start : start + CAP_CHUNK], right[start : start + CAP_CHUNK]
+        rows, cols = np.asarray(sig[a], np.float32), np.asarray(sig[b], np.float32)
+        best = np.einsum("ij,ij->i", rows - cols, rows - cols)
+        for other in versions:
+            for x, y in ((rows, np.asarray(other[b], np.float32)), (np.asarray(other[a], np.float32), cols)):
+                np.minimum(best, np.einsum("ij,ij->i", x - y, x - y), out=best)
+        out[start : start + len(a)] = best
+    return out
+
+
+def kth_nearest(left: np.ndarray, right: np.ndarray, distance: np.ndarray, n: int, k: int) -> np.ndarray:
+    """(n,) float32: each image's k-th smallest distance over the pairs it is in, at either end (+inf with
+    fewer than k).
+
+    Non-negative float32 distances order like their bit patterns, so one int64 sort of (image, bits) ranks
+    every image's candidates at once, without an argsort's index array.
+    """
+    m = len(left)
+    keys = np.empty(2 * m, np.int64)
+    keys[:m], keys[m:] = left, right
+    keys <<= 32
+    bits = distance.view(np.uint32)
+    keys[:m] |= bits
+    keys[m:] |= bits
+    keys.sort()
+    counts = np.bincount(left, minlength=n) + np.bincount(right, minlength=n)
+    starts = np.cumsum(counts) - counts
+    out = np.full(n, np.inf, np.float32)
+    full = counts >= k
+    out[full] = (keys[starts[full] + k - 1] & 0xFFFFFFFF).astype(np.uint32).view(np.float32)
+    return out
+
+
+def cap_candidates(sig: np.ndarray, pairs: tuple[np.ndarray, np.ndarray], k: int, turned: Iterable[np.ndarray] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs among either image's k nearest candidates, in the input's order (k < 1: all of them).
+
+    A fixed radius admits more neighbours the denser the signatures are, so uncapped candidates grow
+    faster than n and SSIM on them dominates a large run; capped they are at most 2 k n. A near
+    duplicate is among an image's nearest candidates, so the cap costs recall only where an image
+    has more than k candidates closer than its copy. Ties at the k-th distance are all kept, so the
+    result depends on the distances alone, not on the order the pairs were found in.
+    """
+    left, right = pairs
+    if k < 1 or not len(left):
+        return left, right
+    n = len(sig)
+    distance = pair_distances(sig, left, right, turned)
+    kth = kth_nearest(left, right, distance, n, k)
+    keep = distance <= kth[left]
+    keep |= distance <= kth[right]
+    return left[keep], right[keep]

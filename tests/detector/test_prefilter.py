@@ -8,7 +8,7 @@ from dupbench.detector import compare
 from dupbench.detector.compare import oriented_candidates, score_candidates
 from dupbench.detector.features import thumbnail
 from dupbench.detector.pipeline import find_duplicates
-from dupbench.detector.prefilter import candidate_pairs, index_candidates, merge_candidates, signatures, train_centroids, uses_index
+from dupbench.detector.prefilter import candidate_pairs, cap_candidates, index_candidates, merge_candidates, signatures, train_centroids, uses_index
 from dupbench.execution import make_executor
 from dupbench.execution.serial import SerialExecutor
 
@@ -160,3 +160,76 @@ def test_the_index_reaches_the_pipeline_and_finds_the_planted_groups(planted_fol
     report = find_duplicates([str(root)], DetectorConfig(candidates="index"), ExecutionConfig(mode="process", workers=2, start_method="fork"))
     assert calls == [1]  # the pipeline's candidates came from the index
     assert report.group_sets() == {frozenset(g) for g in expected}
+
+
+# The per-image cap on the index's candidates (DetectorConfig.candidate_cap).
+
+
+def brute_force_cap(sig: np.ndarray, pairs: tuple[np.ndarray, np.ndarray], k: int) -> set[tuple[int, int]]:
+    """Pairs within k-th nearest of either end, image by image in plain Python."""
+    distance = {(a, b): float(np.sum((sig[a] - sig[b]) ** 2, dtype=np.float32)) for a, b in zip(pairs[0].tolist(), pairs[1].tolist())}
+    mine: dict[int, list[float]] = {}
+    for (a, b), d in distance.items():
+        mine.setdefault(a, []).append(d)
+        mine.setdefault(b, []).append(d)
+    kth = {i: sorted(ds)[k - 1] if len(ds) >= k else np.inf for i, ds in mine.items()}
+    return {(a, b) for (a, b), d in distance.items() if d <= kth[a] or d <= kth[b]}
+
+
+def test_cap_keeps_the_pairs_among_either_images_k_nearest():
+    sig = signatures(smooth_fields_with_copies(500, seed=6))
+    pairs = candidate_pairs(sig, 1.3)  # a wide radius: many candidates per image
+    for k in (1, 3, 10):
+        left, right = cap_candidates(sig, pairs, k)
+        found = list(zip(left.tolist(), right.tolist()))
+        assert found == sorted(found) and set(found) == brute_force_cap(sig, pairs, k)
+        assert len(found) < len(pairs[0])
+    assert len(pairs[0]) > 10 * len(sig)
+
+
+def test_no_cap_or_a_cap_above_every_count_keeps_every_pair():
+    sig = signatures(smooth_fields_with_copies(800, seed=7))
+    pairs = candidate_pairs(sig, 1.3)
+    most = int(np.bincount(np.concatenate(pairs)).max())
+    for k in (0, most):
+        left, right = cap_candidates(sig, pairs, k)
+        assert np.array_equal(left, pairs[0]) and np.array_equal(right, pairs[1])
+
+
+def test_cap_keeps_near_copies_and_drops_far_candidates():
+    thumbs = smooth_fields_with_copies(3000, seed=8)
+    sig = signatures(thumbs)
+    exact = candidate_pairs(sig, 1.1)  # a wide radius: ~30 candidates per image, most of them no copy
+    capped = cap_candidates(sig, exact, 4)
+    near = score_candidates(thumbs, exact, DetectorConfig().threshold)
+    near_keys, capped_keys = near[0] * len(sig) + near[1], capped[0] * len(sig) + capped[1]
+    assert np.isin(near_keys, capped_keys).mean() >= 0.99
+    assert len(capped[0]) < len(exact[0]) / 2
+
+
+def test_cap_ranks_turned_pairs_by_their_turned_distance():
+    thumbs = smooth_fields_with_copies(2000, seed=4)
+    both = np.concatenate([thumbs, np.rot90(thumbs[:50], 1, axes=(1, 2))])
+    candidates = oriented_candidates(both, lambda a: a, SerialExecutor(), 0.9, 4, "index", cap=2)
+    keys = set(zip(candidates[0].tolist(), candidates[1].tolist()))
+    assert all((i, 2000 + i) in keys for i in range(50))
+    assert len(keys) < len(oriented_candidates(both, lambda a: a, SerialExecutor(), 0.9, 4, "index")[0])
+
+
+def test_cap_gives_the_same_candidates_in_every_mode(mode):
+    thumbs = smooth_fields_with_copies(3000, seed=3)
+    reference = oriented_candidates(thumbs, lambda a: a, SerialExecutor(), 0.9, 4, "index", cap=4)
+    with make_executor(ExecutionConfig(mode=mode, workers=2)) as executor:
+        found = oriented_candidates(thumbs, executor.share, executor, 0.9, 4, "index", cap=4)
+    assert np.array_equal(found[0], reference[0]) and np.array_equal(found[1], reference[1])
+
+
+def test_cap_leaves_the_exact_scan_below_the_auto_threshold_unchanged():
+    thumbs = smooth_fields_with_copies(2000, seed=9)
+    before = candidate_pairs(signatures(thumbs), 0.9)
+    for cap in (0, 1, DetectorConfig().candidate_cap):
+        for search in ("auto", "exact"):
+            left, right = oriented_candidates(thumbs, lambda a: a, SerialExecutor(), 0.9, 1, search, cap)
+            assert np.array_equal(left, before[0]) and np.array_equal(right, before[1])
+    with pytest.raises(ValueError, match="candidate_cap"):
+        DetectorConfig(candidate_cap=-1)
