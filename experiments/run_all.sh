@@ -24,7 +24,7 @@
 # Environment: DUPBENCH_FT_ROOT (the interpreter pair; default experiments/freethreaded/.build),
 #   DUPBENCH_DATASET_CACHE and DUPBENCH_REAL_DATA (where generated and real datasets are kept),
 #   SCALING (default experiments/scaling.toml; experiments/scaling_full.toml is the 5,000-image grid,
-#   about 90 minutes more on 2 cores), SCALE_ARGS (default: up to 1,000,000 thumbnails, exact scan to 200,000),
+#   about 90 minutes more on 2 cores), SCALE_ARGS (default: 1,000 to 1,000,000 thumbnails, all pairs to 3,000, the exact scan to 200,000),
 #   ALLOW_DIRTY=1 to run on a tree with uncommitted changes (the results then say dirty),
 #   DRY_RUN=1 to print each step's command and run none.
 set -euo pipefail
@@ -32,7 +32,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 steps="${STEPS:-pythons seed interpreters scaling dask gil accuracy real limits scale peers report}"
 ft_root="${DUPBENCH_FT_ROOT:-experiments/freethreaded/.build}"
 scaling="${SCALING:-experiments/scaling.toml}"
-scale_args="${SCALE_ARGS:---sizes 10000,30000,100000,200000,500000,1000000 --all-up-to 10000 --exact-up-to 200000}"
+scale_args="${SCALE_ARGS:---sizes 1000,3000,10000,100000,200000,500000,1000000 --all-up-to 3000 --exact-up-to 200000}"
 datasets="${DUPBENCH_DATASET_CACHE:-$HOME/.cache/dupbench/datasets}"
 real="${DUPBENCH_REAL_DATA:-$HOME/.cache/dupbench/real}"
 export DUPBENCH_DATASET_CACHE="$datasets" DUPBENCH_REAL_DATA="$real"
