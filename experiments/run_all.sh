@@ -37,7 +37,7 @@ datasets="${DUPBENCH_DATASET_CACHE:-$HOME/.cache/dupbench/datasets}"
 real="${DUPBENCH_REAL_DATA:-$HOME/.cache/dupbench/real}"
 export DUPBENCH_DATASET_CACHE="$datasets" DUPBENCH_REAL_DATA="$real"
 
-if [ -n "$(git status --porcelain --untracked-files=no)" ] && [ "${ALLOW_DIRTY:-}" != 1 ] && [ "${DRY_RUN:-}" != 1 ]; then
+if [ -n "$(git status --porcelain --untracked-files=no -- . ':!results' ':!report')" ] && [ "${ALLOW_DIRTY:-}" != 1 ] && [ "${DRY_RUN:-}" != 1 ]; then
     echo "run_all: the tree has uncommitted changes; commit them (results must name a commit) or set ALLOW_DIRTY=1" >&2
     exit 2
 fi

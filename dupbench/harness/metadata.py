@@ -86,7 +86,8 @@ def find_repo(start: Path) -> Path:
 
 
 def git_state(repo: Path) -> dict[str, Any]:
-    """Commit and dirty flag; results are only reproducible from a clean tree."""
+    """Commit and dirty flag; results are only reproducible from a clean tree. What the study writes
+    (results/, report/) does not make the tree dirty: a rerun overwrites committed results as it goes."""
 
     def git(*args: str) -> str | None:
         try:
@@ -96,7 +97,7 @@ def git_state(repo: Path) -> dict[str, Any]:
         return out.stdout.strip() if out.returncode == 0 else None
 
     commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
+    status = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!results", ":!report")
     return {
         "commit": commit,
         "short_commit": commit[:10] if commit else "nocommit",

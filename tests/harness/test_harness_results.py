@@ -123,3 +123,24 @@ def test_summary_names_the_interpreter_when_several_ran_and_baselines_within_eac
     text = format_summary(summary)
     assert text.splitlines()[0].split()[0] == "python" and "/ft/python" in text
     assert "python" not in format_summary(summarize(_frame(rows[:3]))).splitlines()[0]
+
+
+def test_rewritten_results_do_not_make_the_tree_dirty_but_code_does(tmp_path):
+    """A study overwrites committed results as it goes; only code differing from the commit is 'dirty'."""
+    import subprocess
+
+    from dupbench.harness.metadata import git_state
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "a.csv").write_text("1\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init")
+    (tmp_path / "results" / "a.csv").write_text("2\n")
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_state(tmp_path)["dirty"] is True
