@@ -6,7 +6,7 @@
 #   STEPS="seed interpreters" bash experiments/run_all.sh   # a subset, by step name
 #
 # Steps (name: what it runs -> where it writes):
-#   pythons       experiments/freethreaded/build.sh (skipped where both builds exist) -> $DUPBENCH_FT_ROOT
+#   pythons       experiments/freethreaded/build.sh (skipped where both venvs exist) -> $DUPBENCH_FT_ROOT
 #   seed          dupbench sweep experiments/seed_study.toml          -> results/<machine>/
 #   interpreters  dupbench sweep experiments/gil_pythons.toml         -> results/<machine>/
 #   scaling       dupbench sweep $SCALING (experiments/scaling.toml)  -> results/<machine>/
@@ -64,7 +64,9 @@ step() {  # step NAME COMMAND...: run it if NAME was asked for, and log its time
 
 pair_python() { echo "$ft_root/$1/venv/bin/python"; }
 build_pythons() {
-    DUPBENCH_FT_ROOT="$ft_root" bash experiments/freethreaded/build.sh "$ft_root"
+    if [ ! -x "$(pair_python gil)" ] || [ ! -x "$(pair_python ft)" ]; then
+        DUPBENCH_FT_ROOT="$ft_root" bash experiments/freethreaded/build.sh "$ft_root"
+    fi
     # The pair's venvs must run this tree's dupbench, wherever they were built from.
     for variant in gil ft; do "$(pair_python "$variant")" -m pip install --quiet --no-deps -e . ; done
 }
