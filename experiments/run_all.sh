@@ -92,6 +92,11 @@ peers() {
 }
 
 step pythons build_pythons
+# Bytecode written before any timing: where it is not written on import (PYTHONDONTWRITEBYTECODE, a fresh
+# checkout), every measured child would compile the package from source (dupbench sweep does this too).
+[ "${DRY_RUN:-}" = 1 ] || for py in "$(command -v python)" "$(pair_python gil)" "$(pair_python ft)"; do
+    [ -x "$py" ] && "$py" -m compileall -q dupbench >/dev/null
+done
 step seed dupbench sweep experiments/seed_study.toml --out results/
 step interpreters with_pair dupbench sweep experiments/gil_pythons.toml --out results/
 step scaling dupbench sweep "$scaling" --out results/

@@ -424,13 +424,29 @@ def open_results(spec: SweepSpec, out: Path, machine: str, info: dict[str, Any],
     return ResultsFile(csv_path, read_run_ids(csv_path), previous)
 
 
+def precompile(probe: dict[str, Any]) -> bool:
+    """Write dupbench's bytecode for this interpreter before any timing.
+
+    Where bytecode is not written on import (PYTHONDONTWRITEBYTECODE, a read-only tree, a fresh checkout
+    whose first run is timed), every measured child would compile the package from source: a fixed cost per
+    run and per forkserver that users with an installed package never pay. compileall writes it regardless.
+    """
+    package = str(Path(probe["dupbench_path"]).resolve().parent)
+    done = subprocess.run([probe["executable"], "-m", "compileall", "-q", package], capture_output=True, text=True, timeout=600)
+    return done.returncode == 0
+
+
 def probe_pythons(spec: SweepSpec, repo: Path, log: Callable[[str], None]) -> dict[str, dict[str, Any]]:
-    """Probe every interpreter of the grid in `repo` (where the children run), refusing one that runs other code."""
+    """Probe every interpreter of the grid in `repo` (where the children run), refusing one that runs other
+    code, and precompile the package for each."""
     probes = {python: probe_python(python, cwd=repo) for python in spec.pythons}
     check_same_code(probes)
     for name, probe in probes.items():
         if probe["free_threaded_build"] and probe["gil_enabled"]:
             log(f"sweep: WARNING: {name} is free-threaded but its GIL is ON after importing dupbench")
+        probe["precompiled"] = precompile(probe)
+        if not probe["precompiled"]:
+            log(f"sweep: WARNING: could not precompile dupbench for {name}: its runs include compiling the package")
     return probes
 
 

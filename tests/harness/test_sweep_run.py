@@ -195,3 +195,19 @@ def test_an_interpreter_that_cannot_run_dupbench_is_refused_before_any_timing(tm
     with pytest.raises(ValueError, match="cannot import dupbench.*pip install -e"):
         _sweep(tmp_path, text)
     assert not (tmp_path / "results").exists() or not list((tmp_path / "results").rglob("*.csv"))
+
+
+def test_the_package_is_precompiled_so_no_measured_child_compiles_it(tmp_path, monkeypatch):
+    """With PYTHONDONTWRITEBYTECODE (as some shells and CI set it) every child compiled dupbench from source."""
+    import importlib.util
+    import sys
+
+    from dupbench.harness.sweep import precompile
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "stage.py").write_text("def f():\n    return 1\n")
+    assert precompile({"dupbench_path": str(package / "__init__.py"), "executable": sys.executable})
+    assert Path(importlib.util.cache_from_source(str(package / "stage.py"))).exists()
