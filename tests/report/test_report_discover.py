@@ -59,7 +59,7 @@ def test_report_of_a_folder_renders_instead_of_a_traceback(tmp_path, capsys):
     """The committed results folder, as a reader types it (it ended in IsADirectoryError)."""
     root = Path(__file__).resolve().parents[2]
     folder = tmp_path / "results"
-    for csv in sorted((root / "results" / "vm").glob("*-d59015d702.*")):  # one small committed sweep (dask)
+    for csv in sorted((root / "results").rglob("*-d59015d702.*")):  # one small committed sweep (dask), wherever it is kept
         _touch(folder / "vm" / csv.name)
         shutil.copy(csv, folder / "vm" / csv.name)
     assert main(["report", str(folder), "--out", str(tmp_path / "out")]) == 0
