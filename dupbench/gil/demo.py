@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing as mp
-import os
 import statistics
 import tempfile
 import time
@@ -31,6 +30,7 @@ from dupbench.config import available_cpus
 from dupbench.gil import kernels as work
 from dupbench.gil.interpreter import gil_warning, interpreter_info, interpreter_record, machine_info
 from dupbench.gil.overheads import overheads_record
+from dupbench.harness.monitor import read_cpu_s
 
 SCHEMA = "dupbench.gil/1"
 MODES = ("serial", "thread", "process")
@@ -104,24 +104,10 @@ class RunRow:
         return self.cpu_s / self.wall_s if self.wall_s > 0 else 0.0
 
 
-def _schedstat_seconds(pid: int) -> float | None:
-    """Nanosecond CPU time of every thread of `pid` (Linux /proc schedstat), or None where unavailable.
-
-    psutil's cpu_times count 10 ms clock ticks: three processes over a 0.1 s pass can be off by 0.3
-    cores, which is how "2.09 cores busy" on 2 cores was printed.
-    """
-    total = 0
-    try:
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as handle:
-                total += int(handle.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    return total / 1e9
-
-
 def _process_cpu_seconds(process: psutil.Process) -> float:
-    precise = _schedstat_seconds(process.pid)
+    """Nanosecond CPU of every thread of a process (the monitor's clock): psutil's cpu_times count 10 ms
+    ticks, so three processes over a 0.1 s pass could be off by 0.3 cores ("2.09 cores busy" on 2)."""
+    precise = read_cpu_s(process.pid)
     return precise if precise is not None else sum(process.cpu_times()[:2])
 
 

@@ -9,9 +9,10 @@ import psutil
 
 from dupbench.config import available_cpus
 from dupbench.gil import kernels
-from dupbench.gil.demo import SerialExecutor, _schedstat_seconds, time_map, tree_cpu_seconds
+from dupbench.gil.demo import SerialExecutor, time_map, tree_cpu_seconds
 from dupbench.gil.explain import KernelVerdict, kernel_sentence
 from dupbench.gil.report import NOISE_MARK, cores_cell, format_kernel_table
+from dupbench.harness.monitor import read_cpu_s
 
 SHORT = kernels.Workload("pure_python", 2)  # ~10-30 ms a pass: where 10 ms clock ticks made 2.09 "cores" of 2
 
@@ -39,8 +40,8 @@ def test_the_tree_clock_is_finer_than_clock_ticks() -> None:
     assert 0.002 < spent < 0.009  # a 10 ms tick clock reads 0 or 10 ms here
 
 
-def test_schedstat_reads_this_process_when_linux_has_it() -> None:
-    seconds = _schedstat_seconds(psutil.Process().pid)
+def test_the_nanosecond_clock_the_demo_shares_with_the_monitor_reads_this_process() -> None:
+    seconds = read_cpu_s(psutil.Process().pid)
     assert seconds is None or seconds > 0
 
 
