@@ -10,6 +10,7 @@ import pandas as pd
 
 from dupbench.harness.stats import Interval, median_interval, ratio_interval, speed_verdict
 from dupbench.report.data import fastest_serial, fastest_serial_rows, primary_interpreter
+from dupbench.report.published import matched_pairs
 from dupbench.report.text import MODE_NAMES, _seed_runs, _seed_sweep
 
 # Headings the findings point to when no figure shows them; render.py writes these headings.
@@ -142,7 +143,10 @@ def cpu_finding(runs: pd.DataFrame) -> Finding | None:
 
 
 def interpreter_finding(runs: pd.DataFrame) -> Finding | None:
-    """Within the one results file that ran several interpreters: the single-thread cost and the speed-ups."""
+    """Within the one results file that ran several interpreters: the single-thread cost and the speed-ups.
+
+    Where the file holds a matched pair (one version built with and without the GIL), that pair leads: it
+    changes one thing, the GIL, where any other interpreter also differs in version and build."""
     if "interpreter" not in runs or "source" not in runs:
         return None
     files = [part for _, part in runs.groupby("source") if part["interpreter"].nunique() >= 2 and (part["mode"] == "serial").any()]
@@ -151,11 +155,23 @@ def interpreter_finding(runs: pd.DataFrame) -> Finding | None:
     part = max(files, key=len)
     part = part[part["images"] == part["images"].max()]
     interpreters = sorted(part["interpreter"].unique(), key=lambda name: ("GIL off" in name, name))
+    pair = matched_pairs(interpreters)
+    if pair:
+        gil, free = pair[0][0].label, pair[0][1].label
+        interpreters = [gil, free, *(i for i in interpreters if i not in (gil, free))]
     serial = {i: fastest_serial(part, part[part["interpreter"] == i].iloc[0])[0] for i in interpreters}
     reference, others = interpreters[0], [i for i in interpreters[1:] if len(serial[i])]
     if not len(serial[reference]) or not others:
         return None
-    cost = "; ".join(f"serially {i} took {speedup_phrase(serial[i], serial[reference], 'slower', 'faster')} the time of {reference}" for i in others)
+
+    def cost(other: str) -> str:
+        said = f"serially {other} took {speedup_phrase(serial[other], serial[reference], 'slower', 'faster')} the time of {reference}"
+        if not pair:
+            return said
+        if other == pair[0][1].label:
+            return f"free-threading's single-thread cost, matched pair (same source and build flags): {said}"
+        return f"apart from the pair (another version or build): {said}"
+
     speedups = []
     for interpreter in interpreters:
         mine = part[part["interpreter"] == interpreter]
@@ -164,8 +180,8 @@ def interpreter_finding(runs: pd.DataFrame) -> Finding | None:
         speedups += [f"{interpreter}: {said}"] if said and len(serial[interpreter]) else []
     cell = part.iloc[0]
     return Finding(
-        f"Interpreters in one sweep ({int(cell['images']):,} images, {cell['pairs']} pairs, {int(part['cores'].max())} cores): {cost}. "
-        f"Speed-ups over each one's own serial runs: {'; '.join(speedups)}.",
+        f"Interpreters in one sweep ({int(cell['images']):,} images, {cell['pairs']} pairs, {int(part['cores'].max())} cores): "
+        f"{'; '.join(cost(i) for i in others)}. Speed-ups over each one's own serial runs: {'; '.join(speedups)}.",
         ("gil_vs_free_threaded",),
         INTERPRETER_SECTION,
     )

@@ -348,3 +348,19 @@ def test_reproduce_starts_with_the_one_command_that_reruns_everything():
     commands = reproduce_commands([{"sweep_path": "experiments/seed_study.toml", "python": {}}], None, None, "dupbench report results/ --out report")
     assert commands[0].startswith("bash experiments/run_all.sh")
     assert "dupbench sweep experiments/seed_study.toml --out results/" in commands and commands[-1] == "dupbench report results/ --out report"
+
+
+def test_interpreter_finding_leads_with_the_matched_pair_and_names_other_builds_apart():
+    from dupbench.report.headline import interpreter_finding
+
+    older = fake_runs(0.6, 0.5, sizes=[400]).assign(interpreter="CPython 3.11.7")
+    gil = fake_runs(0.6, 0.5, sizes=[400]).assign(interpreter="CPython 3.13.15")
+    free = fake_runs(0.6, 0.6, sizes=[400]).assign(interpreter="CPython 3.13.15t (GIL off)")
+    free["wall_s"] *= 1.5
+    text = interpreter_finding(pd.concat([older, gil, free]).assign(source="pythons.csv")).text
+    matched = text.index("matched pair")
+    assert matched < text.index("3.11.7"), "the matched pair's cost comes first, before any other build"
+    assert "CPython 3.13.15t (GIL off) took 1.50x" in text[matched:] and "of CPython 3.13.15" in text[matched:]
+    assert "apart from the pair" in text
+    unmatched = interpreter_finding(pd.concat([older, free]).assign(source="pythons.csv")).text
+    assert "matched pair" not in unmatched and "the time of CPython 3.11.7" in unmatched
