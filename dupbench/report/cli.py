@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "read from beside them). Every number in the report is computed from these files. Given a "
             "folder (`dupbench report results/`), it finds the newest results of each experiment in it: "
             "per sweep the newest file and its siblings from the same commit, and the newest accuracy sweep, "
-            "GIL demo, scale run, limits and peers tables; a file named with a flag below replaces what was found."
+            "GIL demo, scale run, limits and peers tables, and real-image evaluations; a file named with a flag below replaces what was found."
         ),
     )
     parser.add_argument("results", nargs="+", type=Path, metavar="RESULTS", help="sweep CSVs, or a results folder to search")
@@ -47,6 +47,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="MD",
         help="a Markdown table written by a benchmark script (benchmarks/limits.py, benchmarks/peers.py), included as it is; repeatable",
     )
+    parser.add_argument(
+        "--real",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="JSON",
+        help="evaluation.json of a real-image set (experiments/accuracy_real.sh writes results/accuracy/<machine>/real-*/), for the report's real-image accuracy; repeatable",
+    )
     parser.set_defaults(func=run)
 
 
@@ -60,6 +68,7 @@ def with_discovered(args: argparse.Namespace) -> argparse.Namespace:
         args.gil = args.gil or found.gil
         args.scale = args.scale or found.scale
         args.table = args.table or found.tables
+        args.real = args.real or found.real_accuracy
     return argparse.Namespace(**{**vars(args), "results": files})
 
 
@@ -69,13 +78,14 @@ def typed_command(args: argparse.Namespace) -> str:
     command += f" --accuracy {shlex.quote(str(args.accuracy))}" if args.accuracy else ""
     command += f" --gil {shlex.quote(str(args.gil))}" if args.gil else ""
     command += f" --scale {shlex.quote(str(args.scale))}" if args.scale else ""
-    return command + "".join(f" --table {shlex.quote(str(t))}" for t in args.table)
+    command += "".join(f" --table {shlex.quote(str(t))}" for t in args.table)
+    return command + "".join(f" --real {shlex.quote(str(r))}" for r in args.real)
 
 
 def run(args: argparse.Namespace) -> int:
     command = typed_command(args)
     args = with_discovered(args)
-    given = [*args.results, *(p for p in (args.accuracy, args.gil, args.scale) if p is not None), *args.table]
+    given = [*args.results, *(p for p in (args.accuracy, args.gil, args.scale) if p is not None), *args.table, *args.real]
     missing = [str(p) for p in given if not p.exists()]
     if missing:
         print(f"dupbench report: no such file or folder: {', '.join(missing)}", file=sys.stderr)
@@ -83,6 +93,6 @@ def run(args: argparse.Namespace) -> int:
     if not args.results:
         print("dupbench report: no sweep results (a CSV with the metadata JSON `dupbench sweep` writes beside it) in the given folder(s)", file=sys.stderr)
         return 2
-    readme = build_report(load_inputs(args.results, args.accuracy, args.gil, args.scale, args.table), args.out, command)
+    readme = build_report(load_inputs(args.results, args.accuracy, args.gil, args.scale, args.table, args.real), args.out, command)
     print(f"wrote {readme} and {args.out / 'index.html'}")
     return 0

@@ -24,10 +24,16 @@ class StudyInputs:
     accuracy_metadata: dict | None = None  # metadata.json beside the threshold-sweep CSV (command, commit)
     scale: pd.DataFrame | None = None  # benchmarks/scale.py CSV: n, pairs, wall_s, peak_rss_bytes, ...
     tables: list[tuple[str, str]] = field(default_factory=list)  # (path, markdown) written by benchmark scripts
+    real_accuracy: pd.DataFrame = field(default_factory=pd.DataFrame)  # `load_real_accuracy`: one row per real-image evaluation
 
 
 def load_inputs(
-    results: list[Path], accuracy: Path | None = None, gil: Path | None = None, scale: Path | None = None, tables: Sequence[Path] = ()
+    results: list[Path],
+    accuracy: Path | None = None,
+    gil: Path | None = None,
+    scale: Path | None = None,
+    tables: Sequence[Path] = (),
+    real_accuracy: Sequence[Path] = (),
 ) -> StudyInputs:
     """Sweep CSVs (with the metadata JSON and timeline beside each), plus optional accuracy and GIL files."""
     metadata, timelines, frames = [], [], []
@@ -53,7 +59,50 @@ def load_inputs(
         accuracy_metadata=_json_beside(accuracy, "metadata.json"),
         scale=pd.read_csv(scale) if scale else None,
         tables=[(str(t), Path(t).read_text(encoding="utf-8")) for t in tables],
+        real_accuracy=load_real_accuracy(list(real_accuracy)),
     )
+
+
+REAL_SPLIT_ORDER = {"holdout": 0, "tune": 1}  # the split kept out of tuning first
+
+
+def read_evaluation(path: Path) -> dict | None:
+    """One row from an evaluation.json (`dupbench evaluate --output`) and the metadata.json beside it."""
+    try:
+        evaluation = json.loads(path.read_text(encoding="utf-8"))["evaluation"]
+        meta = json.loads(path.with_name("metadata.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError):
+        return None
+    cls, _, split = path.parent.name.removeprefix("real-").rpartition("-")
+    orientations = "8" if path.stem.endswith("-o8") else "1"
+    # With --orientations 1 a turned or mirrored copy cannot be found, so recall counts the upright pairs.
+    counted = evaluation["upright"] if orientations == "1" and "upright" in evaluation else evaluation["any"]
+    harm = evaluation.get("harm", {})
+    return {
+        "class": cls,
+        "split": split,
+        "orientations": orientations,
+        "images": int(meta.get("dataset", {}).get("n_images", 0)),
+        "true_pairs": int(counted["true_pairs"]),
+        "precision": float(evaluation["any"]["precision"]),
+        "recall": float(counted["recall"]),
+        "false_pairs": int(harm.get("false_pairs", 0)),
+        "largest_group": int(harm.get("largest_group", 0)),
+        "worst_group_originals": int(harm.get("worst_group_originals", 0)),
+        "files_grouped_share": float(harm.get("files_grouped_share", 0.0)),
+        "commit": str(meta.get("git", {}).get("short_commit", "?")),
+        "command": str(meta.get("command", "")),
+        "source": str(path),
+    }
+
+
+def load_real_accuracy(paths: list[Path]) -> pd.DataFrame:
+    rows = [row for row in (read_evaluation(Path(p)) for p in paths) if row is not None]
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    frame["_split"] = frame["split"].map(REAL_SPLIT_ORDER).fillna(2)
+    return frame.sort_values(["class", "_split", "orientations"]).drop(columns="_split").reset_index(drop=True)
 
 
 def _json_beside(path: Path | None, name: str) -> dict | None:

@@ -24,6 +24,7 @@ class Discovered:
     gil: Path | None = None
     scale: Path | None = None
     tables: list[Path] = field(default_factory=list)
+    real_accuracy: list[Path] = field(default_factory=list)
 
 
 def stamp_of(path: Path) -> str:
@@ -86,6 +87,18 @@ def newest_accuracy(folder: Path) -> Path | None:
     return max(sweeps, key=lambda p: (_read_json(p.with_name("metadata.json")).get("collected_utc", ""), str(p))) if sweeps else None
 
 
+def newest_real_accuracy(folder: Path) -> list[Path]:
+    """Per real-image set and orientation setting (experiments/accuracy_real.sh), the newest evaluation."""
+    newest: dict[tuple[str, str], Path] = {}
+    for path in _files(folder, "evaluation*.json"):
+        if not path.parent.name.startswith("real-"):
+            continue
+        key, stamp = (path.parent.name, path.name), _read_json(path.with_name("metadata.json")).get("collected_utc", "")
+        if key not in newest or stamp > _read_json(newest[key].with_name("metadata.json")).get("collected_utc", ""):
+            newest[key] = path
+    return sorted(newest.values())
+
+
 def discover(folder: Path) -> Discovered:
     """The report's inputs found in folder; an experiment with no file here is simply absent."""
     return Discovered(
@@ -94,4 +107,5 @@ def discover(folder: Path) -> Discovered:
         gil=_newest(_files(folder, "gil/*/*/results.json")),
         scale=_newest([p for p in _files(folder, "scale-*.csv") if not p.stem.endswith("-recall")]),
         tables=[t for t in (_newest(_files(folder, "limits-*.md")), _newest(_files(folder, "peers/*/*.md"))) if t],
+        real_accuracy=newest_real_accuracy(folder),
     )

@@ -27,6 +27,7 @@ from dupbench.report.headline import (
     headline_findings,
 )
 from dupbench.report.published import beyond_two_cores, matched_interpreters, published_section
+from dupbench.report.real_accuracy import REAL_SECTION, real_accuracy_section
 from dupbench.report.text import (
     all_cells,
     cpu_table,
@@ -199,6 +200,7 @@ def opening(inputs: StudyInputs, headline: list[str]) -> list[str]:
 def closing(inputs: StudyInputs, raw: pd.DataFrame, everything: pd.DataFrame, figure_dir: Path, command: str) -> list[str]:
     """Findings, the published study, performance, Dask, the GIL, threats to validity and how to reproduce."""
     parts = [f"## {DETAILS_SECTION}", *[f"- {line}" for line in findings(everything, inputs.accuracy)]]
+    parts += [f"## {REAL_SECTION}", *real_accuracy_section(inputs.real_accuracy)]
     parts += ["## Against the published study", *published_section(everything, inputs.metadata)]
     parts += ["## Performance: scale, limits and peers", *scale_and_tables(inputs, figure_dir)]
     parts += ["## Beyond two cores, on paper", *beyond_two_cores(inputs.runs)]
@@ -222,7 +224,7 @@ def closing(inputs: StudyInputs, raw: pd.DataFrame, everything: pd.DataFrame, fi
         "no figure or table above shows); speed-ups against the fastest serial configuration of the same file, interpreter and dataset.",
         to_markdown(cells),
     ]
-    commands = reproduce_commands(inputs.metadata, inputs.accuracy_metadata, inputs.gil, command)
+    commands = reproduce_commands(inputs.metadata, inputs.accuracy_metadata, inputs.gil, command, inputs.real_accuracy)
     inputs_used = (
         "Results files read: "
         + ", ".join(f"`{s}`" for s in inputs.sources)
@@ -241,7 +243,7 @@ def build_report(inputs: StudyInputs, out: Path, command: str) -> Path:
     made, fits = draw_figures(inputs, figure_dir, raw)
     figure_names = {function: figure.png.name for figure, function, _ in made if not figure.missing}
     parts = [
-        *opening(inputs, [cite(finding, figure_names) for finding in headline_findings(everything, raw, inputs.accuracy)]),
+        *opening(inputs, [cite(finding, figure_names) for finding in headline_findings(everything, raw, inputs.accuracy, inputs.real_accuracy)]),
         "## Results",
         f"### {SEED_SECTION}",
         to_markdown(seed_table(everything)),

@@ -648,7 +648,9 @@ def method_lines(metadata: list[dict]) -> list[str]:
     return lines
 
 
-def reproduce_commands(metadata: list[dict], accuracy_meta: dict | None, gil: dict | None, command: str) -> list[str]:
+def reproduce_commands(
+    metadata: list[dict], accuracy_meta: dict | None, gil: dict | None, command: str, real_accuracy: pd.DataFrame | None = None
+) -> list[str]:
     """The one command that reruns everything at one commit, the commands that made each input (as
     recorded beside it), then this report's own command."""
     commands = ["bash experiments/run_all.sh   # all of the steps below, at one commit; each step's time: results/run_all/", "# or one at a time:"]
@@ -666,6 +668,8 @@ def reproduce_commands(metadata: list[dict], accuracy_meta: dict | None, gil: di
             commands.append(line)
     if accuracy_meta and accuracy_meta.get("command"):
         commands.append(str(accuracy_meta["command"]))
+    if real_accuracy is not None and not real_accuracy.empty:  # recorded per set as "... (class C, split S)": the script is one command
+        commands += list(dict.fromkeys(str(c).split(" (")[0] for c in real_accuracy["command"] if c))
     if gil and gil.get("command"):
         commands.append(" ".join(gil["command"]) if isinstance(gil["command"], list) else str(gil["command"]))
     return commands + [command]

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from seed_frames import seed_frame
 
 from dupbench.report.published import (
     PUBLISHED,
@@ -27,35 +28,22 @@ METADATA = [{"cpu_model": "AMD EPYC", "logical_cores": 2, "allowed_cores": [0, 1
 
 def study_runs(thread: float = 0.5, process: float = 0.6, repeats: int = 3, spread: float = 0.01, sizes=PUBLISHED_SIZES, startup: float = 0.2) -> pd.DataFrame:
     """Seed-study rows: serial takes 1 unit x (n/100)^1.5 + start-up; the pools the given fraction of the work."""
-    rows = []
-    for images in sizes:
-        work = (images / 100) ** 1.5
-        for mode, share, cpu in (("serial", 1.0, 0.5), ("thread", thread, 0.9), ("process", process, 0.95)):
-            for repeat in range(repeats):
-                jitter = 1 + spread * (repeat - (repeats - 1) / 2)
-                rows.append(
-                    dict(
-                        sweep="seed_study",
-                        source="seed.csv",
-                        interpreter="CPython 3.11.7",
-                        profile="study:800-1200",
-                        dataset_seed=1,
-                        thumb_size=32,
-                        images=images,
-                        mode=mode,
-                        pairs="all",
-                        cores=2,
-                        workers=1 if mode == "serial" else 2,
-                        repeat=repeat,
-                        wall_s=(work * share + startup) * jitter,
-                        load_s=0.4 * work * share * jitter,
-                        compare_s=0.6 * work * share * jitter,
-                        cpu_utilization=cpu,
-                        pairs_compared=images * (images - 1) // 2,
-                        dataset_bytes=images * 350_000,
-                    )
-                )
-    return pd.DataFrame(rows)
+    shares = {"serial": (1.0, 0.5), "thread": (thread, 0.9), "process": (process, 0.95)}
+
+    def times(images: int, mode: str, repeat: int) -> dict:
+        share, cpu = shares[mode]
+        work, jitter = (images / 100) ** 1.5, 1 + spread * (repeat - (repeats - 1) / 2)
+        return dict(
+            wall_s=(work * share + startup) * jitter,
+            load_s=0.4 * work * share * jitter,
+            compare_s=0.6 * work * share * jitter,
+            cpu_utilization=cpu,
+            pairs_compared=images * (images - 1) // 2,
+            dataset_bytes=images * 350_000,
+        )
+
+    columns = dict(source="seed.csv", interpreter="CPython 3.11.7", profile="study:800-1200", dataset_seed=1, thumb_size=32)
+    return seed_frame(sizes, repeats, times, **columns)
 
 
 def test_the_quoted_table_covers_the_study_sizes_and_modes():

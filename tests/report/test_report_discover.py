@@ -70,3 +70,28 @@ def test_report_of_a_folder_renders_instead_of_a_traceback(tmp_path, capsys):
 def test_a_folder_without_sweeps_is_a_clear_error(tmp_path, capsys):
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     assert "no sweep results" in capsys.readouterr().err
+
+
+def _evaluation(folder: Path, name: str, collected: str, false_pairs: int = 0, o8: bool = False) -> Path:
+    scores = {"true_pairs": 10, "predicted_pairs": 10, "true_positives": 10, "precision": 1.0, "recall": 1.0, "f1": 1.0}
+    evaluation = {"exact": scores, "any": scores, "upright": scores, "harm": {"false_pairs": false_pairs, "largest_group": 3}}
+    path = _touch(folder / name / ("evaluation-o8.json" if o8 else "evaluation.json"), json.dumps({"evaluation": evaluation}))
+    meta = {
+        "collected_utc": collected,
+        "git": {"short_commit": "abc"},
+        "command": "bash experiments/accuracy_real.sh 1 (class photos)",
+        "dataset": {"n_images": 20},
+    }
+    _touch(path.with_name("metadata.json"), json.dumps(meta))
+    return path
+
+
+def test_real_image_evaluations_are_found_newest_per_set_and_setting(tmp_path):
+    old = _evaluation(tmp_path / "accuracy" / "old-machine", "real-photos-holdout", "2026-11-01T00:00:00Z", false_pairs=9)
+    new = _evaluation(tmp_path / "accuracy" / "vm", "real-photos-holdout", "2026-12-01T00:00:00Z")
+    o8 = _evaluation(tmp_path / "accuracy" / "vm", "real-photos-holdout", "2026-12-01T00:00:00Z", o8=True)
+    tune = _evaluation(tmp_path / "accuracy" / "vm", "real-astro-tune", "2026-12-01T00:00:00Z")
+    _evaluation(tmp_path / "accuracy" / "vm", "study-n1000-s1", "2026-12-02T00:00:00Z")  # the generated set is not a real one
+    _evaluation(tmp_path / "archive" / "vm", "real-astro-tune", "2026-12-31T00:00:00Z")
+    found = discover(tmp_path).real_accuracy
+    assert old not in found and set(found) == {new, o8, tune}

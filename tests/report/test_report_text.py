@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from seed_frames import seed_frame
 
 from dupbench.report.data import amdahl_serial_fraction, growth_exponent
 from dupbench.report.text import (
@@ -31,29 +32,20 @@ def fake_runs(
     thread_compare: float, process_compare: float, sizes=SIZES, repeats: int = 3, thread_load: float = 0.5, process_load: float = 0.5
 ) -> pd.DataFrame:
     """Serial spends 0.5 units loading and 1 comparing, times n/100 squared; the pools take the given fractions."""
-    rows = []
-    for images in sizes:
-        scale = (images / 100) ** 2
-        for mode, load, compare in (("serial", 1.0, 1.0), ("thread", thread_load, thread_compare), ("process", process_load, process_compare)):
-            for repeat in range(repeats):
-                jitter = 1 + 0.01 * repeat
-                rows.append(
-                    dict(
-                        sweep="seed_study",
-                        images=images,
-                        mode=mode,
-                        pairs="all",
-                        cores=2,
-                        workers=1 if mode == "serial" else 2,
-                        repeat=repeat,
-                        wall_s=scale * (0.5 * load + compare) * jitter + 0.2,
-                        load_s=scale * 0.5 * load * jitter,
-                        compare_s=scale * compare * jitter,
-                        scan_s=0.0,
-                        cluster_s=0.0,
-                    )
-                )
-    return pd.DataFrame(rows)
+    shares = {"serial": (1.0, 1.0), "thread": (thread_load, thread_compare), "process": (process_load, process_compare)}
+
+    def times(images: int, mode: str, repeat: int) -> dict:
+        load, compare = shares[mode]
+        scale, jitter = (images / 100) ** 2, 1 + 0.01 * repeat
+        return dict(
+            wall_s=scale * (0.5 * load + compare) * jitter + 0.2,
+            load_s=scale * 0.5 * load * jitter,
+            compare_s=scale * compare * jitter,
+            scan_s=0.0,
+            cluster_s=0.0,
+        )
+
+    return seed_frame(sizes, repeats, times)
 
 
 def line_starting(lines: list[str], prefix: str) -> str:
@@ -364,3 +356,56 @@ def test_interpreter_finding_leads_with_the_matched_pair_and_names_other_builds_
     assert "apart from the pair" in text
     unmatched = interpreter_finding(pd.concat([older, free]).assign(source="pythons.csv")).text
     assert "matched pair" not in unmatched and "the time of CPython 3.11.7" in unmatched
+
+
+def real_rows() -> pd.DataFrame:
+    base = dict(images=200, precision=1.0, recall=0.95, false_pairs=0, largest_group=4, worst_group_originals=1, files_grouped_share=0.6, commit="abc")
+    return pd.DataFrame(
+        [
+            dict(
+                base,
+                **{
+                    "class": "photos",
+                    "split": "holdout",
+                    "orientations": "1",
+                    "true_pairs": 130,
+                    "command": "bash experiments/accuracy_real.sh 1 (class photos, split holdout)",
+                },
+            ),
+            dict(
+                base,
+                **{
+                    "class": "photos",
+                    "split": "tune",
+                    "orientations": "1",
+                    "true_pairs": 182,
+                    "recall": 0.99,
+                    "command": "bash experiments/accuracy_real.sh 1 (class photos, split tune)",
+                },
+            ),
+            dict(base, **{"class": "astro", "split": "holdout", "orientations": "1", "true_pairs": 0, "precision": 0.0, "false_pairs": 6, "command": ""}),
+        ]
+    )
+
+
+def test_real_accuracy_finding_reads_the_holdout_split_and_counts_false_pairs_where_all_images_are_distinct():
+    from dupbench.report.headline import real_accuracy_finding
+    from dupbench.report.real_accuracy import real_accuracy_table
+    from dupbench.report.text import reproduce_commands
+
+    text = real_accuracy_finding(real_rows()).text
+    assert "photos precision 1.000, recall 0.950" in text and "0.990" not in text  # the tune split is not the headline
+    assert "astro (distinct images only) 6 false pairs in 200 images" in text
+    table = real_accuracy_table(real_rows()).set_index(["class", "split"])
+    assert table.loc[("astro", "holdout"), "precision"] == "-" and table.loc[("photos", "holdout"), "precision"] == "1.000"
+    assert reproduce_commands([], None, None, "dupbench report", real_rows()).count("bash experiments/accuracy_real.sh 1") == 1
+    assert real_accuracy_finding(pd.DataFrame()) is None
+
+
+def test_generated_set_accuracy_is_named_as_such_and_read_at_the_default_threshold():
+    from dupbench.report.headline import accuracy_finding
+
+    sweep = pd.DataFrame({"threshold": [0.7, 0.75, 0.8], "precision": [0.9, 0.95, 0.99], "recall": [0.99, 0.97, 0.9], "f1": [0.943, 0.960, 0.943]})
+    sweep.loc[2, "f1"] = 0.97  # the best F1 is not at the default
+    text = accuracy_finding(sweep).text
+    assert "generated study set" in text and "F1 0.960 at the default threshold 0.75" in text and "best F1 0.970 at 0.80" in text
