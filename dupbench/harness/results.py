@@ -24,12 +24,14 @@ import pandas as pd
 from dupbench.harness.monitor import Sample
 from dupbench.harness.spec import ADDED_IN_SCHEMA, Cell
 from dupbench.harness.stats import FASTER_THRESHOLD, median_interval, ratio_interval, speed_verdict
+from dupbench.result import STAGES
 
 # 2 added `python` (the interpreter a run used); version 1 files read as "current".
 # 3: `rusage_*` include the orphans the harness reaped as subreaper (a forkserver and the workers it
 # reaped); before, they were the child's own wait4 only, which missed forkserver workers.
-RESULTS_SCHEMA_VERSION = 3
-READABLE_SCHEMA_VERSIONS = (1, 2, 3)
+# 4 added `<stage>_start_s` (each stage's start, seconds after the run was started), at the end of the row.
+RESULTS_SCHEMA_VERSION = 4
+READABLE_SCHEMA_VERSIONS = (1, 2, 3, 4)
 # A run is flagged disturbed when other processes used more than this share of its cores during it.
 DISTURBED_FOREIGN_FRACTION = 0.10
 # The grid's axes: the summary groups runs by them. Defined by Cell's fields.
@@ -38,6 +40,7 @@ CELL_COLUMNS = tuple(f.name for f in dataclasses.fields(Cell))
 # those added later, which come last.
 _CELL_COLUMNS_FIRST = tuple(f.name for f in dataclasses.fields(Cell) if f.metadata.get(ADDED_IN_SCHEMA, 1) == 1)
 _CELL_COLUMNS_LATER = tuple(name for name in CELL_COLUMNS if name not in _CELL_COLUMNS_FIRST)
+STAGE_START_COLUMNS = tuple(f"{stage}_start_s" for stage in STAGES)
 
 
 @dataclass(frozen=True)
@@ -114,17 +117,24 @@ class RunRow:
     monitor_cpu_s: float | None = None
     monitor_overhead: float | None = None
     error: str = ""
+    # added in schema 4, after every earlier column (see `columns`): where each stage began in the run
+    scan_start_s: float | None = None
+    load_start_s: float | None = None
+    compare_start_s: float | None = None
+    cluster_start_s: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cell_id", self.cell.cell_id)
 
     @classmethod
     def columns(cls) -> list[str]:
-        """The CSV header: the fields in order, the cell's columns expanded in place of `cell`."""
+        """The CSV header: the fields in order, the cell's columns expanded in place of `cell`; columns added
+        in later schemas come last, so an older file's header is a prefix of a newer one's."""
         names: list[str] = []
         for f in dataclasses.fields(cls):
-            names += [*_CELL_COLUMNS_FIRST, "oversubscribed"] if f.name == "cell" else [f.name]
-        return names + list(_CELL_COLUMNS_LATER)
+            if f.name not in STAGE_START_COLUMNS:
+                names += [*_CELL_COLUMNS_FIRST, "oversubscribed"] if f.name == "cell" else [f.name]
+        return names + list(_CELL_COLUMNS_LATER) + list(STAGE_START_COLUMNS)
 
     def record(self) -> dict[str, Any]:
         """Column name -> value, in CSV order."""

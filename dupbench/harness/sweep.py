@@ -263,9 +263,10 @@ def dataset_info(files: Sequence[Path], read_pass_first: bool) -> DatasetInfo:
     return DatasetInfo(len(files), sum(p.stat().st_size for p in files), "read_pass" if read_pass_first else "unknown", pass_s)
 
 
-def reported_columns(report: DuplicateReport | None, usage: TreeUsage, cores: int, interval_s: float) -> dict[str, Any]:
-    """What the child said about itself: stage times, counts and throughput, settings in force; and the CPU
-    use of each stage, from the monitor's samples inside the stage's epoch bounds."""
+def reported_columns(report: DuplicateReport | None, usage: TreeUsage, cores: int, interval_s: float, start_epoch: float) -> dict[str, Any]:
+    """What the child said about itself: stage times and starts (seconds after `start_epoch`, when the
+    parent started it), counts and throughput, settings in force; and the CPU use of each stage, from the
+    monitor's samples inside the stage's epoch bounds."""
     stages: dict[str, Any] = report.stages if report else {}
     counts: dict[str, Any] = report.counts if report else {}
     bounds: dict[str, Any] = report.stage_bounds if report else {}
@@ -283,6 +284,7 @@ def reported_columns(report: DuplicateReport | None, usage: TreeUsage, cores: in
         "reported_workers": int(workers) if isinstance(workers, (int, float)) else None,
         "reported_start_method": execution.get("start_method"),
         "reported_execution": json.dumps(execution, sort_keys=True) if execution else "",
+        **{f"{stage}_start_s": _number(bounds[stage][0] - start_epoch) if len(bounds.get(stage, ())) == 2 else None for stage in STAGES},
     }
 
 
@@ -351,7 +353,7 @@ def make_row(
         cache_state=dataset.cache_state,
         read_pass_s=dataset.read_pass_s,
         **measured_columns(measurement, cell.cores),
-        **reported_columns(report, measurement.usage, cell.cores, interval_s),
+        **reported_columns(report, measurement.usage, cell.cores, interval_s, measurement.start_epoch),
     )
 
 
@@ -421,6 +423,11 @@ def open_results(spec: SweepSpec, out: Path, machine: str, info: dict[str, Any],
         raise ValueError(f"cannot resume {csv_path}: no readable metadata beside it ({metadata_path(csv_path)})")
     if previous.get("sweep_text") != spec.text:
         raise ValueError(f"{csv_path} was written by a different sweep file; cannot resume it")
+    if previous.get("results_schema_version") != RESULTS_SCHEMA_VERSION:  # its rows would not line up with new ones
+        raise ValueError(
+            f"{csv_path} holds results schema {previous.get('results_schema_version')}, this dupbench writes {RESULTS_SCHEMA_VERSION}; "
+            "cannot resume it: start a new results file (without --resume)"
+        )
     return ResultsFile(csv_path, read_run_ids(csv_path), previous)
 
 

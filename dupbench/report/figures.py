@@ -326,7 +326,8 @@ def stage_spans(run: pd.Series) -> list[tuple[str, float, float]]:
     spans, at = [], float(run["wall_s"]) - float(run.get("detector_total_s", np.nan))
     for stage in STAGES:
         duration = float(run.get(f"{stage}_s", np.nan))
-        start = float(run.get(f"{stage}_start_s", at))
+        start = float(run.get(f"{stage}_start_s", np.nan))
+        start = start if np.isfinite(start) else at  # files from before schema 4 hold no starts
         if np.isfinite(start) and np.isfinite(duration):
             spans.append((stage, start, start + duration))
             at = start + duration
@@ -345,7 +346,7 @@ def cpu_timeline(runs: pd.DataFrame, timelines: pd.DataFrame, directory: Path) -
     counts = largest["mode"].value_counts()
     core_columns = [c for c in timelines.columns if c.startswith("core") and c.endswith("_pct")]
     fig, axes = plt.subplots(len(chosen), 1, figsize=(FIGURE_WIDTH_IN, 2.8 * len(chosen)), sharex=True, squeeze=False)
-    measured = all(f"{stage}_start_s" in runs for stage in STAGES)
+    measured = all(pd.notna(run.get(f"{stage}_start_s")) for run in chosen for stage in STAGES)
     for ax, run in zip(axes[:, 0], chosen):
         samples = run_samples(timelines, run)
         for stage, start, end in stage_spans(run):

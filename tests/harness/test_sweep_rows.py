@@ -13,7 +13,7 @@ from dupbench.harness.monitor import Sample, TreeUsage
 from dupbench.harness.results import RESULTS_SCHEMA_VERSION, RunRow, append_row, metadata_path
 from dupbench.harness.spec import Cell, PlannedRun, parse_spec
 from dupbench.harness.sweep import DatasetInfo, make_row, open_results, read_report
-from dupbench.result import DuplicateReport
+from dupbench.result import STAGES, DuplicateReport
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = parse_spec('name = "rows"\n[dataset]\nsizes = [3]\n')
@@ -61,7 +61,7 @@ def test_a_new_results_file_is_named_by_machine_and_commit_and_holds_no_runs(tmp
 
 def test_resuming_keeps_the_recorded_runs_and_the_earlier_sessions(tmp_path):
     csv_path = tmp_path / "old.csv"
-    metadata_path(csv_path).write_text(json.dumps({"sweep_text": SPEC.text, "sessions": [{"commit": "x"}]}))
+    metadata_path(csv_path).write_text(json.dumps({"sweep_text": SPEC.text, "sessions": [{"commit": "x"}], "results_schema_version": RESULTS_SCHEMA_VERSION}))
     append_row(csv_path, _row(_report()))
     results = open_results(SPEC, tmp_path, "box", INFO, resume=csv_path)
     assert results.csv_path == csv_path and results.done == {PlannedRun(CELL, 0, False).run_id}
@@ -74,6 +74,9 @@ def test_resuming_refuses_another_sweep_file_or_a_file_without_metadata(tmp_path
         open_results(SPEC, tmp_path, "box", INFO, resume=csv_path)
     metadata_path(csv_path).write_text(json.dumps({"sweep_text": SPEC.text + "\n# edited"}))
     with pytest.raises(ValueError, match="different sweep file"):
+        open_results(SPEC, tmp_path, "box", INFO, resume=csv_path)
+    metadata_path(csv_path).write_text(json.dumps({"sweep_text": SPEC.text, "results_schema_version": RESULTS_SCHEMA_VERSION - 1}))
+    with pytest.raises(ValueError, match="cannot resume it: start a new results file"):  # its columns would not line up
         open_results(SPEC, tmp_path, "box", INFO, resume=csv_path)
 
 
@@ -113,7 +116,8 @@ def test_rows_keep_the_column_order_of_the_committed_results(tmp_path):
     committed = sorted((REPO / "results" / "vm").glob("2026*Z-*.csv"), key=lambda p: p.name)
     assert committed, "no sweep results committed under results/vm"
     with open(committed[-1], newline="") as fh:
-        assert next(csv.reader(fh)) == RunRow.columns()
+        header = next(csv.reader(fh))
+    assert RunRow.columns()[: len(header)] == header, "columns are only ever added at the end, so older files line up"
     record = _row(_report()).record()
     assert list(record) == RunRow.columns()
     assert {k: record[k] for k in ("mode", "workers", "start_method", "python", "oversubscribed")} == {
@@ -123,3 +127,10 @@ def test_rows_keep_the_column_order_of_the_committed_results(tmp_path):
         "python": "current",
         "oversubscribed": False,
     }
+
+
+def test_each_stage_start_is_recorded_in_seconds_after_the_run_was_started():
+    row = _row(_report(stage_bounds={"load": [100.2, 101.0], "compare": [101.0, 101.5]}))  # the run started at epoch 100.0
+    assert row.load_start_s == pytest.approx(0.2) and row.compare_start_s == pytest.approx(1.0)
+    assert row.scan_start_s is None and row.cluster_start_s is None  # not reported: left empty, never guessed
+    assert RunRow.columns()[-len(STAGES) :] == [f"{stage}_start_s" for stage in STAGES]

@@ -215,3 +215,17 @@ def test_run_samples_pick_the_run_of_that_start_when_files_share_run_ids():
     second = first.assign(epoch=[5000.0, 5000.1], tree_cpu_pct=2.0)
     run = pd.Series({"run_id": "r", "started_utc": pd.Timestamp(5000, unit="s").strftime("%Y-%m-%dT%H:%M:%SZ")})
     assert set(figures.run_samples(pd.concat([first, second], ignore_index=True), run)["tree_cpu_pct"]) == {2.0}
+
+
+def test_stage_spans_use_measured_starts_and_lay_older_files_end_to_end():
+    from dupbench.report.figures import stage_spans
+
+    older = pd.Series({"wall_s": 3.0, "detector_total_s": 2.5, "scan_s": 0.5, "load_s": 1.0, "compare_s": 1.0, "cluster_s": 0.0})
+    assert stage_spans(older)[1] == ("load", 1.0, 2.0)  # from 0.5 s (wall - detector), laid end to end
+    measured = older.copy()
+    for stage, start in (("scan", 0.4), ("load", 0.95), ("compare", 1.9), ("cluster", 2.9)):
+        measured[f"{stage}_start_s"] = start
+    assert stage_spans(measured)[1] == ("load", 0.95, 1.95)
+    mixed = older.copy()
+    mixed["load_start_s"] = float("nan")  # a schema-3 row read beside schema-4 rows
+    assert stage_spans(mixed) == stage_spans(older)
