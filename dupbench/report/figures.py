@@ -407,15 +407,18 @@ def accuracy(sweep: pd.DataFrame | None, directory: Path) -> Drawn:
 
 
 def compare_scale(scale: pd.DataFrame | None, directory: Path) -> Drawn:
-    """Compare-stage time and peak memory vs images for both pair strategies (benchmarks/scale.py), with
-    each curve's fitted log-log slope in its label: ~2 is quadratic, ~1 linear."""
+    """Compare-stage time and peak memory vs images per pair strategy and, for `--pairs pruned`, candidate
+    search (the signature index or the exact scan: two algorithms, never one median), with each curve's
+    fitted log-log slope in its label: ~2 is quadratic, ~1 linear."""
     if scale is None or scale.empty:
         return _no_data(directory, "compare_scale", "no scale benchmark given (--scale CSV from benchmarks/scale.py)")
     fig, (ax_time, ax_mem) = panels(2, height_in=4.0)
-    for pairs, part in scale.groupby("pairs"):
+    scale = scale.assign(search=scale["search"].fillna("")) if "search" in scale else scale.assign(search="")
+    for colour, ((pairs, search), part) in enumerate(scale.groupby(["pairs", "search"], sort=True)):
         part = part.groupby("n", as_index=False)[["wall_s", "peak_rss_bytes"]].median()
         slope = growth_exponent(part["n"].to_numpy(float), part["wall_s"].to_numpy(float)) if len(part) > 1 else float("nan")
-        style: dict[str, Any] = dict(marker="o", label=f"--pairs {pairs} (slope {slope:.2f})", color=OTHER_COLORS[0] if pairs == "all" else OTHER_COLORS[1])
+        name = f"--pairs {pairs}" + (f", {search} candidates" if pairs == "pruned" and search else "")
+        style: dict[str, Any] = dict(marker="o", label=f"{name} (slope {slope:.2f})", color=OTHER_COLORS[colour % len(OTHER_COLORS)])
         ax_time.plot(part["n"], part["wall_s"], **style)
         ax_mem.plot(part["n"], part["peak_rss_bytes"] / 2**20, **style)
     ax_time.set(xscale="log", yscale="log", xlabel="images", ylabel="compare stage wall time (s)", title="Compare time vs images")

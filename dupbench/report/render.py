@@ -94,8 +94,8 @@ def scale_and_tables(inputs: StudyInputs, figure_dir: Path) -> list[str]:
     """The scale figure and the benchmark scripts' own tables, each under the file it came from."""
     drawn = figures.compare_scale(inputs.scale, figure_dir)
     caption = (
-        "Compare stage at up to 100,000 images of synthetic thumbnails: wall time and peak memory per pair "
-        "strategy, fitted log-log slope in the legend (benchmarks/scale.py)."
+        "Compare stage on synthetic thumbnails, serially: wall time and peak memory per pair strategy and "
+        "candidate search, fitted log-log slope in the legend (benchmarks/scale.py)."
     )
     note = f"**Not drawn: {drawn.missing}.** " if drawn.missing else ""
     parts = [f"![{caption}](figures/{drawn.png.name})", f"_{note}{caption} Drawn by `dupbench.report.figures.compare_scale`._"]

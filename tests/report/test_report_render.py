@@ -170,6 +170,10 @@ def test_scale_figure_fits_each_pair_strategys_growth(tmp_path):
     svg = drawn.svg.read_text()
     assert "slope 1.00" in svg and "slope 2.00" in svg
     assert compare_scale(None, tmp_path).missing
+    # the exact scan beside the index: two algorithms, two curves (a median over both fitted neither)
+    exact = pd.DataFrame({"n": n, "pairs": ["pruned"] * 3, "search": ["exact"] * 3, "wall_s": [0.2, 20.0, 2000.0], "peak_rss_bytes": [1e8] * 3})
+    svg = compare_scale(pd.concat([scale.assign(search=["index"] * 3 + [""] * 3), exact]), tmp_path).svg.read_text()
+    assert "index candidates (slope 1.00)" in svg and "exact candidates (slope 2.00)" in svg and "pairs all (slope 2.00)" in svg
 
 
 def test_the_full_command_and_the_source_list_appear_once(smoke_results, tmp_path):
