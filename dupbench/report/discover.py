@@ -87,6 +87,16 @@ def newest_accuracy(folder: Path) -> Path | None:
     return max(sweeps, key=lambda p: (_read_json(p.with_name("metadata.json")).get("collected_utc", ""), str(p))) if sweeps else None
 
 
+def newest_peers(folder: Path) -> list[Path]:
+    """benchmarks/peers.py's newest table per data set: the generated set's (peers/<machine>/) and each named
+    run's (peers/<machine>/<name>/, e.g. the real photos' speed runs), whatever machine ran it."""
+    by_set: dict[tuple[str, ...], list[Path]] = {}
+    for path in _files(folder, "peers/*/*.md") + _files(folder, "peers/*/*/*.md"):
+        parts = path.relative_to(folder).parts
+        by_set.setdefault(parts[parts.index("peers") + 2 : -1], []).append(path)
+    return [newest for key in sorted(by_set) if (newest := _newest(by_set[key])) is not None]
+
+
 def newest_real_accuracy(folder: Path) -> list[Path]:
     """Per real-image set and orientation setting (experiments/accuracy_real.sh), the newest evaluation."""
     newest: dict[tuple[str, str], Path] = {}
@@ -106,6 +116,6 @@ def discover(folder: Path) -> Discovered:
         accuracy=newest_accuracy(folder),
         gil=_newest(_files(folder, "gil/*/*/results.json")),
         scale=_newest([p for p in _files(folder, "scale-*.csv") if not p.stem.endswith("-recall")]),
-        tables=[t for t in (_newest(_files(folder, "limits-*.md")), _newest(_files(folder, "peers/*/*.md"))) if t],
+        tables=[t for t in (_newest(_files(folder, "limits-*.md")), *newest_peers(folder)) if t],
         real_accuracy=newest_real_accuracy(folder),
     )

@@ -46,13 +46,14 @@ def test_newest_side_inputs_by_the_timestamp_in_their_names(tmp_path):
     limits = _touch(tmp_path / "benchmarks" / "limits-vm-20261202T000000Z.md")
     _touch(tmp_path / "benchmarks" / "limits-vm-20261101T000000Z.md")
     peers = _touch(tmp_path / "peers" / "vm" / "20261202T000000Z-abc.md")
-    _touch(tmp_path / "peers" / "vm" / "real-photos-tune-speed" / "20261203T000000Z-abc.md")
+    _touch(tmp_path / "peers" / "vm" / "real-photos-tune-speed" / "20261201T000000Z-abc.md")
+    real_peers = _touch(tmp_path / "peers" / "vm" / "real-photos-tune-speed" / "20261203T000000Z-abc.md")
     gil = _touch(tmp_path / "gil" / "amd" / "20261202T000000-abc" / "results.json", "{}")
     _touch(tmp_path / "gil" / "amd" / "20261101T000000-abc" / "results.json", "{}")
     accuracy = _touch(tmp_path / "accuracy" / "vm" / "study-n1000-s1" / "threshold-sweep-32px.csv")
     _touch(tmp_path / "accuracy" / "vm" / "real-photos-tune" / "threshold-sweep-32px.csv")
     found = discover(tmp_path)
-    assert (found.scale, found.gil, found.accuracy, found.tables) == (scale, gil, accuracy, [limits, peers])
+    assert (found.scale, found.gil, found.accuracy, found.tables) == (scale, gil, accuracy, [limits, peers, real_peers])
 
 
 def test_report_of_a_folder_renders_instead_of_a_traceback(tmp_path, capsys):
