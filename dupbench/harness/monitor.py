@@ -318,33 +318,44 @@ class TreeMonitor:
             self._discover()
             self._ticks += 1
             elapsed = self.clock() - self._t0
-            live = sum(1 for t in self._tree.values() if t.alive)
-            expected = self._uss_cost + live * self._uss_cost_per_process
+            alive = sum(1 for t in self._tree.values() if t.alive)
+            expected = self._uss_cost + alive * self._uss_cost_per_process
             read_uss_now = self.uss_budget > 0 and expected <= self.uss_budget * elapsed
-            uss_started = time.thread_time()
             read_ctx_now = self._ticks % max(1, self.ctx_every) == 1
             rss = threads = processes = 0
-            uss = 0 if read_uss_now else None
             first_seen: list[tuple[float, int]] = []  # (CPU at first reading, start ticks) of processes new to this tick
+            live: list[int] = []
+            ctx_due: list[tuple[int, _Tracked]] = []
             for pid, tracked in self._tree.items():
                 if not tracked.alive:
                     continue
                 before = tracked.seen
-                stat = self._read_process(pid, tracked, read_ctx_now)
+                stat = self._read_process(pid, tracked)
                 if tracked.seen and not before:
                     first_seen.append((tracked.cpu_s, tracked.start_ticks))
+                if stat is not None and (read_ctx_now or stat.state == "Z"):
+                    ctx_due.append((pid, tracked))
                 if stat is None or stat.state == "Z":
                     continue  # exited, or a zombie: its times are final; it holds no memory or threads
                 rss += stat.rss_bytes
                 threads += stat.threads
                 processes += 1
-                if uss is not None:
-                    uss += read_uss(pid) or 0
+                live.append(pid)
+            # The sample's time is taken right after the CPU clocks, before the slow reads (USS, context
+            # switches): taken after them, a tick that read USS stamped its CPU late, and the next tick's
+            # rate divided a full interval's CPU by a shorter one (the samples above cores x 100%).
+            now = self.clock()
+            for pid, tracked in ctx_due:
+                ctx = read_ctx_switches(pid)
+                if ctx is not None:
+                    tracked.ctx_voluntary, tracked.ctx_involuntary = ctx
+            uss = 0 if read_uss_now else None
             if read_uss_now:
-                spent = time.thread_time() - uss_started  # an upper bound: includes the stat reads
+                uss_started = time.thread_time()
+                uss = sum(read_uss(pid) or 0 for pid in live)
+                spent = time.thread_time() - uss_started
                 self._uss_cost += spent
                 self._uss_cost_per_process = spent / max(1, processes)
-            now = self.clock()
             for cpu, start_ticks in first_seen:
                 self._backdate(cpu, start_ticks / CLOCK_TICKS - self._boot_offset - self._t0, now - self._t0)
             tree_cpu = sum(t.cpu_s for t in self._tree.values())
@@ -360,7 +371,7 @@ class TreeMonitor:
             self._max_processes = max(self._max_processes, processes)
             self._samples.append(Sample(now - self._t0, time.time(), tree_cpu, cpu_pct, rss, uss, threads, processes, core_pct))
 
-    def _read_process(self, pid: int, tracked: _Tracked, read_ctx_now: bool) -> ProcStat | None:
+    def _read_process(self, pid: int, tracked: _Tracked) -> ProcStat | None:
         """Update `tracked` from /proc and the process's CPU clock; None (and no longer alive) once it is gone."""
         stat = read_stat(pid)
         if stat is None or (tracked.start_ticks and stat.start_ticks != tracked.start_ticks):
@@ -371,10 +382,6 @@ class TreeMonitor:
         # The clock, when readable, is exact; else whole ticks. Never below what was already counted.
         tracked.cpu_s = max(tracked.cpu_s, precise if precise is not None else stat.user_s + stat.system_s)
         tracked.seen = True
-        if read_ctx_now or stat.state == "Z":
-            ctx = read_ctx_switches(pid)
-            if ctx is not None:
-                tracked.ctx_voluntary, tracked.ctx_involuntary = ctx
         return stat
 
     def _backdate(self, cpu: float, started: float, now: float) -> None:

@@ -131,3 +131,21 @@ def test_a_worker_that_exits_keeps_its_cpu_and_its_parent_reaping_it_adds_none(f
     del proc.processes[3]  # reaped
     samples = run_ticks(proc, tree, [0.4, 0.5])
     assert_bounded_and_conserved(samples, cores=2, total_cpu=0.5 + 0.24)
+
+
+def test_slow_reads_on_some_ticks_do_not_stamp_the_cpu_late(fake, monkeypatch):
+    """The residue above cores x 100% after the clocks were fixed: on ticks that also read slow files (USS,
+    context switches) the sample was stamped after them, so the next tick's rate divided a whole interval's
+    CPU by a shorter one (two busy cores showed ~400%)."""
+    proc = FakeProc({1: FakeProcess(0, 0.0), 2: FakeProcess(1, 0.01)})
+    tree = fake(proc)
+    tree.ctx_every = 3
+
+    def slow_read(pid: int) -> None:
+        proc.now += 0.03  # a slow /proc read on the ticks that take them
+        return None
+
+    monkeypatch.setattr(monitor, "read_ctx_switches", slow_read)
+    samples = run_ticks(proc, tree, [round(0.1 * i, 4) for i in range(1, 13)])
+    assert max(s.tree_cpu_pct for s in samples) <= 200 + TOLERANCE_PCT
+    assert min(s.tree_cpu_pct for s in samples[1:]) >= 200 - TOLERANCE_PCT
