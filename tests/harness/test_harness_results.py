@@ -7,6 +7,7 @@ import pytest
 
 from dupbench.harness.results import (
     RESULTS_SCHEMA_VERSION,
+    STAGE_START_COLUMNS,
     RunRow,
     append_row,
     format_summary,
@@ -109,7 +110,9 @@ def test_version_1_results_files_still_load_with_the_harness_interpreter(tmp_pat
     )
     frame = load_results([path])
     assert frame["python"].tolist() == ["current"]
-    assert RunRow.columns()[-1] == "python"  # added in schema 2: after every column of version 1 files
+    columns = RunRow.columns()
+    assert columns.index("python") > max(columns.index(c) for c in columns if c not in ("python", *STAGE_START_COLUMNS))  # added in schema 2
+    assert columns[-len(STAGE_START_COLUMNS) :] == list(STAGE_START_COLUMNS)  # added in schema 4: after everything else
 
 
 def test_summary_names_the_interpreter_when_several_ran_and_baselines_within_each():

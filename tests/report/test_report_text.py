@@ -255,7 +255,7 @@ def test_the_opening_findings_give_a_number_an_interval_and_a_figure_each():
     assert smallest.startswith("At 100 images (the smallest seed size")
     cpu = next(f.text for f in found if f.text.startswith("CPU utilisation"))
     assert "serial 47% (44%-50%, 98%)" in cpu and "processes 92% (" in cpu  # median of 0.50, 0.49, ... 0.44
-    assert found[-1].text.startswith("Accuracy: best F1 0.850 at match-score threshold 0.80")
+    assert found[-1].text.startswith("Accuracy on the generated study set") and "best F1 0.850 at 0.80" in found[-1].text
     few = headline_findings(with_cpu(fake_runs(0.6, 0.5, repeats=3)))
     assert "min-max, coverage >=56%: faster)" in few[0].text
 
