@@ -48,7 +48,8 @@ def real_accuracy_lines(frame: pd.DataFrame) -> list[str]:
     for row in holdout.to_dict("records"):
         if row["true_pairs"]:
             said.append(
-                f"{row['class']} precision {row['precision']:.3f}, recall {row['recall']:.3f} ({row['images']:,} images, {row['false_pairs']} false pairs)"
+                f"{row['class']} precision {row['precision']:.3f}, recall {row['recall']:.3f} "
+                f"({row['images']:,} images, {row['false_pairs']} false pairs, largest group {row['largest_group']})"
             )
         else:
             said.append(
