@@ -67,6 +67,7 @@ class LiveView:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._since = (0.0, 0.0)  # (CPU seconds of this process tree, perf_counter) at the last sample
 
     def show(self, label: str) -> None:
         """Name what runs now; without a terminal the name is printed at once, so a kernel shorter than one
@@ -100,21 +101,25 @@ class LiveView:
 
     def _loop(self) -> None:
         process = psutil.Process()
-        cpu, clock = tree_cpu_seconds(process), time.perf_counter()
+        self._since = (tree_cpu_seconds(process), time.perf_counter())
         while not self._stop.wait(self.interval):
-            percents = psutil.cpu_percent(percpu=True)
-            now_cpu, now = tree_cpu_seconds(process), time.perf_counter()
-            own = (now_cpu - cpu) / (now - clock) if now > clock else None
-            cpu, clock = now_cpu, now
-            with self._lock:
-                self.samples += 1
-                if self.tty:
-                    self._erase()
-                    self._last = render_frame(percents, self.label, own)
-                    self._write(self._last)
-                else:
-                    self.stream.write(render_line(percents, self.label, own) + "\n")
-                self.stream.flush()
+            self._sample(process)
+        self._sample(process)  # the state at the end is always drawn, however short the run was
+
+    def _sample(self, process: psutil.Process) -> None:
+        percents = psutil.cpu_percent(percpu=True)
+        (cpu, clock), now_cpu, now = self._since, tree_cpu_seconds(process), time.perf_counter()
+        own = (now_cpu - cpu) / (now - clock) if now > clock else None
+        self._since = (now_cpu, now)
+        with self._lock:
+            self.samples += 1
+            if self.tty:
+                self._erase()
+                self._last = render_frame(percents, self.label, own)
+                self._write(self._last)
+            else:
+                self.stream.write(render_line(percents, self.label, own) + "\n")
+            self.stream.flush()
 
     def __enter__(self) -> LiveView:
         return self

@@ -51,3 +51,12 @@ def test_live_run_at_a_tiny_scale_without_a_terminal(tmp_path: Path, capsys: pyt
     out = capsys.readouterr().out
     assert "| pure_python (holds the GIL): " in out and "cpu0" in out
     assert (tmp_path / "results.json").exists()
+
+
+def test_a_run_shorter_than_one_interval_still_ends_with_a_sample() -> None:
+    """On a quick machine a tiny kernel ends before the first sample: the last state is drawn at exit."""
+    stream = io.StringIO()
+    with LiveView(stream, rate=0.01) as live:  # one sample per 100 s
+        live.show("kernel: 2 processes")
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "now: kernel: 2 processes" and lines[-1].endswith("| kernel: 2 processes") and live.samples == 1
