@@ -99,14 +99,15 @@ def newest_peers(folder: Path) -> list[Path]:
 
 def newest_real_accuracy(folder: Path) -> list[Path]:
     """Per real-image set and orientation setting (experiments/accuracy_real.sh), the newest evaluation."""
-    newest: dict[tuple[str, str], Path] = {}
+    by_set: dict[tuple[str, str], list[Path]] = {}
     for path in _files(folder, "evaluation*.json"):
-        if not path.parent.name.startswith("real-"):
-            continue
-        key, stamp = (path.parent.name, path.name), _read_json(path.with_name("metadata.json")).get("collected_utc", "")
-        if key not in newest or stamp > _read_json(newest[key].with_name("metadata.json")).get("collected_utc", ""):
-            newest[key] = path
-    return sorted(newest.values())
+        if path.parent.name.startswith("real-"):
+            by_set.setdefault((path.parent.name, path.name), []).append(path)
+
+    def collected(path: Path) -> str:
+        return str(_read_json(path.with_name("metadata.json")).get("collected_utc", ""))
+
+    return sorted(max(paths, key=collected) for paths in by_set.values())
 
 
 def discover(folder: Path) -> Discovered:
