@@ -85,6 +85,12 @@ class DetectorConfig:
     level_tolerance: float = 1.5  # grey levels of mean brightness flat pairs may differ by (a re-encode moves it less)
     changed_ceiling: float = 0.06  # share of thumbnail SSIM windows that may show other content (a caption, a trim's edge)
     alpha_threshold: float = 0.75  # match score of the alpha thumbnails of two transparent images
+    # Alignment of small crops (see align.py): pairs screened at crop_floor or more, or rejected on content,
+    # get a search over trims of up to crop_margin of each side (0: no alignment), and are kept at an aligned
+    # score of crop_threshold: above the screen's, as the search keeps the best of many alignments.
+    crop_margin: float = 0.0625
+    crop_floor: float = 0.5
+    crop_threshold: float = 0.9
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     exclude: tuple[str, ...] = ()  # globs left out of the scan (see scan.ScanFilters)
     min_size: int = 0  # files smaller than this (bytes) are left out
@@ -112,6 +118,11 @@ class DetectorConfig:
             raise ValueError(f"orientations must be 1, 4 or 8, got {self.orientations}")
         if self.candidate_cap < 0:
             raise ValueError(f"candidate_cap must be >= 0 (0: no cap), got {self.candidate_cap}")
+        if not 0.0 <= self.crop_margin <= 0.25:
+            raise ValueError(f"crop_margin must be in [0, 0.25] (a share of each side), got {self.crop_margin}")
+        for name in ("crop_floor", "crop_threshold"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
         if self.block_size < 1:
             raise ValueError(f"block_size must be >= 1, got {self.block_size}")
 
@@ -119,6 +130,12 @@ class DetectorConfig:
     def detail_size(self) -> int:
         """Side of the detail thumbnail low-information pairs are verified on: twice the screen's."""
         return 2 * self.thumb_size
+
+    @property
+    def screen_floor(self) -> float:
+        """The lowest screen score a pair is kept at: the threshold, or crop_floor below it where
+        alignment is on (those pairs are kept only if they match once aligned)."""
+        return min(self.crop_floor, self.threshold) if self.crop_margin > 0 else self.threshold
 
     def to_json(self) -> dict:
         data = asdict(self)

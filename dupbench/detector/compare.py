@@ -145,6 +145,16 @@ class NearPairs:
     candidates: int
     orientation: np.ndarray  # which turn/mirror of `right` matched (0: as stored)
 
+    def select(self, keep: np.ndarray) -> NearPairs:
+        """The pairs where `keep` is true (the counts of what was compared stay)."""
+        return NearPairs(self.left[keep], self.right[keep], self.scores[keep], self.compared, self.candidates, self.orientation[keep])
+
+    def extended(self, other: NearPairs) -> NearPairs:
+        """These pairs followed by `other`'s, from the same comparison."""
+        joined = (np.concatenate([getattr(self, name), getattr(other, name)]) for name in ("left", "right", "scores", "orientation"))
+        left, right, scores, orientation = joined
+        return NearPairs(left, right, scores, self.compared, self.candidates, orientation)
+
 
 def _gather(results: Iterable[PairScores], on_done: Callable[[int], None]) -> PairScores:
     parts = []

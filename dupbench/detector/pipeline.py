@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dupbench.config import DetectorConfig, ExecutionConfig
+from dupbench.detector.align import align_pairs
 from dupbench.detector.cache import FeatureCache, file_keys
 from dupbench.detector.cluster import Clusters, UnionFind, cluster
 from dupbench.detector.compare import NearPairs, exact_edges, near_pairs, pixel_candidates
@@ -181,6 +182,7 @@ class Compared:
     reasons: np.ndarray  # REASONS code per screened pair, 0 = kept
     exact: list[tuple[int, int, str]]
     decoded: int  # files decoded a second time by the pixel checks
+    realigned: int  # pairs kept only once aligned on a small crop (align.py)
 
     def near_edges(self) -> Iterator[tuple[int, int, float]]:
         kept = self.reasons == 0
@@ -196,11 +198,11 @@ def compare_stage(features: list[ImageFeatures], config: DetectorConfig, executo
     reps = np.array(sorted({classes.find(i) for i in range(len(features))}), dtype=np.int64)
     thumbs = np.stack([features[i].thumb for i in reps]) if len(reps) else np.empty((0, config.thumb_size, config.thumb_size), np.uint8)
     with progress_bar("compare", None, show_progress, unit="pair") as bar:
-        near = near_pairs(
+        found = near_pairs(
             thumbs,
             executor.share,
             config.pairs,
-            config.threshold,
+            config.screen_floor,
             RetryingExecutor(executor),
             block=config.block_size,
             workers=workers,
@@ -211,18 +213,47 @@ def compare_stage(features: list[ImageFeatures], config: DetectorConfig, executo
             candidates=config.candidates,
             cap=config.candidate_cap,
         )
-    with clock.stage("verify"):  # inside compare, like the pixel checks
+    screened = found.select(found.scores >= config.threshold)
+    with clock.stage("verify"):  # inside compare, like the pixel checks; the alignment of small crops too
         inputs = verify_inputs(features, reps, config)
         shared = VerifyInputs(**{name: executor.share(getattr(inputs, name)) for name in inputs.__dataclass_fields__})
-        reasons = verify_pairs(shared, near.left, near.right, near.orientation, near.scores, config, RetryingExecutor(executor).map)
+        reasons = verify_pairs(shared, screened.left, screened.right, screened.orientation, screened.scores, config, RetryingExecutor(executor).map)
+        near, reasons, realigned = align_stage(found, screened, reasons, shared, config, executor)
     # Pixel identity is checked on every screened pair, verified or not: a reduced JPEG decode and a full
-    # decode of the same pixels can differ enough to fail the detail check. A turned or mirrored match
-    # cannot hold the same pixels.
-    as_stored = near.orientation == 0
-    candidates = pixel_candidates(features, reps[near.left[as_stored]].tolist(), reps[near.right[as_stored]].tolist())
+    # decode of the same pixels can differ enough to fail the detail check. A turned or mirrored match, or
+    # a pair that matched only once aligned on a crop, cannot hold the same pixels.
+    as_stored = screened.orientation == 0
+    candidates = pixel_candidates(features, reps[screened.left[as_stored]].tolist(), reps[screened.right[as_stored]].tolist())
     with clock.stage("pixel_checks"):  # inside compare: its share of the compare time, reported apart
         features, decoded = take_pixel_digests(features, candidates, config, executor, workers)
-    return Compared(features, reps, near, reasons, exact_edges(features), decoded)
+    return Compared(features, reps, near, reasons, exact_edges(features), decoded, realigned)
+
+
+RETRIED_REASONS = (REASONS.index("detail"), REASONS.index("changed"))  # what a crop's shift can cause
+
+
+def align_stage(
+    found: NearPairs, near: NearPairs, reasons: np.ndarray, shared: VerifyInputs, config: DetectorConfig, executor: Executor
+) -> tuple[NearPairs, np.ndarray, int]:
+    """The screened pairs and their verdicts after alignment (align.py): pairs verification rejected on
+    the thumbnails' content, and pairs the screen scored between the floor and the threshold, kept where
+    they match once aligned (at their aligned score); the second kind follow the first. Also how many
+    pairs alignment kept."""
+    if config.crop_margin <= 0:
+        return near, reasons, 0
+    retry = np.flatnonzero(np.isin(reasons, RETRIED_REASONS))
+    misses = found.select(found.scores < config.threshold)
+    tried = near.select(retry).extended(misses)
+    kept, aligned = align_pairs(shared, tried.left, tried.right, tried.orientation, config, RetryingExecutor(executor).map)
+    reasons, scores = reasons.copy(), near.scores.copy()
+    rescued = retry[kept[: len(retry)]]
+    reasons[rescued] = 0
+    scores[rescued] = aligned[: len(retry)][kept[: len(retry)]]
+    from_misses = kept[len(retry) :]
+    caught = misses.select(from_misses)
+    caught = NearPairs(caught.left, caught.right, aligned[len(retry) :][from_misses], caught.compared, caught.candidates, caught.orientation)
+    rescored = NearPairs(near.left, near.right, scores, near.compared, near.candidates, near.orientation)
+    return rescored.extended(caught), np.concatenate([reasons, np.zeros(len(caught.scores), np.int8)]), int(kept.sum())
 
 
 def run_counts(found: ScanResult, load_skipped: list[Skipped], compared: Compared, clusters: Clusters, cache: FeatureCache | None) -> dict[str, int]:
@@ -241,6 +272,7 @@ def run_counts(found: ScanResult, load_skipped: list[Skipped], compared: Compare
         "near_pairs": len(near.scores),
         "verified_pairs": int((reasons == 0).sum()),
         **{f"rejected_{name}": int((reasons == code).sum()) for code, name in enumerate(REASONS) if code},
+        "realigned_pairs": compared.realigned,
         "left_out_pairs": len(clusters.left_out),
         "pixel_checks": compared.decoded,
         "groups": len(clusters.groups),

@@ -126,6 +126,17 @@ def match_many_to_many(rows: SsimTerms, cols: SsimTerms, use_cv2: bool = True) -
     return np.minimum(plain, weighted)
 
 
+def ssim_pair_map(left: SsimTerms, right: SsimTerms, use_cv2: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The SSIM map of left[k] against right[k] for every k, and each pair's variance sum -> two
+    (k, h-6, w-6) arrays (`ssim_block_map` pair by pair)."""
+    k = len(left)
+    h, w = left.mu.shape[1:]
+    mu_xy = left.mu * right.mu
+    cross = box_mean_valid(np.ascontiguousarray(left.pixels * right.pixels), use_cv2).reshape(k, h, w)
+    weight = left.var + right.var
+    return ssim_map(mu_xy, cross, left.mu2 + right.mu2, weight), weight
+
+
 def match_pairs(left: SsimTerms, right: SsimTerms, use_cv2: bool = True) -> np.ndarray:
     """The match score (see `match_many_to_many`) of left[k] against right[k] for every k -> (k,) float64.
 
@@ -133,12 +144,7 @@ def match_pairs(left: SsimTerms, right: SsimTerms, use_cv2: bool = True) -> np.n
     pairs is one call sequence, where `ssim_pairs` makes one per distinct left image (a few pairs each
     when candidates are sparse, so Python glue cost more than the SSIM).
     """
-    k = len(left)
-    h, w = left.mu.shape[1:]
-    mu_xy = left.mu * right.mu
-    cross = box_mean_valid(np.ascontiguousarray(left.pixels * right.pixels), use_cv2).reshape(k, h, w)
-    weight = left.var + right.var
-    smap = ssim_map(mu_xy, cross, left.mu2 + right.mu2, weight)
+    smap, weight = ssim_pair_map(left, right, use_cv2)
     plain = smap.mean(axis=(1, 2), dtype=np.float64)
     smap *= weight
     weighted = smap.sum(axis=(1, 2), dtype=np.float64) / weight.sum(axis=(1, 2), dtype=np.float64)

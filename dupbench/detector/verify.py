@@ -31,7 +31,7 @@ import numpy as np
 
 from dupbench.config import DetectorConfig
 from dupbench.detector.compare import oriented
-from dupbench.detector.ssim import SsimTerms, match_one_to_many, ssim_block_map, ssim_pairs, ssim_terms
+from dupbench.detector.ssim import SsimTerms, match_one_to_many, match_pairs, ssim_block_map, ssim_pair_map, ssim_pairs, ssim_terms
 
 try:
     import cv2
@@ -116,6 +116,28 @@ def changed_share(one: SsimTerms, many: SsimTerms, use_cv2: bool = True) -> np.n
     return (smap[0] < CHANGED_SSIM).mean(axis=(1, 2), dtype=np.float64)
 
 
+def changed_pairs(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """`changed_share` of left[k] against right[k] for two stacks of thumbnails, pair by pair."""
+    smap, _ = ssim_pair_map(ssim_terms(left, np.float32), ssim_terms(right, np.float32))
+    return (smap < CHANGED_SSIM).mean(axis=(1, 2), dtype=np.float64)
+
+
+def matched_pairs(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """The match score of left[k] against right[k] for two stacks of images, pair by pair."""
+    return match_pairs(ssim_terms(left, np.float32), ssim_terms(right, np.float32))
+
+
+@dataclass(frozen=True)
+class PairRows:
+    """Each pair's own thumbnails and detail thumbnails (the right one already turned): what a pair
+    realigned on a small crop is verified on instead of the images as stored (see align.py)."""
+
+    thumb_left: np.ndarray
+    thumb_right: np.ndarray
+    detail_left: np.ndarray
+    detail_right: np.ndarray
+
+
 def turned_rows(stack: np.ndarray, index: np.ndarray, turn: np.ndarray) -> np.ndarray:
     """stack[index[p]] turned by turn[p], for every pair p."""
     rows = np.array(np.asarray(stack)[index])
@@ -139,30 +161,53 @@ class VerifyInputs:
     background: np.ndarray  # (n,) float32
 
 
-def gather_evidence(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, screen: np.ndarray, config: DetectorConfig) -> PairEvidence:
-    """Each check's measurement for pairs (left, right turned by `turn`)."""
-    arr = {name: np.asarray(getattr(inputs, name)) for name in ("aspect", "opaque", "information", "background")}
+def gather_cheap(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The aspect, alpha and colour measurements of PairEvidence: the checks that no SSIM map needs."""
+    aspects, opaque = np.asarray(inputs.aspect), np.asarray(inputs.opaque)
     swapped = np.where(turn % 2 == 1, -1.0, 1.0)  # a quarter turn swaps width and height: log aspect negates
-    aspect = np.abs(arr["aspect"][left] - swapped * arr["aspect"][right])
-    opaque_l, opaque_r = arr["opaque"][left], arr["opaque"][right]
+    aspect = np.abs(aspects[left] - swapped * aspects[right])
+    opaque_l, opaque_r = opaque[left], opaque[right]
     alpha = np.where(opaque_l & opaque_r, 1.0, 0.0)
     both = ~opaque_l & ~opaque_r
     if both.any():
         alpha[both] = pair_scores(inputs.alpha, left[both], right[both], turn[both])
     colour = colour_distance(np.asarray(inputs.colour)[left], turned_rows(inputs.colour, right, turn))
+    return aspect, alpha, colour
+
+
+def gather_evidence(
+    inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, screen: np.ndarray, config: DetectorConfig, rows: PairRows | None = None
+) -> PairEvidence:
+    """Each check's measurement for pairs (left, right turned by `turn`); the thumbnail and detail
+    checks on `rows` where given (a realigned crop), else on the stored images."""
+    arr = {name: np.asarray(getattr(inputs, name)) for name in ("information", "background")}
+    aspect, alpha, colour = gather_cheap(inputs, left, right, turn)
     info = np.minimum(arr["information"][left], arr["information"][right])
     back = np.maximum(arr["background"][left], arr["background"][right])
     detail = np.full(len(left), np.nan)
     low = low_information(info, back, config)
     if low.any():
-        detail[low] = pair_scores(inputs.detail, left[low], right[low], turn[low])
+        if rows is None:
+            detail[low] = pair_scores(inputs.detail, left[low], right[low], turn[low])
+        else:
+            detail[low] = matched_pairs(rows.detail_left[low], rows.detail_right[low])
     level = np.zeros(len(left))
     flat = info < config.flat_floor
     if flat.any():
         means = np.asarray(inputs.detail, np.float32)
         level[flat] = np.abs(means[left[flat]].mean(axis=(1, 2)) - means[right[flat]].mean(axis=(1, 2)))
-    changed = pair_scores(inputs.thumb, left, right, turn, score=changed_share)
+    if rows is None:
+        changed = pair_scores(inputs.thumb, left, right, turn, score=changed_share)
+    else:
+        changed = changed_pairs(rows.thumb_left, rows.thumb_right)
     return PairEvidence(aspect, alpha, colour, info, back, detail, screen, level, changed)
+
+
+def crop_invariant_failures(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, config: DetectorConfig) -> np.ndarray:
+    """Pairs failing a check that no small crop changes (aspect, transparency, colour): realigning them
+    cannot help (see align.py)."""
+    aspect, alpha, colour = gather_cheap(inputs, left, right, turn)
+    return (aspect > np.log(config.aspect_tolerance)) | (alpha < config.alpha_threshold) | (colour > config.colour_tolerance)
 
 
 def low_information(info: np.ndarray, back: np.ndarray, config: DetectorConfig) -> np.ndarray:
@@ -194,27 +239,33 @@ def decide(evidence: PairEvidence, config: DetectorConfig) -> np.ndarray:
     return reason
 
 
-def verify_chunk(
-    aspect: np.ndarray,
-    colour: np.ndarray,
-    alpha: np.ndarray,
-    opaque: np.ndarray,
-    detail: np.ndarray,
-    thumb: np.ndarray,
-    information: np.ndarray,
-    background: np.ndarray,
-    pairs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    config: DetectorConfig,
-) -> np.ndarray:
-    """A task for `executor.map`: the reason code of each pair of one chunk.
-
-    The arrays come as separate arguments (not one VerifyInputs) so an executor can resolve each shared
-    reference it finds among a task's arguments (Dask does so only at the top level)."""
-    inputs = VerifyInputs(aspect, colour, alpha, opaque, detail, thumb, information, background)
+def verify_chunk(inputs: VerifyInputs, pairs: tuple[np.ndarray, ...], config: DetectorConfig) -> np.ndarray:
+    """The reason code of each pair of one chunk."""
     left, right, turn, screen = pairs
     if len(left) == 0:
         return np.empty(0, np.int8)
     return decide(gather_evidence(inputs, left, right, turn, screen, config), config)
+
+
+def on_chunk(task: Callable, *arrays_then_chunk: object, config: DetectorConfig) -> object:
+    """`task(VerifyInputs(*arrays), chunk, config)`: what `map_pair_chunks` sends to the executor.
+
+    The arrays (VerifyInputs' fields in order) travel as separate arguments of a partial, not as one
+    VerifyInputs, so an executor can resolve each shared reference among a task's arguments (Dask does
+    so only at the top level)."""
+    *arrays, chunk = arrays_then_chunk
+    return task(VerifyInputs(*arrays), chunk, config)
+
+
+def map_pair_chunks(
+    task: Callable, inputs: VerifyInputs, pairs: tuple[np.ndarray, ...], config: DetectorConfig, map_chunks: Callable[[Callable, list], Iterable], per_task: int
+) -> Iterable:
+    """`task(inputs, chunk, config)` over chunks of `per_task` pairs, in order, through `map_chunks`."""
+    chunks = [tuple(column[s : s + per_task] for column in pairs) for s in range(0, len(pairs[0]), per_task)]
+    if not chunks:
+        return []
+    arrays = [getattr(inputs, name) for name in inputs.__dataclass_fields__]
+    return map_chunks(partial(on_chunk, task, *arrays, config=config), chunks)
 
 
 def verify_pairs(
@@ -228,9 +279,5 @@ def verify_pairs(
     per_task: int = 2048,
 ) -> np.ndarray:
     """Reason codes for all pairs (0 = kept), chunks run through `map_chunks(task, chunks)` in order."""
-    chunks = [(left[s : s + per_task], right[s : s + per_task], turn[s : s + per_task], screen[s : s + per_task]) for s in range(0, len(left), per_task)]
-    if not chunks:
-        return np.empty(0, np.int8)
-    i = inputs
-    task = partial(verify_chunk, i.aspect, i.colour, i.alpha, i.opaque, i.detail, i.thumb, i.information, i.background, config=config)
-    return np.concatenate(list(map_chunks(task, chunks)))
+    parts = list(map_pair_chunks(verify_chunk, inputs, (left, right, turn, screen), config, map_chunks, per_task))
+    return np.concatenate(parts) if parts else np.empty(0, np.int8)

@@ -1,0 +1,88 @@
+"""The alignment of small crops: a crop that the squashed thumbnails pushed apart is found, a different
+framing is not, and every mode agrees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from planted import photo
+
+from dupbench.config import DetectorConfig, ExecutionConfig
+from dupbench.detector.align import search_trims, trimmed, window_weights
+from dupbench.detector.features import area_weights, resize_plane, thumbnail
+from dupbench.detector.pipeline import find_duplicates
+from dupbench.detector.verify import matched_pairs
+
+
+def test_a_whole_window_is_the_area_resampling():
+    whole = window_weights(64, 32, np.zeros(1, np.float32), np.full(1, 64.0, np.float32))[0]
+    np.testing.assert_allclose(whole, area_weights(64, 32), atol=1e-6)
+
+
+def test_a_whole_number_trim_resamples_the_cut_image():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (1, 64, 64)).astype(np.uint8)
+    cut = trimmed(image, np.array([[4, 0, 2, 6]], np.float32), 32)[0]
+    expected = area_weights(60, 32) @ image[0, 4:, 2:58].astype(np.float32) @ area_weights(56, 32).T
+    np.testing.assert_allclose(cut, expected, atol=1e-3)
+
+
+def detailed_photo() -> np.ndarray:
+    """A photo whose thumbnail a 5% crop moves well below the screen's threshold."""
+    return photo("astronaut", 400)
+
+
+def test_the_search_finds_the_trims_of_a_small_crop():
+    image = cv2.cvtColor(detailed_photo(), cv2.COLOR_BGR2GRAY)
+    h, w = image.shape
+    crop = image[: h - h // 20, w // 20 :]  # 5% off the bottom and the left
+    detail, crop_thumb, thumb = resize_plane(image, 64), thumbnail(crop, 32), thumbnail(image, 32)
+    stored = matched_pairs(thumb[None], crop_thumb[None])[0]
+    score, trims = search_trims(detail[None], crop_thumb[None], most=4.0)
+    assert stored < 0.75 < 0.9 < score[0]
+    np.testing.assert_allclose(trims[0], [0.0, 3.2, 3.2, 0.0], atol=1.0)  # 5% of 64 px is 3.2 px
+
+
+def groups_of(root: Path, mode: str = "serial", **settings) -> set[frozenset[str]]:
+    execution = ExecutionConfig(mode, 2 if mode != "serial" else None, "fork")
+    report = find_duplicates([str(root)], DetectorConfig(**settings), execution)
+    return {frozenset(Path(p).name for p in g.paths) for g in report.groups}
+
+
+@pytest.fixture
+def crops(tmp_path: Path) -> Path:
+    image = detailed_photo()
+    h, w = image.shape[:2]
+    cv2.imwrite(str(tmp_path / "photo.png"), image)
+    cv2.imwrite(str(tmp_path / "cropped.jpg"), image[h // 25 :, : w - w // 20], [cv2.IMWRITE_JPEG_QUALITY, 90])
+    cv2.imwrite(str(tmp_path / "reframed.png"), image[h // 4 :, w // 4 :])  # another framing: a quarter cut from two sides
+    cv2.imwrite(str(tmp_path / "other.png"), photo("chelsea", 400))
+    return tmp_path
+
+
+@pytest.mark.parametrize("pairs", ["all", "pruned"])
+def test_a_small_crop_is_found_once_aligned_and_only_then(crops, pairs):
+    assert groups_of(crops, pairs=pairs) == {frozenset({"photo.png", "cropped.jpg"})}
+    assert groups_of(crops, pairs=pairs, crop_margin=0.0) == set()
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_every_mode_aligns_alike(crops, mode):
+    assert groups_of(crops, mode) == groups_of(crops, "serial")
+
+
+def test_alignment_is_counted(crops):
+    report = find_duplicates([str(crops)], DetectorConfig(), ExecutionConfig("serial"))
+    assert report.counts["realigned_pairs"] == 1
+
+
+def test_the_crop_settings_are_checked():
+    with pytest.raises(ValueError, match="crop_margin"):
+        DetectorConfig(crop_margin=0.5)
+    with pytest.raises(ValueError, match="crop_floor"):
+        DetectorConfig(crop_floor=0.0)
+    assert DetectorConfig(threshold=0.4).screen_floor == 0.4
+    assert DetectorConfig(crop_margin=0.0).screen_floor == DetectorConfig().threshold
