@@ -88,9 +88,9 @@ class DetectorConfig:
     # Alignment of small crops (see align.py): pairs screened at crop_floor or more, or rejected on content,
     # get a search over trims of up to crop_margin of each side (0: no alignment), and are kept at an aligned
     # score of crop_threshold: above the screen's, as the search keeps the best of many alignments.
-    crop_margin: float = 0.0625
+    crop_margin: float = 0.05
     crop_floor: float = 0.5
-    crop_threshold: float = 0.9
+    crop_threshold: float = 0.95
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     exclude: tuple[str, ...] = ()  # globs left out of the scan (see scan.ScanFilters)
     min_size: int = 0  # files smaller than this (bytes) are left out

@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Find exact duplicates (same bytes, or same decoded pixels in another format) and near "
             "duplicates under PATHs, recursively. A near duplicate is the same picture re-encoded, resized, "
             "slightly cropped or edited in brightness, contrast or gamma: its grayscale thumbnail matches "
-            "(SSIM at or above --threshold) and a second look agrees: the same aspect ratio (within 25%), "
+            "(SSIM at or above --threshold, or at 0.95 once a crop of up to 5% a side is undone, see --crop-margin) and a second look agrees: the same aspect ratio (within 25%), "
             "the same colours (a hue change makes another picture), the same transparency, and for pictures "
             "with little structure (flat colours, gradients, diagrams, small subjects on black) a sharper "
             "thumbnail and the same brightness; and the two do not differ completely in one region (another "
@@ -133,6 +133,16 @@ def add_detector_arguments(parser: argparse.ArgumentParser, defaults: DetectorCo
         help="1: compare pictures as stored (EXIF orientation applied); 4: also find copies turned by "
         "90/180/270 degrees; 8: also mirrored ones. The compare stage does up to 4x or 8x the work "
         "(README, 'Orientations', has the measured cost)",
+    )
+    parser.add_argument(
+        "--crop-margin",
+        type=float,
+        default=defaults.crop_margin,
+        metavar="SHARE",
+        help="a thumbnail squashes the whole picture, so a copy cropped by a few percent a side is a shifted "
+        "thumbnail that SSIM scores low; pairs that come close (0.5) are aligned by a search over trims of up "
+        f"to SHARE of each side and kept at an aligned SSIM of {defaults.crop_threshold}, as well as a re-encode matches "
+        f"(default {defaults.crop_margin}: 5%% a side; 0 turns alignment off)",
     )
     parser.add_argument(
         "--thumb-size",
@@ -276,6 +286,7 @@ def configs_from(args: argparse.Namespace) -> tuple[DetectorConfig, ExecutionCon
             follow_symlinks=args.follow_symlinks,
             decoder=args.decoder,
             orientations=args.orientations,
+            crop_margin=args.crop_margin,
             max_file_size=args.max_file_size,
             **filters,
         )

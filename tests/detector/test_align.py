@@ -86,3 +86,13 @@ def test_the_crop_settings_are_checked():
         DetectorConfig(crop_floor=0.0)
     assert DetectorConfig(threshold=0.4).screen_floor == 0.4
     assert DetectorConfig(crop_margin=0.0).screen_floor == DetectorConfig().threshold
+
+
+def test_the_command_line_sets_the_crop_margin(crops, tmp_path, capsys):
+    from dupbench.cli import main
+
+    out = tmp_path / "report.json"
+    assert main(["run", str(crops), "--mode", "serial", "--no-cache", "--quiet", "--crop-margin", "0", "--output", str(out)]) == 0
+    assert '"realigned_pairs": 0' in out.read_text()
+    assert main(["run", str(crops), "--mode", "serial", "--no-cache", "--quiet", "--crop-margin", "0.5"]) == 2
+    assert "crop_margin must be in [0, 0.25]" in capsys.readouterr().err
