@@ -1,5 +1,5 @@
 """The duplicate detector, one module per stage: scan -> load (decode, features) -> compare (prefilter,
-ssim, verify) -> cluster, with the feature cache beside them; `pipeline.find_duplicates` runs them in order."""
+ssim, verify, align) -> cluster, with the feature cache beside them; `pipeline.find_duplicates` runs them in order."""
 
 import os
 
