@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dupbench.config import DetectorConfig
-from dupbench.detector.verify import PairRows, VerifyInputs, crop_invariant_failures, decide, gather_evidence, map_pair_chunks, matched_pairs, turned_rows
+from dupbench.detector.ssim import match_pairs, ssim_terms
+from dupbench.detector.verify import PairRows, VerifyInputs, crop_invariant_failures, decide, gather_evidence, map_pair_chunks, turned_rows
 
 STEPS = (2.0, 1.0, 0.5)  # trim steps of the search, in detail-thumbnail pixels, coarse to fine
 MOST_MOVES = 8  # moves per step before the search settles for what it has
@@ -42,32 +43,43 @@ def window_weights(n: int, size: int, low: np.ndarray, high: np.ndarray) -> np.n
 
 def trimmed(images: np.ndarray, trims: np.ndarray, size: int) -> np.ndarray:
     """images[k] (square, side n) with trims[k] = (top, bottom, left, right) pixels cut off, resampled
-    to (size, size) float32."""
+    to (size, size) float32. A search tries few distinct windows per side, so each window's weights are
+    built once and shared."""
     n = images.shape[1]
-    rows = window_weights(n, size, trims[:, 0], n - trims[:, 1])
-    columns = window_weights(n, size, trims[:, 2], n - trims[:, 3])
+
+    def weights(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+        windows, which = np.unique(np.stack([low, high], axis=1), axis=0, return_inverse=True)
+        return window_weights(n, size, windows[:, 0], n - windows[:, 1])[which.ravel()]
+
+    rows, columns = weights(trims[:, 0], trims[:, 1]), weights(trims[:, 2], trims[:, 3])
     return rows @ np.asarray(images, np.float32) @ columns.transpose(0, 2, 1)
 
 
 def search_trims(details: np.ndarray, thumbs: np.ndarray, most: float) -> tuple[np.ndarray, np.ndarray]:
     """For each k, the trims of details[k] (each side 0..most pixels) whose resampling best matches
-    thumbs[k], and that match score: a greedy ascent, all pairs of a batch moved at once."""
+    thumbs[k], and that match score: a greedy ascent, all pairs of a batch moved at once (a pair that
+    no move improved waits for the next, finer step)."""
     k, size = len(details), thumbs.shape[1]
+    targets = ssim_terms(thumbs, np.float32)
     trims = np.zeros((k, 4), np.float32)
-    best = matched_pairs(trimmed(details, trims, size), thumbs)
+    best = match_pairs(ssim_terms(trimmed(details, trims, size), np.float32), targets)
     moves = len(MOVES)
     for step in STEPS:
+        active = np.arange(k)
         for _ in range(MOST_MOVES):
-            tries = trims[:, None, :] + step * MOVES[None]
-            tries = np.where(((tries >= 0) & (tries <= most)).all(axis=2, keepdims=True), tries, trims[:, None, :])
-            scores = matched_pairs(trimmed(np.repeat(details, moves, axis=0), tries.reshape(-1, 4), size), np.repeat(thumbs, moves, axis=0)).reshape(k, moves)
+            tries = trims[active, None, :] + step * MOVES[None]
+            tries = np.where(((tries >= 0) & (tries <= most)).all(axis=2, keepdims=True), tries, trims[active, None, :])
+            each = np.repeat(active, moves)
+            crops = trimmed(details[each], tries.reshape(-1, 4), size)
+            scores = match_pairs(ssim_terms(crops, np.float32), targets.take(each)).reshape(len(active), moves)
             pick = scores.argmax(axis=1)
-            gain = scores[np.arange(k), pick]
-            better = gain > best + 1e-6
-            if not better.any():
+            gain = scores[np.arange(len(active)), pick]
+            better = gain > best[active] + 1e-6
+            active = active[better]
+            if not len(active):
                 break
-            trims[better] = tries[np.arange(k), pick][better]
-            best[better] = gain[better]
+            trims[active] = tries[better, pick[better]]
+            best[active] = gain[better]
     return best, trims
 
 

@@ -149,6 +149,10 @@ class NearPairs:
         """The pairs where `keep` is true (the counts of what was compared stay)."""
         return NearPairs(self.left[keep], self.right[keep], self.scores[keep], self.compared, self.candidates, self.orientation[keep])
 
+    def renumbered(self, mapping: np.ndarray) -> NearPairs:
+        """The same pairs with each image index i replaced by mapping[i]."""
+        return NearPairs(mapping[self.left], mapping[self.right], self.scores, self.compared, self.candidates, self.orientation)
+
     def extended(self, other: NearPairs) -> NearPairs:
         """These pairs followed by `other`'s, from the same comparison."""
         joined = (np.concatenate([getattr(self, name), getattr(other, name)]) for name in ("left", "right", "scores", "orientation"))

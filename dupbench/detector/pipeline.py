@@ -96,7 +96,7 @@ def take_pixel_digests(
 
 
 def verify_inputs(features: Sequence[ImageFeatures], reps: np.ndarray, config: DetectorConfig) -> VerifyInputs:
-    """The per-image arrays verification reads, for the compared images (`reps`) in their order."""
+    """The per-image arrays verification reads, for the images `reps` (those in a pair) in their order."""
     chosen = [features[i] for i in reps]
     side, detail_side = config.thumb_size, config.detail_size
     opaque_alpha = np.full((side, side), 255, np.uint8)
@@ -213,12 +213,18 @@ def compare_stage(features: list[ImageFeatures], config: DetectorConfig, executo
             candidates=config.candidates,
             cap=config.candidate_cap,
         )
-    screened = found.select(found.scores >= config.threshold)
     with clock.stage("verify"):  # inside compare, like the pixel checks; the alignment of small crops too
-        inputs = verify_inputs(features, reps, config)
+        # Verification reads only the images in a pair: numbered 0.. among themselves, then numbered back.
+        involved = np.unique(np.concatenate([found.left, found.right]))
+        local = np.full(len(reps), -1, np.int64)
+        local[involved] = np.arange(len(involved))
+        found = found.renumbered(local)
+        screened = found.select(found.scores >= config.threshold)
+        inputs = verify_inputs(features, reps[involved], config)
         shared = VerifyInputs(**{name: executor.share(getattr(inputs, name)) for name in inputs.__dataclass_fields__})
         reasons = verify_pairs(shared, screened.left, screened.right, screened.orientation, screened.scores, config, RetryingExecutor(executor).map)
         near, reasons, realigned = align_stage(found, screened, reasons, shared, config, executor)
+        near, screened = near.renumbered(involved), screened.renumbered(involved)
     # Pixel identity is checked on every screened pair, verified or not: a reduced JPEG decode and a full
     # decode of the same pixels can differ enough to fail the detail check. A turned or mirrored match, or
     # a pair that matched only once aligned on a crop, cannot hold the same pixels.
