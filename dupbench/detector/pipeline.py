@@ -223,7 +223,7 @@ def compare_stage(features: list[ImageFeatures], config: DetectorConfig, executo
         inputs = verify_inputs(features, reps[involved], config)
         shared = VerifyInputs(**{name: executor.share(getattr(inputs, name)) for name in inputs.__dataclass_fields__})
         reasons = verify_pairs(shared, screened.left, screened.right, screened.orientation, screened.scores, config, RetryingExecutor(executor).map)
-        near, reasons, realigned = align_stage(found, screened, reasons, shared, config, executor)
+        near, reasons, realigned = align_stage(found, screened, reasons, shared, config, executor, workers)
         near, screened = near.renumbered(involved), screened.renumbered(involved)
     # Pixel identity is checked on every screened pair, verified or not: a reduced JPEG decode and a full
     # decode of the same pixels can differ enough to fail the detail check. A turned or mirrored match, or
@@ -239,7 +239,7 @@ RETRIED_REASONS = (REASONS.index("detail"), REASONS.index("changed"))  # what a 
 
 
 def align_stage(
-    found: NearPairs, near: NearPairs, reasons: np.ndarray, shared: VerifyInputs, config: DetectorConfig, executor: Executor
+    found: NearPairs, near: NearPairs, reasons: np.ndarray, shared: VerifyInputs, config: DetectorConfig, executor: Executor, workers: int
 ) -> tuple[NearPairs, np.ndarray, int]:
     """The screened pairs and their verdicts after alignment (align.py): pairs verification rejected on
     the thumbnails' content, and pairs the screen scored between the floor and the threshold, kept where
@@ -250,7 +250,8 @@ def align_stage(
     retry = np.flatnonzero(np.isin(reasons, RETRIED_REASONS))
     misses = found.select(found.scores < config.threshold)
     tried = near.select(retry).extended(misses)
-    kept, aligned = align_pairs(shared, tried.left, tried.right, tried.orientation, config, RetryingExecutor(executor).map)
+    per_task = max(8, -(-len(tried.left) // (4 * max(1, workers))))  # a search costs milliseconds a pair: spread them
+    kept, aligned = align_pairs(shared, tried.left, tried.right, tried.orientation, config, RetryingExecutor(executor).map, per_task)
     reasons, scores = reasons.copy(), near.scores.copy()
     rescued = retry[kept[: len(retry)]]
     reasons[rescued] = 0
