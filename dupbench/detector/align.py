@@ -23,10 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from dupbench.config import DetectorConfig
-from dupbench.detector.ssim import match_pairs, ssim_terms
+from dupbench.detector.ssim import SsimTerms, match_pairs, ssim_terms
 from dupbench.detector.verify import PairRows, VerifyInputs, crop_invariant_failures, decide, gather_evidence, map_pair_chunks, turned_rows
 
 STEPS = (2.0, 1.0, 0.5)  # trim steps of the search, in detail-thumbnail pixels, coarse to fine
+GRID = STEPS[-1]  # every trim the search reaches is a multiple of the finest step
 MOST_MOVES = 8  # moves per step before the search settles for what it has
 # One side's trim one step longer or shorter: the 8 moves a search tries from where it is.
 MOVES = np.array([[sign if side == k else 0.0 for k in range(4)] for side in range(4) for sign in (1.0, -1.0)], np.float32)
@@ -55,31 +56,55 @@ def trimmed(images: np.ndarray, trims: np.ndarray, size: int) -> np.ndarray:
     return rows @ np.asarray(images, np.float32) @ columns.transpose(0, 2, 1)
 
 
-def search_trims(details: np.ndarray, thumbs: np.ndarray, most: float) -> tuple[np.ndarray, np.ndarray]:
-    """For each k, the trims of details[k] (each side 0..most pixels) whose resampling best matches
-    thumbs[k], and that match score: a greedy ascent, all pairs of a batch moved at once (a pair that
-    no move improved waits for the next, finer step)."""
-    k, size = len(details), thumbs.shape[1]
-    targets = ssim_terms(thumbs, np.float32)
-    trims = np.zeros((k, 4), np.float32)
-    best = match_pairs(ssim_terms(trimmed(details, trims, size), np.float32), targets)
+def weight_table(n: int, size: int, most: float) -> np.ndarray:
+    """window_weights for every window the search can reach: table[i, j] cuts i * GRID pixels from the
+    low end and j * GRID from the high end."""
+    cuts = np.arange(int(most / GRID + 1e-6) + 1, dtype=np.float32) * GRID
+    low, high = np.meshgrid(cuts, cuts, indexing="ij")
+    return window_weights(n, size, low.ravel(), n - high.ravel()).reshape(len(cuts), len(cuts), size, n)
+
+
+def ascend(
+    details: np.ndarray, targets: SsimTerms, table: np.ndarray, trims: np.ndarray, best: np.ndarray, active: np.ndarray, step: float, most: float
+) -> None:
+    """Greedy moves of `step` pixels for the searches `active`, until no move improves one (at most
+    MOST_MOVES): updates their `trims` and `best` scores in place. A move changes one side, so the four
+    vertical moves share the image's column resampling and the four horizontal ones its row resampling."""
     moves = len(MOVES)
+    for _ in range(MOST_MOVES):
+        if not len(active):
+            return
+        tries = trims[active, None, :] + step * MOVES[None]
+        valid = ((tries >= 0) & (tries <= most)).all(axis=2)
+        tries = np.where(valid[..., None], tries, trims[active, None, :])
+        cut = np.rint(tries / GRID).astype(np.int64)
+        rows, columns = table[cut[..., 0], cut[..., 1]], table[cut[..., 2], cut[..., 3]]  # (a, moves, size, n)
+        image = details[active]
+        vertical = rows[:, :4] @ (image @ columns[:, 0].transpose(0, 2, 1))[:, None]
+        horizontal = (rows[:, 4] @ image)[:, None] @ columns[:, 4:].transpose(0, 1, 3, 2)
+        crops = np.concatenate([vertical, horizontal], axis=1)[valid]  # a move off the grid is not scored
+        scores = np.full((len(active), moves), -np.inf)
+        scores[valid] = match_pairs(ssim_terms(crops, np.float32), targets.take(np.repeat(active, moves).reshape(-1, moves)[valid]))
+        pick = scores.argmax(axis=1)
+        gain = scores[np.arange(len(active)), pick]
+        better = gain > best[active] + 1e-6
+        active, pick, gain = active[better], pick[better], gain[better]
+        trims[active] = tries[better, pick]
+        best[active] = gain
+
+
+def search_trims(details: np.ndarray, thumbs: np.ndarray, most: float) -> tuple[np.ndarray, np.ndarray]:
+    """For each k, the trims of details[k] (each side 0..most pixels, on a GRID) whose resampling best
+    matches thumbs[k], and that match score: a greedy ascent, coarse to fine, all searches of a batch
+    moved at once."""
+    k, size, n = len(details), thumbs.shape[1], details.shape[1]
+    images = np.asarray(details, np.float32)
+    targets = ssim_terms(thumbs, np.float32)
+    table = weight_table(n, size, most)
+    trims = np.zeros((k, 4), np.float32)
+    best = match_pairs(ssim_terms(trimmed(images, trims, size), np.float32), targets)
     for step in STEPS:
-        active = np.arange(k)
-        for _ in range(MOST_MOVES):
-            tries = trims[active, None, :] + step * MOVES[None]
-            tries = np.where(((tries >= 0) & (tries <= most)).all(axis=2, keepdims=True), tries, trims[active, None, :])
-            each = np.repeat(active, moves)
-            crops = trimmed(details[each], tries.reshape(-1, 4), size)
-            scores = match_pairs(ssim_terms(crops, np.float32), targets.take(each)).reshape(len(active), moves)
-            pick = scores.argmax(axis=1)
-            gain = scores[np.arange(len(active)), pick]
-            better = gain > best[active] + 1e-6
-            active = active[better]
-            if not len(active):
-                break
-            trims[active] = tries[better, pick[better]]
-            best[active] = gain[better]
+        ascend(images, targets, table, trims, best, np.arange(k), step, most)
     return best, trims
 
 
@@ -93,11 +118,13 @@ class Alignment:
 
 
 def align(details_left: np.ndarray, details_right: np.ndarray, thumbs_left: np.ndarray, thumbs_right: np.ndarray, most: float) -> Alignment:
-    """Each pair aligned both ways (left trimmed to match the right's thumbnail, and the reverse)."""
-    left_score, left_trims = search_trims(details_left, thumbs_right, most)
-    right_score, right_trims = search_trims(details_right, thumbs_left, most)
-    right_trimmed = right_score > left_score
-    return Alignment(np.maximum(left_score, right_score), right_trimmed, np.where(right_trimmed[:, None], right_trims, left_trims))
+    """Each pair aligned both ways (left trimmed to match the right's thumbnail, and the reverse), the
+    two searches in one batch. (Refining only the way that led after the coarsest step lost 2 of 11
+    aligned pairs of the generated study set.)"""
+    k = len(details_left)
+    best, trims = search_trims(np.concatenate([details_left, details_right]), np.concatenate([thumbs_right, thumbs_left]), most)
+    right_trimmed = best[k:] > best[:k]
+    return Alignment(np.where(right_trimmed, best[k:], best[:k]), right_trimmed, np.where(right_trimmed[:, None], trims[k:], trims[:k]))
 
 
 def aligned_rows(details_left: np.ndarray, details_right: np.ndarray, thumbs_left: np.ndarray, thumbs_right: np.ndarray, alignment: Alignment) -> PairRows:

@@ -44,6 +44,8 @@ def test_the_search_finds_the_trims_of_a_small_crop():
     score, trims = search_trims(detail[None], crop_thumb[None], most=4.0)
     assert stored < 0.75 < 0.9 < score[0]
     np.testing.assert_allclose(trims[0], [0.0, 3.2, 3.2, 0.0], atol=1.0)  # 5% of 64 px is 3.2 px
+    # the search resamples one side at a time; its score is that of the whole trimmed window
+    np.testing.assert_allclose(score, matched_pairs(trimmed(detail[None], trims, 32), crop_thumb[None]), atol=1e-5)
 
 
 def groups_of(root: Path, mode: str = "serial", **settings) -> set[frozenset[str]]:
