@@ -57,9 +57,20 @@ class StageClock:
 WORKER_DIED = "worker process died while loading this file (decoder crash or out of memory)"
 
 
-def load_all(paths: Sequence[str], config: DetectorConfig, executor: Executor, workers: int, show: bool) -> tuple[list[ImageFeatures], list[Skipped]]:
+def largest_first(paths: Sequence[str], sizes: Mapping[str, int]) -> list[str]:
+    """`paths` by size, largest first (ties in scan order): a pool that takes the longest decodes first
+    ends with short ones, so the stage does not wait on one worker's last large file."""
+    return sorted(paths, key=lambda path: -sizes.get(path, 0))
+
+
+def load_all(
+    paths: Sequence[str], config: DetectorConfig, executor: Executor, workers: int, show: bool, sizes: Mapping[str, int] | None = None
+) -> tuple[list[ImageFeatures], list[Skipped]]:
+    """Features of `paths` (scan order), loaded in the executor in chunks, largest files first where
+    `sizes` are known."""
     size = chunk_size(len(paths), workers)
-    chunks = [list(paths[i : i + size]) for i in range(0, len(paths), size)]
+    scheduled = largest_first(paths, sizes) if sizes else list(paths)
+    chunks = [scheduled[i : i + size] for i in range(0, len(scheduled), size)]
     loaded: dict[str, ImageFeatures | Skipped] = {}
     with progress_bar("load", len(paths), show, unit="img") as bar:
 
@@ -119,14 +130,20 @@ def cache_settings_key(config: DetectorConfig) -> str:
 
 
 def load_with_cache(
-    paths: Sequence[str], config: DetectorConfig, executor: Executor, workers: int, show: bool, cache: FeatureCache | None
+    paths: Sequence[str],
+    config: DetectorConfig,
+    executor: Executor,
+    workers: int,
+    show: bool,
+    cache: FeatureCache | None,
+    sizes: Mapping[str, int] | None = None,
 ) -> tuple[list[ImageFeatures], list[Skipped]]:
     """Cached features for unchanged files; the rest loaded in the executor and stored."""
     if cache is None:
-        return load_all(paths, config, executor, workers, show)
+        return load_all(paths, config, executor, workers, show, sizes)
     keys = file_keys(paths)
     cached = cache.lookup(paths, keys)
-    fresh, skipped = load_all([p for p in paths if p not in cached], config, executor, workers, show)
+    fresh, skipped = load_all([p for p in paths if p not in cached], config, executor, workers, show, sizes)
     cache.store(fresh, keys)
     by_path = {**cached, **{f.path: f for f in fresh}}
     return [by_path[p] for p in paths if p in by_path], skipped
@@ -149,7 +166,7 @@ def find_duplicates(
         with clock.stage("scan"):
             found = scan(roots, config.extensions, config.follow_symlinks, exclude, ScanFilters(tuple(config.exclude), config.min_size, config.max_size))
         with clock.stage("load"):
-            features, load_skipped = load_with_cache(found.files, config, executor, workers, show_progress, cache)
+            features, load_skipped = load_with_cache(found.files, config, executor, workers, show_progress, cache, found.sizes)
         with clock.stage("compare"):
             compared = compare_stage(features, config, executor, workers, show_progress, clock)
     with clock.stage("cluster"):

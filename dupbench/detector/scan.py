@@ -18,6 +18,7 @@ class ScanResult:
     ignored_other_extensions: int = 0
     ignored_excluded: int = 0  # files passed over by --exclude (folders it matches are not entered)
     ignored_size: int = 0  # files outside --min-size / --max-size
+    sizes: dict[str, int] = field(default_factory=dict)  # bytes of each file found, as the scan's stat saw it
 
 
 @dataclass(frozen=True)
@@ -47,22 +48,23 @@ def has_image_extension(name: str, extensions: Iterable[str]) -> bool:
     return os.path.splitext(name)[1].lower() in extensions
 
 
-def _classify(path: str, follow_symlinks: bool) -> str | None:
-    """Why `path` cannot be read as an image file, or None if it is a regular file (never opens it)."""
+def _classify(path: str, follow_symlinks: bool) -> tuple[str | None, int]:
+    """Why `path` cannot be read as an image file, or None if it is a regular file (never opens it),
+    and its size in bytes as that stat saw it."""
     try:
         info = os.lstat(path)
     except OSError as exc:
-        return f"cannot stat: {exc.strerror}"
+        return f"cannot stat: {exc.strerror}", 0
     if stat.S_ISLNK(info.st_mode):
         try:
             info = os.stat(path)
         except OSError:
-            return "broken symlink or symlink loop"
+            return "broken symlink or symlink loop", 0
     if stat.S_ISDIR(info.st_mode):
-        return None if follow_symlinks else "directory symlink not followed"
+        return (None if follow_symlinks else "directory symlink not followed"), 0
     if not stat.S_ISREG(info.st_mode):
-        return "not a regular file (FIFO, socket or device)"
-    return None
+        return "not a regular file (FIFO, socket or device)", 0
+    return None, info.st_size
 
 
 def _identities(paths: Mapping[str, str]) -> dict[tuple[int, int], str]:
@@ -172,10 +174,12 @@ class _Scanner:
         if path in self.seen_files:
             return
         self.seen_files.add(path)
-        reason = _classify(path, follow_symlinks=False) or self.excluded_reason(path)
+        reason, size = _classify(path, follow_symlinks=False)
+        reason = reason or self.excluded_reason(path)
         if reason is None and os.path.isdir(path):
             return
         if reason is None:
             self.result.files.append(path)
+            self.result.sizes[path] = size
         else:
             self.result.skipped.append(Skipped(path, reason))

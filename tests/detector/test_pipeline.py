@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 
@@ -78,3 +79,18 @@ def test_the_pillow_path_gives_the_opencv_groups_with_close_ssim(planted_folder,
     opencv = {m.path: m.ssim for g in serial_report.groups for m in g.members}
     pillow = {m.path: m.ssim for g in report.groups for m in g.members}
     assert max(abs(pillow[p] - opencv[p]) for p in opencv if p in pillow) <= 0.02
+
+
+def test_the_largest_files_are_loaded_first_and_reported_in_scan_order(planted_folder, serial_report):
+    from dupbench.detector.pipeline import largest_first
+    from dupbench.detector.scan import scan
+
+    root, _ = planted_folder
+    found = scan([str(root)], DetectorConfig().extensions)
+    assert set(found.sizes) == set(found.files)
+    assert all(found.sizes[p] == os.path.getsize(p) for p in found.files)
+    order = largest_first(found.files, found.sizes)
+    assert [found.sizes[p] for p in order] == sorted(found.sizes.values(), reverse=True)
+    assert order != found.files  # the planted folder's scan order is not by size, so the order did change
+    report = find_duplicates([str(root)], DetectorConfig(), ExecutionConfig("thread", 2))
+    assert report.groups == serial_report.groups
