@@ -160,7 +160,9 @@ def align_chunk(inputs: VerifyInputs, pairs: tuple[np.ndarray, ...], config: Det
     score[tried] = alignment.score
     reach = np.flatnonzero(alignment.score >= max(config.threshold, config.crop_threshold))
     if len(reach):
-        rows = aligned_rows(*(image[reach] for image in images), Alignment(alignment.score[reach], alignment.right_trimmed[reach], alignment.trims[reach]))
+        details_left, details_right, thumbs_left, thumbs_right = (image[reach] for image in images)
+        reached = Alignment(alignment.score[reach], alignment.right_trimmed[reach], alignment.trims[reach])
+        rows = aligned_rows(details_left, details_right, thumbs_left, thumbs_right, reached)
         evidence = gather_evidence(inputs, left[reach], right[reach], turn[reach], alignment.score[reach], config, rows)
         kept[tried[reach]] = decide(evidence, config) == 0
     return kept, score

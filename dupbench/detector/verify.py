@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -247,7 +248,7 @@ def verify_chunk(inputs: VerifyInputs, pairs: tuple[np.ndarray, ...], config: De
     return decide(gather_evidence(inputs, left, right, turn, screen, config), config)
 
 
-def on_chunk(task: Callable, *arrays_then_chunk: object, config: DetectorConfig) -> object:
+def on_chunk(task: Callable, *arrays_then_chunk: Any, config: DetectorConfig) -> Any:
     """`task(VerifyInputs(*arrays), chunk, config)`: what `map_pair_chunks` sends to the executor.
 
     The arrays (VerifyInputs' fields in order) travel as separate arguments of a partial, not as one
