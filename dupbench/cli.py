@@ -9,6 +9,7 @@ import signal
 import sys
 
 from dupbench import __version__
+from dupbench.execution.early_start import start_forkserver, wants_forkserver_pool
 from dupbench.exit_status import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE  # noqa: F401 (re-exported)
 
 # Each module provides `register(subparsers)`, which adds its commands' parsers, whose defaults set
@@ -112,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     argv_was_none = argv is None
     try:
         argv = sys.argv[1:] if argv is None else argv
+        if argv_was_none and wants_forkserver_pool(argv):  # the command line only: a caller's process is its own
+            start_forkserver()
         args = build_parser(argv).parse_args(argv)
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from dupbench.config import ExecutionConfig
-from dupbench.execution.interface import Executor
+
+if TYPE_CHECKING:  # the back-ends import numpy; this package must not, so early_start stays light
+    from dupbench.execution.interface import Executor
 
 
 def new_executor(execution: ExecutionConfig) -> Executor:

@@ -23,13 +23,13 @@ from typing import Any, cast
 import numpy as np
 
 from dupbench.config import ExecutionConfig
+from dupbench.execution.early_start import FORKSERVER_PRELOAD
 from dupbench.execution.interface import Executor, Shared
 from dupbench.execution.native import limit_native_threads_of_children, prepare_process
 from dupbench.execution.shared_arrays import SharedArray
 from dupbench.execution.tasks import WorkersCannotStart
 from dupbench.stale import pid_running
 
-FORKSERVER_PRELOAD = ["dupbench.detector.load", "dupbench.detector.compare"]
 START_TIMEOUT_S = 60.0  # how long a rebuilt pool may take to run its first, empty task
 JOIN_TIMEOUT_S = 5.0  # how long a terminated worker may take to exit before it is killed
 PARENT_POLL_S = 1.0  # where pidfd_open is missing: how often a worker checks that the run is alive
