@@ -71,8 +71,7 @@ def test_a_small_crop_is_found_once_aligned_and_only_then(crops, pairs):
     assert groups_of(crops, pairs=pairs, crop_margin=0.0) == set()
 
 
-@pytest.mark.parametrize("mode", ["thread", "process"])
-def test_every_mode_aligns_alike(crops, mode):
+def test_every_mode_aligns_alike(crops, mode):  # `mode`: every mode, dask where installed (conftest)
     assert groups_of(crops, mode) == groups_of(crops, "serial")
 
 
