@@ -25,6 +25,8 @@ IMAGE_EXTENSIONS = (
 )
 MODES: tuple[str, ...] = ("serial", "thread", "process", "dask")
 START_METHODS: tuple[str, ...] = ("fork", "forkserver", "spawn")
+CLI_MODE = "process"  # `dupbench run`'s default mode (the API's is serial: see api.find_duplicates)
+DEFAULT_START_METHOD = "forkserver"
 
 # SSIM near-duplicate detection works on small thumbnails: detail above a few hundred pixels is noise to
 # it (the study uses 32 and 64), while memory grows with n x size^2 (thumbnails of every image are held
@@ -149,7 +151,7 @@ class ExecutionConfig:
 
     mode: Mode = "serial"
     workers: int | None = None
-    start_method: str = "forkserver"
+    start_method: str = DEFAULT_START_METHOD
     scheduler: str | None = None  # dask only: tcp://HOST:PORT of a running scheduler; None starts a local cluster
 
     def __post_init__(self) -> None:

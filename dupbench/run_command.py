@@ -15,7 +15,9 @@ from dupbench.actions.plan import is_within, show
 from dupbench.cli import EXIT_STATUS_HELP, HelpFormatter
 from dupbench.config import (
     CANDIDATE_SEARCHES,
+    CLI_MODE,
     DEFAULT_MAX_FILE_SIZE,
+    DEFAULT_START_METHOD,
     EXACT_CANDIDATES_UP_TO,
     IMAGE_EXTENSIONS,
     MAX_THUMB_SIZE,
@@ -86,14 +88,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
     """How the stages run: the mode and the pool."""
-    parser.add_argument("--mode", choices=MODES, default="process", help="how to run the detector's stages")
+    parser.add_argument("--mode", choices=MODES, default=CLI_MODE, help="how to run the detector's stages")
     parser.add_argument(
         "--workers",
         type=int,
         default=None,
         help=f"pool size (default: the CPUs this process may use, here {available_cpus()}; capped at {worker_cap()}, 8 per CPU: more only add start-up time and memory)",
     )
-    parser.add_argument("--start-method", choices=START_METHODS, default="forkserver", help="how process workers are started")
+    parser.add_argument("--start-method", choices=START_METHODS, default=DEFAULT_START_METHOD, help="how process workers are started")
     parser.add_argument(
         "--scheduler", metavar="tcp://HOST:PORT", default=None, help="with --mode dask: use this running Dask scheduler instead of starting a local cluster"
     )

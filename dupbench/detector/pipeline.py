@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -269,15 +269,13 @@ def align_stage(
     tried = near.select(retry).extended(misses)
     per_task = max(8, -(-len(tried.left) // (4 * max(1, workers))))  # a search costs milliseconds a pair: spread them
     kept, aligned = align_pairs(shared, tried.left, tried.right, tried.orientation, config, RetryingExecutor(executor).map, per_task)
+    kept_near, kept_misses = kept[: len(retry)], kept[len(retry) :]
     reasons, scores = reasons.copy(), near.scores.copy()
-    rescued = retry[kept[: len(retry)]]
-    reasons[rescued] = 0
-    scores[rescued] = aligned[: len(retry)][kept[: len(retry)]]
-    from_misses = kept[len(retry) :]
-    caught = misses.select(from_misses)
-    caught = NearPairs(caught.left, caught.right, aligned[len(retry) :][from_misses], caught.compared, caught.candidates, caught.orientation)
-    rescored = NearPairs(near.left, near.right, scores, near.compared, near.candidates, near.orientation)
-    return rescored.extended(caught), np.concatenate([reasons, np.zeros(len(caught.scores), np.int8)]), int(kept.sum())
+    reasons[retry[kept_near]] = 0
+    scores[retry[kept_near]] = aligned[: len(retry)][kept_near]
+    caught = replace(misses.select(kept_misses), scores=aligned[len(retry) :][kept_misses])
+    joined = replace(near, scores=scores).extended(caught)
+    return joined, np.concatenate([reasons, np.zeros(len(caught.scores), np.int8)]), int(kept.sum())
 
 
 def run_counts(found: ScanResult, load_skipped: list[Skipped], compared: Compared, clusters: Clusters, cache: FeatureCache | None) -> dict[str, int]:

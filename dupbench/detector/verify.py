@@ -113,14 +113,17 @@ def changed_share(one: SsimTerms, many: SsimTerms, use_cv2: bool = True) -> np.n
     `ssim_pairs` score): re-encodes, resizes, small crops and tone edits lower SSIM a little everywhere;
     another picture built on the same base (an icon with another emblem, another phase of the Moon, the
     next frame of a video) differs completely somewhere."""
-    smap, _ = ssim_block_map(one, many, use_cv2)
-    return (smap[0] < CHANGED_SSIM).mean(axis=(1, 2), dtype=np.float64)
+    return changed_windows(ssim_block_map(one, many, use_cv2)[0][0])
+
+
+def changed_windows(smap: np.ndarray) -> np.ndarray:
+    """Per map of a (k, h, w) stack of SSIM maps, the share of windows below CHANGED_SSIM."""
+    return (smap < CHANGED_SSIM).mean(axis=(1, 2), dtype=np.float64)
 
 
 def changed_pairs(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """`changed_share` of left[k] against right[k] for two stacks of thumbnails, pair by pair."""
-    smap, _ = ssim_pair_map(ssim_terms(left, np.float32), ssim_terms(right, np.float32))
-    return (smap < CHANGED_SSIM).mean(axis=(1, 2), dtype=np.float64)
+    return changed_windows(ssim_pair_map(ssim_terms(left, np.float32), ssim_terms(right, np.float32))[0])
 
 
 def matched_pairs(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -204,11 +207,16 @@ def gather_evidence(
     return PairEvidence(aspect, alpha, colour, info, back, detail, screen, level, changed)
 
 
+def invariant_failures(aspect: np.ndarray, alpha: np.ndarray, colour: np.ndarray, config: DetectorConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which pairs fail the aspect, transparency and colour checks (REASONS 1-3): the checks no small
+    crop changes."""
+    return aspect > np.log(config.aspect_tolerance), alpha < config.alpha_threshold, colour > config.colour_tolerance
+
+
 def crop_invariant_failures(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, config: DetectorConfig) -> np.ndarray:
-    """Pairs failing a check that no small crop changes (aspect, transparency, colour): realigning them
-    cannot help (see align.py)."""
-    aspect, alpha, colour = gather_cheap(inputs, left, right, turn)
-    return (aspect > np.log(config.aspect_tolerance)) | (alpha < config.alpha_threshold) | (colour > config.colour_tolerance)
+    """Pairs failing a check that no small crop changes: realigning them cannot help (see align.py)."""
+    aspect, alpha, colour = invariant_failures(*gather_cheap(inputs, left, right, turn), config)
+    return aspect | alpha | colour
 
 
 def low_information(info: np.ndarray, back: np.ndarray, config: DetectorConfig) -> np.ndarray:
@@ -226,9 +234,7 @@ def decide(evidence: PairEvidence, config: DetectorConfig) -> np.ndarray:
         list(
             enumerate(
                 (
-                    evidence.aspect > np.log(config.aspect_tolerance),
-                    evidence.alpha < config.alpha_threshold,
-                    evidence.colour > config.colour_tolerance,
+                    *invariant_failures(evidence.aspect, evidence.alpha, evidence.colour, config),
                     detail_fails,
                     evidence.changed > config.changed_ceiling,
                 ),

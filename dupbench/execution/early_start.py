@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from dupbench.config import CLI_MODE, DEFAULT_START_METHOD
 from dupbench.execution.native import limit_native_threads_of_children
 
 FORKSERVER_PRELOAD = ["dupbench.detector.load", "dupbench.detector.compare"]
@@ -32,8 +33,8 @@ def wants_forkserver_pool(argv: Sequence[str]) -> bool:
     return (
         bool(argv)
         and argv[0] == "run"
-        and option_value(argv, "--mode", "process") == "process"
-        and option_value(argv, "--start-method", "forkserver") == "forkserver"
+        and option_value(argv, "--mode", CLI_MODE) == "process"
+        and option_value(argv, "--start-method", DEFAULT_START_METHOD) == "forkserver"
     )
 
 
