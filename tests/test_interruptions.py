@@ -56,6 +56,12 @@ def big_folder(tmp_path_factory):
     return root
 
 
+def default_sigint() -> None:
+    """In the child before exec: a shell starts background jobs with Ctrl-C ignored (POSIX), and a run that
+    inherits that rightly ignores it; these tests are about a run that Ctrl-C reaches."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def tree(pid: int) -> list[psutil.Process]:
     try:
         return psutil.Process(pid).children(recursive=True)
@@ -85,7 +91,7 @@ def test_signal_stops_the_run_leaving_no_process_and_no_output(big_folder, tmp_p
         str(output),
         "--quiet",
     ]
-    child = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     deadline = time.monotonic() + 20
     seen: dict[int, psutil.Process] = {}
     while time.monotonic() < deadline and child.poll() is None:
@@ -198,7 +204,7 @@ def start_run(folder, start_method: str) -> tuple[subprocess.Popen, dict[int, ps
         "--no-cache",
         "--quiet",
     ]
-    child = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     wanted = {"fork": 2, "forkserver": 4, "spawn": 3}[start_method]  # workers, plus tracker and server
     seen: dict[int, psutil.Process] = {}
     deadline = time.monotonic() + 20

@@ -24,8 +24,9 @@ import numpy as np
 from dupbench.detector.features import ImageFeatures
 
 # 2: detail thumbnail, colour grid, alpha thumbnail and JPEG quality (verification); 3: pixel digests of
-# full decodes taken at load, lossy coding and JPEG coded-data digest (pixel checks)
-FORMAT_VERSION = 3
+# full decodes taken at load, lossy coding and JPEG coded-data digest (pixel checks); 4: thumbnails
+# and colour grid from one resize (`features.small_views`)
+FORMAT_VERSION = 4
 LOCK_TIMEOUT_S = 5.0  # how long to wait for another run's lock before going on without the cache
 CACHE_ERRORS = (sqlite3.Error, OSError, ValueError, KeyError)  # ValueError/KeyError: a stored row of the wrong shape
 

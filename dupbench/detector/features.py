@@ -12,8 +12,18 @@ try:
     import cv2
 except ImportError:  # pragma: no cover - free-threaded interpreters have no cv2 wheel
     cv2 = None  # type: ignore[assignment]
+try:
+    import blake3
+except ImportError:  # pragma: no cover - no wheel for free-threaded interpreters
+    blake3 = None  # type: ignore[assignment]
 
 DIGEST_BYTES = 16
+# The pixel digest reads every decoded byte (three per pixel) and the coded-data digest a JPEG's whole
+# scan, so their speed is a share of the load stage: BLAKE3 is as collision-resistant as BLAKE2b (a
+# crafted file cannot pass as another's exact copy, and actions delete exact copies) and several times
+# faster. BLAKE2b is the fallback where blake3 has no wheel; the cache keys its entries by this name, so
+# the two never meet. The file digest stays BLAKE2b: reports, plans and manifests record it.
+CONTENT_DIGEST = "blake3" if blake3 is not None else "blake2b"
 COLOUR_GRID = 8  # the colour layout is compared on an 8x8 grid of mean chroma
 
 
@@ -49,9 +59,22 @@ def file_digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=DIGEST_BYTES).digest()
 
 
+class ContentHasher:
+    """An incremental CONTENT_DIGEST of DIGEST_BYTES bytes, for decoded pixels and coded image data."""
+
+    def __init__(self) -> None:
+        self._h = blake3.blake3() if blake3 is not None else hashlib.blake2b(digest_size=DIGEST_BYTES)
+
+    def update(self, data: bytes | memoryview) -> None:
+        self._h.update(data)
+
+    def digest(self) -> bytes:
+        return self._h.digest(DIGEST_BYTES) if blake3 is not None else self._h.digest()
+
+
 def pixel_digest(image: np.ndarray) -> bytes:
     """Digest of decoded pixels and shape: the same picture saved as PNG, BMP or TIFF hashes equal."""
-    h = hashlib.blake2b(digest_size=DIGEST_BYTES)
+    h = ContentHasher()
     h.update(np.asarray(image.shape, dtype=np.int64).tobytes())
     h.update(np.ascontiguousarray(image).data)
     return h.digest()
@@ -66,7 +89,7 @@ def pixel_digest_with_alpha(image: np.ndarray, alpha: np.ndarray | None) -> byte
     at a time: the load stage takes it inside its memory budget."""
     if alpha is None:
         return pixel_digest(image)
-    h = hashlib.blake2b(digest_size=DIGEST_BYTES)
+    h = ContentHasher()
     h.update(np.asarray((*image.shape[:2], (image.shape[2] if image.ndim == 3 else 1) + 1), dtype=np.int64).tobytes())
     for start in range(0, len(image), DIGEST_ROWS):
         rows = slice(start, start + DIGEST_ROWS)
@@ -127,6 +150,24 @@ def colour_grid(image: np.ndarray, use_cv2: bool = True) -> np.ndarray:
     bgr = image[..., :3].astype(np.float32)
     small = np.stack([area_weights(bgr.shape[0], COLOUR_GRID) @ bgr[..., c] @ area_weights(bgr.shape[1], COLOUR_GRID).T for c in (2, 1, 0)], axis=-1)
     return rgb2lab(np.clip(np.rint(small), 0, 255) / 255.0)[..., 1:].astype(np.float32)
+
+
+def small_views(image: np.ndarray, thumb_size: int, detail_size: int, use_cv2: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(luma thumbnail, detail thumbnail, colour grid) of a BGR image: each an area average of it.
+
+    Area bins nest (the detail side is a multiple of the thumbnail's and of the grid's) and luma is a
+    weighted sum, so with OpenCV one colour resize to the detail side serves all three: one pass over the
+    full-size image instead of four (luma, two resizes, the grid's own), equal to resizing it directly
+    up to rounding (a grey level). Images smaller than the detail side, and sizes that do not nest, are
+    resized directly.
+    """
+    nested = detail_size % thumb_size == 0 and detail_size % COLOUR_GRID == 0
+    if use_cv2 and cv2 is not None and image.ndim == 3 and nested and min(image.shape[:2]) >= detail_size:
+        small = cv2.resize(np.ascontiguousarray(image[..., :3]), (detail_size, detail_size), interpolation=cv2.INTER_AREA)
+        detail = luma(small)
+        return resize_plane(detail, thumb_size), detail, colour_grid(small)
+    gray = luma(image, use_cv2)
+    return resize_plane(gray, thumb_size, use_cv2), resize_plane(gray, detail_size, use_cv2), colour_grid(image, use_cv2)
 
 
 def resize_plane(plane: np.ndarray, size: int, use_cv2: bool = True) -> np.ndarray:
@@ -346,7 +387,8 @@ def jpeg_coded_digest(data: bytes) -> bytes | None:
     orientations = jpeg_orientations(segments)
     if orientations is None:
         return None
-    h = hashlib.blake2b(orientations, digest_size=DIGEST_BYTES)
+    h = ContentHasher()
+    h.update(orientations)
     for marker, payload in segments:
         if marker not in JPEG_METADATA:
             h.update(bytes([marker]) + len(payload).to_bytes(4, "big") + payload)

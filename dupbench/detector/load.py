@@ -30,15 +30,14 @@ from dupbench.detector.decode import (
 )
 from dupbench.detector.features import (
     ImageFeatures,
-    colour_grid,
     file_digest,
     full_pixel_digest,
     jpeg_coded_digest,
     jpeg_quality,
     lossy_coding,
-    luma,
     pixel_digest_with_alpha,
     resize_plane,
+    small_views,
 )
 from dupbench.detector.formats import RawUnavailable, container_kind, is_camera_raw, ispe_size, pillow_reads, raw_size
 from dupbench.result import Skipped
@@ -164,7 +163,7 @@ def features_of(path: str, data: bytes, config: DetectorConfig) -> ImageFeatures
         return Skipped(path, f"unexpected error: {type(exc).__name__}: {exc}")
     width, height = oriented_size(stored, image)
     use_cv2 = decoder == "opencv"
-    gray = luma(image, use_cv2)  # once, for both thumbnails
+    thumb, detail, colour = small_views(image, config.thumb_size, config.detail_size, use_cv2)
     return ImageFeatures(
         path=path,
         size_bytes=len(data),
@@ -173,9 +172,9 @@ def features_of(path: str, data: bytes, config: DetectorConfig) -> ImageFeatures
         file_digest=file_digest(data),
         # a RAW's load decode is its preview; the pixel checks develop it (`decode.decode_raw`)
         pixel_digest=None if is_camera_raw(data) else full_pixel_digest(image, alpha, stored),
-        thumb=resize_plane(gray, config.thumb_size, use_cv2),
-        detail=resize_plane(gray, config.detail_size, use_cv2),
-        colour=colour_grid(image, use_cv2),
+        thumb=thumb,
+        detail=detail,
+        colour=colour,
         alpha=resize_plane(alpha, config.thumb_size, use_cv2) if alpha is not None else None,
         jpeg_quality=jpeg_quality(data),
         lossy_coding=lossy_coding(data),

@@ -20,7 +20,7 @@ from dupbench.detector.cache import FeatureCache, file_keys
 from dupbench.detector.cluster import Clusters, UnionFind, cluster
 from dupbench.detector.compare import NearPairs, exact_edges, near_pairs, pixel_candidates
 from dupbench.detector.decode import resolve_decoder
-from dupbench.detector.features import ImageFeatures
+from dupbench.detector.features import CONTENT_DIGEST, ImageFeatures
 from dupbench.detector.load import load_task, pixel_digest_task
 from dupbench.detector.pixel_checks import copy_classes, known_digests, to_decode, with_digests
 from dupbench.detector.scan import ScanFilters, ScanResult, scan
@@ -125,8 +125,9 @@ def verify_inputs(features: Sequence[ImageFeatures], reps: np.ndarray, config: D
 
 
 def cache_settings_key(config: DetectorConfig) -> str:
-    """What shapes cached features: the thumbnail size, the decoder actually used, and the reduced JPEG decode."""
-    return f"thumb{config.thumb_size}-{resolve_decoder(config.decoder)}-reduced-colour"
+    """What shapes cached features: the thumbnail size, the decoder actually used, the reduced JPEG decode
+    and the hash of the pixel and coded-data digests."""
+    return f"thumb{config.thumb_size}-{resolve_decoder(config.decoder)}-reduced-colour-{CONTENT_DIGEST}"
 
 
 def load_with_cache(
