@@ -46,8 +46,16 @@ def exact_recall(folder: str, report_path: Path) -> float | None:
     return evaluate(read_ground_truth(root), load_report(report_path), root).exact.recall
 
 
-def canonical_groups(report: dict) -> str:
-    return json.dumps(report["groups"], sort_keys=True)
+def canonical_groups(report: dict, scores: bool = True) -> str:
+    """The groups as text; without scores, only what a user acts on (kinds, keepers, members, matches)."""
+    groups = report["groups"] if scores else [{**g, "members": [{k: v for k, v in m.items() if k != "ssim"} for m in g["members"]]} for g in report["groups"]]
+    return json.dumps(groups, sort_keys=True)
+
+
+def largest_score_change(a: dict, b: dict) -> float:
+    """The largest SSIM change of a member found in both reports' groups."""
+    scores = [{m["path"]: m["ssim"] for g in r["groups"] for m in g["members"]} for r in (a, b)]
+    return max((abs(scores[0][p] - scores[1][p]) for p in scores[0].keys() & scores[1].keys()), default=0.0)
 
 
 def summary(label: str, reports: list[dict], recall: float | None) -> str:
@@ -90,8 +98,12 @@ def main() -> None:
     for label in trees:
         print(summary(label, runs[label], recall[label]))
     if args.baseline:
-        same = canonical_groups(runs["this tree"][0]) == canonical_groups(runs["baseline"][0])
-        print(f"\nsame groups (kinds, keepers, members, matches, scores) as the baseline: {'yes' if same else 'NO'}")
+        ours, theirs = runs["this tree"][0], runs["baseline"][0]
+        same = canonical_groups(ours, scores=False) == canonical_groups(theirs, scores=False)
+        print(f"\nsame groups (kinds, keepers, members, matches) as the baseline: {'yes' if same else 'NO'}")
+        print(
+            f"same scores too: {'yes' if canonical_groups(ours) == canonical_groups(theirs) else 'no'} (largest SSIM change {largest_score_change(ours, theirs):.4f})"
+        )
 
 
 if __name__ == "__main__":
