@@ -93,6 +93,10 @@ class DetectorConfig:
     crop_margin: float = 0.05
     crop_floor: float = 0.5
     crop_threshold: float = 0.95
+    # Only pairs among the crop_partners best-screened of both their images are searched: a crop scores
+    # highest against the picture it was cut from and that picture's copies, while a picture that half
+    # matches dozens of others (galaxies on black) would cost a search per pair.
+    crop_partners: int = 4
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     exclude: tuple[str, ...] = ()  # globs left out of the scan (see scan.ScanFilters)
     min_size: int = 0  # files smaller than this (bytes) are left out
@@ -122,6 +126,8 @@ class DetectorConfig:
             raise ValueError(f"candidate_cap must be >= 0 (0: no cap), got {self.candidate_cap}")
         if not 0.0 <= self.crop_margin <= 0.25:
             raise ValueError(f"crop_margin must be in [0, 0.25] (a share of each side), got {self.crop_margin}")
+        if self.crop_partners < 1:
+            raise ValueError(f"crop_partners must be at least 1, got {self.crop_partners}")
         for name in ("crop_floor", "crop_threshold"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")

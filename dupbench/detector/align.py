@@ -4,8 +4,9 @@ Every thumbnail squashes its whole picture into one square, so a copy trimmed by
 is its original's thumbnail shifted and stretched, and SSIM punishes shifts: a detailed photo with 5%
 cut from two sides scores about 0.57 against its original, well under the screen's threshold, and
 a dark wallpaper's crop just misses the low-information bar. For pairs the screen scored at least
-`crop_floor`, or that verification rejected on the thumbnails' content, and that pass the checks no
-crop changes (aspect, transparency, colour), one image's detail thumbnail (twice the side) is trimmed
+`crop_floor`, or that verification rejected on the thumbnails' content, that are among the
+`crop_partners` best-screened of both their images, and that pass the checks no crop changes (aspect,
+transparency, colour), one image's detail thumbnail (twice the side) is trimmed
 by up to `crop_margin` of each side, resampled to the thumbnail's size and scored against the other's
 thumbnail. The trims are found by a greedy search (coarse to fine steps, one side at a time), once
 with each image as the larger view; the better alignment is kept. A pair whose aligned score reaches
@@ -166,6 +167,18 @@ def align_chunk(inputs: VerifyInputs, pairs: tuple[np.ndarray, ...], config: Det
         evidence = gather_evidence(inputs, left[reach], right[reach], turn[reach], alignment.score[reach], config, rows)
         kept[tried[reach]] = decide(evidence, config) == 0
     return kept, score
+
+
+def mutual_best(left: np.ndarray, right: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+    """Whether each pair (left[i], right[i]) is among the k best-scored pairs of both its images (ties in
+    pair order)."""
+    n = len(left)
+    ends, score = np.concatenate([left, right]), np.concatenate([scores, scores])
+    order = np.lexsort((-score, ends))  # by image, then best first
+    first = np.searchsorted(ends[order], ends[order], side="left")
+    rank = np.empty(2 * n, np.int64)
+    rank[order] = np.arange(2 * n) - first
+    return (rank[:n] < k) & (rank[n:] < k)
 
 
 def align_pairs(

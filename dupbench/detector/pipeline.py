@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from dupbench.config import DetectorConfig, ExecutionConfig
-from dupbench.detector.align import align_pairs
+from dupbench.detector.align import align_pairs, mutual_best
 from dupbench.detector.cache import FeatureCache, file_keys
 from dupbench.detector.cluster import Clusters, UnionFind, cluster
 from dupbench.detector.compare import NearPairs, exact_edges, near_pairs, pixel_candidates
@@ -268,8 +268,12 @@ def align_stage(
     retry = np.flatnonzero(np.isin(reasons, RETRIED_REASONS))
     misses = found.select(found.scores < config.threshold)
     tried = near.select(retry).extended(misses)
-    per_task = max(8, -(-len(tried.left) // (4 * max(1, workers))))  # a search costs milliseconds a pair: spread them
-    kept, aligned = align_pairs(shared, tried.left, tried.right, tried.orientation, config, RetryingExecutor(executor).map, per_task)
+    searched = np.flatnonzero(mutual_best(tried.left, tried.right, tried.scores, config.crop_partners))
+    per_task = max(8, -(-len(searched) // (4 * max(1, workers))))  # a search costs milliseconds a pair: spread them
+    kept, aligned = np.zeros(len(tried.left), bool), np.full(len(tried.left), np.nan)
+    kept[searched], aligned[searched] = align_pairs(
+        shared, tried.left[searched], tried.right[searched], tried.orientation[searched], config, RetryingExecutor(executor).map, per_task
+    )
     kept_near, kept_misses = kept[: len(retry)], kept[len(retry) :]
     reasons, scores = reasons.copy(), near.scores.copy()
     reasons[retry[kept_near]] = 0

@@ -11,7 +11,7 @@ import pytest
 from planted import photo
 
 from dupbench.config import DetectorConfig, ExecutionConfig
-from dupbench.detector.align import search_trims, trimmed, window_weights
+from dupbench.detector.align import mutual_best, search_trims, trimmed, window_weights
 from dupbench.detector.features import area_weights, resize_plane, thumbnail
 from dupbench.detector.pipeline import find_duplicates
 from dupbench.detector.verify import matched_pairs
@@ -85,6 +85,8 @@ def test_the_crop_settings_are_checked():
         DetectorConfig(crop_margin=0.5)
     with pytest.raises(ValueError, match="crop_floor"):
         DetectorConfig(crop_floor=0.0)
+    with pytest.raises(ValueError, match="crop_partners"):
+        DetectorConfig(crop_partners=0)
     assert DetectorConfig(threshold=0.4).screen_floor == 0.4
     assert DetectorConfig(crop_margin=0.0).screen_floor == DetectorConfig().threshold
 
@@ -97,3 +99,14 @@ def test_the_command_line_sets_the_crop_margin(crops, tmp_path, capsys):
     assert '"realigned_pairs": 0' in out.read_text()
     assert main(["run", str(crops), "--mode", "serial", "--no-cache", "--quiet", "--crop-margin", "0.5"]) == 2
     assert "crop_margin must be in [0, 0.25]" in capsys.readouterr().err
+
+
+def test_only_pairs_among_both_images_best_partners_are_searched():
+    # image 0 half-matches 1..5 (a galaxy on black among galaxies); 6 and 7 are each other's best
+    left = np.array([0, 0, 0, 0, 0, 6, 1])
+    right = np.array([1, 2, 3, 4, 5, 7, 2])
+    scores = np.array([0.70, 0.60, 0.65, 0.55, 0.50, 0.58, 0.52])
+    assert mutual_best(left, right, scores, 1).tolist() == [True, False, False, False, False, True, False]
+    assert mutual_best(left, right, scores, 2).tolist() == [True, False, True, False, False, True, True]
+    assert mutual_best(left, right, scores, 10).all()
+    assert mutual_best(np.array([0, 0]), np.array([1, 2]), np.array([0.6, 0.6]), 1).tolist() == [True, False]  # ties: pair order
