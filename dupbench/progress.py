@@ -3,20 +3,43 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
-# tqdm's monitor thread would be alive when a fork-started pool forks; it only tunes refresh rates.
-tqdm.monitor_interval = 0
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
-def progress_bar(desc: str, total: int | None, enabled: bool, unit: str = "it") -> tqdm:
+class SilentBar:
+    """A bar nobody sees: what the stages call on one, doing nothing. Importing tqdm costs ~20 ms of a
+    run's start-up, so a run with no terminal to draw on (scripts, --quiet, pipes) does not import it."""
+
+    def __init__(self, total: int | None) -> None:
+        self.total = total
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> SilentBar:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+
+def progress_bar(desc: str, total: int | None, enabled: bool, unit: str = "it") -> tqdm | SilentBar:
+    if not (enabled and sys.stderr.isatty()):
+        return SilentBar(total)
+    from tqdm import tqdm
+
+    tqdm.monitor_interval = 0  # tqdm's monitor thread would be alive when a fork-started pool forks; it only tunes refresh rates
     return tqdm(
         total=total,
         desc=desc,
         unit=unit,
         unit_scale=False,  # counts stay integers (40/60, not 40.0/60.0)
-        disable=not (enabled and sys.stderr.isatty()),
         file=sys.stderr,
         leave=False,
         dynamic_ncols=True,
