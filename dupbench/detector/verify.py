@@ -71,13 +71,19 @@ def information(details: np.ndarray) -> np.ndarray:
 
 
 def background(details: np.ndarray) -> np.ndarray:
-    """Share of each detail thumbnail's pixels within BACKGROUND_LEVELS of its commonest grey level."""
+    """Share of each detail thumbnail's pixels within BACKGROUND_LEVELS of its commonest grey level,
+    counted from each image's histogram (a pass over the pixels and 256 counts each, not a full-size
+    comparison: it runs in the parent, for every image in a pair)."""
     if not len(details):
         return np.empty(0, np.float32)
     flat = np.asarray(details, np.uint8).reshape(len(details), -1)
-    counts = np.bincount((flat + 256 * np.arange(len(flat))[:, None]).ravel(), minlength=256 * len(flat))
-    mode = counts.reshape(len(flat), 256).argmax(axis=1)
-    return (np.abs(flat.astype(np.int16) - mode[:, None]) <= BACKGROUND_LEVELS).mean(axis=1).astype(np.float32)
+    counts = np.zeros((len(flat), 257), np.int64)
+    for row, pixels in zip(counts, flat):
+        row[1:] = np.bincount(pixels, minlength=256)
+    mode = counts[:, 1:].argmax(axis=1)
+    below = np.cumsum(counts, axis=1)  # below[:, v]: pixels darker than grey level v
+    window = below[np.arange(len(flat)), np.minimum(mode + BACKGROUND_LEVELS + 1, 256)] - below[np.arange(len(flat)), np.maximum(mode - BACKGROUND_LEVELS, 0)]
+    return (window / max(1, flat.shape[1])).astype(np.float32)
 
 
 def colour_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -176,3 +176,14 @@ def test_changed_share_counts_only_windows_with_other_content():
     shares = changed_share(terms.take(slice(0, 1)), terms.take(np.array([1, 2])))
     assert 0 < shares[0] <= DetectorConfig().changed_ceiling
     assert shares[1] == 0
+
+
+def test_background_share_is_the_pixels_near_the_commonest_level():
+    from dupbench.detector.verify import BACKGROUND_LEVELS, background
+
+    rng = np.random.default_rng(5)
+    details = np.concatenate([rng.integers(0, 256, (6, 64, 64)), rng.integers(0, 3, (2, 64, 64)), rng.integers(250, 256, (2, 64, 64))]).astype(np.uint8)
+    details[6:8, :32] = 0  # mostly black: the mode is near the bottom end of the range
+    expected = [np.mean(np.abs(d.astype(int) - np.bincount(d.ravel(), minlength=256).argmax()) <= BACKGROUND_LEVELS) for d in details]
+    np.testing.assert_allclose(background(details), expected, rtol=0, atol=1e-6)
+    assert background(np.zeros((0, 64, 64), np.uint8)).shape == (0,)
