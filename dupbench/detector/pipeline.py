@@ -28,7 +28,7 @@ from dupbench.detector.verify import REASONS, VerifyInputs, background, informat
 from dupbench.execution import make_executor
 from dupbench.execution.interface import Executor
 from dupbench.execution.native import prepare_process
-from dupbench.execution.tasks import RetryingExecutor, chunk_size, map_surviving_crashes
+from dupbench.execution.tasks import RetryingExecutor, chunk_size, map_surviving_crashes, weighted_chunks
 from dupbench.progress import progress_bar
 from dupbench.result import DuplicateReport, FileInfo, Group, Skipped
 from dupbench.runtime import gil_state
@@ -66,11 +66,14 @@ def largest_first(paths: Sequence[str], sizes: Mapping[str, int]) -> list[str]:
 def load_all(
     paths: Sequence[str], config: DetectorConfig, executor: Executor, workers: int, show: bool, sizes: Mapping[str, int] | None = None
 ) -> tuple[list[ImageFeatures], list[Skipped]]:
-    """Features of `paths` (scan order), loaded in the executor in chunks, largest files first where
-    `sizes` are known."""
-    size = chunk_size(len(paths), workers)
-    scheduled = largest_first(paths, sizes) if sizes else list(paths)
-    chunks = [scheduled[i : i + size] for i in range(0, len(scheduled), size)]
+    """Features of `paths` (scan order), loaded in the executor in chunks, largest files first and in
+    chunks of about equal bytes where `sizes` are known."""
+    if sizes:
+        scheduled = largest_first(paths, sizes)
+        chunks = weighted_chunks(scheduled, [sizes.get(path, 0) for path in scheduled], workers)
+    else:
+        size = chunk_size(len(paths), workers)
+        chunks = [list(paths[i : i + size]) for i in range(0, len(paths), size)]
     loaded: dict[str, ImageFeatures | Skipped] = {}
     with progress_bar("load", len(paths), show, unit="img") as bar:
 
