@@ -93,15 +93,14 @@ def take_pixel_digests(
     a full decode (see `pixel_checks`): the rest were digested at load or are known copies."""
     classes = copy_classes(features)
     known = known_digests(features, classes)
-    chosen = to_decode(pairs, classes, known)
+    chosen = sorted(to_decode(pairs, classes, known), key=lambda i: -features[i].size_bytes)  # largest first, as at load
     items = [(features[i].path, features[i].file_digest) for i in chosen]
     digests: list[bytes | None] = []
     if items:
-        size = chunk_size(len(items), workers)
         map_surviving_crashes(
             executor,
             pixel_digest_task(config.decoder, config.max_file_size),
-            [items[i : i + size] for i in range(0, len(items), size)],
+            weighted_chunks(items, [features[i].size_bytes for i in chosen], workers),
             digests.extend,
             on_crash=lambda item: None,
         )
