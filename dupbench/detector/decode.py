@@ -186,7 +186,8 @@ def decode_png_spng(data: bytes, has_alpha: bool) -> tuple[np.ndarray, np.ndarra
     with a transparent colour (libspng's output drops it), an eXIf chunk (OpenCV turns by its
     orientation), or anything libspng refuses.
 
-    PNG is lossless, so the pixels equal OpenCV's (a test checks every shipped PNG). libspng decodes a
+    PNG is lossless, so the pixels equal OpenCV's (tested for each PNG kind, and checked once on every
+    PNG of the real-image sets). libspng decodes a
     quarter faster than libpng and releases the GIL, and an RGBA image needs one decode here against
     OpenCV's two (colour, then unchanged for the alpha).
     """

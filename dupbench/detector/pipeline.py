@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from dupbench.detector.verify import REASONS, VerifyInputs, background, informat
 from dupbench.execution import make_executor
 from dupbench.execution.interface import Executor
 from dupbench.execution.native import prepare_process
-from dupbench.execution.tasks import RetryingExecutor, chunk_size, map_surviving_crashes, weighted_chunks
+from dupbench.execution.tasks import RetryingExecutor, map_surviving_crashes, weighted_chunks
 from dupbench.progress import progress_bar
 from dupbench.result import DuplicateReport, FileInfo, Group, Skipped
 from dupbench.runtime import gil_state
@@ -54,13 +55,21 @@ class StageClock:
             self.bounds[name] = [start_epoch, time.time()]
 
 
+T = TypeVar("T")
 WORKER_DIED = "worker process died while loading this file (decoder crash or out of memory)"
 
 
-def largest_first(paths: Sequence[str], sizes: Mapping[str, int]) -> list[str]:
-    """`paths` by size, largest first (ties in scan order): a pool that takes the longest decodes first
-    ends with short ones, so the stage does not wait on one worker's last large file."""
-    return sorted(paths, key=lambda path: -sizes.get(path, 0))
+def largest_first(items: Sequence[T], sizes: Mapping[T, int]) -> list[T]:
+    """`items` (paths, or image indices) by file size, largest first (ties in their order): a pool that
+    takes the longest decodes first ends with short ones, so the stage does not wait on one worker's last
+    large file."""
+    return sorted(items, key=lambda item: -sizes.get(item, 0))
+
+
+def decode_tasks(items: Sequence[T], sizes: Mapping[T, int], workers: int) -> list[list[T]]:
+    """`items` largest first, in tasks of about equal bytes (see `weighted_chunks`)."""
+    scheduled = largest_first(items, sizes)
+    return weighted_chunks(scheduled, [sizes.get(item, 0) for item in scheduled], workers)
 
 
 def load_all(
@@ -68,12 +77,7 @@ def load_all(
 ) -> tuple[list[ImageFeatures], list[Skipped]]:
     """Features of `paths` (scan order), loaded in the executor in chunks, largest files first and in
     chunks of about equal bytes where `sizes` are known."""
-    if sizes:
-        scheduled = largest_first(paths, sizes)
-        chunks = weighted_chunks(scheduled, [sizes.get(path, 0) for path in scheduled], workers)
-    else:
-        size = chunk_size(len(paths), workers)
-        chunks = [list(paths[i : i + size]) for i in range(0, len(paths), size)]
+    chunks = decode_tasks(paths, sizes, workers) if sizes else weighted_chunks(list(paths), [1] * len(paths), workers)
     loaded: dict[str, ImageFeatures | Skipped] = {}
     with progress_bar("load", len(paths), show, unit="img") as bar:
 
@@ -93,18 +97,18 @@ def take_pixel_digests(
     a full decode (see `pixel_checks`): the rest were digested at load or are known copies."""
     classes = copy_classes(features)
     known = known_digests(features, classes)
-    chosen = sorted(to_decode(pairs, classes, known), key=lambda i: -features[i].size_bytes)  # largest first, as at load
-    items = [(features[i].path, features[i].file_digest) for i in chosen]
+    chosen = to_decode(pairs, classes, known)
+    tasks = decode_tasks(chosen, {i: features[i].size_bytes for i in chosen}, workers)  # scheduled as at load
     digests: list[bytes | None] = []
-    if items:
+    if tasks:
         map_surviving_crashes(
             executor,
             pixel_digest_task(config.decoder, config.max_file_size),
-            weighted_chunks(items, [features[i].size_bytes for i in chosen], workers),
+            [[(features[i].path, features[i].file_digest) for i in task] for task in tasks],
             digests.extend,
             on_crash=lambda item: None,
         )
-    decoded = {classes.find(i): d for i, d in zip(chosen, digests) if d is not None}
+    decoded = {classes.find(i): d for i, d in zip((i for task in tasks for i in task), digests) if d is not None}
     return with_digests(features, classes, {**known, **decoded}), len(chosen)
 
 

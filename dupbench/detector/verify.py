@@ -81,8 +81,8 @@ def background(details: np.ndarray) -> np.ndarray:
     for row, pixels in zip(counts, flat):
         row[1:] = np.bincount(pixels, minlength=256)
     mode = counts[:, 1:].argmax(axis=1)
-    below = np.cumsum(counts, axis=1)  # below[:, v]: pixels darker than grey level v
-    window = below[np.arange(len(flat)), np.minimum(mode + BACKGROUND_LEVELS + 1, 256)] - below[np.arange(len(flat)), np.maximum(mode - BACKGROUND_LEVELS, 0)]
+    below, rows = np.cumsum(counts, axis=1), np.arange(len(flat))  # below[:, v]: pixels darker than grey level v
+    window = below[rows, np.minimum(mode + BACKGROUND_LEVELS + 1, 256)] - below[rows, np.maximum(mode - BACKGROUND_LEVELS, 0)]
     return (window / max(1, flat.shape[1])).astype(np.float32)
 
 
