@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -29,7 +29,7 @@ from dupbench.detector.verify import REASONS, VerifyInputs, background, informat
 from dupbench.execution import make_executor
 from dupbench.execution.interface import Executor
 from dupbench.execution.native import prepare_process
-from dupbench.execution.tasks import RetryingExecutor, map_surviving_crashes, weighted_chunks
+from dupbench.execution.tasks import RetryingExecutor, map_surviving_crashes, start_surviving_crashes, weighted_chunks
 from dupbench.progress import progress_bar
 from dupbench.result import DuplicateReport, FileInfo, Group, Skipped
 from dupbench.runtime import gil_state
@@ -38,7 +38,9 @@ from dupbench.runtime import gil_state
 class StageClock:
     """Wall seconds per stage, plus each stage's start and end on the epoch clock.
 
-    The epoch bounds let an outside monitor (the sweep harness) attribute its CPU samples to stages.
+    The epoch bounds let an outside monitor (the sweep harness) attribute its CPU samples to stages. A
+    stage timed in two parts (the pixel checks: submitted, then waited for) adds up its parts, and its
+    bounds span both.
     """
 
     def __init__(self) -> None:
@@ -51,8 +53,8 @@ class StageClock:
         try:
             yield
         finally:
-            self.seconds[name] = time.perf_counter() - start
-            self.bounds[name] = [start_epoch, time.time()]
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+            self.bounds[name] = [self.bounds.get(name, [start_epoch])[0], time.time()]
 
 
 T = TypeVar("T")
@@ -90,26 +92,25 @@ def load_all(
     return [i for i in ordered if not isinstance(i, Skipped)], [i for i in ordered if isinstance(i, Skipped)]
 
 
-def take_pixel_digests(
+def start_pixel_digests(
     features: list[ImageFeatures], pairs: Sequence[tuple[int, int]], config: DetectorConfig, executor: Executor, workers: int
-) -> tuple[list[ImageFeatures], int]:
-    """`features` with pixel digests wherever a pair may be pixel-identical, and how many files that took
-    a full decode (see `pixel_checks`): the rest were digested at load or are known copies."""
+) -> Callable[[], tuple[list[ImageFeatures], int]]:
+    """Begin the pixel checks: full decodes wherever a pair may be pixel-identical (see `pixel_checks`; the
+    rest were digested at load or are known copies), scheduled as at load. What it returns waits for them
+    and gives `features` with those pixel digests and how many files were decoded."""
     classes = copy_classes(features)
     known = known_digests(features, classes)
     chosen = to_decode(pairs, classes, known)
-    tasks = decode_tasks(chosen, {i: features[i].size_bytes for i in chosen}, workers)  # scheduled as at load
-    digests: list[bytes | None] = []
-    if tasks:
-        map_surviving_crashes(
-            executor,
-            pixel_digest_task(config.decoder, config.max_file_size),
-            [[(features[i].path, features[i].file_digest) for i in task] for task in tasks],
-            digests.extend,
-            on_crash=lambda item: None,
-        )
-    decoded = {classes.find(i): d for i, d in zip((i for task in tasks for i in task), digests) if d is not None}
-    return with_digests(features, classes, {**known, **decoded}), len(chosen)
+    tasks = decode_tasks(chosen, {i: features[i].size_bytes for i in chosen}, workers)
+    items = [[(features[i].path, features[i].file_digest) for i in task] for task in tasks]
+    pending = start_surviving_crashes(executor, pixel_digest_task(config.decoder, config.max_file_size), items, on_crash=lambda item: None)
+
+    def finish() -> tuple[list[ImageFeatures], int]:
+        digests: list[bytes | None] = pending()
+        decoded = {classes.find(i): d for i, d in zip((i for task in tasks for i in task), digests) if d is not None}
+        return with_digests(features, classes, {**known, **decoded}), len(chosen)
+
+    return finish
 
 
 def verify_inputs(features: Sequence[ImageFeatures], reps: np.ndarray, config: DetectorConfig) -> VerifyInputs:
@@ -237,6 +238,16 @@ def compare_stage(features: list[ImageFeatures], config: DetectorConfig, executo
             candidates=config.candidates,
             cap=config.candidate_cap,
         )
+    # Pixel identity is checked on every screened pair, verified or not: a reduced JPEG decode and a full
+    # decode of the same pixels can differ enough to fail the detail check. A turned or mirrored match, or
+    # a pair that matched only once aligned on a crop, cannot hold the same pixels. Their decodes start
+    # first and verification's tasks queue behind them, so the pool goes from one to the other without
+    # waiting for either's last task, and works while this process gathers verification's inputs.
+    # Timed as the pixel checks: the submission (where tasks run at once, every decode) and the final wait.
+    with clock.stage("pixel_checks"):
+        as_stored = found.select((found.scores >= config.threshold) & (found.orientation == 0))
+        candidates = pixel_candidates(features, reps[as_stored.left].tolist(), reps[as_stored.right].tolist())
+        pixel_checks = start_pixel_digests(features, candidates, config, executor, workers)
     with clock.stage("verify"):  # inside compare, like the pixel checks; the alignment of small crops too
         # Verification reads only the images in a pair: numbered 0.. among themselves, then numbered back.
         involved = np.unique(np.concatenate([found.left, found.right]))
@@ -248,14 +259,9 @@ def compare_stage(features: list[ImageFeatures], config: DetectorConfig, executo
         shared = VerifyInputs(**{name: executor.share(getattr(inputs, name)) for name in inputs.__dataclass_fields__})
         reasons = verify_pairs(shared, screened.left, screened.right, screened.orientation, screened.scores, config, RetryingExecutor(executor).map)
         near, reasons, realigned = align_stage(found, screened, reasons, shared, config, executor, workers)
-        near, screened = near.renumbered(involved), screened.renumbered(involved)
-    # Pixel identity is checked on every screened pair, verified or not: a reduced JPEG decode and a full
-    # decode of the same pixels can differ enough to fail the detail check. A turned or mirrored match, or
-    # a pair that matched only once aligned on a crop, cannot hold the same pixels.
-    as_stored = screened.orientation == 0
-    candidates = pixel_candidates(features, reps[screened.left[as_stored]].tolist(), reps[screened.right[as_stored]].tolist())
+        near = near.renumbered(involved)
     with clock.stage("pixel_checks"):  # inside compare: its share of the compare time, reported apart
-        features, decoded = take_pixel_digests(features, candidates, config, executor, workers)
+        features, decoded = pixel_checks()
     return Compared(features, reps, near, reasons, exact_edges(features), decoded, realigned)
 
 

@@ -7,7 +7,7 @@ never taken, so every mode runs the same code.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import BrokenExecutor
+from concurrent.futures import BrokenExecutor, CancelledError
 from typing import Any
 
 from dupbench.execution.interface import Executor
@@ -74,6 +74,36 @@ def map_surviving_crashes(executor: Executor, task: Callable, chunks: list[list]
             except BrokenExecutor:
                 executor.recover()
                 sink([on_crash(item)])
+
+
+def start_surviving_crashes(executor: Executor, task: Callable, chunks: list[list], on_crash: Callable[[Any], object]) -> Callable[[], list]:
+    """`map_surviving_crashes` begun now, finished by calling what it returns (the results in order).
+
+    Every task is submitted at once, so the pool works on them while the caller prepares other work, and
+    tasks the caller submits meanwhile queue behind them: the two share the pool with no barrier between
+    them. Where a task's result is lost (its worker died, or another stage's recovery cancelled it), that
+    task and the rest go through `map_surviving_crashes`, which pins a crash on its item.
+    """
+    futures = []
+    for chunk in chunks:
+        try:
+            futures.append(executor.submit(task, chunk))
+        except BrokenExecutor:  # left to `finish`, which recovers the pool
+            break
+
+    def finish() -> list:
+        results: list = []
+        done = 0
+        for future in futures:
+            try:
+                results.extend(future.result())
+            except (BrokenExecutor, CancelledError):
+                break
+            done += 1
+        map_surviving_crashes(executor, task, chunks[done:], results.extend, on_crash)
+        return results
+
+    return finish
 
 
 def map_retrying(executor: Executor, task: Callable, items: Sequence, retries: int = TASK_RETRIES) -> Iterator:
