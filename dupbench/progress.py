@@ -10,8 +10,8 @@ if TYPE_CHECKING:
 
 
 class SilentBar:
-    """A bar nobody sees: what the stages call on one, doing nothing. Importing tqdm costs ~20 ms of a
-    run's start-up, so a run with no terminal to draw on (scripts, --quiet, pipes) does not import it."""
+    """A bar nobody sees: what the stages call on one, doing nothing. Importing tqdm is a noticeable share of
+    a run's start-up, so a run with no terminal to draw on (scripts, --quiet, pipes) does not import it."""
 
     def __init__(self, total: int | None) -> None:
         self.total = total

@@ -244,8 +244,9 @@ def compare_stage(features: list[ImageFeatures], config: DetectorConfig, executo
     # first and verification's tasks queue behind them, so the pool goes from one to the other without
     # waiting for either's last task, and works while this process gathers verification's inputs.
     # Timed as the pixel checks: the submission (where tasks run at once, every decode) and the final wait.
+    screened = found.select(found.scores >= config.threshold)
     with clock.stage("pixel_checks"):
-        as_stored = found.select((found.scores >= config.threshold) & (found.orientation == 0))
+        as_stored = screened.select(screened.orientation == 0)
         candidates = pixel_candidates(features, reps[as_stored.left].tolist(), reps[as_stored.right].tolist())
         pixel_checks = start_pixel_digests(features, candidates, config, executor, workers)
     with clock.stage("verify"):  # inside compare, like the pixel checks; the alignment of small crops too
@@ -253,8 +254,7 @@ def compare_stage(features: list[ImageFeatures], config: DetectorConfig, executo
         involved = np.unique(np.concatenate([found.left, found.right]))
         local = np.full(len(reps), -1, np.int64)
         local[involved] = np.arange(len(involved))
-        found = found.renumbered(local)
-        screened = found.select(found.scores >= config.threshold)
+        found, screened = found.renumbered(local), screened.renumbered(local)
         inputs = verify_inputs(features, reps[involved], config)
         shared = VerifyInputs(**{name: executor.share(getattr(inputs, name)) for name in inputs.__dataclass_fields__})
         reasons = verify_pairs(shared, screened.left, screened.right, screened.orientation, screened.scores, config, RetryingExecutor(executor).map)

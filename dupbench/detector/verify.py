@@ -65,7 +65,7 @@ def information(details: np.ndarray) -> np.ndarray:
 
     Smooth gradients, flat areas and empty backgrounds have no edges; texture and photographs have many.
     """
-    x = np.asarray(details, np.int16)  # exact (|Laplacian| <= 1020), and a quarter of float32's time: it runs in the parent
+    x = np.asarray(details, np.int16)  # exact (|Laplacian| <= 1020) and cheaper than float32: it runs in the parent
     lap = 4 * x[:, 1:-1, 1:-1] - x[:, :-2, 1:-1] - x[:, 2:, 1:-1] - x[:, 1:-1, :-2] - x[:, 1:-1, 2:]
     return (np.abs(lap) >= EDGE_LEVEL).mean(axis=(1, 2))
 
