@@ -7,6 +7,9 @@ import importlib
 import os
 import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from dupbench import __version__
 from dupbench.execution.early_start import start_forkserver, wants_forkserver_pool
@@ -90,8 +93,35 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM unwinds like Ctrl-C: pools stop their workers, no file is half-written
+@contextmanager
+def interrupts_unwind() -> Iterator[None]:
+    """For as long as the command runs, SIGTERM unwinds like Ctrl-C (KeyboardInterrupt): pools stop their
+    workers, no file is left half-written. Then the caller's handlers come back (`main(argv)` from Python).
+
+    Only in this process. A pool started with fork copies the handler into every worker, and one that
+    gets the signal between the fork and its own start (the pool ends the others when one worker dies,
+    and Ctrl-C reaches the whole process group) would raise in its copy of the caller's stack and carry
+    on running the command there: a second run, acting on the same files. A copy exits at once instead,
+    as the signal's default action would. SIGINT is taken over only where Python's own handler is set, so
+    a run started with Ctrl-C ignored (nohup, a background job) keeps ignoring it.
+    """
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield
+        return
+    owner = os.getpid()
+
+    def unwind(signum: int, frame: object) -> None:
+        if os.getpid() != owner:
+            os._exit(128 + signum)
+        raise KeyboardInterrupt
+
+    taken = [signal.SIGTERM] + ([signal.SIGINT] if signal.getsignal(signal.SIGINT) is signal.default_int_handler else [])
+    previous = {signum: signal.signal(signum, unwind) for signum in taken}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def exit_if_stuck(status: int) -> None:
@@ -99,7 +129,6 @@ def exit_if_stuck(status: int) -> None:
     manager thread can wait forever on a result pipe a killed worker left half-written); interpreter exit
     would join it and hang. Only for the command line: a caller of `main(argv)` gets the status back."""
     import atexit
-    import threading
 
     if any(t.is_alive() and not t.daemon and t is not threading.main_thread() for t in threading.enumerate()):
         sys.stdout.flush()
@@ -109,7 +138,11 @@ def exit_if_stuck(status: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    signal.signal(signal.SIGTERM, _terminate)
+    with interrupts_unwind():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     argv_was_none = argv is None
     try:
         argv = sys.argv[1:] if argv is None else argv

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,17 @@ from planted import build_planted_folder
 # Every execution mode, dask where its optional extra is installed: tests that take the `mode` fixture run
 # once per mode, as CPython's executor tests run each test class over every executor.
 EVERY_MODE = ["serial", "thread", "process"] + (["dask"] if importlib.util.find_spec("distributed") else [])
+
+SESSION_PID = os.getpid()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> None:
+    """A forked child whose code raised where the fork returned is in a copy of this session's stack:
+    it must not carry on as a second session, running the rest of the suite beside this one while the
+    pool that forked it waits for it to exit."""
+    if os.getpid() != SESSION_PID:
+        os._exit(70)
 
 
 @pytest.fixture(params=EVERY_MODE)

@@ -273,3 +273,50 @@ def test_ctrl_c_joins_every_process_so_none_is_left_a_zombie(big_folder, start_m
             os.waitpid(process.pid, 0)
     assert "Traceback" not in stderr, stderr
     assert orphans == [], "processes outlived the run (zombies under a PID 1 that does not reap)"
+
+
+def test_the_command_gives_the_callers_signal_handlers_back():
+    def callers_own(signum, frame):
+        pass
+
+    previous = signal.signal(signal.SIGTERM, callers_own)
+    try:
+        from dupbench.cli import main
+
+        with pytest.raises(SystemExit):
+            main(["run", "--help"])
+        assert signal.getsignal(signal.SIGTERM) is callers_own
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def exit_code_of_forked_copy_signalled(signum: int) -> int:
+    """Fork, as a pool does, and signal the copy before it has done anything of its own: its exit code,
+    or 1 if the signal raised in the copy of this stack (a copy that would run the command on)."""
+    from dupbench.cli import interrupts_unwind
+
+    with interrupts_unwind():
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.kill(os.getpid(), signum)
+                time.sleep(1)
+                os._exit(0)
+            except BaseException:
+                os._exit(1)
+        _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_forked_copy_exits_on_a_signal_instead_of_running_the_command_on(sig):
+    assert exit_code_of_forked_copy_signalled(sig) == 128 + sig
+
+
+def test_in_the_run_itself_sigterm_unwinds_like_ctrl_c():
+    from dupbench.cli import interrupts_unwind
+
+    with interrupts_unwind(), pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1)
