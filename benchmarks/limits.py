@@ -18,7 +18,10 @@ Each ceiling is the median of --repeats measurements. Then `dupbench run --mode 
 stage's rate (median of --repeats runs) is printed as a fraction of its ceiling. The compare stage's
 rate excludes `verify` and `pixel_checks` (timed inside compare, reported apart), since its ceiling is SSIM
 alone. `--speedup` also runs serial end to end (--pairs all), interleaved with the process runs, and
-prints the ratio of medians.
+prints the ratio of medians; beside it, the load-stage work on N processes against 1 (what the machine's
+cores give when nothing else is in the way), the ratio of the stages alone, the time outside them, and
+what end to end would be if every stage scaled as that load-stage work does: the bound for today's
+start-up and exit.
 """
 
 from __future__ import annotations
@@ -146,6 +149,7 @@ def main() -> None:
     bytes_s, files_s = read_rate(paths)
     full_s = median_rate(_full_decode, tasks, n, args.repeats)
     load_s = median_rate(_load_work, tasks, n, args.repeats)
+    load_one = median_rate(_load_work, tasks, 1, args.repeats) if args.speedup and n > 1 else None
     rng = np.random.default_rng(0)
     thumbs = (
         np.stack([cv2.resize(rng.random((6, 6), dtype=np.float32) * 255, (32, 32), interpolation=cv2.INTER_CUBIC) for _ in range(2 * BLOCK)])
@@ -164,6 +168,10 @@ def main() -> None:
     rows = [("read", f"{bytes_s / 2**20:,.0f} MiB/s, {files_s:,.0f} files/s (1 thread, page cache warm)", "", "")]
     rows.append(("decode ceiling, full colour", f"{full_s:,.0f} images/s on {n} processes", "", ""))
     rows.append(("load-stage work ceiling (no read)", f"{load_s:,.0f} images/s on {n} processes", "", ""))
+    if load_one is not None:  # the machine's own parallel scaling: cores that share caches, memory and clock
+        rows.append(
+            (f"load-stage work, {n} processes vs 1 (the machine's scaling)", f"{load_s / load_one:.3f}x ({load_one:,.0f} images/s on 1 process)", "", "")
+        )
     rows.append(("batched SSIM ceiling", f"{ssim_s:,.0f} pairs/s on {n} processes", "", ""))
     rows.append(("prefilter", f"{prefilter_s:.3f} s for {len(paths):,} thumbnails (signatures + blocked distance scan, in this process)", "", ""))
     # The detector, `--repeats` times, interleaved (serial all pairs only with --speedup): stage rates are
@@ -226,6 +234,21 @@ def main() -> None:
     if args.speedup:
         serial_s, process_s = median_of("serial all", lambda w, r: w), median_of("process all", lambda w, r: w)
         ratio = serial_s / process_s
+        serial_stages = median_of("serial all", lambda w, r: r["stages"]["total"])
+        process_stages = median_of("process all", lambda w, r: r["stages"]["total"])
+        serial_outside = median_of("serial all", lambda w, r: w - r["stages"]["total"])
+        rows.append(
+            (
+                "stages only, process vs serial (--pairs all)",
+                f"serial {serial_stages:.2f} s, process {process_stages:.2f} s; outside them serial {serial_outside:.2f} s, process {outside:.2f} s",
+                f"{serial_stages / process_stages:.3f}x",
+                "",
+            )
+        )
+        if load_one is not None:
+            # What end to end would be if every stage scaled as the machine does, with this run's start-up and exit.
+            bound = serial_s / (outside + serial_stages * load_one / load_s)
+            rows.append(("end to end if the stages scaled as the machine (computed from the rows above)", "", f"{bound:.3f}x", ""))
         rows.append(
             (
                 f"end to end, process {n} workers vs serial (--pairs all, median of {args.repeats})",
