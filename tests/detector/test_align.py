@@ -48,6 +48,32 @@ def test_the_search_finds_the_trims_of_a_small_crop():
     np.testing.assert_allclose(score, matched_pairs(trimmed(detail[None], trims, 32), crop_thumb[None]), atol=1e-5)
 
 
+def test_with_a_bar_a_crop_is_found_alike_and_a_hopeless_search_stops_after_the_coarse_step(monkeypatch):
+    from dupbench.detector import align
+
+    image = cv2.cvtColor(detailed_photo(), cv2.COLOR_BGR2GRAY)
+    h, w = image.shape
+    crop, other = image[: h - h // 20, w // 20 :], cv2.cvtColor(photo("chelsea", 400), cv2.COLOR_BGR2GRAY)
+    details = np.stack([resize_plane(image, 64)] * 2)
+    targets = np.stack([thumbnail(crop, 32), thumbnail(other, 32)])
+    searched: list[int] = []
+    real_ascend = align.ascend
+
+    def counting(details, targets, table, trims, best, active, *rest):
+        searched.append(len(active))
+        real_ascend(details, targets, table, trims, best, active, *rest)
+
+    monkeypatch.setattr(align, "ascend", counting)
+    full_score, full_trims = search_trims(details, targets, most=4.0)
+    assert searched == [2, 2, 2]
+    searched.clear()
+    score, trims = search_trims(details, targets, most=4.0, bar=0.95)
+    assert full_score[1] < 0.95 - align.STILL_REACHES[0]  # the other photo: far below the bar at once
+    assert searched == [2, 1, 1]
+    np.testing.assert_array_equal(score[0], full_score[0])
+    np.testing.assert_array_equal(trims[0], full_trims[0])
+
+
 def groups_of(root: Path, mode: str = "serial", **settings) -> set[frozenset[str]]:
     execution = ExecutionConfig(mode, 2 if mode != "serial" else None, "fork")
     report = find_duplicates([str(root)], DetectorConfig(**settings), execution)
