@@ -275,7 +275,16 @@ def test_ctrl_c_joins_every_process_so_none_is_left_a_zombie(big_folder, start_m
     assert orphans == [], "processes outlived the run (zombies under a PID 1 that does not reap)"
 
 
-def test_the_command_gives_the_callers_signal_handlers_back():
+@pytest.fixture
+def ctrl_c_reaches_us():
+    """Python's own SIGINT handler, as in an interactive session: pytest started as a background job
+    inherits Ctrl-C ignored, and the command rightly leaves that alone."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_the_command_gives_the_callers_signal_handlers_back(ctrl_c_reaches_us):
     def callers_own(signum, frame):
         pass
 
@@ -289,6 +298,18 @@ def test_the_command_gives_the_callers_signal_handlers_back():
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_ctrl_c_ignored_by_the_caller_stays_ignored():
+    from dupbench.cli import interrupts_unwind
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with interrupts_unwind():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def exit_code_of_forked_copy_signalled(signum: int) -> int:
@@ -310,7 +331,7 @@ def exit_code_of_forked_copy_signalled(signum: int) -> int:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_forked_copy_exits_on_a_signal_instead_of_running_the_command_on(sig):
+def test_a_forked_copy_exits_on_a_signal_instead_of_running_the_command_on(sig, ctrl_c_reaches_us):
     assert exit_code_of_forked_copy_signalled(sig) == 128 + sig
 
 
