@@ -159,8 +159,12 @@ class ProcessExecutor(Executor):
 
     def recover(self) -> None:
         """A new pool, checked with one empty task: where workers cannot start at all (a main module that
-        multiprocessing cannot re-import, a broken environment), every retry would fail the same way."""
+        multiprocessing cannot re-import, a broken environment), every retry would fail the same way.
+        The old workers are joined with a bound first: one that did not end on SIGTERM (a signal that came
+        as it was being forked is lost) would keep the pool's manager thread, and `shutdown`, waiting."""
+        workers = list(self._context.processes)
         self._terminate()
+        join_workers(workers)
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._context, self._pool = self._new_pool()
         try:
@@ -216,6 +220,8 @@ def join_workers(processes: list[BaseProcess]) -> None:
     """Wait until each of `processes` is reaped, killing any still there after JOIN_TIMEOUT_S. Under
     forkserver the server reaps them only while it runs, and it ends with the run."""
     for process in processes:
+        if process.pid is None:  # made but never started (its start failed): nothing to wait for
+            continue
         process.join(JOIN_TIMEOUT_S)
         if process.exitcode is None:
             process.kill()

@@ -1,5 +1,6 @@
 import os
 import threading
+import time
 
 import psutil
 import pytest
@@ -49,3 +50,39 @@ def test_a_pool_whose_workers_cannot_start_fails_fast_with_a_clear_error(monkeyp
     with make_executor(ExecutionConfig(mode="process", workers=2, start_method="fork")) as executor:
         with pytest.raises(WorkersCannotStart, match="cannot start"):
             map_surviving_crashes(executor, square_all, [[1, 2], [3, 4], [5, 6]], lambda result: None, on_crash=lambda item: None)
+
+
+def deaf_to_sigterm(main_pid):
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # as a worker that lost the SIGTERM sent while it was forked
+
+
+def square_die_or_hang(items, marker):
+    if 3 in items:
+        time.sleep(0.2)  # the other worker has taken its task by now
+        os._exit(9)
+    if 5 in items and not os.path.exists(marker):
+        open(marker, "w").close()
+        threading.Event().wait()  # busy for good, and deaf to SIGTERM: only SIGKILL ends it
+    return [x * x for x in items]
+
+
+def test_recovery_does_not_wait_forever_for_a_worker_that_outlives_sigterm(monkeypatch, tmp_path):
+    """A worker dies while another is busy; the pool ends that one with SIGTERM, and it does not go. It is
+    killed after JOIN_TIMEOUT_S instead of holding the pool's manager thread, and the run, for good
+    (before, this test hung until pytest-timeout failed it)."""
+    import functools
+
+    from dupbench.execution import process
+    from dupbench.execution.tasks import map_surviving_crashes
+
+    monkeypatch.setattr(process, "_worker_init", deaf_to_sigterm)
+    monkeypatch.setattr(process, "JOIN_TIMEOUT_S", 0.5)
+    task = functools.partial(square_die_or_hang, marker=str(tmp_path / "hung-once"))
+    results, crashed = [], []
+    with make_executor(ExecutionConfig(mode="process", workers=2, start_method="fork")) as executor:
+        map_surviving_crashes(executor, task, [[5, 6], [3, 4]], results.extend, on_crash=lambda item: crashed.append(item) or -1)
+        pids = executor.worker_pids()
+    assert sorted(results) == [-1, 16, 25, 36] and crashed == [3]
+    assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids)
