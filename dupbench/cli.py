@@ -93,6 +93,24 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+_TAKEN: list[int] = []  # the signals interrupts_unwind has taken over in this process, while it runs
+
+
+def _defaults_in_forked_child() -> None:
+    """In a child forked while a command runs: the signals taken over are back at their default action
+    (the OS ends the process), before the child runs any code of its own, so a pool worker ends at once
+    on the pool's SIGTERM, even inside a long native call, and never runs the command's handler."""
+    for signum in _TAKEN:
+        try:
+            signal.signal(signum, signal.SIG_DFL)
+        except ValueError:  # not the child's main thread: cannot happen after fork, kept safe
+            pass
+    _TAKEN.clear()
+
+
+os.register_at_fork(after_in_child=_defaults_in_forked_child)
+
+
 @contextmanager
 def interrupts_unwind() -> Iterator[None]:
     """For as long as the command runs, SIGTERM unwinds like Ctrl-C (KeyboardInterrupt): pools stop their
@@ -101,13 +119,11 @@ def interrupts_unwind() -> Iterator[None]:
     Only in this process. A pool started with fork copies the handler into every worker, and one that
     gets the signal between the fork and its own start (the pool ends the others when one worker dies,
     and Ctrl-C reaches the whole process group) would raise in its copy of the caller's stack and carry
-    on running the command there: a second run, acting on the same files. A copy exits at once instead,
-    as the signal's default action would. SIGINT is taken over only where Python's own handler is set, so
-    a run started with Ctrl-C ignored (nohup, a background job) keeps ignoring it.
+    on running the command there: a second run, acting on the same files. A forked child gets the
+    default actions back at once (`_defaults_in_forked_child`), and should the signal come before that,
+    the handler exits the copy instead of raising. SIGINT is taken over only where Python's own handler
+    is set, so a run started with Ctrl-C ignored (nohup, a background job) keeps ignoring it.
     """
-    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
-        yield
-        return
     owner = os.getpid()
 
     def unwind(signum: int, frame: object) -> None:
@@ -115,13 +131,20 @@ def interrupts_unwind() -> Iterator[None]:
             os._exit(128 + signum)
         raise KeyboardInterrupt
 
-    taken = [signal.SIGTERM] + ([signal.SIGINT] if signal.getsignal(signal.SIGINT) is signal.default_int_handler else [])
-    previous = {signum: signal.signal(signum, unwind) for signum in taken}
+    # Handlers can be set from the main thread only; from another, the command keeps the caller's, and
+    # its forked children still start with Ctrl-C's default action rather than Python's raising one.
+    in_main = threading.current_thread() is threading.main_thread()
+    python_ctrl_c = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    taken = ([signal.SIGTERM] if in_main else []) + ([signal.SIGINT] if python_ctrl_c else [])
+    outer = list(_TAKEN)
+    previous = {signum: signal.signal(signum, unwind) for signum in taken} if in_main else {}
+    _TAKEN[:] = sorted(set(outer) | set(taken))
     try:
         yield
     finally:
+        _TAKEN[:] = outer
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)  # None: a handler set from C
 
 
 def exit_if_stuck(status: int) -> None:

@@ -312,12 +312,15 @@ def test_ctrl_c_ignored_by_the_caller_stays_ignored():
         signal.signal(signal.SIGINT, previous)
 
 
-def exit_code_of_forked_copy_signalled(signum: int) -> int:
-    """Fork, as a pool does, and signal the copy before it has done anything of its own: its exit code,
-    or 1 if the signal raised in the copy of this stack (a copy that would run the command on)."""
-    from dupbench.cli import interrupts_unwind
+def exit_code_of_forked_copy_signalled(signum: int, reset_in_child: bool = True) -> int:
+    """Fork, as a pool does, and signal the copy before it has done anything of its own: its exit code
+    (negative: ended by that signal), or 1 if the signal raised in the copy of this stack (a copy that
+    would run the command on)."""
+    from dupbench import cli
 
-    with interrupts_unwind():
+    with cli.interrupts_unwind():
+        if not reset_in_child:
+            cli._TAKEN.clear()  # as if the signal came between the fork and the child's reset
         pid = os.fork()
         if pid == 0:
             try:
@@ -332,7 +335,11 @@ def exit_code_of_forked_copy_signalled(signum: int) -> int:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_forked_copy_exits_on_a_signal_instead_of_running_the_command_on(sig, ctrl_c_reaches_us):
-    assert exit_code_of_forked_copy_signalled(sig) == 128 + sig
+    assert exit_code_of_forked_copy_signalled(sig) == -sig  # the default action, as if no handler had been set
+
+
+def test_a_copy_signalled_before_it_gets_the_defaults_back_exits_too(ctrl_c_reaches_us):
+    assert exit_code_of_forked_copy_signalled(signal.SIGTERM, reset_in_child=False) == 128 + signal.SIGTERM
 
 
 def test_in_the_run_itself_sigterm_unwinds_like_ctrl_c():
@@ -341,3 +348,13 @@ def test_in_the_run_itself_sigterm_unwinds_like_ctrl_c():
     with interrupts_unwind(), pytest.raises(KeyboardInterrupt):
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(1)
+
+
+def test_from_another_thread_a_forked_copy_still_gets_ctrl_c_default_action(ctrl_c_reaches_us):
+    import threading
+
+    codes: list[int] = []
+    caller = threading.Thread(target=lambda: codes.append(exit_code_of_forked_copy_signalled(signal.SIGINT)))
+    caller.start()
+    caller.join()
+    assert codes == [-signal.SIGINT]
