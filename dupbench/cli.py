@@ -100,11 +100,8 @@ def _defaults_in_forked_child() -> None:
     """In a child forked while a command runs: the signals taken over are back at their default action
     (the OS ends the process), before the child runs any code of its own, so a pool worker ends at once
     on the pool's SIGTERM, even inside a long native call, and never runs the command's handler."""
-    for signum in _TAKEN:
-        try:
-            signal.signal(signum, signal.SIG_DFL)
-        except ValueError:  # not the child's main thread: cannot happen after fork, kept safe
-            pass
+    for signum in _TAKEN:  # the forking thread is the child's main thread, so this is allowed
+        signal.signal(signum, signal.SIG_DFL)
     _TAKEN.clear()
 
 

@@ -31,7 +31,7 @@ STEPS = (2.0, 1.0, 0.5)  # trim steps of the search, in detail-thumbnail pixels,
 GRID = STEPS[-1]  # every trim the search reaches is a multiple of the finest step
 MOST_MOVES = 8  # moves per step before the search settles for what it has
 # How far below the bar a search may be after each step but the last and still go on to the finer ones:
-# 1.5 times the most any search gained from the steps after it on the tune sets (README, "How it is built").
+# 1.5 times the most any search gained from the steps after it on the tune sets (README, "Finding duplicates", Align).
 STILL_REACHES = (0.35, 0.11)
 # One side's trim one step longer or shorter: the 8 moves a search tries from where it is.
 MOVES = np.array([[sign if side == k else 0.0 for k in range(4)] for side in range(4) for sign in (1.0, -1.0)], np.float32)
