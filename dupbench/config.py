@@ -84,6 +84,7 @@ class DetectorConfig:
     flat_floor: float = 0.01  # edge share below which an image is flat: its brightness must agree too
     detail_threshold: float = 0.9  # match score of the detail thumbnails for low-information pairs
     low_information_threshold: float = 0.9  # and of their thumbnails (true low-information copies: >= 0.93)
+    toned_threshold: float = 0.98  # or both, once one image has the tone edit that best makes it the other
     level_tolerance: float = 1.5  # grey levels of mean brightness flat pairs may differ by (a re-encode moves it less)
     changed_ceiling: float = 0.06  # share of thumbnail SSIM windows that may show other content (a caption, a trim's edge)
     alpha_threshold: float = 0.75  # match score of the alpha thumbnails of two transparent images

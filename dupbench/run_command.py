@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "(SSIM at or above --threshold, or at 0.95 once a crop of up to 5% a side is undone, see --crop-margin) and a second look agrees: the same aspect ratio (within 25%), "
             "the same colours (a hue change makes another picture), the same transparency, and for pictures "
             "with little structure (flat colours, gradients, diagrams, small subjects on black) a sharper "
-            "thumbnail and the same brightness; and the two do not differ completely in one region (another "
+            "thumbnail, as stored or once a brightness/contrast/gamma edit is undone, and the same brightness; and the two do not differ completely in one region (another "
             "emblem on the same icon, another phase of the Moon). Each near group is a keeper and the files that match it "
             "directly (no chains); matched pairs left out of a group are listed in the JSON (left_out_pairs). With no PATH, runs on a demo set built once from photos that ship with "
             "scikit-image, with known duplicates planted in it. Nothing on disk is changed unless you ask "

@@ -13,7 +13,11 @@ whatever the subject. A pair is kept only if
 - where either image has little structure (the share of its detail thumbnail's pixels on an edge is
   below `information_floor`, or more than `background_ceiling` of them lie within a few grey levels of
   its commonest level: diagrams on white, small subjects on black), the detail thumbnails (twice the
-  side) match at `detail_threshold` and the thumbnails themselves at `low_information_threshold`;
+  side) match at `detail_threshold` and the thumbnails themselves at `low_information_threshold`, or,
+  failing that, both match at `toned_threshold` once one image is given the brightness, contrast and
+  gamma edit that best makes it the other (on a mostly dark or flat picture such an edit clips or
+  stretches the background that SSIM's windows are made of; another picture is not undone by three
+  parameters, and the stricter bar pays for their freedom);
 - where either is flat (edge share below `flat_floor`), their mean brightness agrees within
   `level_tolerance`: for a flat picture its level is all the information there is;
 - and at most `changed_ceiling` of the thumbnails' SSIM windows show other content (local SSIM below
@@ -58,6 +62,7 @@ class PairEvidence:
     screen: np.ndarray  # match score of the thumbnails (what the compare stage found)
     level: np.ndarray  # difference of mean brightness, grey levels
     changed: np.ndarray  # share of thumbnail windows with local SSIM below CHANGED_SSIM
+    toned: np.ndarray  # the lower of the thumbnail and detail scores after a tone fit (nan where not needed)
 
 
 def information(details: np.ndarray) -> np.ndarray:
@@ -137,6 +142,56 @@ def matched_pairs(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return match_pairs(ssim_terms(left, np.float32), ssim_terms(right, np.float32))
 
 
+GAMMAS = np.geomspace(0.5, 2.0, 13)  # the gamma edits a tone fit tries (each with its own gain and offset)
+GAINS = (0.5 * 255, 2.0 * 255)  # the contrast scales it may apply (1: gain 255)
+
+
+def tone_fitted(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """source[k] through the brightness, contrast and gamma edit that best gives target[k]: clip(gain *
+    (s / 255) ** gamma + offset), least squares over the target pixels that are not clipped (a clipped
+    pixel says only "at least" or "at most"), the gamma from GAMMAS with the least error after clipping.
+
+    Three parameters reproduce a tone edit, clipping included, but cannot turn one smooth picture into
+    another the way free histogram matching does (two different gradient wallpapers matched at 0.97
+    that way on the tune set). The gain is held to GAINS: a fit that flattens a picture would make it
+    match any near-flat one (SSIM of two flat windows is 1), and one that inverts it is no edit; where no
+    fit qualifies the image is left as it is."""
+    x = np.asarray(source, np.float64).reshape(len(source), -1) / 255.0
+    y = np.asarray(target, np.float64).reshape(len(target), -1)
+    inside = ((y > 0) & (y < 255)).astype(np.float64)
+    best, best_error = np.asarray(source, np.float64).reshape(x.shape).copy(), np.full(len(x), np.inf)
+    for gamma in GAMMAS:
+        xg = x**gamma
+        n, sx, sy = inside.sum(1), (inside * xg).sum(1), (inside * y).sum(1)
+        sxx, sxy = (inside * xg * xg).sum(1), (inside * xg * y).sum(1)
+        det = n * sxx - sx * sx
+        ok = det > 1e-9
+        gain = np.where(ok, (n * sxy - sx * sy) / np.where(ok, det, 1.0), 0.0)
+        offset = np.where(n > 0, (sy - gain * sx) / np.maximum(n, 1.0), 0.0)
+        fit = np.clip(gain[:, None] * xg + offset[:, None], 0, 255)
+        error = ((fit - y) ** 2).mean(1)
+        better = ok & (gain >= GAINS[0]) & (gain <= GAINS[1]) & (error < best_error)
+        best[better], best_error[better] = fit[better], error[better]
+    return np.clip(np.rint(best), 0, 255).astype(np.uint8).reshape(np.shape(source))
+
+
+def toned_scores(thumbs: tuple[np.ndarray, np.ndarray], details: tuple[np.ndarray, np.ndarray], bar: float) -> np.ndarray:
+    """Per pair, the lower of the thumbnail and detail match scores once one image is given the tone edit
+    that best makes it the other (`tone_fitted`), the better of the two directions (a brightness edit that
+    clipped is reproduced only one way). The detail thumbnails (4x the pixels) are fitted only where the
+    thumbnails reach `bar`; elsewhere the thumbnails' score, already below it, is returned."""
+    (thumb_l, thumb_r), (detail_l, detail_r) = thumbs, details
+    best = np.zeros(len(thumb_l))
+    for forward in (True, False):
+        fit = (lambda a, b: (tone_fitted(a, b), b)) if forward else (lambda a, b: (a, tone_fitted(b, a)))
+        score = matched_pairs(*fit(thumb_l, thumb_r))
+        reach = score >= bar
+        if reach.any():
+            score[reach] = np.minimum(score[reach], matched_pairs(*fit(detail_l[reach], detail_r[reach])))
+        best = np.maximum(best, score)
+    return best
+
+
 @dataclass(frozen=True)
 class PairRows:
     """Each pair's own thumbnails and detail thumbnails (the right one already turned): what a pair
@@ -210,7 +265,18 @@ def gather_evidence(
         changed = pair_scores(inputs.thumb, left, right, turn, score=changed_share)
     else:
         changed = changed_pairs(rows.thumb_left, rows.thumb_right)
-    return PairEvidence(aspect, alpha, colour, info, back, detail, screen, level, changed)
+    toned = np.full(len(left), np.nan)
+    weak = low & weak_match(detail, screen, config) & (changed <= config.changed_ceiling)
+    weak &= ~np.logical_or.reduce(invariant_failures(aspect, alpha, colour, config))  # failing anyway: no fit needed
+    if weak.any():
+        if rows is None:
+            thumbs = (np.asarray(inputs.thumb)[left[weak]], turned_rows(inputs.thumb, right[weak], turn[weak]))
+            details = (np.asarray(inputs.detail)[left[weak]], turned_rows(inputs.detail, right[weak], turn[weak]))
+        else:
+            thumbs = (rows.thumb_left[weak], rows.thumb_right[weak])
+            details = (rows.detail_left[weak], rows.detail_right[weak])
+        toned[weak] = toned_scores(thumbs, details, config.toned_threshold)
+    return PairEvidence(aspect, alpha, colour, info, back, detail, screen, level, changed, toned)
 
 
 def invariant_failures(aspect: np.ndarray, alpha: np.ndarray, colour: np.ndarray, config: DetectorConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -229,12 +295,17 @@ def low_information(info: np.ndarray, back: np.ndarray, config: DetectorConfig) 
     return (info < config.information_floor) | (back > config.background_ceiling)
 
 
+def weak_match(detail: np.ndarray, screen: np.ndarray, config: DetectorConfig) -> np.ndarray:
+    """Pairs whose detail or thumbnail score is below the low-information bar, as stored."""
+    return (np.nan_to_num(detail) < config.detail_threshold) | (screen < config.low_information_threshold)
+
+
 def decide(evidence: PairEvidence, config: DetectorConfig) -> np.ndarray:
     """Per pair, the index in REASONS of the first check it fails (0: kept)."""
     reason = np.zeros(len(evidence.aspect), np.int8)
     low = low_information(evidence.information, evidence.background, config)
     flat = evidence.information < config.flat_floor
-    weak = (np.nan_to_num(evidence.detail) < config.detail_threshold) | (evidence.screen < config.low_information_threshold)
+    weak = weak_match(evidence.detail, evidence.screen, config) & ~(np.nan_to_num(evidence.toned) >= config.toned_threshold)
     detail_fails = (low & weak) | (flat & (evidence.level > config.level_tolerance))
     for code, failed in reversed(
         list(

@@ -12,7 +12,7 @@ from planted import photo
 from dupbench.config import DetectorConfig, ExecutionConfig
 from dupbench.detector.pipeline import find_duplicates
 from dupbench.detector.ssim import ssim_terms
-from dupbench.detector.verify import changed_share, colour_distance, information
+from dupbench.detector.verify import changed_share, colour_distance, information, tone_fitted
 
 
 def groups_of(root: Path, mode: str = "serial") -> set[frozenset[str]]:
@@ -187,3 +187,24 @@ def test_background_share_is_the_pixels_near_the_commonest_level():
     expected = [np.mean(np.abs(d.astype(int) - np.bincount(d.ravel(), minlength=256).argmax()) <= BACKGROUND_LEVELS) for d in details]
     np.testing.assert_allclose(background(details), expected, rtol=0, atol=1e-6)
     assert background(np.zeros((0, 64, 64), np.uint8)).shape == (0,)
+
+
+def test_a_brightness_or_gamma_edit_of_a_dark_picture_is_still_a_copy(tmp_path):
+    # Seen on real photos: a brightness edit of a deep-sky photo or a dark boot screen clips the black
+    # background whose faint noise SSIM's windows are made of, and the detail check turned the copy away.
+    sky, cells = photo("hubble_deep_field", 200), photo("cell", 200)
+    cv2.imwrite(str(tmp_path / "sky.png"), sky)
+    cv2.imwrite(str(tmp_path / "sky_brighter.png"), np.clip(sky.astype(int) + 23, 0, 255).astype(np.uint8))
+    cv2.imwrite(str(tmp_path / "cells.png"), cells)
+    cv2.imwrite(str(tmp_path / "cells_gamma.png"), gamma(cells, 1.5))
+    assert groups_of(tmp_path) == {frozenset({"sky.png", "sky_brighter.png"}), frozenset({"cells.png", "cells_gamma.png"})}
+
+
+def test_the_tone_fit_reproduces_a_clipped_edit_but_does_not_flatten_a_picture_into_another():
+    sky = cv2.cvtColor(photo("hubble_deep_field", 64), cv2.COLOR_BGR2GRAY)[None]
+    edited = np.clip(sky.astype(int) + 23, 0, 255).astype(np.uint8)
+    assert np.abs(tone_fitted(sky, edited).astype(int) - edited).max() <= 3
+    # A fit towards a near-flat picture may not flatten this one (two flat thumbnails match whatever they
+    # showed: two different gradient wallpapers matched at 0.97 on the tune set that way).
+    near_flat = (40 + sky // 25).astype(np.uint8)
+    assert tone_fitted(sky, near_flat).std() >= 0.45 * sky.std()
