@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Accuracy on real images: every class of `dupbench dataset real`, tune and holdout, scored for dupbench
 # (--mode process, default settings) and the peers (imagededup PHash, difPy) on the same folders.
-# Usage: bash experiments/accuracy_real.sh [SEED] [CLASSES]   (from the repository root, dupbench installed,
-#        peers' venv made once with `python benchmarks/peers.py --setup`; CLASSES e.g. "photos astro")
+# Usage: bash experiments/accuracy_real.sh [SEED] [CLASSES] [SPLITS]   (from the repository root, dupbench
+#        installed, peers' venv made once with `python benchmarks/peers.py --setup`; CLASSES e.g. "photos astro",
+#        SPLITS by default "tune holdout all": `all` is both halves in one folder, where look-alikes from
+#        opposite halves meet, so it counts every false merge of the whole class)
 # Datasets go to ${DUPBENCH_REAL_DATA:-$HOME/.cache/dupbench/real}/<class>-<split>/ (built once, reused:
 # the same seed and package versions give the same set). Writes results/accuracy/<machine>/real-<class>-<split>/:
 # dupbench's report and evaluation (JSON and text), the peers' table (.md), their reports and scores
@@ -10,11 +12,12 @@
 set -euo pipefail
 seed="${1:-1}"
 classes="${2:-photos astro clipart diagrams flat}"
+splits="${3:-tune holdout all}"
 data_root="${DUPBENCH_REAL_DATA:-$HOME/.cache/dupbench/real}"
 machine="$(python -c 'from dupbench.harness.metadata import machine_name; print(machine_name())')"
 peers="dupbench-process,imagededup-phash,difpy-duplicates,difpy-similar"
 for class in $classes; do
-  for split in tune holdout; do
+  for split in $splits; do
     name="real-${class}-${split}"
     data="${data_root}/${class}-${split}"
     out="results/accuracy/${machine}/${name}"

@@ -84,7 +84,8 @@ def main() -> None:
         "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     order = {name: k for k, name in enumerate(CLASS_ORDER)}
-    folders = sorted(base.glob("real-*-*"), key=lambda p: (order.get(p.name.split("-")[1], 9), not p.name.endswith("tune")))
+    splits = {name: k for k, name in enumerate(("tune", "holdout", "all"))}
+    folders = sorted(base.glob("real-*-*"), key=lambda p: (order.get(p.name.split("-")[1], 9), splits.get(p.name.rsplit("-", 1)[1], 9)))
     print("\n".join(header + [line for folder in folders for line in rows_for(folder)]))
 
 

@@ -139,12 +139,14 @@ def register_real(commands: argparse._SubParsersAction) -> None:
             "diagrams (documentation figures and screenshots), or flat (generated solid and near-flat images). "
             "Packages are fetched once with `apt-get download` into CACHE/debs and unpacked into "
             "CACHE/extracted; a package folder already there is used as is. The split is a hash of each "
-            f"picture's family with the seed ({TUNE_SHARE:.0%} tune), so tune only on tune and report holdout."
+            f"picture's family with the seed ({TUNE_SHARE:.0%} tune), so tune only on tune and report holdout; "
+            "'all' writes both halves into one folder, where look-alikes from opposite halves meet, to count "
+            "every false merge a folder of the whole class would show (it holds the holdout: never tune on it)."
         ),
     )
     real.add_argument("out", metavar="OUT", type=Path, help="folder to create (must not exist or be empty)")
     real.add_argument("--class", dest="class_name", choices=CLASS_NAMES, required=True, help="image class")
-    real.add_argument("--split", choices=SPLITS, default="tune", help="which side of the split (default: tune)")
+    real.add_argument("--split", choices=SPLITS, default="tune", help="which side of the split, or all of it (default: tune)")
     real.add_argument("--seed", type=int, default=1, help="split and planting seed (default: 1)")
     real.add_argument("--cache-dir", type=Path, default=None, help="where packages are kept (default: $XDG_CACHE_HOME/dupbench, else ~/.cache/dupbench)")
     real.add_argument("--offline", action="store_true", help="download nothing; use CACHE/extracted only")

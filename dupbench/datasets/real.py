@@ -47,7 +47,7 @@ from dupbench.datasets.transforms import COPY_TRANSFORMS, Encoded, StoredImage, 
 from dupbench.detector.features import file_digest, pixel_digest
 
 CLASS_NAMES = (*CLASSES, "flat")
-SPLITS = ("tune", "holdout")
+SPLITS = ("tune", "holdout", "all")  # all: both halves in one folder (see in_split)
 TUNE_SHARE = 0.6
 PHOTO_LONG_SIDE = 1600  # real photos are scaled down to this (INTER_AREA) so a class builds and runs in minutes
 SAME_PICTURE_RMS = 4.0  # 16 px colour thumbnails (0-255) closer than this, at the same aspect, are one picture
@@ -122,6 +122,13 @@ def stable_hash(*parts: object) -> int:
 def split_of(family: str, seed: int, tune_share: float = TUNE_SHARE) -> str:
     """ "tune" or "holdout" for a family, from a hash of (seed, family): the same family, the same side."""
     return "tune" if stable_hash("split", seed, family) / 2**64 < tune_share else "holdout"
+
+
+def in_split(family: str, seed: int, split: str) -> bool:
+    """Whether a family belongs in `split`. "all" takes both halves: two look-alikes on opposite sides of
+    the split are in neither half, so only the whole class counts every false merge a folder of it would
+    show (it holds the holdout, so nothing is tuned on it)."""
+    return split == "all" or split_of(family, seed) == split
 
 
 def image_size(path: Path) -> tuple[int, int] | None:
@@ -571,7 +578,7 @@ def build_distinct(writer: Writer, picked: list[Picked], fetched: Fetched, seed:
     has_variants = {item.variant_of for item in picked if item.variant_of is not None}
     written: dict[int, ImageEntry] = {}
     for group, item in enumerate(picked):
-        if split_of(item.candidate.family, seed) != split:
+        if not in_split(item.candidate.family, seed, split):
             continue
         if item.variant_of is not None:  # same family as its first picture, so on this side of the split too
             first = written[item.variant_of]
@@ -664,7 +671,7 @@ def build_flat(writer: Writer, seed: int, split: str, count: int) -> None:
             size = (500, 500)
         pixels = flat_image(kind, rng, size, used)
         rng_all.random()
-        if split_of(f"flat:{index}", seed) != split:
+        if not in_split(f"flat:{index}", seed, split):
             continue
         ext = ".png" if rng.random() < 0.7 else ".jpg"
         data = encode(pixels, ext, 95)
@@ -707,7 +714,7 @@ def build_real(
     if class_name not in CLASS_NAMES:
         raise ValueError(f"unknown class {class_name!r}: choose from {', '.join(CLASS_NAMES)}")
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}: choose tune or holdout")
+        raise ValueError(f"unknown split {split!r}: choose tune, holdout or all")
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"{out} exists and is not an empty folder")
@@ -726,7 +733,7 @@ def build_real(
         else:
             picked = gather(class_name, fetched, skipped, PHOTO_LONG_SIDE if class_name == "photos" else None, limit)
             if class_name == "photos":
-                build_photos(writer, [p for p in picked if split_of(p.candidate.family, seed) == split], seed)
+                build_photos(writer, [p for p in picked if in_split(p.candidate.family, seed, split)], seed)
             else:
                 build_distinct(writer, picked, fetched, seed, split)
         if not writer.entries:

@@ -65,14 +65,15 @@ def photo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def photo_sets(photo_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("sets")
-    for split in ("tune", "holdout"):
+    for split in ("tune", "holdout", "all"):
         build_real(out / split, "photos", split, seed=3, cache=photo_cache, offline=True)
-    return {split: out / split for split in ("tune", "holdout")}
+    return {split: out / split for split in ("tune", "holdout", "all")}
 
 
 def test_every_source_picture_lands_in_exactly_one_split(photo_sets: dict[str, Path]) -> None:
     sources = {split: {e.source for e in read_ground_truth(path).images if e.role != "copy" and e.derived_from is None} for split, path in photo_sets.items()}
     assert not sources["tune"] & sources["holdout"]
+    assert sources["all"] == sources["tune"] | sources["holdout"]
     everything = sources["tune"] | sources["holdout"]
     # 8 fake photos + aloeL/R + one of the two same-picture files (the other is collapsed away)
     assert len(everything) == 11
@@ -245,3 +246,10 @@ def test_a_small_edit_is_a_natural_variant_but_a_colour_change_is_not() -> None:
     natural_variants(items)
     assert [item.variant_of for item in items] == [None, 0, None, None]
     assert items[1].candidate.family == items[0].candidate.family == "p:f0"
+
+
+def test_the_whole_class_holds_both_halves_file_for_file(photo_sets: dict[str, Path]) -> None:
+    # `all` exists to count false merges between pictures of opposite halves: it must be their union,
+    # copies and labels included, not a third draw.
+    halves = {(e.path, e.role, e.kind, e.pixel_digest) for split in ("tune", "holdout") for e in read_ground_truth(photo_sets[split]).images}
+    assert {(e.path, e.role, e.kind, e.pixel_digest) for e in read_ground_truth(photo_sets["all"]).images} == halves
