@@ -20,6 +20,9 @@ whatever the subject. A pair is kept only if
   parameters, and the stricter bar pays for their freedom);
 - where either is flat (edge share below `flat_floor`), their mean brightness agrees within
   `level_tolerance`: for a flat picture its level is all the information there is;
+- where both have transparency (icons, clip art, logos: drawn, not photographed), the thumbnails match
+  at `transparent_threshold`: a copy of a drawing is a re-save or a resize, which leaves its thumbnail
+  nearly intact, while drawings of one set share a base and differ by an emblem, a state or a face;
 - and at most `changed_ceiling` of the thumbnails' SSIM windows show other content (local SSIM below
   CHANGED_SSIM): an edit spreads its change thinly, another picture on the same base differs in one place.
 The checks are vectorised over chunks of pairs and run in the executor like the other stages.
@@ -63,6 +66,7 @@ class PairEvidence:
     level: np.ndarray  # difference of mean brightness, grey levels
     changed: np.ndarray  # share of thumbnail windows with local SSIM below CHANGED_SSIM
     toned: np.ndarray  # the lower of the thumbnail and detail scores after a tone fit (nan where not needed)
+    transparent: np.ndarray  # bool: both images have transparency
 
 
 def information(details: np.ndarray) -> np.ndarray:
@@ -276,7 +280,8 @@ def gather_evidence(
             thumbs = (rows.thumb_left[weak], rows.thumb_right[weak])
             details = (rows.detail_left[weak], rows.detail_right[weak])
         toned[weak] = toned_scores(thumbs, details, config.toned_threshold)
-    return PairEvidence(aspect, alpha, colour, info, back, detail, screen, level, changed, toned)
+    opaque = np.asarray(inputs.opaque)
+    return PairEvidence(aspect, alpha, colour, info, back, detail, screen, level, changed, toned, ~opaque[left] & ~opaque[right])
 
 
 def invariant_failures(aspect: np.ndarray, alpha: np.ndarray, colour: np.ndarray, config: DetectorConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -306,7 +311,8 @@ def decide(evidence: PairEvidence, config: DetectorConfig) -> np.ndarray:
     low = low_information(evidence.information, evidence.background, config)
     flat = evidence.information < config.flat_floor
     weak = weak_match(evidence.detail, evidence.screen, config) & ~(np.nan_to_num(evidence.toned) >= config.toned_threshold)
-    detail_fails = (low & weak) | (flat & (evidence.level > config.level_tolerance))
+    drawing = evidence.transparent & (evidence.screen < config.transparent_threshold)
+    detail_fails = (low & weak) | (flat & (evidence.level > config.level_tolerance)) | drawing
     for code, failed in reversed(
         list(
             enumerate(

@@ -208,3 +208,26 @@ def test_the_tone_fit_reproduces_a_clipped_edit_but_does_not_flatten_a_picture_i
     # showed: two different gradient wallpapers matched at 0.97 on the tune set that way).
     near_flat = (40 + sky // 25).astype(np.uint8)
     assert tone_fitted(sky, near_flat).std() >= 0.45 * sky.std()
+
+
+def page_icon(badge: bool, size: int = 48) -> np.ndarray:
+    """A transparent 48 px document icon (a page with text lines), with or without a small red badge."""
+    canvas = np.zeros((size, size, 4), np.uint8)
+    cv2.rectangle(canvas, (10, 4), (38, 44), (250, 250, 250, 255), -1)
+    cv2.rectangle(canvas, (10, 4), (38, 44), (90, 90, 90, 255), 1)
+    for k in range(7):
+        cv2.line(canvas, (14, 12 + 4 * k), (34 - 6 * (k % 3 == 2), 12 + 4 * k), (120, 120, 120, 255), 1)
+    if badge:
+        cv2.circle(canvas, (34, 36), 3, (30, 30, 220, 255), -1)
+        cv2.line(canvas, (30, 36), (38, 36), (255, 255, 255, 255), 2)
+    return canvas
+
+
+def test_an_icon_with_a_badge_is_another_icon_but_a_resaved_or_upscaled_copy_is_not(tmp_path):
+    # Seen in icon themes: "printer" and "printer-error", "network" and "network-offline" share a base and
+    # differ by a small badge; as transparent drawings they need a near-intact thumbnail to be copies.
+    cv2.imwrite(str(tmp_path / "page.png"), page_icon(False))
+    cv2.imwrite(str(tmp_path / "page-error.png"), page_icon(True))
+    cv2.imwrite(str(tmp_path / "page@2x.png"), cv2.resize(page_icon(False), (96, 96), interpolation=cv2.INTER_CUBIC))
+    cv2.imwrite(str(tmp_path / "page.webp"), page_icon(False), [cv2.IMWRITE_WEBP_QUALITY, 80])
+    assert groups_of(tmp_path) == {frozenset({"page.png", "page@2x.png", "page.webp"})}
