@@ -24,7 +24,9 @@ whatever the subject. A pair is kept only if
   at `transparent_threshold`: a copy of a drawing is a re-save or a resize, which leaves its thumbnail
   nearly intact, while drawings of one set share a base and differ by an emblem, a state or a face;
 - and at most `changed_ceiling` of the thumbnails' SSIM windows show other content (local SSIM below
-  CHANGED_SSIM): an edit spreads its change thinly, another picture on the same base differs in one place.
+  CHANGED_SSIM), as stored or once one is given the tone edit that best makes it the other (an edit that
+  clips flattens a region): an edit spreads its change thinly, another picture on the same base differs
+  in one place.
 The checks are vectorised over chunks of pairs and run in the executor like the other stages.
 """
 
@@ -64,7 +66,7 @@ class PairEvidence:
     detail: np.ndarray  # match score of the detail thumbnails (nan where not needed)
     screen: np.ndarray  # match score of the thumbnails (what the compare stage found)
     level: np.ndarray  # difference of mean brightness, grey levels
-    changed: np.ndarray  # share of thumbnail windows with local SSIM below CHANGED_SSIM
+    changed: np.ndarray  # share of thumbnail windows with local SSIM below CHANGED_SSIM (the lower of as stored and after a tone fit)
     toned: np.ndarray  # the lower of the thumbnail and detail scores after a tone fit (nan where not needed)
     transparent: np.ndarray  # bool: both images have transparency
 
@@ -179,6 +181,14 @@ def tone_fitted(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(best), 0, 255).astype(np.uint8).reshape(np.shape(source))
 
 
+def fitted_changed(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """`changed_pairs` once one image is given the tone edit that best makes it the other, the better
+    direction: a brightness or contrast edit that clips flattens a region (a bright sky, a dark
+    background), which reads as other content there; another picture differs in one place whatever
+    its tones."""
+    return np.minimum(changed_pairs(tone_fitted(left, right), right), changed_pairs(left, tone_fitted(right, left)))
+
+
 def toned_scores(thumbs: tuple[np.ndarray, np.ndarray], details: tuple[np.ndarray, np.ndarray], bar: float) -> np.ndarray:
     """Per pair, the lower of the thumbnail and detail match scores once one image is given the tone edit
     that best makes it the other (`tone_fitted`), the better of the two directions (a brightness edit that
@@ -244,6 +254,17 @@ def gather_cheap(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn
     return aspect, alpha, colour
 
 
+def pair_rows(
+    inputs: VerifyInputs, rows: PairRows | None, name: str, left: np.ndarray, right: np.ndarray, turn: np.ndarray, pick: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The picked pairs' `name` ("thumb" or "detail") images, left and right (turned): realigned where
+    `rows` are given, else as stored."""
+    if rows is None:
+        stack = getattr(inputs, name)
+        return np.asarray(stack)[left[pick]], turned_rows(stack, right[pick], turn[pick])
+    return getattr(rows, f"{name}_left")[pick], getattr(rows, f"{name}_right")[pick]
+
+
 def gather_evidence(
     inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, screen: np.ndarray, config: DetectorConfig, rows: PairRows | None = None
 ) -> PairEvidence:
@@ -269,16 +290,14 @@ def gather_evidence(
         changed = pair_scores(inputs.thumb, left, right, turn, score=changed_share)
     else:
         changed = changed_pairs(rows.thumb_left, rows.thumb_right)
+    passing = ~np.logical_or.reduce(invariant_failures(aspect, alpha, colour, config))  # the others fail anyway: no fit needed
+    refit = passing & (changed > config.changed_ceiling)
+    if refit.any():
+        changed[refit] = np.minimum(changed[refit], fitted_changed(*pair_rows(inputs, rows, "thumb", left, right, turn, refit)))
     toned = np.full(len(left), np.nan)
-    weak = low & weak_match(detail, screen, config) & (changed <= config.changed_ceiling)
-    weak &= ~np.logical_or.reduce(invariant_failures(aspect, alpha, colour, config))  # failing anyway: no fit needed
+    weak = passing & low & weak_match(detail, screen, config) & (changed <= config.changed_ceiling)
     if weak.any():
-        if rows is None:
-            thumbs = (np.asarray(inputs.thumb)[left[weak]], turned_rows(inputs.thumb, right[weak], turn[weak]))
-            details = (np.asarray(inputs.detail)[left[weak]], turned_rows(inputs.detail, right[weak], turn[weak]))
-        else:
-            thumbs = (rows.thumb_left[weak], rows.thumb_right[weak])
-            details = (rows.detail_left[weak], rows.detail_right[weak])
+        thumbs, details = (pair_rows(inputs, rows, name, left, right, turn, weak) for name in ("thumb", "detail"))
         toned[weak] = toned_scores(thumbs, details, config.toned_threshold)
     opaque = np.asarray(inputs.opaque)
     return PairEvidence(aspect, alpha, colour, info, back, detail, screen, level, changed, toned, ~opaque[left] & ~opaque[right])

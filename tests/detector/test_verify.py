@@ -231,3 +231,12 @@ def test_an_icon_with_a_badge_is_another_icon_but_a_resaved_or_upscaled_copy_is_
     cv2.imwrite(str(tmp_path / "page@2x.png"), cv2.resize(page_icon(False), (96, 96), interpolation=cv2.INTER_CUBIC))
     cv2.imwrite(str(tmp_path / "page.webp"), page_icon(False), [cv2.IMWRITE_WEBP_QUALITY, 80])
     assert groups_of(tmp_path) == {frozenset({"page.png", "page@2x.png", "page.webp"})}
+
+
+def test_a_contrast_edit_that_clips_the_sky_is_still_a_copy(tmp_path):
+    # A contrast stretch turns a bright, softly textured sky into flat white: as stored, that region reads
+    # as other content to the changed-region check; after a tone fit it does not.
+    image = photo("camera", 400)
+    cv2.imwrite(str(tmp_path / "camera.png"), image)
+    cv2.imwrite(str(tmp_path / "camera_contrast.png"), np.clip((image.astype(float) - 128) * 1.3 + 128, 0, 255).astype(np.uint8))
+    assert groups_of(tmp_path) == {frozenset({"camera.png", "camera_contrast.png"})}
