@@ -4,7 +4,11 @@ Files with equal bytes or pixels are one picture (union-find over exact edges). 
 closed transitively: on real collections a chain A~B~C~... joined hundreds of distinct images (each
 step looked alike, the ends did not). A near group is a keeper and the pictures that match *it*
 directly: pictures are taken in keeper order (best copy first); each one not yet placed becomes a
-keeper and takes every unplaced picture it matched. A matched pair whose ends end up in different
+keeper and takes every unplaced picture it matched. Then a group is re-centred on a member that matched
+the keeper, every other member and pictures no group took: the same files plus those, each still a
+direct match of its keeper. (Keeper order alone let an edited copy re-saved at a higher quality keep
+its original and leave the original's other copies out: they match the original, often not the edit.)
+A matched pair whose ends end up in different
 groups (or one of them in none) is returned as left out, so it can be reviewed, never silently lost.
 """
 
@@ -105,6 +109,29 @@ def star_groups(order: Sequence[int], neighbours: dict[int, set[int]]) -> dict[i
     return groups
 
 
+def recentred(stars: dict[int, list[int]], neighbours: dict[int, set[int]], order: Sequence[int]) -> dict[int, list[int]]:
+    """`stars` with each re-centred, where it can be, on the member that matched the keeper, every other
+    member and the most pictures no star took (in `order` on ties), which join; the rest as they were."""
+    position = {node: k for k, node in enumerate(order)}
+    placed = {node for centre, members in stars.items() for node in (centre, *members)}
+    out: dict[int, list[int]] = {}
+    for centre, members in stars.items():
+        best: tuple[int, list[int]] | None = None
+        for member in members:
+            near = neighbours[member]
+            if centre in near and all(other in near for other in members if other != member):
+                extra = sorted((o for o in near if o not in placed and o in position), key=position.__getitem__)
+                if extra and (best is None or len(extra) > len(best[1])):
+                    best = (member, extra)
+        if best is None:
+            out[centre] = members
+            continue
+        member, extra = best
+        placed.update(extra)
+        out[member] = sorted([centre, *(o for o in members if o != member), *extra], key=position.__getitem__)
+    return out
+
+
 def cluster(features: Sequence[ImageFeatures], exact_edges: Iterable[tuple[int, int]], near_edges: Iterable[tuple[int, int, float]]) -> Clusters:
     """Exact classes, then keeper-centred near groups over them (see the module docstring)."""
     classes = exact_classes(len(features), exact_edges)
@@ -122,7 +149,8 @@ def cluster(features: Sequence[ImageFeatures], exact_edges: Iterable[tuple[int, 
             key = (min(ra, rb), max(ra, rb))
             score[key] = max(score.get(key, value), value)
     order = sorted(members_of, key=lambda root: keeper_rank(features[best[root]]))
-    stars = star_groups([r for r in order if r in neighbours], neighbours)
+    linked = [r for r in order if r in neighbours]
+    stars = recentred(star_groups(linked, neighbours), neighbours, linked)
     group_of = {m: k for k, ms in stars.items() for m in (k, *ms)}
     groups = []
     for root, items in members_of.items():
@@ -132,7 +160,7 @@ def cluster(features: Sequence[ImageFeatures], exact_edges: Iterable[tuple[int, 
             groups.append(_group(features, items))
     for keeper, near in stars.items():
         known = {features[best[root]].identity: score[(min(keeper, root), max(keeper, root))] for root in near}
-        groups.append(_group(features, [i for root in (keeper, *near) for i in members_of[root]], known))
+        groups.append(_group(features, [i for root in (keeper, *near) for i in members_of[root]], known, members_of[keeper]))
     left_out: list[tuple[str, str, float]] = []
     for (a, b), value in score.items():
         if group_of.get(a) is None or group_of.get(a) != group_of.get(b):
@@ -142,8 +170,11 @@ def cluster(features: Sequence[ImageFeatures], exact_edges: Iterable[tuple[int, 
     return Clusters(sorted(groups, key=lambda g: g.keeper), left_out)
 
 
-def _group(features: Sequence[ImageFeatures], indices: Sequence[int], known: dict[bytes, float] | None = None) -> Group:
-    ordered = sorted(indices, key=lambda i: keeper_rank(features[i]))
+def _group(features: Sequence[ImageFeatures], indices: Sequence[int], known: dict[bytes, float] | None = None, keepers: Sequence[int] | None = None) -> Group:
+    """The group of `indices`, its keeper the best-ranked of `keepers` (a star's centre and its exact
+    copies: every other member matched it) or of all."""
+    first = min(keepers if keepers is not None else indices, key=lambda i: keeper_rank(features[i]))
+    ordered = [first, *sorted((i for i in indices if i != first), key=lambda i: keeper_rank(features[i]))]
     keeper, others = features[ordered[0]], [features[i] for i in ordered[1:]]
     members = tuple(_members(keeper, others, known or {}))
     kind: Literal["exact", "near"] = "exact" if all(m.same_as == keeper.path for m in members) else "near"

@@ -61,3 +61,21 @@ def test_compression_weight_credits_low_quality_jpegs_with_fewer_pixels():
     upscale = ImageFeatures("u.jpg", 20, 200, 200, b"f2", None, np.zeros((16, 16), np.uint8), jpeg_quality=50)
     small = ImageFeatures("s.jpg", 2, 50, 50, b"f3", None, np.zeros((16, 16), np.uint8), jpeg_quality=95)
     assert [i.path for i in sorted([upscale, small, original], key=keeper_rank)] == ["o.jpg", "u.jpg", "s.jpg"]
+
+
+def test_a_group_is_recentred_on_the_member_that_every_copy_matched():
+    # An edited copy re-saved larger ranks first and keeps the original; the original's re-encoded copy
+    # matches the original but not the edit. Re-centred on the original, the group holds all three, each
+    # a direct match of the keeper, and the original is kept rather than its edit.
+    edited, original, webp = item("edited.jpg", 50, 50, 9, seed=1), item("original.jpg", 50, 50, 5, seed=0), item("copy.webp", 50, 50, 3, seed=2)
+    result = cluster([edited, original, webp], [], [(0, 1, 0.9), (1, 2, 0.95)])
+    assert {g.keeper: sorted(m.path for m in g.members) for g in result.groups} == {"original.jpg": ["copy.webp", "edited.jpg"]}
+    assert result.left_out == []
+
+
+def test_recentring_never_splits_a_group_or_takes_a_placed_picture():
+    # k keeps x and y; y also matched z, but z is the keeper of its own group (it matched w): nothing moves.
+    items = [item(p, 40 - n, 10, 5, seed=n) for n, p in enumerate("kxyzw")]
+    result = cluster(items, [], [(0, 1, 0.9), (0, 2, 0.9), (1, 2, 0.9), (2, 3, 0.9), (3, 4, 0.9)])
+    assert {g.keeper: sorted(m.path for m in g.members) for g in result.groups} == {"k": ["x", "y"], "z": ["w"]}
+    assert result.left_out == [("y", "z", 0.9)]
