@@ -120,7 +120,7 @@ def recentred(stars: dict[int, list[int]], neighbours: dict[int, set[int]], orde
         for member in members:
             near = neighbours[member]
             if centre in near and all(other in near for other in members if other != member):
-                extra = sorted((o for o in near if o not in placed and o in position), key=position.__getitem__)
+                extra = sorted((o for o in near if o not in placed), key=position.__getitem__)
                 if extra and (best is None or len(extra) > len(best[1])):
                     best = (member, extra)
         if best is None:

@@ -158,8 +158,8 @@ def tone_fitted(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     pixel says only "at least" or "at most"), the gamma from GAMMAS with the least error after clipping.
 
     Three parameters reproduce a tone edit, clipping included, but cannot turn one smooth picture into
-    another the way free histogram matching does (two different gradient wallpapers matched at 0.97
-    that way on the tune set). The gain is held to GAINS: a fit that flattens a picture would make it
+    another the way free histogram matching does (it made two different gradient wallpapers of the tune
+    set match: README, "How it is built"). The gain is held to GAINS: a fit that flattens a picture would make it
     match any near-flat one (SSIM of two flat windows is 1), and one that inverts it is no edit; where no
     fit qualifies the image is left as it is."""
     x = np.asarray(source, np.float64).reshape(len(source), -1) / 255.0
