@@ -24,6 +24,7 @@ from dupbench.detector.formats import (
     raw_preview,
     turn_by_flip,
 )
+from dupbench.detector.png import PNG_PALETTE, PNG_RGB, PNG_RGBA, PNG_SIGNATURE, png_chunk_types, with_stored_image_data
 
 try:
     import cv2
@@ -163,23 +164,6 @@ def align_alpha(colour: np.ndarray, bgra: np.ndarray) -> np.ndarray | None:
     return None
 
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-PNG_RGB, PNG_PALETTE, PNG_RGBA = 2, 3, 6  # IHDR colour types
-
-
-def png_chunk_types(data: bytes) -> set[bytes]:
-    """The chunk types of a PNG, read from its chunk headers (a few thousand steps for a large image,
-    where searching the bytes for a name would read them all and could match compressed data)."""
-    types, offset = set(), len(PNG_SIGNATURE)
-    while offset + 8 <= len(data):
-        length, kind = int.from_bytes(data[offset : offset + 4], "big"), data[offset + 4 : offset + 8]
-        types.add(kind)
-        if kind == b"IEND":
-            break
-        offset += 12 + length
-    return types
-
-
 def decode_png_spng(data: bytes, has_alpha: bool) -> tuple[np.ndarray, np.ndarray | None] | None:
     """An 8-bit RGB, palette or RGBA PNG decoded by libspng (imagecodecs), as `decode_colour` returns it,
     or None where OpenCV's decode must be used: another bit depth or colour type, a palette or RGB image
@@ -187,9 +171,9 @@ def decode_png_spng(data: bytes, has_alpha: bool) -> tuple[np.ndarray, np.ndarra
     orientation), or anything libspng refuses.
 
     PNG is lossless, so the pixels equal OpenCV's (tested for each PNG kind, and checked once on every
-    PNG of the real-image sets). libspng decodes a
-    quarter faster than libpng and releases the GIL, and an RGBA image needs one decode here against
-    OpenCV's two (colour, then unchanged for the alpha).
+    PNG of the real-image sets). libspng decodes a quarter faster than libpng and releases the GIL, an
+    RGBA image needs one decode here against OpenCV's two (colour, then unchanged for the alpha), and
+    its image data is inflated by libdeflate first (`png.with_stored_image_data`).
     """
     if imagecodecs is None or cv2 is None or len(data) < 33 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
         return None
@@ -199,7 +183,8 @@ def decode_png_spng(data: bytes, has_alpha: bool) -> tuple[np.ndarray, np.ndarra
     if b"eXIf" in png_chunk_types(data):
         return None
     try:
-        pixels = imagecodecs.spng_decode(data)
+        framed = with_stored_image_data(data)
+        pixels = imagecodecs.spng_decode(data if framed is None else framed)
     except Exception:  # imagecodecs' SpngError and its kinds: let OpenCV decide, as it does today
         return None
     if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
