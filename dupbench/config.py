@@ -89,6 +89,7 @@ class DetectorConfig:
     changed_ceiling: float = 0.06  # share of thumbnail SSIM windows that may show other content (a caption, a trim's edge)
     alpha_threshold: float = 0.75  # match score of the alpha thumbnails of two transparent images
     transparent_threshold: float = 0.95  # and of their thumbnails (copies of tune drawings: >= 0.956)
+    region_ceiling: float = 25.0  # grey levels a 5x5 patch of their detail thumbnails may differ by, tone-fitted (copies of tune drawings: <= 15)
     # Alignment of small crops (see align.py): pairs screened at crop_floor or more, or rejected on content,
     # get a search over trims of up to crop_margin of each side (0: no alignment), and are kept at an aligned
     # score of crop_threshold: above the screen's, as the search keeps the best of many alignments.

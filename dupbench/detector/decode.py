@@ -24,7 +24,7 @@ from dupbench.detector.formats import (
     raw_preview,
     turn_by_flip,
 )
-from dupbench.detector.png import PNG_PALETTE, PNG_RGB, PNG_RGBA, PNG_SIGNATURE, png_chunk_types, with_stored_image_data
+from dupbench.detector.png import CODECS, PNG_PALETTE, PNG_RGB, PNG_RGBA, PNG_SIGNATURE, png_chunk_types, with_stored_image_data
 
 try:
     import cv2
@@ -184,7 +184,7 @@ def decode_png_spng(data: bytes, has_alpha: bool) -> tuple[np.ndarray, np.ndarra
         return None
     try:
         framed = with_stored_image_data(data)
-        pixels = imagecodecs.spng_decode(data if framed is None else framed)
+        pixels = CODECS.spng_decode(data if framed is None else framed)
     except Exception:  # imagecodecs' SpngError and its kinds: let OpenCV decide, as it does today
         return None
     if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in (3, 4):

@@ -128,6 +128,7 @@ def verify_inputs(features: Sequence[ImageFeatures], reps: np.ndarray, config: D
         thumb=np.stack([f.thumb for f in chosen]) if chosen else np.empty((0, side, side), np.uint8),
         information=information(details).astype(np.float32) if chosen else np.empty(0, np.float32),
         background=background(details),
+        short_side=np.array([min(f.width, f.height) for f in chosen], np.int64),
     )
 
 

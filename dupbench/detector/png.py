@@ -11,6 +11,7 @@ bit for bit (tested on every PNG kind, and checked on every PNG of the real-imag
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,7 @@ except ImportError:  # pragma: no cover - callers then keep the PNG as it is
     imagecodecs = None  # type: ignore[assignment]
 # libdeflate inflates; zlib-ng's vectorised checksums frame (a builder may leave either codec out)
 FRAMING = imagecodecs is not None and all(getattr(imagecodecs, codec).available for codec in ("DEFLATE", "ZLIBNG"))
+CODECS: Any = imagecodecs  # its stubs name bytes, but every codec reads any buffer (memoryview, ndarray)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_RGB, PNG_PALETTE, PNG_RGBA = 2, 3, 6  # IHDR colour types
@@ -61,7 +63,7 @@ def inflated_size(data: bytes) -> int | None:
 def crc_intact(data: bytes, offset: int, length: int) -> bool:
     memory = memoryview(data)
     stored = int.from_bytes(memory[offset + 8 + length : offset + 12 + length], "big")
-    return imagecodecs.zlibng_crc32(memory[offset + 4 : offset + 8 + length]) == stored
+    return CODECS.zlibng_crc32(memory[offset + 4 : offset + 8 + length]) == stored
 
 
 def with_stored_image_data(data: bytes) -> np.ndarray | None:
@@ -111,8 +113,8 @@ def framed(png: np.ndarray, start: int, end: int, inflated: np.ndarray) -> np.nd
     out[at : at + 5] = np.frombuffer(struct.pack("<BHH", 1, rest, rest ^ 0xFFFF), dtype=np.uint8)
     out[at + 5 : at + 5 + rest] = inflated[full * STORED_BLOCK :]
     at += 5 + rest
-    out[at : at + 4] = np.frombuffer(struct.pack(">I", imagecodecs.zlibng_adler32(inflated)), dtype=np.uint8)
+    out[at : at + 4] = np.frombuffer(struct.pack(">I", CODECS.zlibng_adler32(inflated)), dtype=np.uint8)
     at += 4
-    out[at : at + 4] = np.frombuffer(struct.pack(">I", imagecodecs.zlibng_crc32(out[start + 4 : at])), dtype=np.uint8)
+    out[at : at + 4] = np.frombuffer(struct.pack(">I", CODECS.zlibng_crc32(out[start + 4 : at])), dtype=np.uint8)
     out[at + 4 :] = png[end:]
     return out

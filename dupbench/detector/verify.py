@@ -23,6 +23,10 @@ whatever the subject. A pair is kept only if
 - where both have transparency (icons, clip art, logos: drawn, not photographed), the thumbnails match
   at `transparent_threshold`: a copy of a drawing is a re-save or a resize, which leaves its thumbnail
   nearly intact, while drawings of one set share a base and differ by an emblem, a state or a face;
+  and where both are at least the detail side, no 5x5 patch of their detail thumbnails differs by more
+  than `region_ceiling` grey levels once one is given the tone edit that best makes it the other (a
+  resize moves a drawing's lines but keeps each patch's mean; another phase of a rendered Moon adds a
+  lit crescent);
 - and at most `changed_ceiling` of the thumbnails' SSIM windows show other content (local SSIM below
   CHANGED_SSIM), as stored or once one is given the tone edit that best makes it the other (an edit that
   clips flattens a region): an edit spreads its change thinly, another picture on the same base differs
@@ -69,6 +73,7 @@ class PairEvidence:
     changed: np.ndarray  # share of thumbnail windows with local SSIM below CHANGED_SSIM (the lower of as stored and after a tone fit)
     toned: np.ndarray  # the lower of the thumbnail and detail scores after a tone fit (nan where not needed)
     transparent: np.ndarray  # bool: both images have transparency
+    region: np.ndarray  # two transparent pictures' largest patch difference, grey levels (nan where not measured)
 
 
 def information(details: np.ndarray) -> np.ndarray:
@@ -217,6 +222,24 @@ class PairRows:
     detail_right: np.ndarray
 
 
+REGION_PATCH = 5  # side of the detail-thumbnail patches `region_difference` averages
+
+
+def region_difference(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Per pair, the largest |mean| over REGION_PATCH-square patches of left[k] - right[k] (detail
+    thumbnails) once one is given the tone edit that best makes it the other (`tone_fitted`), the
+    better direction. Resizing or re-encoding a drawing moves its edges by a pixel, which changes pixels
+    but hardly a patch's mean; content one picture has and the other lacks (a lit crescent, a badge)
+    shifts a whole patch."""
+
+    def largest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        difference = np.asarray(a, np.float32) - np.asarray(b, np.float32)
+        patches = np.lib.stride_tricks.sliding_window_view(difference, (REGION_PATCH, REGION_PATCH), axis=(1, 2))
+        return np.abs(patches.mean(axis=(-2, -1))).max(axis=(1, 2))
+
+    return np.minimum(largest(tone_fitted(left, right), right), largest(left, tone_fitted(right, left)))
+
+
 def turned_rows(stack: np.ndarray, index: np.ndarray, turn: np.ndarray) -> np.ndarray:
     """stack[index[p]] turned by turn[p], for every pair p."""
     rows = np.array(np.asarray(stack)[index])
@@ -238,6 +261,7 @@ class VerifyInputs:
     thumb: np.ndarray  # (n, s, s) uint8, the screen's thumbnails
     information: np.ndarray  # (n,) float32
     background: np.ndarray  # (n,) float32
+    short_side: np.ndarray  # (n,) the shorter side in pixels
 
 
 def gather_cheap(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -300,7 +324,13 @@ def gather_evidence(
         thumbs, details = (pair_rows(inputs, rows, name, left, right, turn, weak) for name in ("thumb", "detail"))
         toned[weak] = toned_scores(thumbs, details, config.toned_threshold)
     opaque = np.asarray(inputs.opaque)
-    return PairEvidence(aspect, alpha, colour, info, back, detail, screen, level, changed, toned, ~opaque[left] & ~opaque[right])
+    transparent = ~opaque[left] & ~opaque[right]
+    region = np.full(len(left), np.nan)
+    sides = np.asarray(inputs.short_side)
+    drawn = passing & transparent & (screen >= config.transparent_threshold) & (np.minimum(sides[left], sides[right]) >= config.detail_size)
+    if drawn.any():
+        region[drawn] = region_difference(*pair_rows(inputs, rows, "detail", left, right, turn, drawn))
+    return PairEvidence(aspect, alpha, colour, info, back, detail, screen, level, changed, toned, transparent, region)
 
 
 def invariant_failures(aspect: np.ndarray, alpha: np.ndarray, colour: np.ndarray, config: DetectorConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -330,7 +360,7 @@ def decide(evidence: PairEvidence, config: DetectorConfig) -> np.ndarray:
     low = low_information(evidence.information, evidence.background, config)
     flat = evidence.information < config.flat_floor
     weak = weak_match(evidence.detail, evidence.screen, config) & ~(np.nan_to_num(evidence.toned) >= config.toned_threshold)
-    drawing = evidence.transparent & (evidence.screen < config.transparent_threshold)
+    drawing = evidence.transparent & ((evidence.screen < config.transparent_threshold) | (evidence.region > config.region_ceiling))
     detail_fails = (low & weak) | (flat & (evidence.level > config.level_tolerance)) | drawing
     for code, failed in reversed(
         list(

@@ -12,7 +12,7 @@ from planted import photo
 from dupbench.config import DetectorConfig, ExecutionConfig
 from dupbench.detector.pipeline import find_duplicates
 from dupbench.detector.ssim import ssim_terms
-from dupbench.detector.verify import changed_share, colour_distance, information, tone_fitted
+from dupbench.detector.verify import changed_share, colour_distance, information, region_difference, tone_fitted
 
 
 def groups_of(root: Path, mode: str = "serial") -> set[frozenset[str]]:
@@ -240,3 +240,43 @@ def test_a_contrast_edit_that_clips_the_sky_is_still_a_copy(tmp_path):
     cv2.imwrite(str(tmp_path / "camera.png"), image)
     cv2.imwrite(str(tmp_path / "camera_contrast.png"), np.clip((image.astype(float) - 128) * 1.3 + 128, 0, 255).astype(np.uint8))
     assert groups_of(tmp_path) == {frozenset({"camera.png", "camera_contrast.png"})}
+
+
+def rendered_moon(crescent: int, size: int = 256) -> np.ndarray:
+    """A transparent rendering of the Moon (as planetarium programs ship them): a grey disk filling the
+    square, lit `crescent` pixels deep along its right limb."""
+    surface = photo("moon", size)[..., 0]
+    yy, xx = np.mgrid[:size, :size]
+    centre, radius = size / 2 - 0.5, size / 2
+    disk = (yy - centre) ** 2 + (xx - centre) ** 2 <= radius**2
+    lit = disk & ((yy - centre) ** 2 + (xx - centre + crescent) ** 2 > radius**2)
+    grey = surface.astype(np.float32) * 0.5
+    grey[lit] = np.minimum(255, grey[lit] + 90)
+    out = np.zeros((size, size, 4), np.uint8)
+    out[..., :3] = grey.astype(np.uint8)[..., None]
+    out[..., 3] = disk * 255
+    return out
+
+
+@pytest.mark.parametrize("ceiling, apart", [(DetectorConfig().region_ceiling, True), (1000.0, False)])
+def test_a_moon_phase_a_day_later_is_another_picture_but_its_copies_are_copies(tmp_path, ceiling, apart):
+    # KStars ships one rendering per phase: a day apart, one adds a thin lit crescent, which the
+    # thumbnails (0.96-0.99) and every other check let through; a resized or re-encoded copy changes no
+    # 5x5 patch of the detail thumbnail much. Without the region check the two phases merge.
+    cv2.imwrite(str(tmp_path / "moon00.png"), rendered_moon(0))
+    cv2.imwrite(str(tmp_path / "moon01.png"), rendered_moon(12))
+    cv2.imwrite(str(tmp_path / "moon01-half.png"), cv2.resize(rendered_moon(12), (128, 128), interpolation=cv2.INTER_AREA))
+    cv2.imwrite(str(tmp_path / "moon01.webp"), rendered_moon(12), [cv2.IMWRITE_WEBP_QUALITY, 80])
+    copies = {"moon01.png", "moon01-half.png", "moon01.webp"}
+    report = find_duplicates([str(tmp_path)], DetectorConfig(region_ceiling=ceiling), ExecutionConfig(mode="serial"))
+    found = {frozenset(Path(p).name for p in g) for g in report.group_sets()}
+    assert found == ({frozenset(copies)} if apart else {frozenset(copies | {"moon00.png"})})
+
+
+def test_the_region_difference_takes_a_tone_edit_off_but_not_new_content():
+    base = np.tile(np.linspace(40, 200, 64, dtype=np.float32), (64, 1))[None]
+    brighter = np.clip(base * 1.1 + 12, 0, 255)
+    patched = base.copy()
+    patched[:, 20:30, 20:30] += 50
+    assert region_difference(base.astype(np.uint8), brighter.astype(np.uint8))[0] < 3
+    assert region_difference(base.astype(np.uint8), patched.astype(np.uint8))[0] > 40
