@@ -68,7 +68,7 @@ def fill(cache: FeatureCache, count: int) -> None:
     cache.store(features, {f.path: FileKey(f.path, 100, 1) for f in features})
 
 
-def test_random_bytes_in_the_middle_of_the_cache_rebuild_it_with_a_warning(planted_folder, tmp_path, capsys):
+def test_damaged_pages_found_by_a_lookup_rebuild_the_cache_with_a_warning(planted_folder, tmp_path, capsys):
     root, expected = planted_folder
     path = tmp_path / "c.sqlite"
     with FeatureCache(path, "a") as cache:
@@ -76,9 +76,12 @@ def test_random_bytes_in_the_middle_of_the_cache_rebuild_it_with_a_warning(plant
         run(root, cache)
     size = path.stat().st_size
     assert size > 200_000
-    with open(path, "r+b") as fh:  # the header stays intact: the database opens, its pages do not read
-        fh.seek(size // 2)
-        fh.write(np.random.default_rng(1).bytes(20_000))
+    # The schema (page 1) and the meta table (pages 2-3) stay intact, so the database opens and no check
+    # runs at open (it would read every page of a large cache on every run); the features' pages do not
+    # read, which the first lookup finds.
+    with open(path, "r+b") as fh:
+        fh.seek(3 * 4096)
+        fh.write(np.random.default_rng(1).bytes(size - 3 * 4096))
     capsys.readouterr()
     with FeatureCache(path, "a") as cache:
         report = run(root, cache)
