@@ -97,9 +97,10 @@ class DetectorConfig:
     crop_floor: float = 0.5
     crop_threshold: float = 0.95
     # Only pairs among the crop_partners best-screened of both their images are searched: a crop scores
-    # highest against the picture it was cut from and that picture's copies, while a picture that half
-    # matches dozens of others (galaxies on black) would cost a search per pair.
-    crop_partners: int = 4
+    # highest against the picture it was cut from and that picture's copies (every pair alignment kept on
+    # the tune sets and the generated set ranked 3rd or better), while a picture that half matches dozens
+    # of others (galaxies on black) would cost a search per pair.
+    crop_partners: int = 3
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     exclude: tuple[str, ...] = ()  # globs left out of the scan (see scan.ScanFilters)
     min_size: int = 0  # files smaller than this (bytes) are left out
