@@ -6,9 +6,9 @@ Runs `dupbench run FOLDER --no-cache` at each orientation setting and once more 
 --crop-margin 0, interleaved, `--repeats` times, and prints from the runs' own stage clocks the median
 total, compare and verify seconds, verify's share of the total, and each setting's compare and total time
 relative to --orientations 1 (ratios of medians taken in the same run), with the machine, versions and commit.
-In the pool modes the pixel checks' decodes run in the pool during verification (pipeline.compare_stage),
-so the verify stage's time holds them too; `--mode serial` runs them apart, in the pixel_checks stage,
-and gives verification's own share of the work.
+The pixel checks' decodes are timed apart (the pixel_checks stage) in every mode: in a pool they run
+while verification's inputs are gathered and are waited for before its tasks go out
+(pipeline.compare_stage), so the verify stage holds verification and alignment alone.
 """
 
 from __future__ import annotations

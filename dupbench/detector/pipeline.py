@@ -242,9 +242,10 @@ def compare_stage(features: list[ImageFeatures], config: DetectorConfig, executo
     # Pixel identity is checked on every screened pair, verified or not: a reduced JPEG decode and a full
     # decode of the same pixels can differ enough to fail the detail check. A turned or mirrored match, or
     # a pair that matched only once aligned on a crop, cannot hold the same pixels. Their decodes start
-    # first and verification's tasks queue behind them, so the pool goes from one to the other without
-    # waiting for either's last task, and works while this process gathers verification's inputs.
-    # Timed as the pixel checks: the submission (where tasks run at once, every decode) and the final wait.
+    # first, so the pool works while this process gathers verification's inputs, and are waited for
+    # before verification's tasks go out: each stage's clock then holds its own work alone (in a pool,
+    # verification queued behind the decodes used to be timed with them), at no cost to the whole run.
+    # Timed as the pixel checks: the submission (where tasks run at once, every decode) and the wait.
     screened = found.select(found.scores >= config.threshold)
     with clock.stage("pixel_checks"):
         as_stored = screened.select(screened.orientation == 0)
@@ -258,11 +259,12 @@ def compare_stage(features: list[ImageFeatures], config: DetectorConfig, executo
         found, screened = found.renumbered(local), screened.renumbered(local)
         inputs = verify_inputs(features, reps[involved], config)
         shared = VerifyInputs(**{name: executor.share(getattr(inputs, name)) for name in inputs.__dataclass_fields__})
+    with clock.stage("pixel_checks"):
+        features, decoded = pixel_checks()
+    with clock.stage("verify"):
         reasons = verify_pairs(shared, screened.left, screened.right, screened.orientation, screened.scores, config, RetryingExecutor(executor).map)
         near, reasons, realigned = align_stage(found, screened, reasons, shared, config, executor, workers)
         near = near.renumbered(involved)
-    with clock.stage("pixel_checks"):  # inside compare: its share of the compare time, reported apart
-        features, decoded = pixel_checks()
     return Compared(features, reps, near, reasons, exact_edges(features), decoded, realigned)
 
 
