@@ -113,6 +113,14 @@ def start_pixel_digests(
     return finish
 
 
+def chunk_size(count: int, tasks: int, least: int, most: int | None = None) -> int:
+    """Items per task that cut `count` items into about `tasks` tasks (a verification of a few dozen
+    pairs in one task left the other workers idle), but no fewer than `least` per task (each task has a
+    fixed cost) nor more than `most`."""
+    size = max(least, -(-count // max(1, tasks)))
+    return size if most is None else min(most, size)
+
+
 def verify_inputs(features: Sequence[ImageFeatures], reps: np.ndarray, config: DetectorConfig) -> VerifyInputs:
     """The per-image arrays verification reads, for the images `reps` (those in a pair) in their order."""
     chosen = [features[i] for i in reps]
@@ -262,7 +270,7 @@ def compare_stage(features: list[ImageFeatures], config: DetectorConfig, executo
     with clock.stage("pixel_checks"):
         features, decoded = pixel_checks()
     with clock.stage("verify"):
-        reasons = verify_pairs(shared, screened.left, screened.right, screened.orientation, screened.scores, config, RetryingExecutor(executor).map)
+        reasons = verify_pairs(shared, screened.left, screened.right, screened.orientation, screened.scores, config, RetryingExecutor(executor).map, per_task=chunk_size(len(screened.left), workers, 16, 2048))
         near, reasons, realigned = align_stage(found, screened, reasons, shared, config, executor, workers)
         near = near.renumbered(involved)
     return Compared(features, reps, near, reasons, exact_edges(features), decoded, realigned)
@@ -284,7 +292,7 @@ def align_stage(
     misses = found.select(found.scores < config.threshold)
     tried = near.select(retry).extended(misses)
     searched = np.flatnonzero(mutual_best(tried.left, tried.right, tried.scores, config.crop_partners))
-    per_task = max(8, -(-len(searched) // (4 * max(1, workers))))  # a search costs milliseconds a pair: spread them
+    per_task = chunk_size(len(searched), 4 * workers, 8)  # a search costs milliseconds a pair: spread them
     kept, aligned = np.zeros(len(tried.left), bool), np.full(len(tried.left), np.nan)
     kept[searched], aligned[searched] = align_pairs(
         shared, tried.left[searched], tried.right[searched], tried.orientation[searched], config, RetryingExecutor(executor).map, per_task

@@ -4,7 +4,7 @@ import os
 import pytest
 
 from dupbench.config import DetectorConfig, ExecutionConfig
-from dupbench.detector.pipeline import find_duplicates
+from dupbench.detector.pipeline import chunk_size, find_duplicates
 from dupbench.result import DuplicateReport
 
 
@@ -94,3 +94,11 @@ def test_the_largest_files_are_loaded_first_and_reported_in_scan_order(planted_f
     assert order != found.files  # the planted folder's scan order is not by size, so the order did change
     report = find_duplicates([str(root)], DetectorConfig(), ExecutionConfig("thread", 2))
     assert report.groups == serial_report.groups
+
+
+def test_a_few_dozen_pairs_are_cut_into_one_task_per_worker_within_the_bounds():
+    assert chunk_size(65, 2, 16, 2048) == 33  # both workers verify
+    assert chunk_size(65, 64, 16, 2048) == 16  # never below a task's fixed cost
+    assert chunk_size(100_000, 2, 16, 2048) == 2048
+    assert chunk_size(1_000, 8, 8) == 125
+    assert chunk_size(0, 0, 8) == 8

@@ -131,7 +131,7 @@ def test_pixel_identical_copies_stay_exact_whatever_verification_says(tmp_path, 
     cv2.imwrite(str(tmp_path / "coffee.bmp"), cv2.imread(str(tmp_path / "coffee.jpg")))
     import dupbench.detector.pipeline
 
-    monkeypatch.setattr(dupbench.detector.pipeline, "verify_pairs", lambda inputs, left, *rest: np.full(len(left), 4, np.int8))
+    monkeypatch.setattr(dupbench.detector.pipeline, "verify_pairs", lambda inputs, left, *rest, **options: np.full(len(left), 4, np.int8))
     report = find_duplicates([str(tmp_path)], DetectorConfig())
     assert [(g.kind, sorted(Path(p).name for p in g.paths)) for g in report.groups] == [("exact", ["coffee.bmp", "coffee.jpg"])]
 
