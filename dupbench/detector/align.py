@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dupbench.config import DetectorConfig
+from dupbench.detector.distinct import distinct_rows
 from dupbench.detector.ssim import SsimTerms, match_pairs, ssim_terms
 from dupbench.detector.verify import PairRows, VerifyInputs, crop_invariant_failures, decide, gather_evidence, map_pair_chunks, turned_rows
 
@@ -53,7 +54,7 @@ def trimmed(images: np.ndarray, trims: np.ndarray, size: int) -> np.ndarray:
     n = images.shape[1]
 
     def weights(low: np.ndarray, high: np.ndarray) -> np.ndarray:
-        windows, which = np.unique(np.stack([low, high], axis=1), axis=0, return_inverse=True)
+        windows, which = distinct_rows(np.stack([low, high], axis=1))
         return window_weights(n, size, windows[:, 0], n - windows[:, 1])[which.ravel()]
 
     rows, columns = weights(trims[:, 0], trims[:, 1]), weights(trims[:, 2], trims[:, 3])

@@ -16,6 +16,7 @@ from functools import partial
 import numpy as np
 
 from dupbench.detector.decode import dihedral
+from dupbench.detector.distinct import distinct
 from dupbench.detector.features import ImageFeatures, may_hold_same_pixels
 from dupbench.detector.prefilter import BLOCK as SIGNATURE_BLOCK
 from dupbench.detector.prefilter import cap_candidates, index_candidates, merge_candidates, signatures, tile_candidates, uses_index
@@ -119,7 +120,7 @@ def paired_scores(thumbs: np.ndarray, left: np.ndarray, right: np.ndarray, orien
     """
     per_turn: list[list[np.ndarray]] = [[] for _ in range(orientations)]
     for s in range(0, len(left), PAIRS_PER_CALL):
-        lefts, repeat = np.unique(left[s : s + PAIRS_PER_CALL], return_inverse=True)
+        lefts, repeat = distinct(left[s : s + PAIRS_PER_CALL])
         rows = ssim_terms(np.asarray(thumbs[lefts]), np.float32).take(repeat)
         cols = np.asarray(thumbs[right[s : s + PAIRS_PER_CALL]])
         for k in range(orientations):

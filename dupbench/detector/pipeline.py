@@ -21,6 +21,7 @@ from dupbench.detector.cache import FeatureCache, file_keys
 from dupbench.detector.cluster import Clusters, UnionFind, cluster
 from dupbench.detector.compare import NearPairs, exact_edges, near_pairs, pixel_candidates
 from dupbench.detector.decode import resolve_decoder
+from dupbench.detector.distinct import distinct
 from dupbench.detector.features import CONTENT_DIGEST, ImageFeatures
 from dupbench.detector.load import load_task, pixel_digest_task
 from dupbench.detector.pixel_checks import copy_classes, known_digests, to_decode, with_digests
@@ -261,7 +262,7 @@ def compare_stage(features: list[ImageFeatures], config: DetectorConfig, executo
         pixel_checks = start_pixel_digests(features, candidates, config, executor, workers)
     with clock.stage("verify"):  # inside compare, like the pixel checks; the alignment of small crops too
         # Verification reads only the images in a pair: numbered 0.. among themselves, then numbered back.
-        involved = np.unique(np.concatenate([found.left, found.right]))
+        involved = distinct(np.concatenate([found.left, found.right]))[0]
         local = np.full(len(reps), -1, np.int64)
         local[involved] = np.arange(len(involved))
         found, screened = found.renumbered(local), screened.renumbered(local)
@@ -270,7 +271,16 @@ def compare_stage(features: list[ImageFeatures], config: DetectorConfig, executo
     with clock.stage("pixel_checks"):
         features, decoded = pixel_checks()
     with clock.stage("verify"):
-        reasons = verify_pairs(shared, screened.left, screened.right, screened.orientation, screened.scores, config, RetryingExecutor(executor).map, per_task=chunk_size(len(screened.left), workers, 16, 2048))
+        reasons = verify_pairs(
+            shared,
+            screened.left,
+            screened.right,
+            screened.orientation,
+            screened.scores,
+            config,
+            RetryingExecutor(executor).map,
+            per_task=chunk_size(len(screened.left), workers, 16, 2048),
+        )
         near, reasons, realigned = align_stage(found, screened, reasons, shared, config, executor, workers)
         near = near.renumbered(involved)
     return Compared(features, reps, near, reasons, exact_edges(features), decoded, realigned)

@@ -45,6 +45,7 @@ import numpy as np
 
 from dupbench.config import DetectorConfig
 from dupbench.detector.compare import oriented
+from dupbench.detector.distinct import distinct
 from dupbench.detector.ssim import SsimTerms, match_one_to_many, match_pairs, ssim_block_map, ssim_pair_map, ssim_pairs, ssim_terms
 
 try:
@@ -120,10 +121,10 @@ def pair_scores(stack: np.ndarray, left: np.ndarray, right: np.ndarray, turn: np
     """`score` (the detector's match score by default, see ssim.match_many_to_many) of stack[left[p]] against
     stack[right[p]] turned or mirrored by turn[p] (compare.oriented)."""
     out = np.empty(len(left), np.float64)
-    for k in np.unique(turn):
+    for k in distinct(turn)[0]:
         pick = turn == k
-        lefts, left_at = np.unique(left[pick], return_inverse=True)
-        rights, right_at = np.unique(right[pick], return_inverse=True)
+        lefts, left_at = distinct(left[pick])
+        rights, right_at = distinct(right[pick])
         images = np.concatenate([np.asarray(stack[lefts]), oriented(np.asarray(stack[rights]), int(k))])
         terms = ssim_terms(images, np.float32)
         out[pick] = ssim_pairs(terms, left_at, right_at + len(lefts), score=score)
@@ -243,7 +244,7 @@ def region_difference(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 def turned_rows(stack: np.ndarray, index: np.ndarray, turn: np.ndarray) -> np.ndarray:
     """stack[index[p]] turned by turn[p], for every pair p."""
     rows = np.array(np.asarray(stack)[index])
-    for k in np.unique(turn):
+    for k in distinct(turn)[0]:
         if k:
             rows[turn == k] = oriented(rows[turn == k], int(k))
     return rows
