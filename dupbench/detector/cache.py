@@ -4,7 +4,9 @@ Entries are keyed by path, size, modification time (ns) and the settings that sh
 (thumbnail size, decoder, cache format), so a changed file or a changed setting is simply a miss.
 Only the parent process touches the database: it looks up every file before the load stage and
 stores what the workers computed after it, so thread and process workers never share a connection.
-A cache that cannot be read (corrupt, another format version) is rebuilt with a warning; one that
+The cache is bounded: past `MAX_BYTES` of entries, those least recently looked up or stored are dropped,
+so the features of folders scanned once (a benchmark's, a photo library since moved) do not stay forever;
+the file stops growing there (SQLite reuses the freed pages). A cache that cannot be read (corrupt, another format version) is rebuilt with a warning; one that
 cannot be used at all (read-only or missing folder, a directory in its place, locked by another run, a
 disk error mid-run) is a warning and a run without the cache. Never a crash: it only saves time.
 """
@@ -15,6 +17,7 @@ import io
 import os
 import sqlite3
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +31,8 @@ from dupbench.detector.features import ImageFeatures
 # and colour grid from one resize (`features.small_views`)
 FORMAT_VERSION = 4
 LOCK_TIMEOUT_S = 5.0  # how long to wait for another run's lock before going on without the cache
+MAX_BYTES = 1 << 30  # live pages the cache keeps: ~150,000 files at the default thumbnail size (~7 KB each)
+TOUCH_AFTER_S = 86_400  # a hit rewrites its entry's last use only if that is older: one write a file a day
 CACHE_ERRORS = (sqlite3.Error, OSError, ValueError, KeyError)  # ValueError/KeyError: a stored row of the wrong shape
 
 
@@ -86,11 +91,13 @@ def file_keys(paths: Iterable[str]) -> dict[str, FileKey]:
 class FeatureCache:
     """SQLite store of `ImageFeatures`; use as a context manager."""
 
-    def __init__(self, path: Path, settings_key: str, timeout: float = LOCK_TIMEOUT_S) -> None:
+    def __init__(self, path: Path, settings_key: str, timeout: float = LOCK_TIMEOUT_S, max_bytes: int = MAX_BYTES) -> None:
         self.path = Path(path)
         self.settings_key = settings_key
         self.timeout = timeout
+        self.max_bytes = max_bytes
         self.hits = 0
+        self._stale_hits: list[str] = []  # paths found whose last use is older than TOUCH_AFTER_S
         self._db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,6 +174,10 @@ class FeatureCache:
             " width INTEGER, height INTEGER, file_digest BLOB, pixel_digest BLOB, thumb BLOB, side INTEGER, extra BLOB,"
             " PRIMARY KEY (path, settings))"
         )
+        columns = {row[1] for row in db.execute("PRAGMA table_info(features)")}
+        if "used" not in columns:  # a cache from before the bound: its entries count as never used
+            db.execute("ALTER TABLE features ADD COLUMN used INTEGER NOT NULL DEFAULT 0")
+        db.execute("CREATE INDEX IF NOT EXISTS features_used ON features (used)")
         db.commit()
         return db
 
@@ -185,7 +196,8 @@ class FeatureCache:
     def _lookup(self, paths: Sequence[str], keys: dict[str, FileKey]) -> dict[str, ImageFeatures]:
         assert self._db is not None
         found = {}
-        query = "SELECT size, mtime_ns, width, height, file_digest, pixel_digest, thumb, side, extra FROM features WHERE path = ? AND settings = ?"
+        query = "SELECT size, mtime_ns, width, height, file_digest, pixel_digest, thumb, side, extra, used FROM features WHERE path = ? AND settings = ?"
+        stale_before = int(time.time()) - TOUCH_AFTER_S
         for path in paths:
             key = keys.get(path)
             if key is None:
@@ -195,11 +207,16 @@ class FeatureCache:
                 continue
             thumb = np.frombuffer(row[6], dtype=np.uint8).reshape(row[7], row[7])
             found[path] = ImageFeatures(path, key.size, row[2], row[3], row[4], row[5], thumb, **unpack_extra(row[8]))
+            if row[9] < stale_before:
+                self._stale_hits.append(key.path)
         return found
 
     def store(self, features: Iterable[ImageFeatures], keys: dict[str, FileKey]) -> None:
+        """Store what the load stage computed, mark the hits as used now, and drop the least recently used
+        entries while the cache is over `max_bytes`."""
         if self._db is None:
             return
+        now = int(time.time())
         rows = [
             (
                 k.path,
@@ -213,6 +230,7 @@ class FeatureCache:
                 np.ascontiguousarray(f.thumb).tobytes(),
                 f.thumb.shape[0],
                 pack_extra(f),
+                now,
             )
             for f in features
             if (k := keys.get(f.path)) is not None and k.size == f.size_bytes
@@ -228,8 +246,31 @@ class FeatureCache:
 
     def _insert(self, rows: list[tuple]) -> None:
         assert self._db is not None
-        self._db.executemany("INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        self._db.executemany(
+            "INSERT OR REPLACE INTO features (path, size, mtime_ns, settings, width, height, file_digest, pixel_digest, thumb, side, extra, used)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        if self._stale_hits:
+            now = int(time.time())
+            self._db.executemany("UPDATE features SET used = ? WHERE path = ? AND settings = ?", [(now, p, self.settings_key) for p in self._stale_hits])
+            self._stale_hits = []
+        if rows:  # only new entries can take the cache over its bound
+            self._bound()
         self._db.commit()
+
+    def _bound(self) -> None:
+        """Drop the least recently used entries, as many as the cache's live pages are over `max_bytes`
+        at the average entry's size (the pages count whatever the thumbnail size; reading each entry's
+        size would read every blob)."""
+        assert self._db is not None
+        pages, free, page_size = (self._db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count", "page_size"))
+        live = (pages - free) * page_size
+        if live <= self.max_bytes:
+            return
+        entries = self._db.execute("SELECT count(*) FROM features").fetchone()[0]
+        drop = -(-(live - self.max_bytes) * entries // live)
+        self._db.execute("DELETE FROM features WHERE rowid IN (SELECT rowid FROM features ORDER BY used LIMIT ?)", (drop,))
 
     def close(self) -> None:
         if self._db is not None:

@@ -166,3 +166,53 @@ def test_cache_problem_through_the_cli_is_a_warning_and_exit_0(planted_folder, t
     (tmp_path / "dir.sqlite").mkdir()
     assert main(["run", str(root), "--mode", "serial", "--quiet", "--cache", str(tmp_path / "dir.sqlite")]) == 0
     assert "running without it" in capsys.readouterr().err
+
+
+def live_bytes(db):
+    with sqlite3.connect(db) as con:
+        pages, free, size = (con.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count", "page_size"))
+        return (pages - free) * size, con.execute("SELECT count(*) FROM features").fetchone()[0]
+
+
+def test_the_cache_keeps_its_bound_and_drops_the_files_least_recently_used(planted_folder, tmp_path):
+    root, _ = planted_folder
+    key = cache_settings_key(DetectorConfig())
+    files = sorted(str(p) for p in root.rglob("*") if p.is_file())
+    first, rest = files[:2], files[2:]
+    with FeatureCache(tmp_path / "unbounded.sqlite", key) as cache:
+        run_files(files, cache)
+    size, entries = live_bytes(tmp_path / "unbounded.sqlite")
+    bound = size - size // (2 * entries)  # half an entry too small for every file
+    db = tmp_path / "c.sqlite"
+    with FeatureCache(db, key, max_bytes=bound) as cache:
+        run_files(first, cache)
+    with sqlite3.connect(db) as con:  # as if the first run was a week ago; the hit below makes one recent
+        con.execute("UPDATE features SET used = used - 7 * 86400")
+    with FeatureCache(db, key, max_bytes=bound) as cache:
+        assert run_files(first[:1], cache).counts["cache_hits"] == 1
+    with FeatureCache(db, key, max_bytes=bound) as cache:
+        run_files(rest, cache)
+    with sqlite3.connect(db) as con:
+        kept = {row[0] for row in con.execute("SELECT path FROM features")}
+    assert kept == {os.path.abspath(f) for f in [first[0], *rest]}  # first[1], unused for a week, went
+    assert live_bytes(db)[0] <= bound
+
+
+def test_a_cache_from_before_the_bound_is_used_as_it_is(planted_folder, tmp_path):
+    root, _ = planted_folder
+    key = cache_settings_key(DetectorConfig())
+    db = tmp_path / "c.sqlite"
+    with FeatureCache(db, key) as cache:
+        first = run(root, cache)
+    with sqlite3.connect(db) as con:  # the table as the previous release wrote it, without `used`
+        con.execute("DROP INDEX features_used")
+        con.execute("ALTER TABLE features DROP COLUMN used")
+    with FeatureCache(db, key) as cache:
+        again = run(root, cache)
+    assert again.counts["cache_hits"] == first.counts["images"]
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT min(used) FROM features").fetchone()[0] > 0  # the hits were marked used
+
+
+def run_files(paths, cache):
+    return find_duplicates(paths, DetectorConfig(), ExecutionConfig(mode="serial"), cache=cache)
