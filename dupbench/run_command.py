@@ -198,7 +198,7 @@ def add_reading_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         help="feature cache file (default: dupbench/features.sqlite in your cache directory); a second run over unchanged files skips decoding."
-        " Bounded at 1 GiB (~150,000 files of 32 px thumbnails): the files least recently used go first",
+        " Bounded at 1 GiB (~130,000 files of 32 px thumbnails): the files least recently used go first",
     )
     parser.add_argument(
         "--no-cache", action="store_true", help="neither read nor write the feature cache (what the benchmark harness uses, to measure the real work)"

@@ -4,9 +4,13 @@ Entries are keyed by path, size, modification time (ns) and the settings that sh
 (thumbnail size, decoder, cache format), so a changed file or a changed setting is simply a miss.
 Only the parent process touches the database: it looks up every file before the load stage and
 stores what the workers computed after it, so thread and process workers never share a connection.
-The cache is bounded: past `MAX_BYTES` of entries, those least recently looked up or stored are dropped,
-so the features of folders scanned once (a benchmark's, a photo library since moved) do not stay forever;
-the file stops growing there (SQLite reuses the freed pages). A cache that cannot be read (corrupt, another format version) is rebuilt with a warning; one that
+The cache is bounded: once a run's new entries take its live pages past `MAX_BYTES`, the entries least
+recently looked up or stored are dropped until they are under it again, so the features of folders
+scanned once (a benchmark's, a photo library since moved) do not stay forever. The file itself may be
+larger by what one run stored (SQLite reuses freed pages but does not give them back). When each entry
+was last used is kept in a table of its own, so an older release, which does not know it, can still
+read and write the same file (its entries count as never used), and marking a hit rewrites a small row,
+not the entry's thumbnails. A cache that cannot be read (corrupt, another format version) is rebuilt with a warning; one that
 cannot be used at all (read-only or missing folder, a directory in its place, locked by another run, a
 disk error mid-run) is a warning and a run without the cache. Never a crash: it only saves time.
 """
@@ -18,6 +22,7 @@ import os
 import sqlite3
 import sys
 import time
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +36,7 @@ from dupbench.detector.features import ImageFeatures
 # and colour grid from one resize (`features.small_views`)
 FORMAT_VERSION = 4
 LOCK_TIMEOUT_S = 5.0  # how long to wait for another run's lock before going on without the cache
-MAX_BYTES = 1 << 30  # live pages the cache keeps: ~150,000 files at the default thumbnail size (~7 KB each)
+MAX_BYTES = 1 << 30  # live pages the cache keeps: ~130,000 files at the default thumbnail size (~8 KB each)
 TOUCH_AFTER_S = 86_400  # a hit rewrites its entry's last use only if that is older: one write a file a day
 CACHE_ERRORS = (sqlite3.Error, OSError, ValueError, KeyError)  # ValueError/KeyError: a stored row of the wrong shape
 
@@ -97,7 +102,8 @@ class FeatureCache:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.hits = 0
-        self._stale_hits: list[str] = []  # paths found whose last use is older than TOUCH_AFTER_S
+        self._stale_hits: list[str] = []  # paths found whose last use is unknown, older than TOUCH_AFTER_S or ahead of the clock
+        self.damaged = 0  # entries that could not be read back (a damaged blob): misses, stored again
         self._db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -174,10 +180,7 @@ class FeatureCache:
             " width INTEGER, height INTEGER, file_digest BLOB, pixel_digest BLOB, thumb BLOB, side INTEGER, extra BLOB,"
             " PRIMARY KEY (path, settings))"
         )
-        columns = {row[1] for row in db.execute("PRAGMA table_info(features)")}
-        if "used" not in columns:  # a cache from before the bound: its entries count as never used
-            db.execute("ALTER TABLE features ADD COLUMN used INTEGER NOT NULL DEFAULT 0")
-        db.execute("CREATE INDEX IF NOT EXISTS features_used ON features (used)")
+        db.execute("CREATE TABLE IF NOT EXISTS usage (path TEXT, settings TEXT, used INTEGER NOT NULL, PRIMARY KEY (path, settings))")
         db.commit()
         return db
 
@@ -196,8 +199,11 @@ class FeatureCache:
     def _lookup(self, paths: Sequence[str], keys: dict[str, FileKey]) -> dict[str, ImageFeatures]:
         assert self._db is not None
         found = {}
-        query = "SELECT size, mtime_ns, width, height, file_digest, pixel_digest, thumb, side, extra, used FROM features WHERE path = ? AND settings = ?"
-        stale_before = int(time.time()) - TOUCH_AFTER_S
+        query = (
+            "SELECT f.size, f.mtime_ns, f.width, f.height, f.file_digest, f.pixel_digest, f.thumb, f.side, f.extra, u.used FROM features f"
+            " LEFT JOIN usage u ON u.path = f.path AND u.settings = f.settings WHERE f.path = ? AND f.settings = ?"
+        )
+        now = int(time.time())
         for path in paths:
             key = keys.get(path)
             if key is None:
@@ -205,10 +211,17 @@ class FeatureCache:
             row = self._db.execute(query, (key.path, self.settings_key)).fetchone()
             if row is None or row[0] != key.size or row[1] != key.mtime_ns:
                 continue
-            thumb = np.frombuffer(row[6], dtype=np.uint8).reshape(row[7], row[7])
-            found[path] = ImageFeatures(path, key.size, row[2], row[3], row[4], row[5], thumb, **unpack_extra(row[8]))
-            if row[9] < stale_before:
+            try:
+                thumb = np.frombuffer(row[6], dtype=np.uint8).reshape(row[7], row[7])
+                found[path] = ImageFeatures(path, key.size, row[2], row[3], row[4], row[5], thumb, **unpack_extra(row[8]))
+            except (ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile):  # a damaged entry: a miss, loaded and stored again
+                self.damaged += 1
+                continue
+            used = row[9]
+            if not isinstance(used, int) or not now - TOUCH_AFTER_S <= used <= now:
                 self._stale_hits.append(key.path)
+        if self.damaged:
+            print(f"dupbench: warning: {self.damaged} entries of feature cache {self.path} were damaged; those files are read again", file=sys.stderr)
         return found
 
     def store(self, features: Iterable[ImageFeatures], keys: dict[str, FileKey]) -> None:
@@ -216,7 +229,6 @@ class FeatureCache:
         entries while the cache is over `max_bytes`."""
         if self._db is None:
             return
-        now = int(time.time())
         rows = [
             (
                 k.path,
@@ -230,7 +242,6 @@ class FeatureCache:
                 np.ascontiguousarray(f.thumb).tobytes(),
                 f.thumb.shape[0],
                 pack_extra(f),
-                now,
             )
             for f in features
             if (k := keys.get(f.path)) is not None and k.size == f.size_bytes
@@ -247,30 +258,45 @@ class FeatureCache:
     def _insert(self, rows: list[tuple]) -> None:
         assert self._db is not None
         self._db.executemany(
-            "INSERT OR REPLACE INTO features (path, size, mtime_ns, settings, width, height, file_digest, pixel_digest, thumb, side, extra, used)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO features (path, size, mtime_ns, settings, width, height, file_digest, pixel_digest, thumb, side, extra)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
-        if self._stale_hits:
-            now = int(time.time())
-            self._db.executemany("UPDATE features SET used = ? WHERE path = ? AND settings = ?", [(now, p, self.settings_key) for p in self._stale_hits])
-            self._stale_hits = []
+        now = int(time.time())
+        used = [row[0] for row in rows] + self._stale_hits
+        self._db.executemany("INSERT OR REPLACE INTO usage VALUES (?, ?, ?)", [(path, self.settings_key, now) for path in used])
+        self._stale_hits = []
         if rows:  # only new entries can take the cache over its bound
             self._bound()
         self._db.commit()
 
     def _bound(self) -> None:
-        """Drop the least recently used entries, as many as the cache's live pages are over `max_bytes`
-        at the average entry's size (the pages count whatever the thumbnail size; reading each entry's
-        size would read every blob)."""
+        """Drop the least recently used entries (those no usage row vouches for, or stamped ahead of the
+        clock, first) until the live pages are under `max_bytes`. Each round drops entries whose thumbnail
+        bytes add up to what is over, then measures again: pages hold a little more than those bytes,
+        so a round or two finishes, without dropping far more than needed when entries differ in size."""
         assert self._db is not None
-        pages, free, page_size = (self._db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count", "page_size"))
-        live = (pages - free) * page_size
-        if live <= self.max_bytes:
-            return
-        entries = self._db.execute("SELECT count(*) FROM features").fetchone()[0]
-        drop = -(-(live - self.max_bytes) * entries // live)
-        self._db.execute("DELETE FROM features WHERE rowid IN (SELECT rowid FROM features ORDER BY used LIMIT ?)", (drop,))
+        now = int(time.time())
+        order = (
+            "SELECT f.rowid, f.path, f.settings, length(f.thumb) + length(f.extra) + length(f.path) FROM features f"
+            " LEFT JOIN usage u ON u.path = f.path AND u.settings = f.settings"
+            " ORDER BY CASE WHEN u.used IS NULL OR typeof(u.used) != 'integer' OR u.used > ? THEN 0 ELSE u.used END"
+        )
+        for _ in range(8):
+            pages, free, page_size = (self._db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count", "page_size"))
+            over = (pages - free) * page_size - self.max_bytes
+            if over <= 0:
+                return
+            doomed, freed = [], 0
+            for rowid, path, settings, size in self._db.execute(order, (now,)):
+                doomed.append((rowid, path, settings))
+                freed += size or 0
+                if freed >= over:
+                    break
+            if not doomed:
+                return
+            self._db.executemany("DELETE FROM features WHERE rowid = ?", [(rowid,) for rowid, _, _ in doomed])
+            self._db.executemany("DELETE FROM usage WHERE path = ? AND settings = ?", [(path, settings) for _, path, settings in doomed])
 
     def close(self) -> None:
         if self._db is not None:

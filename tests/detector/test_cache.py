@@ -187,7 +187,7 @@ def test_the_cache_keeps_its_bound_and_drops_the_files_least_recently_used(plant
     with FeatureCache(db, key, max_bytes=bound) as cache:
         run_files(first, cache)
     with sqlite3.connect(db) as con:  # as if the first run was a week ago; the hit below makes one recent
-        con.execute("UPDATE features SET used = used - 7 * 86400")
+        con.execute("UPDATE usage SET used = used - 7 * 86400")
     with FeatureCache(db, key, max_bytes=bound) as cache:
         assert run_files(first[:1], cache).counts["cache_hits"] == 1
     with FeatureCache(db, key, max_bytes=bound) as cache:
@@ -198,20 +198,56 @@ def test_the_cache_keeps_its_bound_and_drops_the_files_least_recently_used(plant
     assert live_bytes(db)[0] <= bound
 
 
-def test_a_cache_from_before_the_bound_is_used_as_it_is(planted_folder, tmp_path):
+def test_a_cache_from_before_the_bound_is_used_as_it_is_and_stays_writable_by_that_release(planted_folder, tmp_path):
     root, _ = planted_folder
     key = cache_settings_key(DetectorConfig())
     db = tmp_path / "c.sqlite"
     with FeatureCache(db, key) as cache:
         first = run(root, cache)
-    with sqlite3.connect(db) as con:  # the table as the previous release wrote it, without `used`
-        con.execute("DROP INDEX features_used")
-        con.execute("ALTER TABLE features DROP COLUMN used")
+    with sqlite3.connect(db) as con:  # the file as the previous release left it: no usage table
+        con.execute("DROP TABLE usage")
     with FeatureCache(db, key) as cache:
         again = run(root, cache)
     assert again.counts["cache_hits"] == first.counts["images"]
     with sqlite3.connect(db) as con:
-        assert con.execute("SELECT min(used) FROM features").fetchone()[0] > 0  # the hits were marked used
+        assert con.execute("SELECT count(*) FROM usage").fetchone()[0] == first.counts["images"]  # the hits were marked used
+        columns = [row[1] for row in con.execute("PRAGMA table_info(features)")]
+    assert len(columns) == 11  # what that release inserts, by position
+
+
+@pytest.mark.parametrize("stamp", ["'yesterday'", "NULL", "4102444800"])  # text, nothing, the year 2100
+def test_an_odd_last_use_is_a_hit_marked_anew_and_never_pins_the_cache(planted_folder, tmp_path, stamp):
+    root, _ = planted_folder
+    key = cache_settings_key(DetectorConfig())
+    db = tmp_path / "c.sqlite"
+    with FeatureCache(db, key) as cache:
+        first = run(root, cache)
+    with sqlite3.connect(db) as con:
+        con.execute("DROP TABLE usage")  # a table that accepts the odd stamps
+        con.execute("CREATE TABLE usage (path TEXT, settings TEXT, used, PRIMARY KEY (path, settings))")
+        con.execute(f"INSERT INTO usage SELECT path, settings, {stamp} FROM features")
+    with FeatureCache(db, key) as cache:
+        assert run(root, cache).counts["cache_hits"] == first.counts["images"]
+    with sqlite3.connect(db) as con:
+        stamps = [row[0] for row in con.execute("SELECT used FROM usage")]
+    assert all(isinstance(s, int) and s < 4102444800 for s in stamps)
+
+
+def test_a_damaged_entry_is_a_miss_read_again_with_a_warning(planted_folder, tmp_path, capsys):
+    root, _ = planted_folder
+    key = cache_settings_key(DetectorConfig())
+    db = tmp_path / "c.sqlite"
+    with FeatureCache(db, key) as cache:
+        first = run(root, cache)
+    with sqlite3.connect(db) as con:  # one entry's verification features no longer an npz
+        con.execute("UPDATE features SET extra = x'00112233' WHERE rowid = (SELECT min(rowid) FROM features)")
+    with FeatureCache(db, key) as cache:
+        again = run(root, cache)
+    assert again.counts["cache_hits"] == first.counts["images"] - 1
+    assert again.groups == first.groups
+    assert "1 entries of feature cache" in capsys.readouterr().err
+    with FeatureCache(db, key) as cache:
+        assert run(root, cache).counts["cache_hits"] == first.counts["images"]  # stored again whole
 
 
 def run_files(paths, cache):
