@@ -199,11 +199,7 @@ def test_the_cache_keeps_its_bound_and_drops_the_files_least_recently_used(plant
 
 
 def test_a_cache_from_before_the_bound_is_used_as_it_is_and_stays_writable_by_that_release(planted_folder, tmp_path):
-    root, _ = planted_folder
-    key = cache_settings_key(DetectorConfig())
-    db = tmp_path / "c.sqlite"
-    with FeatureCache(db, key) as cache:
-        first = run(root, cache)
+    root, key, db, first = cached_once(planted_folder, tmp_path)
     with sqlite3.connect(db) as con:  # the file as the previous release left it: no usage table
         con.execute("DROP TABLE usage")
     with FeatureCache(db, key) as cache:
@@ -217,11 +213,7 @@ def test_a_cache_from_before_the_bound_is_used_as_it_is_and_stays_writable_by_th
 
 @pytest.mark.parametrize("stamp", ["'yesterday'", "NULL", "4102444800"])  # text, nothing, the year 2100
 def test_an_odd_last_use_is_a_hit_marked_anew_and_never_pins_the_cache(planted_folder, tmp_path, stamp):
-    root, _ = planted_folder
-    key = cache_settings_key(DetectorConfig())
-    db = tmp_path / "c.sqlite"
-    with FeatureCache(db, key) as cache:
-        first = run(root, cache)
+    root, key, db, first = cached_once(planted_folder, tmp_path)
     with sqlite3.connect(db) as con:
         con.execute("DROP TABLE usage")  # a table that accepts the odd stamps
         con.execute("CREATE TABLE usage (path TEXT, settings TEXT, used, PRIMARY KEY (path, settings))")
@@ -234,11 +226,7 @@ def test_an_odd_last_use_is_a_hit_marked_anew_and_never_pins_the_cache(planted_f
 
 
 def test_a_damaged_entry_is_a_miss_read_again_with_a_warning(planted_folder, tmp_path, capsys):
-    root, _ = planted_folder
-    key = cache_settings_key(DetectorConfig())
-    db = tmp_path / "c.sqlite"
-    with FeatureCache(db, key) as cache:
-        first = run(root, cache)
+    root, key, db, first = cached_once(planted_folder, tmp_path)
     with sqlite3.connect(db) as con:  # one entry's verification features no longer an npz
         con.execute("UPDATE features SET extra = x'00112233' WHERE rowid = (SELECT min(rowid) FROM features)")
     with FeatureCache(db, key) as cache:
@@ -248,6 +236,14 @@ def test_a_damaged_entry_is_a_miss_read_again_with_a_warning(planted_folder, tmp
     assert "1 entries of feature cache" in capsys.readouterr().err
     with FeatureCache(db, key) as cache:
         assert run(root, cache).counts["cache_hits"] == first.counts["images"]  # stored again whole
+
+
+def cached_once(planted_folder, tmp_path):
+    """The planted folder run once into a new cache: (root, settings key, cache file, that run's report)."""
+    root, _ = planted_folder
+    key = cache_settings_key(DetectorConfig())
+    with FeatureCache(tmp_path / "c.sqlite", key) as cache:
+        return root, key, tmp_path / "c.sqlite", run(root, cache)
 
 
 def run_files(paths, cache):
