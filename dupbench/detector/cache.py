@@ -274,7 +274,8 @@ class FeatureCache:
         """Drop the least recently used entries (those no usage row vouches for, or stamped ahead of the
         clock, first) until the live pages are under `max_bytes`. Each round drops entries whose thumbnail
         bytes add up to what is over, then measures again: pages hold a little more than those bytes,
-        so a round or two finishes, without dropping far more than needed when entries differ in size."""
+        so a round or two finishes, without dropping far more than needed when entries differ in size.
+        The order is read once, and only when the cache is over its bound."""
         assert self._db is not None
         now = int(time.time())
         order = (
@@ -282,21 +283,22 @@ class FeatureCache:
             " LEFT JOIN usage u ON u.path = f.path AND u.settings = f.settings"
             " ORDER BY CASE WHEN u.used IS NULL OR typeof(u.used) != 'integer' OR u.used > ? THEN 0 ELSE u.used END"
         )
+        pages, free, page_size = (self._db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count", "page_size"))
+        if (pages - free) * page_size <= self.max_bytes:
+            return
+        queue = self._db.execute(order, (now,)).fetchall()  # oldest first, read once for every round
         for _ in range(8):
-            pages, free, page_size = (self._db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count", "page_size"))
+            pages, free = (self._db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count"))
             over = (pages - free) * page_size - self.max_bytes
-            if over <= 0:
+            if over <= 0 or not queue:
                 return
-            doomed, freed = [], 0
-            for rowid, path, settings, size in self._db.execute(order, (now,)):
-                doomed.append((rowid, path, settings))
-                freed += size or 0
-                if freed >= over:
-                    break
-            if not doomed:
-                return
-            self._db.executemany("DELETE FROM features WHERE rowid = ?", [(rowid,) for rowid, _, _ in doomed])
-            self._db.executemany("DELETE FROM usage WHERE path = ? AND settings = ?", [(path, settings) for _, path, settings in doomed])
+            taken, freed = 0, 0
+            while taken < len(queue) and freed < over:
+                freed += queue[taken][3] or 0
+                taken += 1
+            doomed, queue = queue[:taken], queue[taken:]
+            self._db.executemany("DELETE FROM features WHERE rowid = ?", [(rowid,) for rowid, *_ in doomed])
+            self._db.executemany("DELETE FROM usage WHERE path = ? AND settings = ?", [(path, settings) for _, path, settings, _ in doomed])
 
     def close(self) -> None:
         if self._db is not None:
