@@ -5,12 +5,14 @@ is its original's thumbnail shifted and stretched, and SSIM punishes shifts: a d
 cut from two sides scores about 0.57 against its original, well under the screen's threshold, and
 a dark wallpaper's crop just misses the low-information bar. For pairs the screen scored at least
 `crop_floor`, or that verification rejected on the thumbnails' content, that are among the
-`crop_partners` best-screened of both their images, and that pass the checks no crop changes (aspect,
-transparency, colour), one image's detail thumbnail (twice the side) is trimmed
+`crop_partners` best-screened of both their images, and that pass the checks no crop changes (aspect
+within its tolerance, transparency), one image's detail thumbnail (twice the side) is trimmed
 by up to `crop_margin` of each side, resampled to the thumbnail's size and scored against the other's
 thumbnail. The trims are found by a greedy search (coarse to fine steps, one side at a time), once
 with each image as the larger view; the better alignment is kept. A pair whose aligned score reaches
-`crop_threshold` is verified again, on the aligned images, by every check of verify.py. That bar is
+`crop_threshold` is verified again, on the aligned images and colour grids, by every check of verify.py
+(a crop of 5% a side moves each cell of the 8x8 colour grid by up to half a cell: on a colourful
+picture, more than the colour tolerance). That bar is
 above the screen's: the search keeps the best of many alignments, so even distinct pictures that share
 a layout (dialogs of one program, galaxies on black) gain from it, while a true crop, once aligned,
 matches about as well as a re-encode.
@@ -139,17 +141,33 @@ def align(
     return Alignment(np.where(right_trimmed, best[k:], best[:k]), right_trimmed, np.where(right_trimmed[:, None], trims[k:], trims[:k]))
 
 
-def aligned_rows(details_left: np.ndarray, details_right: np.ndarray, thumbs_left: np.ndarray, thumbs_right: np.ndarray, alignment: Alignment) -> PairRows:
-    """The images each aligned pair is verified on: the trimmed one resampled at both sizes."""
+def trimmed_grids(grids: np.ndarray, trims: np.ndarray, detail_size: int) -> np.ndarray:
+    """Colour grids (k, g, g, 2) cut by the detail-thumbnail trims, scaled to the grid's side, and
+    resampled to (g, g): the grid of the part of the picture that was kept, on the assumption that each
+    cell's colour is even across it (all the grid knows)."""
+    side = grids.shape[1]
+    scaled = np.asarray(trims, np.float32) * (side / detail_size)
+    return np.stack([trimmed(grids[..., channel], scaled, side) for channel in range(grids.shape[3])], axis=-1)
+
+
+def aligned_rows(
+    details: tuple[np.ndarray, np.ndarray], thumbs: tuple[np.ndarray, np.ndarray], colours: tuple[np.ndarray, np.ndarray], alignment: Alignment
+) -> PairRows:
+    """The images each aligned pair is verified on: the trimmed one resampled at both sizes, and its
+    colour grid cut the same way."""
+    (details_left, details_right), (thumbs_left, thumbs_right), (colours_left, colours_right) = details, thumbs, colours
     size, detail_size = thumbs_left.shape[1], details_left.shape[1]
     flip = alignment.right_trimmed[:, None, None]
     big = np.where(flip, details_right, details_left)
     thumb_cut, detail_cut = trimmed(big, alignment.trims, size), trimmed(big, alignment.trims, detail_size)
+    colour_cut = trimmed_grids(np.where(flip[..., None], colours_right, colours_left), alignment.trims, detail_size)
     return PairRows(
         thumb_left=np.where(flip, thumbs_left, thumb_cut),
         thumb_right=np.where(flip, thumb_cut, thumbs_right),
         detail_left=np.where(flip, details_left, detail_cut),
         detail_right=np.where(flip, detail_cut, details_right),
+        colour_left=np.where(flip[..., None], colours_left, colour_cut),
+        colour_right=np.where(flip[..., None], colour_cut, colours_right),
     )
 
 
@@ -174,8 +192,9 @@ def align_chunk(inputs: VerifyInputs, pairs: tuple[np.ndarray, ...], config: Det
     reach = np.flatnonzero(alignment.score >= bar)
     if len(reach):
         details_left, details_right, thumbs_left, thumbs_right = (image[reach] for image in images)
+        colours = (np.asarray(inputs.colour, np.float32)[left[reach]], turned_rows(inputs.colour, right[reach], turn[reach]).astype(np.float32))
         reached = Alignment(alignment.score[reach], alignment.right_trimmed[reach], alignment.trims[reach])
-        rows = aligned_rows(details_left, details_right, thumbs_left, thumbs_right, reached)
+        rows = aligned_rows((details_left, details_right), (thumbs_left, thumbs_right), colours, reached)
         evidence = gather_evidence(inputs, left[reach], right[reach], turn[reach], alignment.score[reach], config, rows)
         kept[tried[reach]] = decide(evidence, config) == 0
     return kept, score

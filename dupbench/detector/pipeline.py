@@ -286,7 +286,7 @@ def compare_stage(features: list[ImageFeatures], config: DetectorConfig, executo
     return Compared(features, reps, near, reasons, exact_edges(features), decoded, realigned)
 
 
-RETRIED_REASONS = (REASONS.index("detail"), REASONS.index("changed"))  # what a crop's shift can cause
+RETRIED_REASONS = tuple(REASONS.index(reason) for reason in ("colour", "detail", "changed"))  # what a crop's shift can cause
 
 
 def align_stage(

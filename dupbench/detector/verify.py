@@ -214,13 +214,15 @@ def toned_scores(thumbs: tuple[np.ndarray, np.ndarray], details: tuple[np.ndarra
 
 @dataclass(frozen=True)
 class PairRows:
-    """Each pair's own thumbnails and detail thumbnails (the right one already turned): what a pair
-    realigned on a small crop is verified on instead of the images as stored (see align.py)."""
+    """Each pair's own thumbnails, detail thumbnails and colour grids (the right ones already turned):
+    what a pair realigned on a small crop is verified on instead of the images as stored (see align.py)."""
 
     thumb_left: np.ndarray
     thumb_right: np.ndarray
     detail_left: np.ndarray
     detail_right: np.ndarray
+    colour_left: np.ndarray
+    colour_right: np.ndarray
 
 
 REGION_PATCH = 5  # side of the detail-thumbnail patches `region_difference` averages
@@ -265,8 +267,11 @@ class VerifyInputs:
     short_side: np.ndarray  # (n,) the shorter side in pixels
 
 
-def gather_cheap(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The aspect, alpha and colour measurements of PairEvidence: the checks that no SSIM map needs."""
+def gather_cheap(
+    inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, rows: PairRows | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The aspect, alpha and colour measurements of PairEvidence: the checks that no SSIM map needs;
+    colour on `rows`' grids where given (a realigned crop), else on the stored ones."""
     aspects, opaque = np.asarray(inputs.aspect), np.asarray(inputs.opaque)
     swapped = np.where(turn % 2 == 1, -1.0, 1.0)  # a quarter turn swaps width and height: log aspect negates
     aspect = np.abs(aspects[left] - swapped * aspects[right])
@@ -275,7 +280,10 @@ def gather_cheap(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn
     both = ~opaque_l & ~opaque_r
     if both.any():
         alpha[both] = pair_scores(inputs.alpha, left[both], right[both], turn[both])
-    colour = colour_distance(np.asarray(inputs.colour)[left], turned_rows(inputs.colour, right, turn))
+    if rows is None:
+        colour = colour_distance(np.asarray(inputs.colour)[left], turned_rows(inputs.colour, right, turn))
+    else:
+        colour = colour_distance(rows.colour_left, rows.colour_right)
     return aspect, alpha, colour
 
 
@@ -296,7 +304,7 @@ def gather_evidence(
     """Each check's measurement for pairs (left, right turned by `turn`); the thumbnail and detail
     checks on `rows` where given (a realigned crop), else on the stored images."""
     arr = {name: np.asarray(getattr(inputs, name)) for name in ("information", "background")}
-    aspect, alpha, colour = gather_cheap(inputs, left, right, turn)
+    aspect, alpha, colour = gather_cheap(inputs, left, right, turn, rows)
     info = np.minimum(arr["information"][left], arr["information"][right])
     back = np.maximum(arr["background"][left], arr["background"][right])
     detail = np.full(len(left), np.nan)
@@ -335,15 +343,18 @@ def gather_evidence(
 
 
 def invariant_failures(aspect: np.ndarray, alpha: np.ndarray, colour: np.ndarray, config: DetectorConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Which pairs fail the aspect, transparency and colour checks (REASONS 1-3): the checks no small
-    crop changes."""
+    """Which pairs fail the aspect, transparency and colour checks (REASONS 1-3): the checks that need
+    no SSIM map."""
     return aspect > np.log(config.aspect_tolerance), alpha < config.alpha_threshold, colour > config.colour_tolerance
 
 
 def crop_invariant_failures(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, config: DetectorConfig) -> np.ndarray:
-    """Pairs failing a check that no small crop changes: realigning them cannot help (see align.py)."""
-    aspect, alpha, colour = invariant_failures(*gather_cheap(inputs, left, right, turn), config)
-    return aspect | alpha | colour
+    """Pairs failing a check that no small crop changes (aspect within its tolerance, transparency):
+    realigning them cannot help (see align.py). Colour is not one of them: a crop of 5% a side moves
+    every cell of the 8x8 grid by up to half a cell, which on a colourful picture is more than the
+    tolerance, so it is checked on the aligned grids instead."""
+    aspect, alpha, _ = invariant_failures(*gather_cheap(inputs, left, right, turn), config)
+    return aspect | alpha
 
 
 def low_information(info: np.ndarray, back: np.ndarray, config: DetectorConfig) -> np.ndarray:

@@ -11,8 +11,8 @@ import pytest
 from planted import photo
 
 from dupbench.config import DetectorConfig, ExecutionConfig
-from dupbench.detector.align import mutual_best, search_trims, trimmed, window_weights
-from dupbench.detector.features import area_weights, resize_plane, thumbnail
+from dupbench.detector.align import mutual_best, search_trims, trimmed, trimmed_grids, window_weights
+from dupbench.detector.features import area_weights, colour_grid, resize_plane, thumbnail
 from dupbench.detector.pipeline import find_duplicates
 from dupbench.detector.verify import matched_pairs
 
@@ -99,6 +99,43 @@ def test_a_small_crop_is_found_once_aligned_and_only_then(crops, pairs):
 
 def test_every_mode_aligns_alike(crops, mode):  # `mode`: every mode, dask where installed (conftest)
     assert groups_of(crops, mode) == groups_of(crops, "serial")
+
+
+def cut_every_side(image: np.ndarray, share: float) -> np.ndarray:
+    h, w = image.shape[:2]
+    return image[round(h * share) : h - round(h * share), round(w * share) : w - round(w * share)]
+
+
+def test_a_trimmed_colour_grid_is_the_grid_of_the_kept_part():
+    # a picture whose colour changes smoothly, so each cell's colour is nearly even across it
+    y, x = np.mgrid[0:400, 0:400] / 400.0
+    image = np.stack([80 + 120 * x, 60 + 100 * y, 200 - 120 * x * y], axis=-1).astype(np.uint8)
+    crop = cut_every_side(image, 0.05)
+    grid, crop_grid = colour_grid(image)[None], colour_grid(crop)[None]
+    cut = trimmed_grids(grid, np.full((1, 4), 0.05 * 64, np.float32), 64)
+    assert np.abs(cut - crop_grid).max() < 0.25 * np.abs(grid - crop_grid).max()
+
+
+@pytest.fixture
+def colourful_crops(tmp_path: Path) -> Path:
+    """A real, colourful photo (scikit-image's retina) and copies cut 5% from every side: the most the
+    crop tolerance allows, which moves every cell of the 8x8 colour grid by up to half a cell."""
+    image = photo("retina", 400)
+    cv2.imwrite(str(tmp_path / "retina.png"), image)
+    crop = cut_every_side(image, 0.05)
+    cv2.imwrite(str(tmp_path / "retina-cropped.jpg"), crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    hsv = cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)
+    hsv[..., 0] = (hsv[..., 0].astype(np.int16) + 45) % 180  # the hue turned by 90 degrees
+    cv2.imwrite(str(tmp_path / "retina-cropped-hue.jpg"), cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return tmp_path
+
+
+def test_a_colourful_crop_at_the_tolerance_is_found_and_its_hue_variant_is_not(colourful_crops):
+    from dupbench.detector.verify import colour_distance
+
+    grids = [colour_grid(cv2.imread(str(colourful_crops / name))) for name in ("retina.png", "retina-cropped.jpg")]
+    assert colour_distance(grids[0][None], grids[1][None])[0] > DetectorConfig().colour_tolerance  # as stored: refused
+    assert groups_of(colourful_crops) == {frozenset({"retina.png", "retina-cropped.jpg"})}
 
 
 def test_alignment_is_counted(crops):
