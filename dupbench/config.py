@@ -94,7 +94,7 @@ class DetectorConfig:
     # get a search over trims of up to crop_margin of each side (0: no alignment), and are kept at an aligned
     # score of crop_threshold: above the screen's, as the search keeps the best of many alignments.
     crop_margin: float = 0.05
-    crop_floor: float = 0.5
+    crop_floor: float = 0.4
     crop_threshold: float = 0.95
     # Only pairs among the crop_partners best-screened of both their images are searched: a crop scores
     # highest against the picture it was cut from and that picture's copies (every pair alignment kept on

@@ -143,7 +143,7 @@ def add_detector_arguments(parser: argparse.ArgumentParser, defaults: DetectorCo
         default=defaults.crop_margin,
         metavar="SHARE",
         help="a thumbnail squashes the whole picture, so a copy cropped by a few percent a side is a shifted "
-        "thumbnail that SSIM scores low; pairs that come close (0.5) are aligned by a search over trims of up "
+        f"thumbnail that SSIM scores low; pairs that come close ({defaults.crop_floor}) are aligned by a search over trims of up "
         f"to SHARE of each side (only among each picture's {defaults.crop_partners} closest, so look-alikes cost no search each) "
         f"and kept at an aligned SSIM of {defaults.crop_threshold}, as well as a re-encode matches "
         f"(default {defaults.crop_margin}: 5%% a side; 0 turns alignment off)",

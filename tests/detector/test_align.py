@@ -138,6 +138,18 @@ def test_a_colourful_crop_at_the_tolerance_is_found_and_its_hue_variant_is_not(c
     assert groups_of(colourful_crops) == {frozenset({"retina.png", "retina-cropped.jpg"})}
 
 
+def test_a_crop_the_screen_scores_below_one_half_is_still_searched(tmp_path):
+    # four photos in one picture: detailed enough that 5% off every side screens at about 0.47
+    tiles = [cv2.resize(photo(name, 200), (200, 200)) for name in ("astronaut", "coffee", "chelsea", "coins")]
+    collage = np.vstack([np.hstack(tiles[:2]), np.hstack(tiles[2:])])
+    cv2.imwrite(str(tmp_path / "collage.png"), collage)
+    cv2.imwrite(str(tmp_path / "collage-cropped.jpg"), cut_every_side(collage, 0.05), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    grey = [cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) for image in (collage, cut_every_side(collage, 0.05))]
+    assert 0.4 < matched_pairs(thumbnail(grey[0], 32)[None], thumbnail(grey[1], 32)[None])[0] < 0.5
+    assert groups_of(tmp_path) == {frozenset({"collage.png", "collage-cropped.jpg"})}
+    assert groups_of(tmp_path, crop_floor=0.5) == set()
+
+
 def test_alignment_is_counted(crops):
     report = find_duplicates([str(crops)], DetectorConfig(), ExecutionConfig("serial"))
     assert report.counts["realigned_pairs"] == 1
