@@ -85,10 +85,13 @@ def ascend(
         valid = ((tries >= 0) & (tries <= most)).all(axis=2)
         tries = np.where(valid[..., None], tries, trims[active, None, :])
         cut = np.rint(tries / GRID).astype(np.int64)
-        rows, columns = table[cut[..., 0], cut[..., 1]], table[cut[..., 2], cut[..., 3]]  # (a, moves, size, n)
+        # only the weights a move changes, and each image's current ones once: moves 0-3 change its rows
+        # (top, bottom), 4-7 its columns (left, right)
+        rows, columns = table[cut[:, :4, 0], cut[:, :4, 1]], table[cut[:, 4:, 2], cut[:, 4:, 3]]  # (a, 4, size, n)
+        rows_now, columns_now = table[cut[:, 4, 0], cut[:, 4, 1]], table[cut[:, 0, 2], cut[:, 0, 3]]  # (a, size, n)
         image = details[active]
-        vertical = rows[:, :4] @ (image @ columns[:, 0].transpose(0, 2, 1))[:, None]
-        horizontal = (rows[:, 4] @ image)[:, None] @ columns[:, 4:].transpose(0, 1, 3, 2)
+        vertical = rows @ (image @ columns_now.transpose(0, 2, 1))[:, None]
+        horizontal = (rows_now @ image)[:, None] @ columns.transpose(0, 1, 3, 2)
         crops = np.concatenate([vertical, horizontal], axis=1)[valid]  # a move off the grid is not scored
         scores = np.full((len(active), moves), -np.inf)
         scores[valid] = match_pairs(ssim_terms(crops, np.float32), targets.take(np.repeat(active, moves).reshape(-1, moves)[valid]))
