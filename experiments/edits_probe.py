@@ -22,6 +22,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -112,16 +113,10 @@ def build(source: Path, folder: Path, edit: str) -> GroundTruth:
         original = writer.write(writer.name(folder_name, stem, Path(entry.path).suffix), data, "original", "original", entry.group, source=entry.source)
         copy = encode(np.ascontiguousarray(apply(pixels)), ext, quality)
         writer.write(writer.name(folder_name, stem, ext), copy, "copy", edit, entry.group, derived_from=original.path, params={"edit": label})
-    probe = GroundTruth(
+    probe = replace(
+        truth,
         profile=f"edits-probe-{edit}",
-        seed=truth.seed,
         n_images=len(writer.entries),
-        threshold=truth.threshold,
-        thumb_size=truth.thumb_size,
-        distinct_below=truth.distinct_below,
-        distinct_check=truth.distinct_check,
-        libraries=truth.libraries,
-        sources=truth.sources,
         images=tuple(sorted(writer.entries, key=lambda e: e.path)),
         settings={"source_set": str(source), "edit": edit, "label": label},
     )
