@@ -28,7 +28,7 @@ import numpy as np
 from dupbench.config import DetectorConfig
 from dupbench.detector.distinct import distinct_rows
 from dupbench.detector.ssim import SsimTerms, match_pairs, ssim_terms
-from dupbench.detector.verify import PairRows, VerifyInputs, crop_invariant_failures, decide, gather_evidence, map_pair_chunks, turned_rows
+from dupbench.detector.verify import PairRows, VerifyInputs, crop_invariant_failures, decide, gather_evidence, map_pair_chunks, pair_rows
 
 STEPS = (2.0, 1.0, 0.5)  # trim steps of the search, in detail-thumbnail pixels, coarse to fine
 GRID = STEPS[-1]  # every trim the search reaches is a multiple of the finest step
@@ -183,19 +183,14 @@ def align_chunk(inputs: VerifyInputs, pairs: tuple[np.ndarray, ...], config: Det
     if not len(tried):
         return kept, score
     left, right, turn = left[tried], right[tried], turn[tried]
-    images = (
-        np.asarray(inputs.detail)[left],
-        turned_rows(inputs.detail, right, turn),
-        np.asarray(inputs.thumb)[left],
-        turned_rows(inputs.thumb, right, turn),
-    )
+    images = (*pair_rows(inputs, None, "detail", left, right, turn, slice(None)), *pair_rows(inputs, None, "thumb", left, right, turn, slice(None)))
     bar = max(config.threshold, config.crop_threshold)
     alignment = align(*images, most=config.crop_margin * config.detail_size, bar=bar)
     score[tried] = alignment.score
     reach = np.flatnonzero(alignment.score >= bar)
     if len(reach):
         details_left, details_right, thumbs_left, thumbs_right = (image[reach] for image in images)
-        colours = (np.asarray(inputs.colour, np.float32)[left[reach]], turned_rows(inputs.colour, right[reach], turn[reach]).astype(np.float32))
+        colours = pair_rows(inputs, None, "colour", left, right, turn, reach)
         reached = Alignment(alignment.score[reach], alignment.right_trimmed[reach], alignment.trims[reach])
         rows = aligned_rows((details_left, details_right), (thumbs_left, thumbs_right), colours, reached)
         evidence = gather_evidence(inputs, left[reach], right[reach], turn[reach], alignment.score[reach], config, rows)

@@ -272,6 +272,13 @@ def gather_cheap(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The aspect, alpha and colour measurements of PairEvidence: the checks that no SSIM map needs;
     colour on `rows`' grids where given (a realigned crop), else on the stored ones."""
+    aspect, alpha = gather_shape(inputs, left, right, turn)
+    colour = colour_distance(*pair_rows(inputs, rows, "colour", left, right, turn, slice(None)))
+    return aspect, alpha, colour
+
+
+def gather_shape(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The aspect and alpha measurements of PairEvidence: what no small crop changes."""
     aspects, opaque = np.asarray(inputs.aspect), np.asarray(inputs.opaque)
     swapped = np.where(turn % 2 == 1, -1.0, 1.0)  # a quarter turn swaps width and height: log aspect negates
     aspect = np.abs(aspects[left] - swapped * aspects[right])
@@ -280,18 +287,14 @@ def gather_cheap(
     both = ~opaque_l & ~opaque_r
     if both.any():
         alpha[both] = pair_scores(inputs.alpha, left[both], right[both], turn[both])
-    if rows is None:
-        colour = colour_distance(np.asarray(inputs.colour)[left], turned_rows(inputs.colour, right, turn))
-    else:
-        colour = colour_distance(rows.colour_left, rows.colour_right)
-    return aspect, alpha, colour
+    return aspect, alpha
 
 
 def pair_rows(
-    inputs: VerifyInputs, rows: PairRows | None, name: str, left: np.ndarray, right: np.ndarray, turn: np.ndarray, pick: np.ndarray
+    inputs: VerifyInputs, rows: PairRows | None, name: str, left: np.ndarray, right: np.ndarray, turn: np.ndarray, pick: np.ndarray | slice
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The picked pairs' `name` ("thumb" or "detail") images, left and right (turned): realigned where
-    `rows` are given, else as stored."""
+    """The picked pairs' `name` ("thumb", "detail" or "colour") rows, left and right (turned): realigned
+    where `rows` are given, else as stored."""
     if rows is None:
         stack = getattr(inputs, name)
         return np.asarray(stack)[left[pick]], turned_rows(stack, right[pick], turn[pick])
@@ -345,7 +348,12 @@ def gather_evidence(
 def invariant_failures(aspect: np.ndarray, alpha: np.ndarray, colour: np.ndarray, config: DetectorConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Which pairs fail the aspect, transparency and colour checks (REASONS 1-3): the checks that need
     no SSIM map."""
-    return aspect > np.log(config.aspect_tolerance), alpha < config.alpha_threshold, colour > config.colour_tolerance
+    return (*shape_failures(aspect, alpha, config), colour > config.colour_tolerance)
+
+
+def shape_failures(aspect: np.ndarray, alpha: np.ndarray, config: DetectorConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Which pairs fail the aspect and transparency checks."""
+    return aspect > np.log(config.aspect_tolerance), alpha < config.alpha_threshold
 
 
 def crop_invariant_failures(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, config: DetectorConfig) -> np.ndarray:
@@ -353,7 +361,7 @@ def crop_invariant_failures(inputs: VerifyInputs, left: np.ndarray, right: np.nd
     realigning them cannot help (see align.py). Colour is not one of them: a crop of 5% a side moves
     every cell of the 8x8 grid by up to half a cell, which on a colourful picture is more than the
     tolerance, so it is checked on the aligned grids instead."""
-    aspect, alpha, _ = invariant_failures(*gather_cheap(inputs, left, right, turn), config)
+    aspect, alpha = shape_failures(*gather_shape(inputs, left, right, turn), config)
     return aspect | alpha
 
 
