@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "with little structure (flat colours, gradients, diagrams, small subjects on black) a sharper "
             "thumbnail, as stored or once a brightness/contrast/gamma edit is undone, and the same brightness; for "
             "two transparent drawings (icons, clip art) a nearly intact thumbnail (another badge on one icon is another icon) in which no small patch is brighter or darker "
-            "than a tone edit explains (another phase of a rendered Moon); and the two do not differ completely in one region (another emblem on the same icon). Each near group is a keeper and the files that match it "
+            "than a tone edit explains (another phase of a rendered Moon); and the two do not differ completely in one region (another emblem on the same icon); where both sit in the same plain frame or border, all of that holds inside it too (the frame is no evidence). Each near group is a keeper and the files that match it "
             "directly (no chains); matched pairs left out of a group are listed in the JSON (left_out_pairs). With no PATH, runs on a demo set built once from photos that ship with "
             "scikit-image, with known duplicates planted in it. Nothing on disk is changed unless you ask "
             "with --action (and even then never a group's keeper; every change is recorded for `dupbench undo`)."

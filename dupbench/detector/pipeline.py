@@ -23,6 +23,7 @@ from dupbench.detector.compare import NearPairs, exact_edges, near_pairs, pixel_
 from dupbench.detector.decode import resolve_decoder
 from dupbench.detector.distinct import distinct
 from dupbench.detector.features import CONTENT_DIGEST, ImageFeatures
+from dupbench.detector.frames import frame_failures
 from dupbench.detector.load import load_task, pixel_digest_task
 from dupbench.detector.pixel_checks import copy_classes, known_digests, to_decode, with_digests
 from dupbench.detector.scan import ScanFilters, ScanResult, scan
@@ -281,9 +282,27 @@ def compare_stage(features: list[ImageFeatures], config: DetectorConfig, executo
             RetryingExecutor(executor).map,
             per_task=chunk_size(len(screened.left), workers, 16, 2048),
         )
+        reasons = frame_stage(screened, reasons, shared, config, executor, workers)
         near, reasons, realigned = align_stage(found, screened, reasons, shared, config, executor, workers)
         near = near.renumbered(involved)
     return Compared(features, reps, near, reasons, exact_edges(features), decoded, realigned)
+
+
+def frame_stage(screened: NearPairs, reasons: np.ndarray, shared: VerifyInputs, config: DetectorConfig, executor: Executor, workers: int) -> np.ndarray:
+    """The verdicts once the pairs verification kept are checked inside a frame both images share (frames.py)."""
+    kept = np.flatnonzero(reasons == 0)
+    fails = frame_failures(
+        shared,
+        screened.left[kept],
+        screened.right[kept],
+        screened.orientation[kept],
+        config,
+        RetryingExecutor(executor).map,
+        per_task=chunk_size(len(kept), workers, 16, 2048),
+    )
+    reasons = reasons.copy()
+    reasons[kept[fails]] = REASONS.index("frame")
+    return reasons
 
 
 RETRIED_REASONS = tuple(REASONS.index(reason) for reason in ("colour", "detail", "changed"))  # what a crop's shift can cause

@@ -31,7 +31,8 @@ whatever the subject. A pair is kept only if
   CHANGED_SSIM), as stored or once one is given the tone edit that best makes it the other (an edit that
   clips flattens a region): an edit spreads its change thinly, another picture on the same base differs
   in one place.
-The checks are vectorised over chunks of pairs and run in the executor like the other stages.
+The checks are vectorised over chunks of pairs and run in the executor like the other stages. A pair
+kept here whose pictures share a plain frame is checked again inside it (frames.py).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ try:
 except ImportError:  # pragma: no cover - free-threaded interpreters have no cv2 wheel
     cv2 = None  # type: ignore[assignment]
 
-REASONS = ("kept", "aspect", "alpha", "colour", "detail", "changed")
+REASONS = ("kept", "aspect", "alpha", "colour", "detail", "changed", "frame")  # "frame": see frames.py
 EDGE_LEVEL = 12.0  # |Laplacian| in grey levels at which a detail-thumbnail pixel counts as an edge
 BACKGROUND_LEVELS = 6  # grey levels around the commonest one that count as background
 CHANGED_SSIM = 0.3  # a thumbnail window whose local SSIM is below this shows other content
@@ -223,6 +224,10 @@ class PairRows:
     detail_right: np.ndarray
     colour_left: np.ndarray
     colour_right: np.ndarray
+    # The pair's lower edge share and higher background share, where these rows are a part of each
+    # picture that is measured on its own (a frame's interior, see frames.py); None: the whole images'.
+    information: np.ndarray | None = None
+    background: np.ndarray | None = None
 
 
 REGION_PATCH = 5  # side of the detail-thumbnail patches `region_difference` averages
@@ -308,8 +313,12 @@ def gather_evidence(
     checks on `rows` where given (a realigned crop), else on the stored images."""
     arr = {name: np.asarray(getattr(inputs, name)) for name in ("information", "background")}
     aspect, alpha, colour = gather_cheap(inputs, left, right, turn, rows)
-    info = np.minimum(arr["information"][left], arr["information"][right])
-    back = np.maximum(arr["background"][left], arr["background"][right])
+    own = None if rows is None or rows.information is None or rows.background is None else (rows.information, rows.background)
+    if own is not None:
+        info, back = own
+    else:
+        info = np.minimum(arr["information"][left], arr["information"][right])
+        back = np.maximum(arr["background"][left], arr["background"][right])
     detail = np.full(len(left), np.nan)
     low = low_information(info, back, config)
     if low.any():
@@ -320,8 +329,11 @@ def gather_evidence(
     level = np.zeros(len(left))
     flat = info < config.flat_floor
     if flat.any():
-        means = np.asarray(inputs.detail, np.float32)
-        level[flat] = np.abs(means[left[flat]].mean(axis=(1, 2)) - means[right[flat]].mean(axis=(1, 2)))
+        if own is not None and rows is not None:
+            level[flat] = np.abs(rows.detail_left[flat].mean(axis=(1, 2)) - rows.detail_right[flat].mean(axis=(1, 2)))
+        else:
+            means = np.asarray(inputs.detail, np.float32)
+            level[flat] = np.abs(means[left[flat]].mean(axis=(1, 2)) - means[right[flat]].mean(axis=(1, 2)))
     if rows is None:
         changed = pair_scores(inputs.thumb, left, right, turn, score=changed_share)
     else:
