@@ -48,7 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Find exact duplicates (same bytes, or same decoded pixels in another format) and near "
             "duplicates under PATHs, recursively. A near duplicate is the same picture re-encoded, resized, "
-            "slightly cropped or edited in brightness, contrast or gamma: its grayscale thumbnail matches "
+            "slightly cropped, edited in brightness, contrast or gamma, or given a plain border (a letterbox or mat around a picture "
+            "is cut off before any comparison): its grayscale thumbnail matches "
             "(SSIM at or above --threshold, or at 0.95 once a crop of up to 5% a side is undone, see --crop-margin) and a second look agrees: the same aspect ratio (within 25%), "
             "the same colours (a hue change makes another picture), the same transparency, and for pictures "
             "with little structure (flat colours, gradients, diagrams, small subjects on black) a sharper "

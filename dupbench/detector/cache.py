@@ -43,11 +43,13 @@ CACHE_ERRORS = (sqlite3.Error, OSError, ValueError, KeyError)  # ValueError/KeyE
 
 def pack_extra(f: ImageFeatures) -> bytes:
     """The verification and pixel-check features as one blob (npz): each of detail, colour, alpha, JPEG
-    quality, lossy coding and coded-data digest the image has."""
+    quality, lossy coding, coded-data digest and plain border the image has."""
     present = {"detail": f.detail, "colour": f.colour, "alpha": f.alpha}
     arrays = {name: value for name, value in present.items() if value is not None}
     if f.jpeg_quality is not None:
         arrays["quality"] = np.array(f.jpeg_quality)
+    if f.border is not None:
+        arrays["border"] = np.array(f.border, np.int64)
     for name in ("lossy_coding", "coded_digest"):
         value = getattr(f, name)
         if value is not None:
@@ -66,6 +68,7 @@ def unpack_extra(blob: bytes) -> dict:
             "jpeg_quality": int(data["quality"]) if "quality" in data else None,
             "lossy_coding": data["lossy_coding"].tobytes() if "lossy_coding" in data else None,
             "coded_digest": data["coded_digest"].tobytes() if "coded_digest" in data else None,
+            "border": tuple(int(v) for v in data["border"]) if "border" in data else None,
         }
 
 

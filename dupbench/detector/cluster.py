@@ -72,12 +72,13 @@ def compression_weight(quality: int | None) -> float:
 
 def keeper_rank(item: ImageFeatures) -> tuple:
     """Most credited pixels first (resolution times `compression_weight`), then resolution, then largest
-    file, then the shortest file name, then path order.
+    file, then the shortest file name, then path order. Resolution is the picture's, inside a plain
+    border (borders.py): a bordered copy has more pixels, none of them more of the picture.
 
     The name rule keeps "IMG_1.jpg" over the copies a file manager makes ("IMG_1 (1).jpg", "IMG_1 copy.jpg").
     """
-    credited = item.pixels * compression_weight(item.jpeg_quality)
-    return (-credited, -item.pixels, -item.size_bytes, len(os.path.basename(item.path)), item.path)
+    credited = item.content_pixels * compression_weight(item.jpeg_quality)
+    return (-credited, -item.content_pixels, -item.size_bytes, len(os.path.basename(item.path)), item.path)
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,25 @@ class ImageFeatures:
     # What a lossy encoder chose (see `lossy_coding`); None for lossless or unknown codings.
     lossy_coding: bytes | None = None
     coded_digest: bytes | None = None  # JPEG: its image data without metadata (see `jpeg_coded_digest`)
+    # Plain border cut off before the thumbnails (top, bottom, left, right, in pixels; see borders.py).
+    border: tuple[int, int, int, int] | None = None
 
     @property
     def pixels(self) -> int:
         return self.width * self.height
+
+    @property
+    def content_size(self) -> tuple[int, int]:
+        """(width, height) of the picture inside its plain border (the whole file's without one)."""
+        if self.border is None:
+            return self.width, self.height
+        top, bottom, left, right = self.border
+        return max(1, self.width - left - right), max(1, self.height - top - bottom)
+
+    @property
+    def content_pixels(self) -> int:
+        width, height = self.content_size
+        return width * height
 
     @property
     def identity(self) -> bytes:

@@ -17,6 +17,7 @@ from functools import partial
 import numpy as np
 
 from dupbench.config import DEFAULT_MAX_FILE_SIZE, DetectorConfig
+from dupbench.detector.borders import border, scaled
 from dupbench.detector.decode import (
     OPAQUE_BYTES_PER_PIXEL,
     DecodeError,
@@ -163,6 +164,11 @@ def features_of(path: str, data: bytes, config: DetectorConfig) -> ImageFeatures
         return Skipped(path, f"unexpected error: {type(exc).__name__}: {exc}")
     width, height = oriented_size(stored, image)
     use_cv2 = decoder == "opencv"
+    cut = border(image, image.shape[0] / height) if alpha is None else (0, 0, 0, 0)
+    framed = image
+    if any(cut):
+        top, bottom, left, right = cut
+        image = image[top : image.shape[0] - bottom, left : image.shape[1] - right]
     thumb, detail, colour = small_views(image, config.thumb_size, config.detail_size, use_cv2)
     return ImageFeatures(
         path=path,
@@ -171,7 +177,7 @@ def features_of(path: str, data: bytes, config: DetectorConfig) -> ImageFeatures
         height=height,
         file_digest=file_digest(data),
         # a RAW's load decode is its preview; the pixel checks develop it (`decode.decode_raw`)
-        pixel_digest=None if is_camera_raw(data) else full_pixel_digest(image, alpha, stored),
+        pixel_digest=None if is_camera_raw(data) else full_pixel_digest(framed, alpha, stored),
         thumb=thumb,
         detail=detail,
         colour=colour,
@@ -179,6 +185,7 @@ def features_of(path: str, data: bytes, config: DetectorConfig) -> ImageFeatures
         jpeg_quality=jpeg_quality(data),
         lossy_coding=lossy_coding(data),
         coded_digest=jpeg_coded_digest(data),
+        border=scaled(cut, framed.shape[:2], (height, width)) if any(cut) else None,
     )
 
 

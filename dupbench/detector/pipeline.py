@@ -130,7 +130,7 @@ def verify_inputs(features: Sequence[ImageFeatures], reps: np.ndarray, config: D
     opaque_alpha = np.full((side, side), 255, np.uint8)
     details = np.stack([f.detail for f in chosen]) if chosen else np.empty((0, detail_side, detail_side), np.uint8)
     return VerifyInputs(
-        aspect=np.array([np.log(f.width / f.height) for f in chosen], np.float64),
+        aspect=np.array([np.log(f.content_size[0] / f.content_size[1]) for f in chosen], np.float64),
         colour=np.stack([f.colour for f in chosen]) if chosen else np.empty((0, 8, 8, 2), np.float32),
         alpha=np.stack([f.alpha if f.alpha is not None else opaque_alpha for f in chosen]) if chosen else np.empty((0, side, side), np.uint8),
         opaque=np.array([f.alpha is None for f in chosen], bool),
@@ -138,14 +138,14 @@ def verify_inputs(features: Sequence[ImageFeatures], reps: np.ndarray, config: D
         thumb=np.stack([f.thumb for f in chosen]) if chosen else np.empty((0, side, side), np.uint8),
         information=information(details).astype(np.float32) if chosen else np.empty(0, np.float32),
         background=background(details),
-        short_side=np.array([min(f.width, f.height) for f in chosen], np.int64),
+        short_side=np.array([min(f.content_size) for f in chosen], np.int64),
     )
 
 
 def cache_settings_key(config: DetectorConfig) -> str:
     """What shapes cached features: the thumbnail size, the decoder actually used, the reduced JPEG decode
     and the hash of the pixel and coded-data digests."""
-    return f"thumb{config.thumb_size}-{resolve_decoder(config.decoder)}-reduced-colour-{CONTENT_DIGEST}"
+    return f"thumb{config.thumb_size}-{resolve_decoder(config.decoder)}-reduced-colour-borders-{CONTENT_DIGEST}"
 
 
 def load_with_cache(

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dupbench.config import DetectorConfig, ExecutionConfig
-from dupbench.detector.cache import FeatureCache
+from dupbench.detector.cache import FeatureCache, file_keys
 from dupbench.detector.pipeline import cache_settings_key, find_duplicates
 
 
@@ -248,3 +248,21 @@ def cached_once(planted_folder, tmp_path):
 
 def run_files(paths, cache):
     return find_duplicates(paths, DetectorConfig(), ExecutionConfig(mode="serial"), cache=cache)
+
+
+def test_a_cached_picture_keeps_its_border(tmp_path):
+    import cv2
+    from planted import photo
+
+    from dupbench.detector.load import load_features
+
+    image = cv2.copyMakeBorder(photo("coffee", 300), 20, 20, 0, 0, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    cv2.imwrite(str(tmp_path / "letterboxed.png"), image)
+    key = cache_settings_key(DetectorConfig())
+    with FeatureCache(tmp_path / "c.sqlite", key) as cache:
+        first = run(tmp_path, cache)
+    path = str(tmp_path / "letterboxed.png")
+    with FeatureCache(tmp_path / "c.sqlite", key) as cache:
+        found = cache.lookup([path], file_keys([path]))
+    assert first.counts["images"] == 1
+    assert found[path].border == load_features(path, DetectorConfig()).border == (21, 21, 0, 0)

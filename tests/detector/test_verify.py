@@ -155,9 +155,9 @@ def folder_icon(emblem: str, size: int = 192) -> np.ndarray:
 
 def test_icons_on_one_base_with_other_emblems_are_not_duplicates_but_a_recompressed_copy_is(tmp_path, monkeypatch):
     """Real icon themes hold folder-music, folder-pictures, ...: one picture with another emblem. Their
-    thumbnails screen as alike; what tells them apart is that they differ completely in one place (inside
-    the white margin they share, too: frames.py)."""
-    from dupbench.detector import frames
+    thumbnails screen as alike; what tells them apart is that they differ completely in one place (also
+    once the white margin is cut off, borders.py, or looked inside, frames.py)."""
+    from dupbench.detector import frames, load
 
     music = folder_icon("music")
     cv2.imwrite(str(tmp_path / "folder-music.png"), music)
@@ -166,6 +166,7 @@ def test_icons_on_one_base_with_other_emblems_are_not_duplicates_but_a_recompres
     expected = {frozenset({"folder-music.png", "folder-music.jpg"})}
     assert groups_of(tmp_path) == expected
     monkeypatch.setattr(frames, "frame_chunk", lambda inputs, pairs, config: np.zeros(len(pairs[0]), bool))
+    monkeypatch.setattr(load, "border", lambda image, scale=1.0: (0, 0, 0, 0))
     unchecked = find_duplicates([str(tmp_path)], DetectorConfig(pairs="all", changed_ceiling=1.0))
     assert {frozenset(Path(p).name for p in g.paths) for g in unchecked.groups} != expected  # the screen alone merges them
 
