@@ -68,3 +68,24 @@ def test_a_bordered_copy_is_found_and_not_kept_over_its_original(tmp_path: Path)
         report = find_duplicates([str(tmp_path)], DetectorConfig(), ExecutionConfig(mode, 2 if mode != "serial" else None, "fork"))
         assert [sorted(Path(p).name for p in g.paths) for g in report.groups] == [["coffee-black-border.jpg", "coffee-square.jpg", "coffee.png"]]
         assert Path(report.groups[0].keeper).name == "coffee.png"
+
+
+def test_any_shape_of_picture_gets_a_cut_that_leaves_a_picture():
+    rng = np.random.default_rng(2)
+    for h in (1, 2, 3, 7, 9, 17, 64):
+        for w in (1, 2, 5, 8, 16, 33):
+            for image in (
+                rng.integers(0, 256, (h, w, 3)).astype(np.uint8),
+                np.zeros((h, w, 3), np.uint8),
+                bordered(rng.integers(0, 256, (h, w, 3)).astype(np.uint8), 3, 3, 3, 3),
+            ):
+                top, bottom, left, right = border(image)
+                assert min(top, bottom, left, right) >= 0
+                assert top + bottom < image.shape[0] and left + right < image.shape[1]
+    assert border(np.zeros((40, 40), np.uint8)) == (0, 0, 0, 0)  # grey pictures too
+
+
+def test_a_small_bordered_picture_loads(tmp_path: Path):
+    cv2.imwrite(str(tmp_path / "tiny.png"), bordered(photo("coffee", 40), 6, 6, 6, 6, 255))
+    features = load_features(str(tmp_path / "tiny.png"), DetectorConfig())
+    assert features.border is not None and features.detail.shape == (64, 64) and features.content_size[0] < features.width
