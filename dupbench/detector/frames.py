@@ -16,14 +16,14 @@ left to the other stages), and a copy in the same frame as its original matches 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import numpy as np
 
 from dupbench.config import DetectorConfig
 from dupbench.detector.align import trimmed, trimmed_grids
 from dupbench.detector.ssim import match_pairs, ssim_terms
-from dupbench.detector.verify import BACKGROUND_LEVELS, PairRows, VerifyInputs, background, decide, gather_evidence, information, map_pair_chunks, pair_rows
+from dupbench.detector.verify import BACKGROUND_LEVELS, PairRows, VerifyInputs, background, decide, gather_evidence, information, joined_chunks, pair_rows
 
 FRAME_LEVELS = BACKGROUND_LEVELS  # grey levels a frame's pixel may stray from its edge's level (re-encoding noise)
 FRAME_SHARE = 0.98  # share of a row's pixels that must: a row through the picture has far fewer
@@ -93,14 +93,8 @@ def frame_chunk(inputs: VerifyInputs, pairs: tuple[np.ndarray, ...], config: Det
 
 
 def frame_failures(
-    inputs: VerifyInputs,
-    left: np.ndarray,
-    right: np.ndarray,
-    turn: np.ndarray,
-    config: DetectorConfig,
-    map_chunks: Callable[[Callable, list], Iterable[np.ndarray]],
-    per_task: int = 2048,
+    inputs: VerifyInputs, pairs: tuple[np.ndarray, np.ndarray, np.ndarray], config: DetectorConfig, map_chunks: Callable, per_task: int = 2048
 ) -> np.ndarray:
-    """`frame_chunk` for all pairs (those verification kept), chunks run through `map_chunks` in order."""
-    parts = list(map_pair_chunks(frame_chunk, inputs, (left, right, turn), config, map_chunks, per_task))
-    return np.concatenate(parts) if parts else np.zeros(0, bool)
+    """`frame_chunk` for all pairs (left, right, turn: those verification kept), chunks run through
+    `map_chunks` in order."""
+    return joined_chunks(frame_chunk, inputs, pairs, config, map_chunks, per_task, np.zeros(0, bool))

@@ -291,15 +291,8 @@ def compare_stage(features: list[ImageFeatures], config: DetectorConfig, executo
 def frame_stage(screened: NearPairs, reasons: np.ndarray, shared: VerifyInputs, config: DetectorConfig, executor: Executor, workers: int) -> np.ndarray:
     """The verdicts once the pairs verification kept are checked inside a frame both images share (frames.py)."""
     kept = np.flatnonzero(reasons == 0)
-    fails = frame_failures(
-        shared,
-        screened.left[kept],
-        screened.right[kept],
-        screened.orientation[kept],
-        config,
-        RetryingExecutor(executor).map,
-        per_task=chunk_size(len(kept), workers, 16, 2048),
-    )
+    pairs = (screened.left[kept], screened.right[kept], screened.orientation[kept])
+    fails = frame_failures(shared, pairs, config, RetryingExecutor(executor).map, per_task=chunk_size(len(kept), workers, 16, 2048))
     reasons = reasons.copy()
     reasons[kept[fails]] = REASONS.index("frame")
     return reasons

@@ -450,5 +450,12 @@ def verify_pairs(
     per_task: int = 2048,
 ) -> np.ndarray:
     """Reason codes for all pairs (0 = kept), chunks run through `map_chunks(task, chunks)` in order."""
-    parts = list(map_pair_chunks(verify_chunk, inputs, (left, right, turn, screen), config, map_chunks, per_task))
-    return np.concatenate(parts) if parts else np.empty(0, np.int8)
+    return joined_chunks(verify_chunk, inputs, (left, right, turn, screen), config, map_chunks, per_task, np.empty(0, np.int8))
+
+
+def joined_chunks(
+    task: Callable, inputs: VerifyInputs, pairs: tuple[np.ndarray, ...], config: DetectorConfig, map_chunks: Callable, per_task: int, empty: np.ndarray
+) -> np.ndarray:
+    """`map_pair_chunks` with one array a chunk, joined in order (`empty` where there are no pairs)."""
+    parts = list(map_pair_chunks(task, inputs, pairs, config, map_chunks, per_task))
+    return np.concatenate(parts) if parts else empty
