@@ -7,8 +7,8 @@ the border's edge is what two different pictures in one frame agree on.
 
 A side's outermost rows (columns) are plain when at least BAND_SHARE of their pixels lie within
 BAND_LEVELS of the edge row's median colour; a frame's rows cross its side bands, so each side is
-measured between the plain bands of the two sides across it. A plain band of MIN_BAND to MAX_BAND of
-the side is cut where it ends at an edge across the picture: one of the next EDGE_ROWS rows (of the
+measured between the plain bands of the two sides across it. A plain band of MIN_BAND (and at least
+MIN_PIXELS) to MAX_BAND of the side is cut where it ends at an edge across the picture: one of the next EDGE_ROWS rows (of the
 stored size) has, in each of its EDGE_SEGMENTS equal parts, at least EDGE_SHARE of the pixels more
 than EDGE_LEVELS from the band; the cut is at that row, not where the plain rows end (JPEG's ringing
 and anti-aliasing blur a border's last rows differently in every copy). Once one side is cut, a
@@ -35,6 +35,7 @@ import numpy as np
 BAND_LEVELS = 8  # per channel: re-encoding noise in a plain band (JPEG encodes flat blocks almost exactly)
 BAND_SHARE = 0.95  # of a row's pixels (JPEG blurs the outermost ones; a watermark or a speck may touch a border)
 MIN_BAND = 0.01  # of the side: thinner is a hairline, not a border
+MIN_PIXELS = 16  # stored pixels, and at least: two rows of a 1/8 reduced JPEG decode, so every copy sees the band
 MAX_BAND = 0.3  # of the side: wider is part of the picture (a backdrop), whose copies need no cut
 EDGE_ROWS = 8  # stored pixels past the plain rows the edge may lie: JPEG rings across one 8x8 block
 EDGE_LEVELS = 32
@@ -90,14 +91,21 @@ def plain_rows(part: np.ndarray) -> int:
     return low + int(np.argmin(fine)) if not fine.all() else high
 
 
-def band_rows(sides: np.ndarray, span: tuple[int, int], reach: int, known: int | None = None) -> tuple[int, int]:
+def least(h: int, scale: float) -> float:
+    """The fewest decoded rows of a side of `h` that may be a border: MIN_BAND of it, and MIN_PIXELS
+    stored pixels (a 6 px border is invisible to a 1/8 JPEG decode: cut from a PNG alone, it made the
+    JPEG copy look larger, and its keeper)."""
+    return max(1.0, MIN_BAND * h, MIN_PIXELS * scale)
+
+
+def band_rows(sides: np.ndarray, span: tuple[int, int], reach: int, scale: float, known: int | None = None) -> tuple[int, int]:
     """The border to cut on the side whose rows are `sides` (up to the edge across the picture, within
     `reach` rows past the plain ones, that ends them; 0 where there is none), and its plain rows
     (`known` where already counted)."""
     h = sides.shape[0]
     part = sampled(sides, span)
     band = plain_rows(part) if known is None else known
-    if band < max(1, MIN_BAND * h) or band > MAX_BAND * h:
+    if band < least(h, scale) or band > MAX_BAND * h:
         return 0, band
     after = deviation(part[band : band + reach], np.median(part[0], axis=0)) > EDGE_LEVELS
     width = after.shape[1] // EDGE_SEGMENTS * EDGE_SEGMENTS
@@ -124,13 +132,13 @@ def border(image: np.ndarray, scale: float = 1.0) -> tuple[int, int, int, int]:
     cut, band = [0] * 4, list(whole)
     for k, (view, span) in enumerate(zip(sides, spans)):
         if whole[k] <= MAX_BAND * len(view):  # a band too long on whole rows is longer still on part of them
-            cut[k], band[k] = band_rows(view, span, reach, None if any(span) else whole[k])
+            cut[k], band[k] = band_rows(view, span, reach, scale, None if any(span) else whole[k])
     if any(cut):  # a border was added: its other sides may end where the picture is as dark (or light) as the border
         colours = [np.median(sampled(view, span)[0], axis=0) for view, span in zip(sides, spans)]
         found = [colours[k] for k in range(4) if cut[k]]
         for k, view in enumerate(sides):
             same = any(np.abs(colours[k] - colour).max() <= BAND_LEVELS for colour in found)
-            if not cut[k] and same and max(1, MIN_BAND * len(view)) <= band[k] <= MAX_BAND * len(view):
+            if not cut[k] and same and least(len(view), scale) <= band[k] <= MAX_BAND * len(view):
                 cut[k] = band[k]
     top, bottom, left, right = cut
     return top, bottom, left, right
@@ -138,13 +146,13 @@ def border(image: np.ndarray, scale: float = 1.0) -> tuple[int, int, int, int]:
 
 def scaled(cut: tuple[int, int, int, int], decoded: tuple[int, int], stored: tuple[int, int]) -> tuple[int, int, int, int]:
     """A cut measured on a decode of (height, width) `decoded`, in the pixels of the picture's `stored`
-    size, to the far side of the first row that is not plain (part of it may be border: a reduced JPEG
-    decode averages 8 rows into one): the least picture the measurement allows, so a bordered copy is
-    never credited with more resolution than it has (cluster.keeper_rank)."""
+    size; on a reduced decode to the far side of the first row that is not plain (part of it may be
+    border: a 1/8 JPEG decode averages 8 rows into one): the least picture the measurement allows, so a
+    bordered copy is never credited with more resolution than it has (cluster.keeper_rank)."""
     (h, w), (height, width) = decoded, stored
 
     def far(side: int, factor: float, size: int) -> int:
-        return min(size, round((side + 1) * factor)) if side else 0
+        return min(size, round((side + (factor > 1.0)) * factor)) if side else 0
 
     top, bottom, left, right = cut
     return (far(top, height / h, height), far(bottom, height / h, height), far(left, width / w, width), far(right, width / w, width))

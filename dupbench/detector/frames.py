@@ -56,20 +56,24 @@ def shared_frames(details_left: np.ndarray, details_right: np.ndarray) -> tuple[
 def interior_rows(details: tuple[np.ndarray, np.ndarray], colours: tuple[np.ndarray, np.ndarray], trims: np.ndarray, thumb_size: int) -> PairRows:
     """Both images of each pair cut by the same trims, at both thumbnail sizes and in the colour grids,
     with the interiors' own edge and background shares (a frame's edge is no information about what is
-    inside it, and its band no background)."""
+    inside it, and its band no background), measured on the detail thumbnails' own pixels inside the
+    frame: the resampled interior is smoother, and would count a near-flat picture (a planet's banded
+    texture) as flat, whose brightness must then agree, which a gamma copy's does not."""
     (detail_l, detail_r), (colour_l, colour_r) = details, colours
     n = detail_l.shape[1]
-    cut_l, cut_r = trimmed(detail_l, trims, n), trimmed(detail_r, trims, n)
-    grey_l, grey_r = (np.clip(np.rint(cut), 0, 255).astype(np.uint8) for cut in (cut_l, cut_r))
+    info, back = np.empty(len(trims)), np.empty(len(trims))
+    for k, (top, bottom, left, right) in enumerate(np.asarray(trims, np.int64)):
+        inside = np.stack([detail_l[k, top : n - bottom, left : n - right], detail_r[k, top : n - bottom, left : n - right]])
+        info[k], back[k] = information(inside).min(), background(inside).max()
     return PairRows(
         thumb_left=trimmed(detail_l, trims, thumb_size),
         thumb_right=trimmed(detail_r, trims, thumb_size),
-        detail_left=cut_l,
-        detail_right=cut_r,
+        detail_left=trimmed(detail_l, trims, n),
+        detail_right=trimmed(detail_r, trims, n),
         colour_left=trimmed_grids(colour_l, trims, n),
         colour_right=trimmed_grids(colour_r, trims, n),
-        information=np.minimum(information(grey_l), information(grey_r)),
-        background=np.maximum(background(grey_l), background(grey_r)),
+        information=info,
+        background=back,
     )
 
 

@@ -24,9 +24,10 @@ def test_an_added_border_is_measured_on_every_side():
     assert border(image) == (0, 0, 0, 0)
     assert border(bordered(image, 20, 20, 0, 0)) == (20, 20, 0, 0)  # a letterbox
     assert border(bordered(image, 30, 30, 30, 30, 255)) == (30, 30, 30, 30)  # a white mat
-    noisy = bordered(image, 20, 20, 12, 12).astype(np.int16)
+    noisy = bordered(image, 20, 20, 16, 16).astype(np.int16)
     noisy[:20] += np.random.default_rng(0).integers(0, 6, noisy[:20].shape).astype(np.int16)  # re-encoding noise in the band
-    assert border(noisy.astype(np.uint8)) == (20, 20, 12, 12)
+    assert border(noisy.astype(np.uint8)) == (20, 20, 16, 16)
+    assert border(bordered(image, 12, 12, 12, 12)) == (0, 0, 0, 0)  # under 16 px: a 1/8 JPEG decode of a copy would not see it
     # the astronaut's lower edge is as dark as a black border there: cut because the other sides are
     assert border(bordered(image, 20, 20, 20, 20)) == (20, 20, 20, 20)
 
@@ -49,7 +50,7 @@ def test_a_plain_area_that_fades_into_the_picture_is_not_a_border():
 
 def test_a_cut_is_scaled_to_the_stored_size():
     assert scaled((5, 0, 10, 2), (100, 200), (800, 1600)) == (48, 0, 88, 24)  # to the far side of the first row with picture
-    assert scaled((5, 0, 10, 2), (800, 1600), (800, 1600)) == (6, 0, 11, 3)
+    assert scaled((5, 0, 10, 2), (800, 1600), (800, 1600)) == (5, 0, 10, 2)  # a full decode sees where the picture starts
 
 
 def test_a_bordered_copy_is_found_and_not_kept_over_its_original(tmp_path: Path):
@@ -86,6 +87,19 @@ def test_any_shape_of_picture_gets_a_cut_that_leaves_a_picture():
 
 
 def test_a_small_bordered_picture_loads(tmp_path: Path):
-    cv2.imwrite(str(tmp_path / "tiny.png"), bordered(photo("coffee", 40), 6, 6, 6, 6, 255))
+    cv2.imwrite(str(tmp_path / "tiny.png"), bordered(photo("coffee", 40), 16, 16, 16, 16, 255))
     features = load_features(str(tmp_path / "tiny.png"), DetectorConfig())
     assert features.border is not None and features.detail.shape == (64, 64) and features.content_size[0] < features.width
+
+
+def names_of(report) -> list[list[str]]:
+    return [sorted(Path(p).name for p in g.paths) for g in report.groups]
+
+
+def test_a_border_too_thin_for_a_reduced_decode_is_cut_in_no_copy(tmp_path: Path):
+    # 6 px: a 1/8 JPEG decode cannot see it, so cutting it from the PNG alone made the JPEG look larger
+    framed = bordered(photo("coffee", 600), 6, 6, 6, 6)
+    cv2.imwrite(str(tmp_path / "framed.png"), framed)
+    cv2.imwrite(str(tmp_path / "framed-q92.jpg"), framed, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    report = find_duplicates([str(tmp_path)], DetectorConfig(), ExecutionConfig("serial"))
+    assert names_of(report) == [["framed-q92.jpg", "framed.png"]] and Path(report.groups[0].keeper).name == "framed.png"

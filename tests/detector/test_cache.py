@@ -265,4 +265,4 @@ def test_a_cached_picture_keeps_its_border(tmp_path):
     with FeatureCache(tmp_path / "c.sqlite", key) as cache:
         found = cache.lookup([path], file_keys([path]))
     assert first.counts["images"] == 1
-    assert found[path].border == load_features(path, DetectorConfig()).border == (21, 21, 0, 0)
+    assert found[path].border == load_features(path, DetectorConfig()).border == (20, 20, 0, 0)
