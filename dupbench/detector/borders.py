@@ -124,14 +124,14 @@ def border(image: np.ndarray, scale: float = 1.0) -> tuple[int, int, int, int]:
     pixels = image if image.ndim == 3 else image[..., None]
     columns = pixels.transpose(1, 0, 2)
     sides = (pixels, pixels[::-1], columns, columns[::-1])
-    h, w = pixels.shape[:2]
     whole = [plain_rows(sampled(view, (0, 0))) for view in sides]
-    bands = [band if band <= MAX_BAND * size else 0 for band, size in zip(whole, (h, h, w, w))]
+    short = [band <= MAX_BAND * len(view) for band, view in zip(whole, sides)]  # longer on whole rows is longer still on part of them
+    bands = [band if ok else 0 for band, ok in zip(whole, short)]
     spans = ((bands[2], bands[3]), (bands[2], bands[3]), (bands[0], bands[1]), (bands[0], bands[1]))
     reach = max(2, math.ceil(EDGE_ROWS * scale))
     cut, band = [0] * 4, list(whole)
     for k, (view, span) in enumerate(zip(sides, spans)):
-        if whole[k] <= MAX_BAND * len(view):  # a band too long on whole rows is longer still on part of them
+        if short[k]:
             cut[k], band[k] = band_rows(view, span, reach, scale, None if any(span) else whole[k])
     if any(cut):  # a border was added: its other sides may end where the picture is as dark (or light) as the border
         colours = [np.median(sampled(view, span)[0], axis=0) for view, span in zip(sides, spans)]
