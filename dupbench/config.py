@@ -79,6 +79,8 @@ class DetectorConfig:
     # Verification of matched pairs (see verify.py, which says why each check exists).
     aspect_tolerance: float = 1.25  # aspect ratios within 25%: a crop of up to a fifth of one side
     colour_tolerance: float = 6.0  # mean chroma-grid distance (CIE a*b* units)
+    hue_tolerance: float = 35.0  # degrees the grids' hues may turn (every copy evaluated, JPEG quality 20 too: <= 22; made hue shifts: 60-180 in HSV)
+    hue_chroma_floor: float = 2.0  # RMS chroma (a*b* units) both grids need for their hue to count (copies turning more than 22: < 1.5)
     information_floor: float = 0.12  # edge share below which an image needs the detail check
     background_ceiling: float = 0.5  # background share above which an image needs the detail check
     flat_floor: float = 0.01  # edge share below which an image is flat: its brightness must agree too

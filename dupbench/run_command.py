@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "slightly cropped, edited in brightness, contrast or gamma, or given a plain border (a letterbox or mat around a picture "
             "is cut off before any comparison): its grayscale thumbnail matches "
             "(SSIM at or above --threshold, or at 0.95 once a crop of up to 5% a side is undone, see --crop-margin) and a second look agrees: the same aspect ratio (within 25%), "
-            "the same colours (a hue change makes another picture), the same transparency, and for pictures "
+            "the same colours (a hue change makes another picture, even on a pale one), the same transparency, and for pictures "
             "with little structure (flat colours, gradients, diagrams, small subjects on black) a sharper "
             "thumbnail, as stored or once a brightness/contrast/gamma edit is undone, and the same brightness; for "
             "two transparent drawings (icons, clip art) a nearly intact thumbnail (another badge on one icon is another icon) in which no small patch is brighter or darker "

@@ -9,7 +9,9 @@ whatever the subject. A pair is kept only if
 - both are opaque, or both have transparency and their alpha thumbnails match;
 - their colour layouts agree: the mean distance of their 8x8 chroma grids, after fitting one global
   saturation scale (so contrast and gamma edits, which scale chroma, still match), is at most
-  `colour_tolerance`;
+  `colour_tolerance`, and where both grids have chroma above `hue_chroma_floor`, their hues turn by at
+  most `hue_tolerance` degrees (on a mostly grey picture a hue shift moves the grid less than the
+  distance allows, yet it is another picture: a bluish galaxy made purple);
 - where either image has little structure (the share of its detail thumbnail's pixels on an edge is
   below `information_floor`, or more than `background_ceiling` of them lie within a few grey levels of
   its commonest level: diagrams on white, small subjects on black), the detail thumbnails (twice the
@@ -67,6 +69,7 @@ class PairEvidence:
     aspect: np.ndarray  # |log| of the ratio of the two aspect ratios
     alpha: np.ndarray  # match score of the alpha thumbnails (1 for two opaque images, 0 for one of each)
     colour: np.ndarray  # chroma-grid distance
+    hue: np.ndarray  # degrees the right grid's hues are turned against the left's (0 where either has too little chroma)
     information: np.ndarray  # the lower of the two images' edge shares
     background: np.ndarray  # the higher of the two images' background shares
     detail: np.ndarray  # match score of the detail thumbnails (nan where not needed)
@@ -116,6 +119,18 @@ def colour_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
     return np.minimum(one_way(a, b), one_way(b, a))
+
+
+def hue_turn(a: np.ndarray, b: np.ndarray, floor: float) -> np.ndarray:
+    """Per pair of chroma grids a[k], b[k] (k, 8, 8, 2), the angle in degrees (0-180) between their hues:
+    the angle of the sum over cells of a * conj(b) as complex numbers a* + i b*, so the cells with the
+    most chroma weigh most. Tone and saturation edits scale chroma and keep this near 0; a hue shift turns
+    every cell. 0 where either grid's RMS chroma is below `floor`: a grey picture's hue is noise."""
+    za = np.asarray(a, np.float64)[..., 0] + 1j * np.asarray(a, np.float64)[..., 1]
+    zb = np.asarray(b, np.float64)[..., 0] + 1j * np.asarray(b, np.float64)[..., 1]
+    turn = np.degrees(np.abs(np.angle((za * np.conj(zb)).sum(axis=(1, 2)))))
+    chroma = np.sqrt(np.minimum((np.abs(za) ** 2).mean(axis=(1, 2)), (np.abs(zb) ** 2).mean(axis=(1, 2))))
+    return np.where(chroma >= floor, turn, 0.0)
 
 
 def pair_scores(stack: np.ndarray, left: np.ndarray, right: np.ndarray, turn: np.ndarray, score: Callable = match_one_to_many) -> np.ndarray:
@@ -273,13 +288,13 @@ class VerifyInputs:
 
 
 def gather_cheap(
-    inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, rows: PairRows | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The aspect, alpha and colour measurements of PairEvidence: the checks that no SSIM map needs;
-    colour on `rows`' grids where given (a realigned crop), else on the stored ones."""
+    inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray, config: DetectorConfig, rows: PairRows | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The aspect, alpha, colour and hue measurements of PairEvidence: the checks that no SSIM map needs;
+    colour and hue on `rows`' grids where given (a realigned crop), else on the stored ones."""
     aspect, alpha = gather_shape(inputs, left, right, turn)
-    colour = colour_distance(*pair_rows(inputs, rows, "colour", left, right, turn, slice(None)))
-    return aspect, alpha, colour
+    grids = pair_rows(inputs, rows, "colour", left, right, turn, slice(None))
+    return aspect, alpha, colour_distance(*grids), hue_turn(*grids, config.hue_chroma_floor)
 
 
 def gather_shape(inputs: VerifyInputs, left: np.ndarray, right: np.ndarray, turn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -312,7 +327,7 @@ def gather_evidence(
     """Each check's measurement for pairs (left, right turned by `turn`); the thumbnail and detail
     checks on `rows` where given (a realigned crop), else on the stored images."""
     arr = {name: np.asarray(getattr(inputs, name)) for name in ("information", "background")}
-    aspect, alpha, colour = gather_cheap(inputs, left, right, turn, rows)
+    aspect, alpha, colour, hue = gather_cheap(inputs, left, right, turn, config, rows)
     own = None if rows is None or rows.information is None or rows.background is None else (rows.information, rows.background)
     if own is not None:
         info, back = own
@@ -338,7 +353,7 @@ def gather_evidence(
         changed = pair_scores(inputs.thumb, left, right, turn, score=changed_share)
     else:
         changed = changed_pairs(rows.thumb_left, rows.thumb_right)
-    passing = ~np.logical_or.reduce(invariant_failures(aspect, alpha, colour, config))  # the others fail anyway: no fit needed
+    passing = ~np.logical_or.reduce(invariant_failures(aspect, alpha, colour, hue, config))  # the others fail anyway: no fit needed
     refit = passing & (changed > config.changed_ceiling)
     if refit.any():
         changed[refit] = np.minimum(changed[refit], fitted_changed(*pair_rows(inputs, rows, "thumb", left, right, turn, refit)))
@@ -354,13 +369,15 @@ def gather_evidence(
     drawn = passing & transparent & (screen >= config.transparent_threshold) & (np.minimum(sides[left], sides[right]) >= config.detail_size)
     if drawn.any():
         region[drawn] = region_difference(*pair_rows(inputs, rows, "detail", left, right, turn, drawn))
-    return PairEvidence(aspect, alpha, colour, info, back, detail, screen, level, changed, toned, transparent, region)
+    return PairEvidence(aspect, alpha, colour, hue, info, back, detail, screen, level, changed, toned, transparent, region)
 
 
-def invariant_failures(aspect: np.ndarray, alpha: np.ndarray, colour: np.ndarray, config: DetectorConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Which pairs fail the aspect, transparency and colour checks (REASONS 1-3): the checks that need
-    no SSIM map."""
-    return (*shape_failures(aspect, alpha, config), colour > config.colour_tolerance)
+def invariant_failures(
+    aspect: np.ndarray, alpha: np.ndarray, colour: np.ndarray, hue: np.ndarray, config: DetectorConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which pairs fail the aspect, transparency and colour checks (REASONS 1-3; colour: the grids'
+    distance or their hue turn): the checks that need no SSIM map."""
+    return (*shape_failures(aspect, alpha, config), (colour > config.colour_tolerance) | (hue > config.hue_tolerance))
 
 
 def shape_failures(aspect: np.ndarray, alpha: np.ndarray, config: DetectorConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -398,7 +415,7 @@ def decide(evidence: PairEvidence, config: DetectorConfig) -> np.ndarray:
         list(
             enumerate(
                 (
-                    *invariant_failures(evidence.aspect, evidence.alpha, evidence.colour, config),
+                    *invariant_failures(evidence.aspect, evidence.alpha, evidence.colour, evidence.hue, config),
                     detail_fails,
                     evidence.changed > config.changed_ceiling,
                 ),

@@ -12,7 +12,7 @@ from planted import photo
 from dupbench.config import DetectorConfig, ExecutionConfig
 from dupbench.detector.pipeline import find_duplicates
 from dupbench.detector.ssim import ssim_terms
-from dupbench.detector.verify import changed_share, colour_distance, information, region_difference, tone_fitted
+from dupbench.detector.verify import changed_share, colour_distance, hue_turn, information, region_difference, tone_fitted
 
 
 def groups_of(root: Path, mode: str = "serial") -> set[frozenset[str]]:
@@ -45,6 +45,35 @@ def test_colour_distance_ignores_a_saturation_scale_but_not_a_hue_turn():
     turned = np.stack([-grid[..., 1], grid[..., 0]], axis=-1)  # a 90 degree turn in the a*b* plane
     assert colour_distance(grid, grid * 1.5)[0] < 0.01
     assert colour_distance(grid, turned)[0] > 10
+
+
+def faded(image: np.ndarray, saturation: float) -> np.ndarray:
+    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
+    hsv[..., 1] = (hsv[..., 1] * saturation).astype(np.uint8)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
+
+
+@pytest.mark.parametrize(("name", "saturation", "shift"), [("astronaut", 0.25, 45), ("rocket", 0.4, 32), ("chelsea", 0.15, 32)])
+def test_a_hue_shift_of_a_pale_picture_is_not_a_duplicate_but_a_gamma_edit_is(tmp_path, name, saturation, shift):
+    # A galaxy photo, mostly white, and its copy with the hue turned 64 degrees were grouped in a blind
+    # check: on a pale picture the turn moves the chroma grid less than the colour distance allows.
+    image = faded(photo(name, 200), saturation)
+    cv2.imwrite(str(tmp_path / "pale.png"), image)
+    cv2.imwrite(str(tmp_path / "pale_hue.png"), hue_shift(image, shift))  # OpenCV hue units: 2 degrees each
+    cv2.imwrite(str(tmp_path / "pale_gamma.jpg"), gamma(image, 0.7), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert groups_of(tmp_path) == {frozenset({"pale.png", "pale_gamma.jpg"})}
+    without = find_duplicates([str(tmp_path)], DetectorConfig(pairs="all", hue_tolerance=180.0))
+    assert {frozenset(Path(p).name for p in g.paths) for g in without.groups} == {frozenset({"pale.png", "pale_hue.png", "pale_gamma.jpg"})}
+
+
+def test_hue_turn_measures_the_turn_and_ignores_grey_grids_and_saturation():
+    rng = np.random.default_rng(0)
+    grid = rng.normal(0, 5, (1, 8, 8, 2))
+    angle = np.radians(64)
+    turned = np.stack([grid[..., 0] * np.cos(angle) - grid[..., 1] * np.sin(angle), grid[..., 0] * np.sin(angle) + grid[..., 1] * np.cos(angle)], axis=-1)
+    assert hue_turn(grid, turned, 2.0)[0] == pytest.approx(64, abs=0.01)
+    assert hue_turn(grid, 0.6 * grid, 2.0)[0] == pytest.approx(0, abs=0.01)
+    assert hue_turn(grid * 0.2, turned * 0.2, 2.0)[0] == 0  # RMS chroma 1.4: a grey picture's hue is noise
 
 
 def drawing(shape: str, size: int = 160) -> np.ndarray:
