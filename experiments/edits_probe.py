@@ -11,8 +11,8 @@ edit: true pairs, recall, false pairs.
 
 The builders plant what the detector is meant to find (re-encodes, JPEG down to quality 40, resizes,
 crops of at most 5% a side, tone edits, turns and mirrors); the edits here go past those on purpose
-(grey, harder compression, borders, bigger crops, larger rotations, a stretch, a watermark) so a reader
-sees where the stated tolerances end. None of these folders was used to set a threshold.
+(grey, harder compression, borders, bigger crops, larger rotations, a stretch, a watermark, fewer
+colours, white-balance casts) so a reader sees where the stated tolerances end. None of these folders was used to set a threshold.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from dupbench.datasets.ground_truth import FILENAME, GroundTruth, read_ground_truth, write_ground_truth
 from dupbench.datasets.real import Writer
@@ -75,6 +76,18 @@ def small(image: np.ndarray, width: int) -> np.ndarray:
     return cv2.resize(image, (width, max(1, round(width * h / w))), interpolation=cv2.INTER_AREA)
 
 
+def white_balanced(image: np.ndarray, shift: float) -> np.ndarray:
+    """Red gain 1 + shift and blue gain 1 - shift (a warmer white balance; a negative shift is cooler)."""
+    gains = np.array([1.0 - shift, 1.0, 1.0 + shift], np.float32)  # BGR
+    return np.clip(image.astype(np.float32) * gains, 0, 255).astype(np.uint8)
+
+
+def palette(image: np.ndarray, colours: int) -> np.ndarray:
+    """Reduced to `colours` by Pillow's median cut, no dithering (what a GIF or an 8-bit PNG keeps)."""
+    rgb = Image.fromarray(np.ascontiguousarray(image[..., ::-1]))
+    return np.ascontiguousarray(np.asarray(rgb.quantize(colours, method=Image.Quantize.MEDIANCUT).convert("RGB"))[..., ::-1])
+
+
 def cut(image: np.ndarray, left: float, right: float, top: float, bottom: float) -> np.ndarray:
     h, w = image.shape[:2]
     return image[round(h * top) : h - round(h * bottom), round(w * left) : w - round(w * right)]
@@ -96,6 +109,12 @@ EDITS: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray], str, int | None]
     "rotate_5": ("turned 5 degrees", lambda im: turned(im, 5), ".jpg", 90),
     "rotate_8": ("turned 8 degrees", lambda im: turned(im, 8), ".jpg", 90),
     "grey": ("grey (saturation 0)", grey, ".jpg", 90),
+    "palette_256": ("256 colours (median cut), PNG", lambda im: palette(im, 256), ".png", None),
+    "palette_16": ("16 colours (median cut), PNG", lambda im: palette(im, 16), ".png", None),
+    "thumbnail_64": ("64 px wide thumbnail, PNG", lambda im: small(im, 64), ".png", None),
+    "warm_5": ("white balance: red x1.05, blue x0.95", lambda im: white_balanced(im, 0.05), ".jpg", 90),
+    "warm_10": ("white balance: red x1.10, blue x0.90", lambda im: white_balanced(im, 0.10), ".jpg", 90),
+    "cool_10": ("white balance: red x0.90, blue x1.10", lambda im: white_balanced(im, -0.10), ".jpg", 90),
 }
 
 
